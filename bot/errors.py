@@ -1,0 +1,66 @@
+"""The project's exception tree.
+
+Every error the program expects derives from :class:`PaperfeedError`, so the CLI and the
+Discord error handler can turn it into one clear line instead of a traceback::
+
+    PaperfeedError
+    ├── ConfigError          bad configuration file or environment (exit 2)
+    ├── QueryError           a search or feed query that cannot be understood (exit 2)
+    ├── PaperIdError         a string that names no arXiv paper (exit 2)
+    ├── StoreError           the database cannot be opened, migrated or written (exit 1)
+    ├── SourceError          an upstream (arXiv, Hugging Face) failed (exit 1)
+    │   ├── SourceUnavailable    transient: timeouts, 429, 5xx (retried with backoff)
+    │   └── SourceResponseError  the upstream answered something we cannot use
+    └── DeliveryError        Discord refused a delivery (see bot.services.publisher)
+"""
+
+from __future__ import annotations
+
+
+class PaperfeedError(Exception):
+    """Base of every error the program expects; its message is fit for a user."""
+
+    exit_code = 1
+
+
+class ConfigError(PaperfeedError):
+    """The configuration is invalid: names the file, the key and what was expected."""
+
+    exit_code = 2
+
+
+class QueryError(PaperfeedError):
+    """A query was refused; the message says why in one line."""
+
+    exit_code = 2
+
+
+class PaperIdError(PaperfeedError):
+    """A string is not an arXiv identifier or paper URL."""
+
+    exit_code = 2
+
+
+class StoreError(PaperfeedError):
+    """The database could not be opened, migrated or written."""
+
+
+class SourceError(PaperfeedError):
+    """An upstream source failed; `source` names it for health records."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.reason = message
+
+
+class SourceUnavailable(SourceError):
+    """A transient upstream failure (timeout, 429, 5xx) that is worth retrying later."""
+
+
+class SourceResponseError(SourceError):
+    """The upstream answered, but with something that cannot be used (bad status or body)."""
+
+
+class DeliveryError(PaperfeedError):
+    """Discord refused to deliver a message."""

@@ -1,0 +1,268 @@
+"""The data the program passes around: papers, feeds, deliveries. Plain frozen data, no I/O."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
+
+from bot.errors import PaperIdError
+
+# The two arXiv identifier schemes (arXiv help: "Understanding the arXiv identifier").
+_NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?")
+_OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Za-z]{2})?/\d{7})(?:v(?P<v>\d+))?")
+_URL_HOSTS = ("arxiv.org", "huggingface.co", "hf.co")
+_URL_PATH_PREFIXES = ("/abs/", "/pdf/", "/papers/", "/html/", "/api/papers/")
+
+KNOWN_SOURCES = ("huggingface", "arxiv", "import")
+
+
+@dataclass(frozen=True, slots=True)
+class PaperRef:
+    """A parsed identifier: the canonical version-less id and the version it named, if any."""
+
+    id: str
+    version: int | None = None
+
+
+def parse_paper_id(text: str) -> PaperRef:
+    """Normalise every accepted form (ids, `arXiv:` prefix, arXiv and HF URLs) to one id."""
+    raw = text.strip()
+    if not raw or len(raw) > 300:
+        raise PaperIdError(f"not an arXiv id or paper URL: {_shorten(raw)!r}")
+    candidate = raw
+    if "://" in raw or raw.startswith(_URL_HOSTS):
+        candidate = _id_from_url(raw)
+    if candidate[:6].lower() == "arxiv:":
+        candidate = candidate[6:]
+    candidate = candidate.strip()
+    for pattern in (_NEW_ID, _OLD_ID):
+        match = pattern.fullmatch(candidate)
+        if match:
+            ident = match.group("id")
+            if pattern is _OLD_ID:
+                archive, number = ident.split("/")
+                ident = f"{archive.split('.')[0].lower()}{_subject(archive)}/{number}"
+            version = match.group("v")
+            return PaperRef(ident, int(version) if version else None)
+    raise PaperIdError(
+        f"not an arXiv id or paper URL: {_shorten(raw)!r} "
+        "(expected e.g. 2401.01234, 2401.01234v2, arXiv:2401.01234, hep-th/9901001 or a URL)"
+    )
+
+
+def _subject(archive: str) -> str:
+    """Keep an old-style subject class (math.GT) with its conventional capitals."""
+    if "." in archive:
+        return "." + archive.split(".", 1)[1].upper()
+    return ""
+
+
+def _id_from_url(url: str) -> str:
+    """Pull the id out of an arXiv (abs, pdf, html) or Hugging Face paper URL."""
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not any(host == h or host.endswith("." + h) for h in _URL_HOSTS):
+        raise PaperIdError(f"not an arXiv or Hugging Face paper URL: {_shorten(url)!r}")
+    path = unquote(parts.path)
+    for prefix in _URL_PATH_PREFIXES:
+        if path.startswith(prefix):
+            rest = path[len(prefix) :].rstrip("/")
+            for suffix in (".pdf", ".md"):
+                if rest.endswith(suffix):
+                    rest = rest[: -len(suffix)]
+            return rest
+    raise PaperIdError(f"no paper id in URL: {_shorten(url)!r}")
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper as we know it, merged from every source that has seen it."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    version: int | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # primary category first
+    published: datetime | None = None  # first version's submission time
+    updated: datetime | None = None  # latest version's submission time
+    doi: str | None = None
+    journal_ref: str | None = None
+    comments: str | None = None
+    # Hugging Face signals; None means "Hugging Face has not told us", 0 is a real zero.
+    upvotes: int | None = None
+    num_comments: int | None = None
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    thumbnail: str | None = None
+    organization: str | None = None
+    hf_submitted_at: datetime | None = None  # when it appeared on HF Daily Papers
+    sources: frozenset[str] = field(default_factory=frozenset)
+    first_seen: datetime | None = None
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def version_label(self) -> str | None:
+        return f"v{self.version}" if self.version else None
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.id}"
+
+    @property
+    def hf_url(self) -> str | None:
+        return f"https://huggingface.co/papers/{self.id}" if "huggingface" in self.sources else None
+
+    @property
+    def url(self) -> str:
+        """The page a reader should land on: Hugging Face's when it has one, else arXiv's."""
+        return self.hf_url or self.abs_url
+
+    def links(self) -> dict[str, str]:
+        """Every link that exists for this paper, in display order."""
+        out = {"arxiv": self.abs_url, "pdf": self.pdf_url}
+        if self.hf_url:
+            out["huggingface"] = self.hf_url
+        if self.github_repo:
+            out["code"] = self.github_repo
+        if self.project_page:
+            out["project"] = self.project_page
+        return out
+
+
+class FeedMode(enum.StrEnum):
+    INSTANT = "instant"
+    DIGEST = "digest"
+
+
+class FeedOrigin(enum.StrEnum):
+    CONFIG = "config"
+    DISCORD = "discord"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """What a feed wants: the part a user writes, from the config file or a slash command."""
+
+    name: str
+    channel_id: int
+    query: str
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ("huggingface", "arxiv")
+    min_upvotes: int = 0
+    mode: FeedMode = FeedMode.INSTANT
+    digest_time: str = "09:00"
+    digest_size: int = 10
+    backfill: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A stored feed: its spec plus where it lives and its state."""
+
+    id: int
+    spec: FeedSpec
+    guild_id: int | None
+    origin: FeedOrigin
+    paused: bool = False
+    pause_reason: str | None = None
+    created_at: datetime | None = None
+    last_post_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def channel_id(self) -> int:
+        return self.spec.channel_id
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"  # waiting in the outbox
+    SENDING = "sending"  # an attempt was recorded; the send may or may not have reached Discord
+    SENT = "sent"  # Discord answered with a message id
+    FAILED = "failed"  # Discord refused it for good (e.g. 400); the reason is kept
+    SKIPPED = "skipped"  # dropped on purpose (e.g. a digest that over-filled)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One paper owed to one feed: the outbox row that makes delivery exactly-once."""
+
+    id: int
+    feed_id: int
+    paper_id: str
+    state: DeliveryState
+    queued_at: datetime
+    attempts: int = 0
+    message_id: int | None = None
+    error: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What an upsert did: which ids were new and which changed in a way feeds care about."""
+
+    new: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    paper: Paper
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    total: int
+    hits: tuple[SearchHit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRun:
+    """One poll of one source, as recorded for health checks."""
+
+    source: str
+    started_at: datetime
+    finished_at: datetime
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """A source's health as read from its recorded runs."""
+
+    source: str
+    last_run: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    stale: bool = False
+    stale_reason: str | None = None
