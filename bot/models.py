@@ -266,3 +266,50 @@ class SourceHealth:
     consecutive_failures: int = 0
     stale: bool = False
     stale_reason: str | None = None
+
+
+def merge_papers(old: Paper, new: Paper) -> Paper:
+    """Combine what we knew with a new observation: newer facts win, nothing known is forgotten."""
+    published = min((d for d in (old.published, new.published) if d), default=None)
+    updated = max((d for d in (old.updated, new.updated) if d), default=None)
+    versions = [v for v in (old.version, new.version) if v]
+    return Paper(
+        id=old.id,
+        title=new.title or old.title,
+        abstract=new.abstract or old.abstract,
+        version=max(versions) if versions else None,
+        authors=new.authors or old.authors,
+        categories=new.categories or old.categories,
+        published=published,
+        updated=updated,
+        doi=new.doi or old.doi,
+        journal_ref=new.journal_ref or old.journal_ref,
+        comments=new.comments or old.comments,
+        upvotes=_newer(old.upvotes, new.upvotes),
+        num_comments=_newer(old.num_comments, new.num_comments),
+        github_repo=new.github_repo or old.github_repo,
+        github_stars=_newer(old.github_stars, new.github_stars),
+        project_page=new.project_page or old.project_page,
+        ai_summary=new.ai_summary or old.ai_summary,
+        ai_keywords=new.ai_keywords or old.ai_keywords,
+        thumbnail=new.thumbnail or old.thumbnail,
+        organization=new.organization or old.organization,
+        hf_submitted_at=old.hf_submitted_at or new.hf_submitted_at,
+        sources=old.sources | new.sources,
+        first_seen=old.first_seen or new.first_seen,
+    )
+
+
+def _newer(old: int | None, new: int | None) -> int | None:
+    return old if new is None else new
+
+
+def feed_relevant_change(old: Paper, merged: Paper) -> bool:
+    """A change that may make a feed want the paper now: a new version, new votes, a new source."""
+    return (
+        (merged.version or 0) > (old.version or 0)
+        or merged.upvotes != old.upvotes
+        or merged.num_comments != old.num_comments
+        or merged.github_stars != old.github_stars
+        or merged.sources != old.sources
+    )

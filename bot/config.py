@@ -1,0 +1,539 @@
+"""Configuration: a TOML file (optional) plus the environment, read once into frozen dataclasses.
+
+No file at all is a complete set-up: every key has a working default. A bad file is refused with
+one line naming the file, the key and what was expected (ConfigError, exit status 2). Unknown keys
+are errors too, so a typo is never silently ignored. The Discord token comes only from
+`$DISCORD_TOKEN` or the file named by `[discord] token_file`, and never shows in a repr.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.errors import ConfigError, QueryError
+from bot.models import KNOWN_SOURCES, FeedMode, FeedSpec
+from bot.query import compile_query
+
+DEFAULT_CONFIG_PATH = "config.toml"
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_CATEGORY = re.compile(r"^[A-Za-z][A-Za-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_SNOWFLAKE_MAX = 2**63 - 1
+_FEED_SOURCES = tuple(s for s in KNOWN_SOURCES if s != "import")
+
+
+class Secret:
+    """A string that never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    token: Secret = field(default_factory=lambda: Secret(""))
+    token_file: str = ""
+    api_base: str = "https://discord.com/api/v10"
+    gateway_url: str = ""
+    dev_guild_ids: tuple[int, ...] = ()
+    alerts_channel_id: int = 0
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: str = "data/paperfeed.sqlite3"
+
+
+@dataclass(frozen=True)
+class HuggingFaceConfig:
+    enabled: bool = True
+    base_url: str = "https://huggingface.co"
+    interval: timedelta = timedelta(minutes=20)
+
+
+@dataclass(frozen=True)
+class ArxivConfig:
+    enabled: bool = True
+    categories: tuple[str, ...] = ("cs.LG", "cs.CL", "cs.AI", "cs.CV")
+    api_url: str = "https://export.arxiv.org/api/query"
+    rss_url: str = "https://rss.arxiv.org/rss"
+    interval: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    huggingface: HuggingFaceConfig = field(default_factory=HuggingFaceConfig)
+    arxiv: ArxivConfig = field(default_factory=ArxivConfig)
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    format: str = "text"
+    levels: tuple[tuple[str, str], ...] = ()  # per-logger levels, e.g. ("bot.sources", "DEBUG")
+
+
+@dataclass(frozen=True)
+class Config:
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    feeds: tuple[FeedSpec, ...] = ()
+    path: str | None = None  # the file it came from, None when defaults only
+
+
+def resolve_config_path(cli_path: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
+    """Pick the file: --config, else $PAPERFEED_CONFIG, else ./config.toml; say if it was named."""
+    if cli_path:
+        return Path(cli_path), True
+    if env.get("PAPERFEED_CONFIG"):
+        return Path(env["PAPERFEED_CONFIG"]), True
+    return Path(DEFAULT_CONFIG_PATH), False
+
+
+def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration; a missing default file means defaults, a missing named file is an error."""
+    env = os.environ if env is None else env
+    path, named = resolve_config_path(cli_path, env)
+    if not path.exists():
+        if named:
+            raise ConfigError(f"{path}: no such configuration file")
+        return _build({}, str(path), env, from_file=False)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return _build(raw, str(path), env, from_file=True)
+
+
+def parse_config_text(text: str, env: Mapping[str, str], name: str = "config.toml") -> Config:
+    """Parse TOML text as if it were a file named `name` (tests and `feeds import` use this)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    return _build(raw, name, env, from_file=True)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Turn "45s", "20m", "6h", "1d" into a timedelta; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(text)
+    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of parse_duration, in the largest exact unit."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class _Reader:
+    """Walks one TOML table, checking keys and types and naming the key in every error."""
+
+    def __init__(self, filename: str, section: str, table: Any) -> None:
+        self.filename = filename
+        self.section = section
+        if not isinstance(table, dict):
+            raise self.error("", "expected a table", table)
+        self.table: dict[str, Any] = table
+
+    def where(self, key: str) -> str:
+        return f"{self.section} {key}".strip() if key else self.section
+
+    def error(self, key: str, expected: str, got: object) -> ConfigError:
+        return ConfigError(f"{self.filename}: {self.where(key)}: {expected}, got {_show(got)}")
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for key in self.table:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise ConfigError(
+                    f"{self.filename}: {self.where(key)}: unknown key (known keys: {known})"
+                )
+
+    def get(self, key: str, default: T, check: Callable[[Any], T], expected: str) -> T:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        try:
+            return check(value)
+        except (TypeError, ValueError):
+            raise self.error(key, expected, value) from None
+
+
+T = TypeVar("T")
+
+
+def _show(value: object) -> str:
+    text = repr(value) if not isinstance(value, str) else '"' + value + '"'
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError
+    return value
+
+
+def _as_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+def _as_int(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError
+        return value
+
+    return check
+
+
+def _as_snowflake(value: Any) -> int:
+    """A Discord id: a positive integer (a numeric string is accepted, since ids exceed JS ints)."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _SNOWFLAKE_MAX:
+        raise ValueError
+    return value
+
+
+def _as_snowflake_or_zero(value: Any) -> int:
+    if value == 0 or value == "0":
+        return 0
+    return _as_snowflake(value)
+
+
+def _as_list(item: Callable[[Any], T]) -> Callable[[Any], tuple[T, ...]]:
+    def check(value: Any) -> tuple[T, ...]:
+        if not isinstance(value, list):
+            raise TypeError
+        return tuple(item(v) for v in value)
+
+    return check
+
+
+def _as_url(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError
+    return value.rstrip("/")
+
+
+def _as_ws_url_or_empty(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    if value and not re.match(r"^wss?://[^\s/]+", value):
+        raise ValueError
+    return value
+
+
+def _as_duration(value: Any) -> timedelta:
+    if not isinstance(value, str):
+        raise TypeError
+    return parse_duration(value)
+
+
+def _as_time_of_day(value: Any) -> str:
+    if not isinstance(value, str) or not _TIME_OF_DAY.match(value):
+        raise ValueError
+    return value
+
+
+def _as_category(value: Any) -> str:
+    if not isinstance(value, str) or not _CATEGORY.match(value):
+        raise ValueError
+    return value
+
+
+def _as_source(value: Any) -> str:
+    if value not in _FEED_SOURCES:
+        raise ValueError
+    return str(value)
+
+
+def _as_level(value: Any) -> str:
+    if not isinstance(value, str) or value.upper() not in _LOG_LEVELS:
+        raise ValueError
+    return value.upper()
+
+
+def _as_choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError
+        return str(value)
+
+    return check
+
+
+def _as_feed_name(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64:
+        raise ValueError
+    return value.strip()
+
+
+def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file: bool) -> Config:
+    top = _Reader(filename, "", raw)
+    top.check_keys({"discord", "database", "sources", "health", "logging", "feeds"})
+    discord = _discord(_Reader(filename, "[discord]", raw.get("discord", {})), env)
+    database = _database(_Reader(filename, "[database]", raw.get("database", {})))
+    sources_table = _Reader(filename, "[sources]", raw.get("sources", {}))
+    sources_table.check_keys({"huggingface", "arxiv"})
+    sources = SourcesConfig(
+        huggingface=_huggingface(
+            _Reader(filename, "[sources.huggingface]", sources_table.table.get("huggingface", {}))
+        ),
+        arxiv=_arxiv(_Reader(filename, "[sources.arxiv]", sources_table.table.get("arxiv", {}))),
+    )
+    health = _health(_Reader(filename, "[health]", raw.get("health", {})))
+    logging_ = _logging(_Reader(filename, "[logging]", raw.get("logging", {})))
+    feeds_raw = raw.get("feeds", [])
+    if not isinstance(feeds_raw, list):
+        raise ConfigError(f"{filename}: feeds: expected [[feeds]] tables, got {_show(feeds_raw)}")
+    feeds = tuple(
+        _feed(_Reader(filename, f"[[feeds]] #{n}", table)) for n, table in enumerate(feeds_raw, 1)
+    )
+    seen: set[str] = set()
+    for spec in feeds:
+        if spec.name.casefold() in seen:
+            raise ConfigError(f'{filename}: [[feeds]] name: "{spec.name}" is used twice')
+        seen.add(spec.name.casefold())
+    return Config(
+        discord=discord,
+        database=database,
+        sources=sources,
+        health=health,
+        logging=logging_,
+        feeds=feeds,
+        path=filename if from_file else None,
+    )
+
+
+def _discord(r: _Reader, env: Mapping[str, str]) -> DiscordConfig:
+    r.check_keys(
+        {"token_file", "api_base", "gateway_url", "dev_guild_ids", "alerts_channel_id", "token"}
+    )
+    if "token" in r.table:
+        raise ConfigError(
+            f"{r.filename}: [discord] token: the token must not be in a config file; "
+            "set $DISCORD_TOKEN or [discord] token_file"
+        )
+    d = DiscordConfig()
+    token_file = r.get("token_file", d.token_file, _as_str, "expected a file path")
+    token = _read_token(r, token_file, env)
+    return DiscordConfig(
+        token=token,
+        token_file=token_file,
+        api_base=r.get("api_base", d.api_base, _as_url, 'expected an http(s) URL like "https://discord.com/api/v10"'),
+        gateway_url=r.get("gateway_url", d.gateway_url, _as_ws_url_or_empty, 'expected "" or a ws(s):// URL'),
+        dev_guild_ids=r.get("dev_guild_ids", d.dev_guild_ids, _as_list(_as_snowflake), "expected a list of Discord guild ids"),
+        alerts_channel_id=r.get("alerts_channel_id", d.alerts_channel_id, _as_snowflake_or_zero, "expected a Discord channel id or 0"),
+    )  # fmt: skip
+
+
+def _read_token(r: _Reader, token_file: str, env: Mapping[str, str]) -> Secret:
+    """The token file wins over the environment (it is the Docker-secrets way); never echo it."""
+    if token_file:
+        try:
+            return Secret(Path(token_file).read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+            raise ConfigError(
+                f"{r.filename}: [discord] token_file: cannot read {token_file}: {reason}"
+            ) from None
+    return Secret(env.get("DISCORD_TOKEN", "").strip())
+
+
+def _database(r: _Reader) -> DatabaseConfig:
+    r.check_keys({"path"})
+    d = DatabaseConfig()
+    path = r.get("path", d.path, _as_str, "expected a file path")
+    if not path.strip():
+        raise r.error("path", "expected a file path", path)
+    return DatabaseConfig(path=path)
+
+
+def _huggingface(r: _Reader) -> HuggingFaceConfig:
+    r.check_keys({"enabled", "base_url", "interval"})
+    d = HuggingFaceConfig()
+    return HuggingFaceConfig(
+        enabled=r.get("enabled", d.enabled, _as_bool, "expected true or false"),
+        base_url=r.get("base_url", d.base_url, _as_url, "expected an http(s) URL"),
+        interval=r.get("interval", d.interval, _as_duration, 'expected a duration like "20m"'),
+    )
+
+
+def _arxiv(r: _Reader) -> ArxivConfig:
+    r.check_keys({"enabled", "categories", "api_url", "rss_url", "interval"})
+    d = ArxivConfig()
+    return ArxivConfig(
+        enabled=r.get("enabled", d.enabled, _as_bool, "expected true or false"),
+        categories=r.get("categories", d.categories, _as_list(_as_category), 'expected a list of arXiv categories like ["cs.LG"]'),
+        api_url=r.get("api_url", d.api_url, _as_url, "expected an http(s) URL"),
+        rss_url=r.get("rss_url", d.rss_url, _as_url, "expected an http(s) URL"),
+        interval=r.get("interval", d.interval, _as_duration, 'expected a duration like "30m"'),
+    )  # fmt: skip
+
+
+def _health(r: _Reader) -> HealthConfig:
+    r.check_keys({"host", "port"})
+    d = HealthConfig()
+    host = r.get("host", d.host, _as_str, 'expected a host like "127.0.0.1"')
+    if not host.strip():
+        raise r.error("host", 'expected a host like "127.0.0.1"', host)
+    return HealthConfig(
+        host=host,
+        port=r.get("port", d.port, _as_int(0, 65535), "expected a port from 0 (off) to 65535"),
+    )
+
+
+def _logging(r: _Reader) -> LoggingConfig:
+    r.check_keys({"level", "format", "levels"})
+    d = LoggingConfig()
+    empty: dict[str, str] = {}
+    levels = r.get(
+        "levels", empty, _as_level_table, 'expected a table like {"bot.sources" = "DEBUG"}'
+    )
+    return LoggingConfig(
+        level=r.get("level", d.level, _as_level, "expected one of " + ", ".join(_LOG_LEVELS)),
+        format=r.get("format", d.format, _as_choice("text", "json"), 'expected "text" or "json"'),
+        levels=tuple(sorted(levels.items())),
+    )
+
+
+def _as_level_table(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise TypeError
+    return {str(k): _as_level(v) for k, v in value.items()}
+
+
+def _feed(r: _Reader) -> FeedSpec:
+    if "name" not in r.table:
+        raise ConfigError(f"{r.filename}: {r.where('name')}: missing (every feed needs a name)")
+    name = r.get("name", "", _as_feed_name, "expected a name of 1 to 64 characters")
+    r.section = f'[[feeds]] "{name}"'
+    r.check_keys({f.name for f in fields(FeedSpec)})
+    for required in ("channel_id", "query"):
+        if required not in r.table:
+            raise ConfigError(f"{r.filename}: {r.where(required)}: missing")
+    d = FeedSpec(name=name, channel_id=1, query="")
+    query = r.get("query", "", _as_str, "expected a query string")
+    try:
+        compile_query(query)
+    except QueryError as exc:
+        raise ConfigError(f"{r.filename}: {r.where('query')}: {exc}") from None
+    sources = r.get(
+        "sources", d.sources, _as_list(_as_source), 'expected a list of "huggingface", "arxiv"'
+    )
+    if not sources:
+        raise r.error("sources", 'expected at least one of "huggingface", "arxiv"', [])
+    return FeedSpec(
+        name=name,
+        channel_id=r.get("channel_id", 0, _as_snowflake, "expected a Discord channel id"),
+        query=query,
+        categories=r.get("categories", d.categories, _as_list(_as_category), 'expected a list of arXiv categories like ["cs.LG"]'),
+        sources=sources,
+        min_upvotes=r.get("min_upvotes", d.min_upvotes, _as_int(0, 1_000_000), "expected a whole number >= 0"),
+        mode=FeedMode(r.get("mode", d.mode.value, _as_choice("instant", "digest"), 'expected "instant" or "digest"')),
+        digest_time=r.get("digest_time", d.digest_time, _as_time_of_day, 'expected a UTC time like "09:00"'),
+        digest_size=r.get("digest_size", d.digest_size, _as_int(1, 25), "expected a number from 1 to 25"),
+        backfill=r.get("backfill", d.backfill, _as_int(0, 50), "expected a number from 0 to 50"),
+    )  # fmt: skip
+
+
+def describe(config: Config) -> dict[str, Any]:
+    """What the program understood, as plain data for `check-config` (the token only as set/unset)."""
+    d = config.discord
+    return {
+        "file": config.path,
+        "discord": {
+            "token": "set" if d.token else "not set",
+            "token_file": d.token_file,
+            "api_base": d.api_base,
+            "gateway_url": d.gateway_url,
+            "dev_guild_ids": [str(g) for g in d.dev_guild_ids],
+            "alerts_channel_id": str(d.alerts_channel_id),
+        },
+        "database": {"path": config.database.path},
+        "sources": {
+            "huggingface": {
+                "enabled": config.sources.huggingface.enabled,
+                "base_url": config.sources.huggingface.base_url,
+                "interval": format_duration(config.sources.huggingface.interval),
+            },
+            "arxiv": {
+                "enabled": config.sources.arxiv.enabled,
+                "categories": list(config.sources.arxiv.categories),
+                "api_url": config.sources.arxiv.api_url,
+                "rss_url": config.sources.arxiv.rss_url,
+                "interval": format_duration(config.sources.arxiv.interval),
+            },
+        },
+        "health": {"host": config.health.host, "port": config.health.port},
+        "logging": {
+            "level": config.logging.level,
+            "format": config.logging.format,
+            "levels": dict(config.logging.levels),
+        },
+        "feeds": [feed_spec_to_dict(f) for f in config.feeds],
+    }
+
+
+def feed_spec_to_dict(spec: FeedSpec) -> dict[str, Any]:
+    """A feed as the keys of a [[feeds]] table, for printing and export."""
+    return {
+        "name": spec.name,
+        "channel_id": spec.channel_id,
+        "query": spec.query,
+        "categories": list(spec.categories),
+        "sources": list(spec.sources),
+        "min_upvotes": spec.min_upvotes,
+        "mode": spec.mode.value,
+        "digest_time": spec.digest_time,
+        "digest_size": spec.digest_size,
+        "backfill": spec.backfill,
+    }

@@ -1,0 +1,77 @@
+"""`paperfeed import`: stream a JSON-lines snapshot into the store in batches, constant memory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from bot.models import Paper
+from bot.sources.snapshot import SnapshotLineError, parse_snapshot_line
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 10_000
+MAX_REPORTED_PROBLEMS = 20
+
+
+@dataclass
+class ImportReport:
+    """Counts for the user, and the first few bad lines with their numbers."""
+
+    lines: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    bad: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+
+ProgressCallback = Callable[[ImportReport], None]
+
+
+async def import_lines(
+    store: Store,
+    lines: Iterable[str],
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Parse and upsert line by line; a bad line is reported with its number and skipped."""
+    report = ImportReport()
+    batch: list[Paper] = []
+    for number, line in enumerate(lines, 1):
+        report.lines = number
+        if not line.strip():
+            continue
+        try:
+            batch.append(parse_snapshot_line(line))
+        except SnapshotLineError as exc:
+            report.bad += 1
+            if len(report.problems) < MAX_REPORTED_PROBLEMS:
+                report.problems.append(f"line {number}: {exc}")
+            log.debug("skipping line %d: %s", number, exc)
+        if len(batch) >= batch_size:
+            await _flush(store, batch, report)
+            if progress:
+                progress(report)
+    await _flush(store, batch, report)
+    if progress:
+        progress(report)
+    return report
+
+
+async def _flush(store: Store, batch: list[Paper], report: ImportReport) -> None:
+    if not batch:
+        return
+    result = await store.upsert_papers(batch)
+    report.new += len(result.new)
+    report.updated += len(result.updated)
+    report.unchanged += result.unchanged + (
+        len(batch) - len(result.new) - len(result.updated) - result.unchanged
+    )
+    batch.clear()

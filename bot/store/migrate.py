@@ -1,0 +1,88 @@
+"""Numbered `.sql` migrations, applied in one transaction, tracked in `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from dataclasses import dataclass
+from importlib import resources
+
+import aiosqlite
+
+from bot.errors import StoreError
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available_migrations() -> list[Migration]:
+    """Every migration shipped in bot/store/migrations, in order; gaps are a packaging bug."""
+    found: list[Migration] = []
+    for entry in resources.files("bot.store").joinpath("migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, 1):
+        if migration.version != expected:
+            raise StoreError(f"migration {migration.name} is out of sequence (expected {expected})")
+    return found
+
+
+async def current_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def migrate(conn: aiosqlite.Connection, target: int | None = None) -> int:
+    """Bring the schema to `target` (default: latest) in one transaction; return the version."""
+    migrations = available_migrations()
+    latest = migrations[-1].version if migrations else 0
+    target = latest if target is None else target
+    version = await current_version(conn)
+    if version > latest:
+        raise StoreError(
+            f"the database is at schema version {version}, newer than this paperfeed "
+            f"understands ({latest}); upgrade paperfeed or use a backup"
+        )
+    pending = [m for m in migrations if version < m.version <= target]
+    if not pending:
+        return version
+    try:
+        await conn.execute("BEGIN IMMEDIATE")
+        for migration in pending:
+            log.info("applying migration %s", migration.name)
+            for statement in _statements(migration.sql):
+                await conn.execute(statement)
+        # PRAGMA cannot take a bound parameter; the value is our own integer.
+        await conn.execute(f"PRAGMA user_version = {pending[-1].version:d}")
+        await conn.commit()
+    except sqlite3.Error as exc:
+        await conn.rollback()
+        raise StoreError(f"migration failed, database left at version {version}: {exc}") from exc
+    return pending[-1].version
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into complete statements (triggers contain semicolons of their own)."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        out.append(buffer.strip())
+    return out

@@ -1,0 +1,587 @@
+"""The paper store: every SQL statement the program runs against its database lives here."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiosqlite
+
+from bot.errors import StoreError
+from bot.models import (
+    Delivery,
+    DeliveryState,
+    Feed,
+    FeedOrigin,
+    FeedSpec,
+    Paper,
+    SearchHit,
+    SearchPage,
+    SourceHealth,
+    SourceRun,
+    UpsertResult,
+    feed_relevant_change,
+    merge_papers,
+)
+from bot.store import codec
+from bot.store.migrate import migrate
+
+if TYPE_CHECKING:
+    from bot.query import CompiledQuery
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+SortOrder = Literal["relevance", "recent", "upvotes"]
+
+# bm25 column weights: title, authors, abstract.
+_BM25 = "bm25(papers_fts, 10.0, 4.0, 1.0)"
+# A gentle recency tie-break: at most +10 % for a paper published today, fading over ~6 months.
+_RECENCY = "(1.0 + 0.1 / (1.0 + max(0.0, julianday(:now) - julianday(coalesce(p.published, p.first_seen))) / 180.0))"
+_SQL_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+_PAPER_INSERT = (
+    f"INSERT INTO papers ({', '.join(codec.PAPER_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in codec.PAPER_COLUMNS)})"
+)
+_PAPER_UPDATE = (
+    f"UPDATE papers SET {', '.join(f'{c} = ?' for c in codec.PAPER_COLUMNS[1:])} WHERE id = ?"
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """One aiosqlite connection, opened by `open_store` and closed when its block ends."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str, clock: Clock = utcnow) -> None:
+        self._conn = conn
+        self.path = path
+        self._clock = clock
+        self._in_transaction = False
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Everything inside commits together or not at all (nesting joins the outer one)."""
+        if self._in_transaction:
+            yield
+            return
+        self._in_transaction = True
+        try:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._conn.rollback()
+                raise
+            await self._conn.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"database error: {exc}") from exc
+        finally:
+            self._in_transaction = False
+
+    async def _fetchall(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _fetchone(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    # -- papers -------------------------------------------------------------------------------
+
+    async def upsert_papers(self, papers: Iterable[Paper]) -> UpsertResult:
+        """Insert new papers and merge known ones, in one transaction; report what was new or changed."""
+        batch: dict[str, Paper] = {}
+        for paper in papers:  # the same paper twice in one batch merges first
+            batch[paper.id] = merge_papers(batch[paper.id], paper) if paper.id in batch else paper
+        if not batch:
+            return UpsertResult()
+        now = self._clock()
+        async with self.transaction():
+            existing = await self._papers_by_id(list(batch))
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            category_rows: list[tuple[str, str]] = []
+            recategorised: list[str] = []
+            new_ids: list[str] = []
+            updated_ids: list[str] = []
+            unchanged = 0
+            for paper_id, incoming in batch.items():
+                old = existing.get(paper_id)
+                if old is None:
+                    stored = incoming if incoming.first_seen else _with_first_seen(incoming, now)
+                    inserts.append(codec.paper_row(stored, now, now))
+                    category_rows.extend((paper_id, c) for c in stored.categories)
+                    new_ids.append(paper_id)
+                    continue
+                merged = merge_papers(old, incoming)
+                if merged == old:
+                    unchanged += 1
+                    continue
+                relevant = feed_relevant_change(old, merged)
+                row = codec.paper_row(merged, now, now)
+                updates.append((*row[1:], paper_id))
+                if merged.categories != old.categories:
+                    recategorised.append(paper_id)
+                    category_rows.extend((paper_id, c) for c in merged.categories)
+                if relevant:
+                    updated_ids.append(paper_id)
+            await self._conn.executemany(_PAPER_INSERT, inserts)
+            await self._conn.executemany(_PAPER_UPDATE, updates)
+            for chunk in _chunks(recategorised):
+                await self._conn.execute(
+                    "DELETE FROM paper_categories WHERE paper_pk IN "
+                    f"(SELECT pk FROM papers WHERE id IN ({_marks(chunk)}))",
+                    chunk,
+                )
+            await self._conn.executemany(
+                "INSERT OR IGNORE INTO paper_categories (paper_pk, category) "
+                "SELECT pk, ? FROM papers WHERE id = ?",
+                [(c, pid) for pid, c in category_rows],
+            )
+        return UpsertResult(new=tuple(new_ids), updated=tuple(updated_ids), unchanged=unchanged)
+
+    async def _papers_by_id(self, ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        for chunk in _chunks(ids):
+            rows = await self._fetchall(
+                f"SELECT * FROM papers WHERE id IN ({_marks(chunk)})", chunk
+            )
+            for row in rows:
+                found[row["id"]] = codec.paper_from_row(row)
+        return found
+
+    async def get_paper(self, paper_id: str) -> Paper | None:
+        row = await self._fetchone("SELECT * FROM papers WHERE id = ?", (paper_id,))
+        return codec.paper_from_row(row) if row else None
+
+    async def get_papers(self, ids: Sequence[str]) -> list[Paper]:
+        """Papers by id, in the order asked, skipping unknown ids."""
+        found = await self._papers_by_id(list(dict.fromkeys(ids)))
+        return [found[i] for i in ids if i in found]
+
+    async def count_papers(self) -> int:
+        row = await self._fetchone("SELECT count(*) FROM papers")
+        return int(row[0]) if row else 0
+
+    async def search(
+        self,
+        query: CompiledQuery,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        since: datetime | None = None,
+        sort: SortOrder = "relevance",
+        hf_only: bool = False,
+    ) -> SearchPage:
+        """Rank papers for a compiled query: bm25 with field weights and a gentle recency tie-break."""
+        now = codec.ts(self._clock())
+        params: dict[str, Any] = {"now": now, "limit": limit, "offset": offset}
+        where, params = _filters(query, since, hf_only, params)
+        if query.fts is not None:
+            source = "papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
+            where.insert(0, "papers_fts MATCH :fts")
+            params["fts"] = query.fts
+            score = f"(-{_BM25}) * {_RECENCY}"
+        else:
+            source = "papers p"
+            score = "0.0"
+        order = {
+            "relevance": "score DESC, p.published DESC",
+            "recent": "coalesce(p.published, p.first_seen) DESC, score DESC",
+            "upvotes": "coalesce(p.upvotes, -1) DESC, coalesce(p.published, p.first_seen) DESC",
+        }[sort]
+        if query.fts is None and sort == "relevance":
+            order = "coalesce(p.published, p.first_seen) DESC"
+        where_sql = " AND ".join(where) if where else "1"
+        try:
+            rows = await self._fetchall(
+                f"SELECT p.*, {score} AS score FROM {source} WHERE {where_sql} "
+                f"ORDER BY {order} LIMIT :limit OFFSET :offset",
+                params,
+            )
+            count = await self._fetchone(f"SELECT count(*) FROM {source} WHERE {where_sql}", params)
+        except sqlite3.OperationalError as exc:
+            # The compiler only emits quoted strings, so this is a bug, not user input: say so.
+            log.error("search failed for compiled query %r: %s", query.fts, exc)
+            raise StoreError(
+                "the search could not be run; this is a bug, please report it"
+            ) from exc
+        hits = tuple(SearchHit(codec.paper_from_row(r), float(r["score"])) for r in rows)
+        return SearchPage(total=int(count[0]) if count else 0, hits=hits)
+
+    async def recent_papers(self, since: datetime, limit: int = 5000) -> list[Paper]:
+        """Papers that appeared since a time, newest first (what a new feed's backfill looks at)."""
+        rows = await self._fetchall(
+            "SELECT * FROM papers WHERE coalesce(published, first_seen) >= ? "
+            "ORDER BY coalesce(published, first_seen) DESC LIMIT ?",
+            (codec.ts(since), limit),
+        )
+        return [codec.paper_from_row(r) for r in rows]
+
+    async def top_papers(self, since: datetime, limit: int = 10) -> list[Paper]:
+        """The most upvoted Hugging Face papers that appeared since a time."""
+        rows = await self._fetchall(
+            "SELECT * FROM papers WHERE upvotes IS NOT NULL "
+            "AND coalesce(hf_submitted_at, published, first_seen) >= ? "
+            "ORDER BY upvotes DESC, published DESC LIMIT ?",
+            (codec.ts(since), limit),
+        )
+        return [codec.paper_from_row(r) for r in rows]
+
+    # -- feeds --------------------------------------------------------------------------------
+
+    async def add_feed(
+        self, spec: FeedSpec, *, guild_id: int | None, origin: FeedOrigin = FeedOrigin.DISCORD
+    ) -> Feed:
+        """Store a new feed; a name already used in the guild is a StoreError."""
+        try:
+            async with self.transaction():
+                cur = await self._conn.execute(
+                    "INSERT INTO feeds (name, guild_id, channel_id, query, categories, sources, "
+                    "min_upvotes, mode, digest_time, digest_size, backfill, origin, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*_spec_values(spec, guild_id), origin.value, codec.ts(self._clock())),
+                )
+                feed_id = cur.lastrowid
+        except StoreError as exc:
+            if "UNIQUE" in str(exc):
+                raise StoreError(f'a feed named "{spec.name}" already exists here') from None
+            raise
+        feed = await self.get_feed(int(feed_id or 0))
+        assert feed is not None
+        return feed
+
+    async def update_feed(self, feed_id: int, spec: FeedSpec, guild_id: int | None) -> None:
+        async with self.transaction():
+            await self._conn.execute(
+                "UPDATE feeds SET name = ?, guild_id = ?, channel_id = ?, query = ?, categories = ?, "
+                "sources = ?, min_upvotes = ?, mode = ?, digest_time = ?, digest_size = ?, "
+                "backfill = ? WHERE id = ?",
+                (*_spec_values(spec, guild_id), feed_id),
+            )
+
+    async def get_feed(self, feed_id: int) -> Feed | None:
+        row = await self._fetchone("SELECT * FROM feeds WHERE id = ?", (feed_id,))
+        return codec.feed_from_row(row) if row else None
+
+    async def find_feed(self, name: str, guild_id: int | None) -> Feed | None:
+        """A feed by name within one guild (None = config feeds not yet bound to a guild)."""
+        row = await self._fetchone(
+            "SELECT * FROM feeds WHERE name = ? AND coalesce(guild_id, 0) = ?",
+            (name, guild_id or 0),
+        )
+        return codec.feed_from_row(row) if row else None
+
+    async def list_feeds(
+        self, *, guild_id: int | None = None, active_only: bool = False
+    ) -> list[Feed]:
+        sql = "SELECT * FROM feeds"
+        clauses: list[str] = []
+        params: list[Any] = []
+        if guild_id is not None:
+            clauses.append("guild_id = ?")
+            params.append(guild_id)
+        if active_only:
+            clauses.append("paused = 0")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        rows = await self._fetchall(sql + " ORDER BY id", params)
+        return [codec.feed_from_row(r) for r in rows]
+
+    async def remove_feed(self, feed_id: int) -> bool:
+        async with self.transaction():
+            cur = await self._conn.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
+            return (cur.rowcount or 0) > 0
+
+    async def set_feed_paused(self, feed_id: int, paused: bool, reason: str | None = None) -> None:
+        async with self.transaction():
+            await self._conn.execute(
+                "UPDATE feeds SET paused = ?, pause_reason = ? WHERE id = ?",
+                (int(paused), reason if paused else None, feed_id),
+            )
+
+    async def sync_config_feeds(self, specs: Sequence[FeedSpec]) -> tuple[list[Feed], list[Feed]]:
+        """Make the file-managed feeds equal the config's [[feeds]]; return (added, removed)."""
+        current = {f.name: f for f in await self.list_feeds() if f.origin is FeedOrigin.CONFIG}
+        wanted = {s.name: s for s in specs}
+        added: list[Feed] = []
+        removed = [f for name, f in current.items() if name not in wanted]
+        for feed in removed:
+            await self.remove_feed(feed.id)
+        for name, spec in wanted.items():
+            if name in current:
+                if current[name].spec != spec:
+                    await self.update_feed(current[name].id, spec, current[name].guild_id)
+            else:
+                added.append(await self.add_feed(spec, guild_id=None, origin=FeedOrigin.CONFIG))
+        return added, removed
+
+    async def bind_feed_guild(self, feed_id: int, guild_id: int) -> None:
+        """Record the guild of a config feed once Discord tells us where its channel lives."""
+        async with self.transaction():
+            await self._conn.execute(
+                "UPDATE feeds SET guild_id = ? WHERE id = ? AND guild_id IS NULL",
+                (guild_id, feed_id),
+            )
+
+    # -- deliveries (the outbox) --------------------------------------------------------------
+
+    async def queue_deliveries(self, pairs: Iterable[tuple[int, str]]) -> int:
+        """Owe papers to feeds; a (feed, paper) pair is owed once, ever. Returns how many are new."""
+        rows = [(feed_id, paper_id, codec.ts(self._clock())) for feed_id, paper_id in pairs]
+        if not rows:
+            return 0
+        async with self.transaction():
+            before = self._conn.total_changes
+            await self._conn.executemany(
+                "INSERT OR IGNORE INTO deliveries (feed_id, paper_id, queued_at) VALUES (?, ?, ?)",
+                rows,
+            )
+            return self._conn.total_changes - before
+
+    async def deliveries(
+        self, *, feed_id: int | None = None, states: Sequence[DeliveryState] | None = None
+    ) -> list[Delivery]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if feed_id is not None:
+            clauses.append("feed_id = ?")
+            params.append(feed_id)
+        if states:
+            clauses.append(f"state IN ({_marks(states)})")
+            params.extend(s.value for s in states)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = await self._fetchall(f"SELECT * FROM deliveries{where} ORDER BY id", params)
+        return [codec.delivery_from_row(r) for r in rows]
+
+    async def queue_depth(self) -> int:
+        row = await self._fetchone(
+            "SELECT count(*) FROM deliveries WHERE state IN ('queued', 'sending')"
+        )
+        return int(row[0]) if row else 0
+
+    # -- source runs and health ---------------------------------------------------------------
+
+    async def record_run(self, run: SourceRun) -> None:
+        async with self.transaction():
+            await self._conn.execute(
+                "INSERT INTO source_runs (source, started_at, finished_at, fetched, new, updated, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run.source, codec.ts(run.started_at), codec.ts(run.finished_at), run.fetched,
+                 run.new, run.updated, run.error),
+            )  # fmt: skip
+
+    async def source_runs(self, source: str, limit: int = 50) -> list[SourceRun]:
+        """The latest runs of a source, newest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM source_runs WHERE source = ? ORDER BY id DESC LIMIT ?", (source, limit)
+        )
+        return [
+            SourceRun(
+                source=r["source"],
+                started_at=codec.parse_ts(r["started_at"]) or self._clock(),
+                finished_at=codec.parse_ts(r["finished_at"]) or self._clock(),
+                fetched=r["fetched"],
+                new=r["new"],
+                updated=r["updated"],
+                error=r["error"],
+            )
+            for r in rows
+        ]
+
+    async def source_health(self, source: str) -> SourceHealth:
+        """Last success, last error and the run of failures since, from the recorded runs."""
+        runs = await self.source_runs(source, limit=200)
+        failures = 0
+        for run in runs:
+            if run.error is None:
+                break
+            failures += 1
+        last_ok = next((r for r in runs if r.error is None), None)
+        last_bad = next((r for r in runs if r.error is not None), None)
+        return SourceHealth(
+            source=source,
+            last_run=runs[0].finished_at if runs else None,
+            last_success=last_ok.finished_at if last_ok else None,
+            last_error=last_bad.error if last_bad else None,
+            last_error_at=last_bad.finished_at if last_bad else None,
+            consecutive_failures=failures,
+        )
+
+    async def last_new_paper_at(self, source: str) -> datetime | None:
+        """When a run of this source last brought an unseen id (for the stale check)."""
+        row = await self._fetchone(
+            "SELECT max(finished_at) FROM source_runs WHERE source = ? AND new > 0", (source,)
+        )
+        return codec.parse_ts(row[0]) if row and row[0] else None
+
+    async def get_state(self, source: str, key: str) -> str | None:
+        row = await self._fetchone(
+            "SELECT value FROM source_state WHERE source = ? AND key = ?", (source, key)
+        )
+        return str(row[0]) if row else None
+
+    async def set_state(self, source: str, key: str, value: str) -> None:
+        async with self.transaction():
+            await self._conn.execute(
+                "INSERT INTO source_state (source, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (source, key) DO UPDATE SET value = excluded.value",
+                (source, key, value),
+            )
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    async def backup(self, destination: str | os.PathLike[str]) -> Path:
+        """A consistent copy of the live database (SQLite online backup), readable by the owner only."""
+        dest = Path(destination)
+        if dest.exists():
+            raise StoreError(f"{dest}: already exists; choose a new file name")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _create_private_file(dest)
+        target = sqlite3.connect(dest)
+        try:
+            await self._conn.backup(target)
+        except sqlite3.Error as exc:
+            target.close()
+            dest.unlink(missing_ok=True)
+            raise StoreError(f"backup to {dest} failed: {exc}") from exc
+        target.close()
+        return dest
+
+    async def integrity_check(self) -> str:
+        row = await self._fetchone("PRAGMA integrity_check")
+        return str(row[0]) if row else "no answer"
+
+
+def _filters(
+    query: CompiledQuery, since: datetime | None, hf_only: bool, params: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """WHERE clauses for the parts of a query that live outside the full-text index."""
+    where: list[str] = []
+    n = 0
+    for group in query.include_categories:
+        parts = []
+        for category in group:
+            n += 1
+            parts.append(_category_test(category, f"c{n}", params))
+        where.append(
+            "EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_pk = p.pk AND "
+            f"({' OR '.join(parts)}))"
+        )
+    if query.exclude_categories:
+        parts = []
+        for category in query.exclude_categories:
+            n += 1
+            parts.append(_category_test(category, f"c{n}", params))
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_pk = p.pk AND "
+            f"({' OR '.join(parts)}))"
+        )
+    if since is not None:
+        where.append("coalesce(p.published, p.first_seen) >= :since")
+        params["since"] = codec.ts(since)
+    if hf_only:
+        where.append("p.upvotes IS NOT NULL")
+    return where, params
+
+
+def _category_test(category: str, name: str, params: dict[str, Any]) -> str:
+    """`cs.LG` is one category; `cs` (no dot) is the whole archive."""
+    params[name] = category
+    if "." in category:
+        return f"pc.category = :{name}"
+    params[name + "_like"] = category + ".%"
+    return f"(pc.category = :{name} OR pc.category LIKE :{name}_like)"
+
+
+def _spec_values(spec: FeedSpec, guild_id: int | None) -> tuple[Any, ...]:
+    return (
+        spec.name,
+        guild_id,
+        spec.channel_id,
+        spec.query,
+        json.dumps(list(spec.categories)),
+        json.dumps(list(spec.sources)),
+        spec.min_upvotes,
+        spec.mode.value,
+        spec.digest_time,
+        spec.digest_size,
+        spec.backfill,
+    )
+
+
+def _with_first_seen(paper: Paper, now: datetime) -> Paper:
+    return replace(paper, first_seen=now)
+
+
+def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), _SQL_CHUNK):
+        yield list(items[start : start + _SQL_CHUNK])
+
+
+def _marks(items: Sequence[object]) -> str:
+    return ", ".join("?" for _ in items)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty file that only its owner can read and write."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+async def _configure(conn: aiosqlite.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    await conn.execute("PRAGMA busy_timeout = 5000")
+    await conn.execute("PRAGMA synchronous = NORMAL")
+
+
+@contextlib.asynccontextmanager
+async def open_store(
+    path: str, *, clock: Clock = utcnow, create: bool = True
+) -> AsyncIterator[Store]:
+    """Open (creating and migrating if needed) the database; always closes the connection."""
+    db_path = Path(path)
+    if path != ":memory:" and not db_path.exists():
+        if not create:
+            raise StoreError(
+                f"{db_path}: no database here (run `paperfeed import` or `poll` first)"
+            )
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private_file(db_path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"{db_path}: cannot create the database: {exc.strerror}") from None
+    try:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{db_path}: cannot open the database: {exc}") from None
+    try:
+        try:
+            await _configure(conn)
+            await migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{db_path}: not a usable paperfeed database: {exc}") from None
+        yield Store(conn, path, clock)
+    finally:
+        await conn.close()

@@ -1,0 +1,201 @@
+"""The offline command line, end to end: import a corpus, search it, show, back up, refuse nonsense."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "papers.jsonl"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with a config pointing at a fresh database, corpus imported."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\npath = "{tmp_path / "papers.sqlite3"}"\n')
+    monkeypatch.setenv("PAPERFEED_CONFIG", str(config))
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", str(FIXTURE)]) == 0
+    return tmp_path
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]
+    capsys.readouterr()
+    assert main([*args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def ids(result: dict) -> list[str]:  # type: ignore[type-arg]
+    return [r["id"] for r in result["results"]]
+
+
+def test_both_words_in_the_title_rank_first(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_json(capsys, "search", "causal discovery")
+    assert set(ids(result)[:2]) == {"2410.00101", "2410.00102"}
+    assert result["total"] >= 4
+    first = result["results"][0]
+    assert set(first) == {"id", "title", "authors", "published", "upvotes", "url", "score"}
+    scores = [r["score"] for r in result["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_negation_excludes_every_paper_mentioning_the_word(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_json(capsys, "search", "interpretability -causal")
+    assert set(ids(result)) == {"2410.00104", "2410.00106"}
+    for r in result["results"]:
+        assert "causal" not in r["title"].lower()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            'title:"language model"',
+            {"2410.00104", "2410.00106", "2410.00107", "2410.00116", "2410.00120"},
+        ),
+        ("author:Bengio", {"2410.00110", "2410.00111"}),
+        ('author:"Yoshua Bengio"', {"2410.00110", "2410.00111"}),
+        ("transform*", {"2410.00104", "2410.00112", "2410.00113", "2410.00115"}),
+        ("(diffusion OR flow) generative", {"2410.00108", "2410.00109", "2410.00111"}),
+        ("cat:cs.CV", {"2410.00108", "2410.00115"}),
+        ("causal cat:stat.ML", {"2410.00101", "2410.00111"}),
+        ("cat:hep-th", {"hep-th/9901001"}),
+        (
+            "causality",
+            {"2410.00101", "2410.00102", "2410.00103", "2410.00105", "2410.00111", "2410.00117"},
+        ),
+    ],
+)
+def test_query_language_behaves_as_documented(
+    env: Path, capsys: pytest.CaptureFixture[str], query: str, expected: set[str]
+) -> None:
+    result = run_json(capsys, "search", query, "--limit", "50")
+    assert set(ids(result)) == expected
+
+
+def test_show_prints_the_paper_object(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(capsys, "show", "https://arxiv.org/abs/2410.00109v1")
+    assert doc["id"] == "2410.00109"
+    assert doc["version"] == "v1"
+    assert doc["authors"] == ["Yaron Lipman", "Ricky T. Q. Chen"]
+    assert doc["links"] == {
+        "arxiv": "https://arxiv.org/abs/2410.00109",
+        "pdf": "https://arxiv.org/pdf/2410.00109",
+    }
+    assert doc["sources"] == ["import"]
+
+
+def test_show_of_an_unknown_paper_is_one_line_exit_1(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", "2501.99999"]) == 1
+    err = capsys.readouterr().err
+    assert "not in the local database" in err and err.count("\n") == 1
+
+
+def test_a_second_import_adds_nothing(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = run_json(capsys, "import", str(FIXTURE))
+    assert report["new"] == 0 and report["updated"] == 0 and report["bad"] == 0
+    assert run_json(capsys, "search", "cat:cs")["total"] == 19
+
+
+def test_backup_then_search_the_copy(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = env / "backup.sqlite3"
+    assert main(["db", "backup", str(dest)]) == 0
+    assert oct(os.stat(dest).st_mode & 0o777) == "0o600"
+    (env / "copy.toml").write_text(f'[database]\npath = "{dest}"\n')
+    capsys.readouterr()
+    assert main(["--config", str(env / "copy.toml"), "search", "flow matching", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["id"] == "2410.00109"
+
+
+HOSTILE = [
+    '"causal',
+    "AND OR NOT",
+    '"*"',
+    "col:",
+    "NEAR(causal discovery)",
+    "'; DROP TABLE papers; --",
+    "title:",
+    '""',
+    "()",
+    "((((causal",
+    "causal\x00\x07\x1b[31m discovery",
+    "causal " * 1500,
+    "🧠 causal 🤖",
+    "^causal",
+    "a:b:c",
+    "NOT",
+    "-",
+    "*",
+    "OR OR causal",
+    '"a" * "b"',
+    "papers_fts MATCH 'x'",
+    "title:(causal OR",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_hostile_queries_give_results_or_one_line_exit_2(
+    env: Path, capsys: pytest.CaptureFixture[str], query: str
+) -> None:
+    capsys.readouterr()
+    status = main(["search", query, "--json"])
+    out, err = capsys.readouterr()
+    assert status in (0, 2)
+    if status == 0:
+        json.loads(out)
+    else:
+        assert out == ""
+        assert err.startswith("paperfeed: ") and err.count("\n") == 1
+        assert "Traceback" not in err and "sqlite" not in err.lower()
+
+
+def test_check_config_never_prints_the_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
+    monkeypatch.setenv("DISCORD_TOKEN", "MTIz.SECRET-TOKEN.abc")
+    assert main(["check-config"]) == 0
+    assert main(["check-config", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "SECRET-TOKEN" not in out + err
+    assert '"token": "set"' in out
+
+
+def test_bad_config_exits_2_with_one_line_as_a_real_process(tmp_path: Path) -> None:
+    bad = tmp_path / "config.toml"
+    bad.write_text('[sources.arxiv]\ninterval = "soon"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(bad), "check-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DISCORD_TOKEN": ""},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f'paperfeed: {bad}: [sources.arxiv] interval: expected a duration like "30m", got "soon"'
+    )
+
+
+def test_search_as_a_real_process(env: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "search", "causal discovery", "--limit", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["query"] == "causal discovery"

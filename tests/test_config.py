@@ -1,0 +1,203 @@
+"""Configuration: defaults without a file, one clear line for every kind of mistake."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import fields
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import (
+    Config,
+    Secret,
+    describe,
+    format_duration,
+    load_config,
+    parse_config_text,
+    parse_duration,
+)
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "MTIz.FAKE-TOKEN-for-tests.xyz"
+
+
+def test_no_file_at_all_gives_working_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, {"DISCORD_TOKEN": TOKEN})
+    assert config.path is None
+    assert config.discord.token.get() == TOKEN
+    assert config.sources.arxiv.interval == timedelta(hours=1)
+    assert config.sources.huggingface.interval == timedelta(minutes=20)
+    assert config.database.path == "data/paperfeed.sqlite3"
+    assert config.feeds == ()
+
+
+def test_a_named_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(str(tmp_path / "nope.toml"), {})
+
+
+def test_env_variable_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "pf.toml"
+    path.write_text('[database]\npath = "x.sqlite3"\n')
+    config = load_config(None, {"PAPERFEED_CONFIG": str(path)})
+    assert config.database.path == "x.sqlite3"
+    assert config.path == str(path)
+
+
+def test_example_file_parses_and_matches_the_defaults() -> None:
+    example = (ROOT / "config.example.toml").read_text()
+    parsed = parse_config_text(example, {}, "config.example.toml")
+    defaults = Config()
+    for f in fields(Config):
+        if f.name == "path":
+            continue
+        assert getattr(parsed, f.name) == getattr(defaults, f.name), f.name
+
+
+def test_example_file_documents_every_key() -> None:
+    """Every key the loader knows appears in the example (the commented [[feeds]] included)."""
+    example = (ROOT / "config.example.toml").read_text()
+    uncommented = re.sub(r"(?m)^# (\[\[feeds\]\]|\w+ = )", r"\1", example)
+    raw = tomllib.loads(uncommented)
+    described = describe(parse_config_text(uncommented, {}, "x"))
+    for section in ("discord", "database", "health", "logging"):
+        for key in described[section]:
+            if key != "token":
+                assert key in raw[section], f"[{section}] {key} missing from config.example.toml"
+    for name in ("huggingface", "arxiv"):
+        assert set(described["sources"][name]) == set(raw["sources"][name])
+    assert set(described["feeds"][0]) == set(raw["feeds"][0])
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            '[sources.arxiv]\ninterval = "soon"',
+            '[sources.arxiv] interval: expected a duration like "30m", got "soon"',
+        ),
+        ("[sources.arxiv]\ninterval = 30", "[sources.arxiv] interval: expected a duration"),
+        ('[sources.arxiv]\ninterval = "0m"', "[sources.arxiv] interval"),
+        (
+            "[discord]\nalerts_channel_id = -5",
+            "[discord] alerts_channel_id: expected a Discord channel id or 0, got -5",
+        ),
+        (
+            '[discord]\ndev_guild_ids = ["abc"]',
+            "[discord] dev_guild_ids: expected a list of Discord guild ids",
+        ),
+        ('[discord]\ntoken = "abc"', "[discord] token: the token must not be in a config file"),
+        ("[discrod]\n", "discrod: unknown key"),
+        ("[sources.arxiv]\ncategorys = []", "[sources.arxiv] categorys: unknown key"),
+        (
+            '[sources.arxiv]\ncategories = ["cs LG"]',
+            "[sources.arxiv] categories: expected a list of arXiv categories",
+        ),
+        (
+            '[sources.huggingface]\nbase_url = "ftp://x"',
+            "[sources.huggingface] base_url: expected an http(s) URL",
+        ),
+        (
+            "[sources.huggingface]\nenabled = 1",
+            "[sources.huggingface] enabled: expected true or false, got 1",
+        ),
+        ("[health]\nport = 70000", "[health] port: expected a port"),
+        ('[logging]\nlevel = "LOUD"', "[logging] level: expected one of"),
+        ('[logging]\nformat = "xml"', '[logging] format: expected "text" or "json"'),
+        ('[discord]\ngateway_url = "http://x"', "[discord] gateway_url"),
+        ("[[feeds]]\nchannel_id = 1\nquery = 'x'", "[[feeds]] #1 name: missing"),
+        ("[[feeds]]\nname = 'a'\nquery = 'x'", '[[feeds]] "a" channel_id: missing'),
+        (
+            "[[feeds]]\nname = 'a'\nchannel_id = 'x'\nquery = 'q'",
+            '[[feeds]] "a" channel_id: expected a Discord channel id',
+        ),
+        (
+            "[[feeds]]\nname = 'a'\nchannel_id = 5\nquery = 'q'\nmode = 'hourly'",
+            '[[feeds]] "a" mode: expected "instant" or "digest"',
+        ),
+        (
+            "[[feeds]]\nname = 'a'\nchannel_id = 5\nquery = 'q'\ndigest_time = '9am'",
+            '[[feeds]] "a" digest_time: expected a UTC time like "09:00"',
+        ),
+        (
+            "[[feeds]]\nname = 'a'\nchannel_id = 5\nquery = 'q'\nsources = ['reddit']",
+            '[[feeds]] "a" sources',
+        ),
+        (
+            "[[feeds]]\nname = 'a'\nchannel_id = 5\nquery = 'q'\ncolour = 'red'",
+            '[[feeds]] "a" colour: unknown key',
+        ),
+        ("[[feeds]]\nname = 'a'\nchannel_id = 5\nquery = '-survey'", '[[feeds]] "a" query:'),
+        (
+            "[[feeds]]\nname = 'a'\nchannel_id = 5\nquery = 'x'\n[[feeds]]\nname = 'a'\nchannel_id = 6\nquery = 'y'",
+            '"a" is used twice',
+        ),
+        ("feeds = 3", "feeds: expected [[feeds]] tables"),
+        ("[database\n", "not valid TOML"),
+    ],
+)
+def test_bad_files_are_refused_with_one_line_naming_file_key_and_expectation(
+    toml: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config_text(toml, {}, "config.toml")
+    text = str(info.value)
+    assert text.startswith("config.toml: ")
+    assert message in text
+    assert "\n" not in text
+
+
+def test_feeds_are_read_with_defaults() -> None:
+    config = parse_config_text(
+        "[[feeds]]\nname = 'causality'\nchannel_id = 123456789012345678\n"
+        "query = 'causal (inference OR discovery) -survey'\nmode = 'digest'\n",
+        {},
+    )
+    (feed,) = config.feeds
+    assert feed.name == "causality"
+    assert feed.channel_id == 123456789012345678
+    assert feed.mode.value == "digest"
+    assert feed.sources == ("huggingface", "arxiv")
+    assert feed.backfill == 3
+
+
+def test_token_file_wins_and_token_never_shows(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text(TOKEN + "\n")
+    config = parse_config_text(f'[discord]\ntoken_file = "{secret}"', {"DISCORD_TOKEN": "other"})
+    assert config.discord.token.get() == TOKEN
+    for text in (repr(config), str(config), repr(config.discord), str(describe(config))):
+        assert TOKEN not in text
+
+
+def test_unreadable_token_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[discord\] token_file: cannot read"):
+        parse_config_text(f'[discord]\ntoken_file = "{tmp_path / "missing"}"', {})
+
+
+def test_secret_hides_itself() -> None:
+    s = Secret(TOKEN)
+    assert TOKEN not in repr(s) and TOKEN not in str(s) and TOKEN not in f"{s}"
+    assert s.get() == TOKEN and bool(s)
+    assert not Secret("")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("45s", 45), ("20m", 1200), ("6h", 21600), ("1d", 86400), (" 2h ", 7200)]
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+    assert parse_duration(format_duration(parse_duration(text))) == parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["soon", "", "5", "5 minutes", "-5m", "1w", "0s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
