@@ -1,0 +1,143 @@
+"""Commands about papers: search, show, import."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.cli.common import (
+    duration_arg,
+    emit,
+    paper_document,
+    paper_summary,
+    positive_int,
+)
+from bot.config import Config
+from bot.errors import PaperfeedError
+from bot.models import SearchPage, parse_paper_id
+from bot.query import compile_query
+from bot.store import open_store
+from bot.store.store import utcnow
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("search", help="search the local database")
+    p.add_argument("query", help="a query, e.g. 'causal (inference OR discovery) -survey'")
+    p.add_argument("--limit", type=positive_int, default=10, help="results to show (default 10)")
+    p.add_argument(
+        "--since", type=duration_arg, help='only papers from this recent period, e.g. "7d"'
+    )
+    p.add_argument("--sort", choices=["relevance", "recent", "upvotes"], default="relevance")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(handler=cmd_search)
+
+    p = sub.add_parser("show", help="show one paper from the local database")
+    p.add_argument("id", help="an arXiv id or an arXiv / Hugging Face paper URL")
+    p.add_argument(
+        "--payload",
+        action="store_true",
+        help="print the exact JSON body the bot would post to Discord",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("import", help="load papers from an arXiv metadata snapshot (JSON lines)")
+    p.add_argument("file", help='a .json / .jsonl file, or "-" for standard input')
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(handler=cmd_import)
+
+
+async def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    compiled = compile_query(args.query)
+    since = utcnow() - args.since if args.since else None
+    async with open_store(config.database.path) as store:
+        page = await store.search(compiled, limit=args.limit, since=since, sort=args.sort)
+    if args.json:
+        emit(
+            {
+                "query": args.query,
+                "total": page.total,
+                "results": [paper_summary(h.paper, h.score) for h in page.hits],
+            }
+        )
+        return 0
+    print_search(args.query, page)
+    return 0
+
+
+def print_search(query: str, page: SearchPage) -> None:
+    if not page.hits:
+        print(f"no papers match {query!r}")
+        return
+    print(f"{page.total} paper{'s' if page.total != 1 else ''} match {query!r}:")
+    for n, hit in enumerate(page.hits, 1):
+        p = hit.paper
+        authors = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
+        year = p.published.year if p.published else "?"
+        votes = f", {p.upvotes} upvotes" if p.upvotes is not None else ""
+        print(f"{n:>3}. {p.title}")
+        print(f"     {authors} ({year}{votes})  {p.url}")
+
+
+async def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    ref = parse_paper_id(args.id)
+    if args.payload:
+        raise PaperfeedError("`show --payload` is not available in this version yet")
+    async with open_store(config.database.path) as store:
+        paper = await store.get_paper(ref.id)
+    if paper is None:
+        raise PaperfeedError(
+            f"{ref.id}: not in the local database (run `paperfeed poll` or `paperfeed import`)"
+        )
+    if args.json:
+        emit(paper_document(paper))
+        return 0
+    print(f"{paper.title}  [{paper.id}{paper.version_label or ''}]")
+    if paper.authors:
+        print("by " + ", ".join(paper.authors))
+    facts = [f"categories: {' '.join(paper.categories)}"] if paper.categories else []
+    if paper.published:
+        facts.append(f"published {paper.published:%Y-%m-%d}")
+    if paper.upvotes is not None:
+        facts.append(f"{paper.upvotes} upvotes")
+    if paper.github_stars is not None:
+        facts.append(f"{paper.github_stars} stars")
+    if facts:
+        print(" · ".join(facts))
+    print()
+    print(paper.ai_summary or paper.abstract)
+    print()
+    for name, url in paper.links().items():
+        print(f"{name}: {url}")
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace, config: Config) -> int:
+    from bot.services.importer import import_lines
+
+    if args.file == "-":
+        stream = sys.stdin
+    else:
+        try:
+            stream = open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
+        except OSError as exc:
+            raise PaperfeedError(f"{args.file}: cannot read: {exc.strerror}") from None
+    try:
+        async with open_store(config.database.path) as store:
+            report = await import_lines(store, stream)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    for problem in report.problems:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+    if report.bad > len(report.problems):
+        print(f"{args.file}: ... and {report.bad - len(report.problems)} more bad lines", file=sys.stderr)  # fmt: skip
+    if args.json:
+        emit({"lines": report.lines, "new": report.new, "updated": report.updated,
+               "unchanged": report.unchanged, "bad": report.bad})  # fmt: skip
+    else:
+        print(
+            f"imported {report.loaded} papers from {report.lines} lines: new={report.new} "
+            f"updated={report.updated} unchanged={report.unchanged} bad={report.bad}"
+        )
+    return 0
