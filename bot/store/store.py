@@ -260,7 +260,7 @@ class Store:
                     (*_spec_values(spec, guild_id), origin.value, codec.ts(self._clock())),
                 )
                 feed_id = cur.lastrowid
-        except StoreError as exc:
+        except (StoreError, sqlite3.IntegrityError) as exc:
             if "UNIQUE" in str(exc):
                 raise StoreError(f'a feed named "{spec.name}" already exists here') from None
             raise
@@ -468,6 +468,35 @@ class Store:
     async def integrity_check(self) -> str:
         row = await self._fetchone("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
+
+    # -- health (used by bot.web's /healthz) ---------------------------------------------------
+
+    async def check_writable(self, timeout: float = 2.0) -> bool:
+        """Prove the database still takes writes (for /healthz) without writing or disturbing anything.
+
+        The probe runs on a second, short-lived connection so it can never join or roll back a
+        transaction in progress on this one: it takes the write lock (BEGIN IMMEDIATE), which
+        fails on a read-only file, a vanished file or a lock nobody releases, then rolls back.
+        """
+        import asyncio  # kept local: only this health probe needs a worker thread
+
+        if self.path == ":memory:" or self._in_transaction:
+            return True  # nothing on disk to probe, or this connection is writing right now
+
+        def probe() -> None:
+            uri = Path(self.path).resolve().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+
+        try:
+            await asyncio.to_thread(probe)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: not writable: {exc}") from None
+        return True
 
 
 def _filters(

@@ -1,0 +1,54 @@
+"""Commands that talk to the outside world: poll (and, with Discord, run)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.app import open_services
+from bot.cli.common import emit
+from bot.config import Config
+from bot.services.feeds import sync_config_feeds
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("poll", help="one poll cycle without Discord: fetch, store, match, queue")
+    p.add_argument(
+        "--source",
+        action="append",
+        choices=["huggingface", "arxiv"],
+        help="only this source (repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(handler=cmd_poll)
+
+
+async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
+    """Exit 1 if any source failed; what the others returned is stored all the same."""
+    async with open_services(config) as services:
+        await sync_config_feeds(services.store, config.feeds, services.clock())
+        enabled = list(services.poller.sources)
+        wanted = args.source or enabled
+        skipped = [name for name in wanted if name not in enabled]
+        reports = await services.poller.poll_all([n for n in wanted if n in enabled])
+    queued = sum(r.queued for r in reports)
+    if args.json:
+        emit(
+            {
+                "sources": [
+                    {"name": r.name, "fetched": r.fetched, "new": r.new, "updated": r.updated,
+                     "queued": r.queued, "error": r.error}
+                    for r in reports
+                ]
+                + [{"name": n, "fetched": 0, "new": 0, "updated": 0, "queued": 0,
+                    "error": "disabled in the configuration"} for n in skipped],
+                "queued": queued,
+            }
+        )  # fmt: skip
+    else:
+        for r in reports:
+            line = f"{r.name}: fetched={r.fetched} new={r.new} updated={r.updated}"
+            print(f"{line} error: {r.error}" if r.error else line)
+        for name in skipped:
+            print(f"{name}: disabled in the configuration")
+        print(f"queued={queued}")
+    return 1 if skipped or any(r.error for r in reports) else 0

@@ -1,0 +1,106 @@
+"""Which feeds want which papers: the same compiled query as search, plus the feed's own rules."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bot.errors import QueryError
+from bot.models import Feed, Paper
+from bot.query import CompiledQuery, compile_query
+from bot.store import Store
+from bot.store.matcher import BatchMatcher
+
+log = logging.getLogger(__name__)
+
+# A paper is still news for this long after it appeared; later changes never queue it.
+RECENT_WINDOW = timedelta(days=7)
+
+
+def appeared_at(paper: Paper) -> datetime | None:
+    """When the paper became news: on Hugging Face's daily list, else on arXiv, else to us."""
+    return paper.hf_submitted_at or paper.published or paper.first_seen
+
+
+def is_recent(paper: Paper, now: datetime) -> bool:
+    appeared = appeared_at(paper)
+    return appeared is None or now - appeared <= RECENT_WINDOW
+
+
+def category_fits(wanted: Sequence[str], categories: Sequence[str]) -> bool:
+    """Empty means any; `cs` means the whole archive; case does not matter."""
+    if not wanted:
+        return True
+    have = {c.lower() for c in categories}
+    archives = {c.split(".", 1)[0] for c in have}
+    return any(w.lower() in have or ("." not in w and w.lower() in archives) for w in wanted)
+
+
+def feed_accepts(feed: Feed, paper: Paper) -> bool:
+    """The feed's rules beyond its query: sources, categories, upvotes."""
+    spec = feed.spec
+    if not set(spec.sources) & paper.sources:
+        return False
+    if not category_fits(spec.categories, paper.categories):
+        return False
+    return not (spec.min_upvotes > 0 and (paper.upvotes or 0) < spec.min_upvotes)
+
+
+def compile_feeds(feeds: Sequence[Feed]) -> list[tuple[Feed, CompiledQuery]]:
+    """Compile each feed's query once; a feed whose stored query no longer parses is skipped."""
+    cache: dict[str, CompiledQuery] = {}
+    out: list[tuple[Feed, CompiledQuery]] = []
+    for feed in feeds:
+        query = feed.spec.query
+        if query not in cache:
+            try:
+                cache[query] = compile_query(query)
+            except QueryError as exc:
+                log.warning("feed %d (%s) has an unusable query: %s", feed.id, feed.name, exc)
+                continue
+        out.append((feed, cache[query]))
+    return out
+
+
+def match_batch(
+    feeds: Sequence[tuple[Feed, CompiledQuery]], papers: Sequence[Paper], now: datetime
+) -> list[tuple[int, str]]:
+    """(feed id, paper id) pairs owed, evaluating every feed against this batch only."""
+    recent = [p for p in papers if is_recent(p, now)]
+    if not recent or not feeds:
+        return []
+    by_id = {p.id: p for p in recent}
+    pairs: list[tuple[int, str]] = []
+    with BatchMatcher(recent) as matcher:
+        for feed, compiled in feeds:
+            for paper_id in matcher.match(compiled):
+                if feed_accepts(feed, by_id[paper_id]):
+                    pairs.append((feed.id, paper_id))
+    return pairs
+
+
+async def queue_matches(store: Store, paper_ids: Sequence[str], now: datetime) -> int:
+    """Match the given (new or changed) papers against every active feed and queue them."""
+    if not paper_ids:
+        return 0
+    feeds = compile_feeds(await store.list_feeds(active_only=True))
+    if not feeds:
+        return 0
+    papers = await store.get_papers(paper_ids)
+    pairs = await asyncio.to_thread(match_batch, feeds, papers, now)
+    return await store.queue_deliveries(pairs)
+
+
+async def backfill_feed(
+    store: Store, feed: Feed, now: datetime, *, queue: bool = True
+) -> list[Paper]:
+    """What a new feed would have matched in the last week; queue its `backfill` most recent."""
+    compiled = compile_query(feed.spec.query)
+    page = await store.search(compiled, limit=200, since=now - RECENT_WINDOW, sort="recent")
+    matches = [h.paper for h in page.hits if feed_accepts(feed, h.paper)]
+    chosen = matches[: feed.spec.backfill]
+    if queue and chosen:
+        await store.queue_deliveries((feed.id, p.id) for p in reversed(chosen))
+    return matches

@@ -1,0 +1,77 @@
+"""The poll schedule: one APScheduler job per enabled source, staggered, never overlapping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.services.poller import Poller
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollJob:
+    source: str
+    interval: timedelta
+    first_delay: timedelta
+
+
+def plan_jobs(intervals: dict[str, timedelta], first_delay: timedelta) -> list[PollJob]:
+    """Stagger the first runs so the sources do not all fire together at start."""
+    return [
+        PollJob(source=name, interval=interval, first_delay=first_delay * (n + 1))
+        for n, (name, interval) in enumerate(intervals.items())
+    ]
+
+
+class PollScheduler:
+    """Owns an AsyncIOScheduler; start it inside the running loop (setup_hook), stop it on close."""
+
+    def __init__(self, poller: Poller, jobs: Sequence[PollJob], jitter: float = 0.05) -> None:
+        self._poller = poller
+        self._jobs = jobs
+        self._jitter = jitter
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+
+    def start(self, now: datetime) -> None:
+        for job in self._jobs:
+            self._scheduler.add_job(
+                self._run,
+                "interval",
+                args=[job.source],
+                id=f"poll-{job.source}",
+                seconds=int(job.interval.total_seconds()),
+                start_date=now + job.first_delay - job.interval,
+                jitter=max(1, int(job.interval.total_seconds() * self._jitter)),
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(job.interval.total_seconds()),
+            )
+        self._scheduler.start()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def next_run(self, source: str) -> datetime | None:
+        job = self._scheduler.get_job(f"poll-{source}")
+        return job.next_run_time if job else None
+
+    async def shutdown(self) -> None:
+        """Stop scheduling; APScheduler applies the stop on the loop's next turn, so yield once."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)
+
+    async def _run(self, source: str) -> None:
+        """A job never lets an exception escape: the poller records failures itself."""
+        try:
+            await self._poller.poll_source(source)
+        except Exception:
+            log.exception("scheduled poll of %s failed unexpectedly", source)
