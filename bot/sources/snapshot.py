@@ -69,7 +69,7 @@ def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
         names: list[str] = []
         for item in parsed:
             if isinstance(item, list) and item and all(isinstance(p, str) for p in item):
-                last, first, suffix = (list(item) + ["", ""])[:3]
+                last, first, suffix = [*item, "", ""][:3]
                 names.append(" ".join(p.strip() for p in (first, last, suffix) if p.strip()))
         if names:
             return tuple(names)
