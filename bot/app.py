@@ -17,6 +17,7 @@ import httpx
 
 from bot import USER_AGENT
 from bot.config import Config
+from bot.metrics import Metrics
 from bot.services.poller import Poller
 from bot.sources.arxiv import DEFAULT_SPACING, ArxivSource
 from bot.sources.base import Source
@@ -85,6 +86,7 @@ async def open_services(
     transport: httpx.AsyncBaseTransport | None = None,
     arxiv_spacing: float = DEFAULT_SPACING,
     retry: RetryPolicy = DEFAULT_RETRY,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Services]:
     """Open the store and the HTTP client, build the enabled sources and the poller."""
     async with (
@@ -115,5 +117,11 @@ async def open_services(
             )  # fmt: skip
             sources.append(arxiv)
             keeper = ValidatorKeeper(store, arxiv.name, state)
-        poller = Poller(store, sources, clock, after_store=keeper.after_store if keeper else None)
+        poller = Poller(
+            store,
+            sources,
+            clock,
+            after_store=keeper.after_store if keeper else None,
+            metrics=metrics,
+        )
         yield Services(config, store, client, poller, hf, arxiv, clock)

@@ -11,7 +11,10 @@ Discord error handler can turn it into one clear line instead of a traceback::
     ├── SourceError          an upstream (arXiv, Hugging Face) failed (exit 1)
     │   ├── SourceUnavailable    transient: timeouts, 429, 5xx (retried with backoff)
     │   └── SourceResponseError  the upstream answered something we cannot use
-    └── DeliveryError        Discord refused a delivery (see bot.services.publisher)
+    └── DeliveryError        a post to Discord failed (see bot.services.publisher)
+        ├── ChannelUnavailable   403 / 404 on the feed's channel: the feed pauses
+        ├── MessageRejected      400: this message can never be sent; it is marked failed
+        └── DeliveryRetryable    5xx, timeouts: retried later with backoff
 """
 
 from __future__ import annotations
@@ -64,3 +67,15 @@ class SourceResponseError(SourceError):
 
 class DeliveryError(PaperfeedError):
     """Discord refused to deliver a message."""
+
+
+class ChannelUnavailable(DeliveryError):
+    """The feed's channel is gone or forbidden (Discord 403/404): pause the feed, don't retry."""
+
+
+class MessageRejected(DeliveryError):
+    """Discord refused this message itself (400): retrying the same body would fail again."""
+
+
+class DeliveryRetryable(DeliveryError):
+    """A transient failure (5xx, timeout, connection): try again later with backoff."""

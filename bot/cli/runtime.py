@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_poll)
+    register_discord(sub)
 
 
 async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
@@ -52,3 +53,27 @@ async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
             print(f"{name}: disabled in the configuration")
         print(f"queued={queued}")
     return 1 if skipped or any(r.error for r in reports) else 0
+
+
+def register_discord(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run the bot: polling, delivery, slash commands, health")
+    p.set_defaults(handler=cmd_run)
+    p = sub.add_parser("sync-commands", help="register the slash commands with Discord")
+    p.add_argument("--guild", type=int, help="only in this guild (instant)")
+    p.set_defaults(handler=cmd_sync_commands)
+
+
+async def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """The bot until SIGTERM/SIGINT; a missing or refused token is exit 2 with one line."""
+    from bot.discord.runner import run_bot
+
+    return await run_bot(config)
+
+
+async def cmd_sync_commands(args: argparse.Namespace, config: Config) -> int:
+    from bot.discord.runner import sync_commands
+
+    count = await sync_commands(config, args.guild)
+    where = f"guild {args.guild}" if args.guild else "all servers (may take up to an hour to show)"
+    print(f"registered {count} slash command(s) for {where}")
+    return 0

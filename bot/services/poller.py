@@ -15,7 +15,7 @@ from bot.sources.base import FetchResult, Source
 from bot.store import Store
 
 if TYPE_CHECKING:
-    pass
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -46,11 +46,13 @@ class Poller:
         clock: Clock,
         *,
         after_store: AfterStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self.sources = {s.name: s for s in sources}
         self._clock = clock
         self._after_store = after_store
+        self._metrics = metrics
 
     async def poll_all(self, names: Sequence[str] | None = None) -> list[PollReport]:
         wanted = [n for n in self.sources if not names or n in names]
@@ -75,11 +77,19 @@ class Poller:
             report, stored = await self._store_result(name, result, started)
             if self._after_store is not None:
                 await self._after_store(name, stored)
+        finished = self._clock()
+        if self._metrics is not None:
+            self._metrics.record_poll(
+                name,
+                (finished - started).total_seconds(),
+                failed=report.error is not None,
+                new=report.new,
+            )
         await self._store.record_run(
             SourceRun(
                 source=name,
                 started_at=started,
-                finished_at=self._clock(),
+                finished_at=finished,
                 fetched=report.fetched,
                 new=report.new,
                 updated=report.updated,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,8 +33,15 @@ def plan_jobs(intervals: dict[str, timedelta], first_delay: timedelta) -> list[P
 class PollScheduler:
     """Owns an AsyncIOScheduler; start it inside the running loop (setup_hook), stop it on close."""
 
-    def __init__(self, poller: Poller, jobs: Sequence[PollJob], jitter: float = 0.05) -> None:
+    def __init__(
+        self,
+        poller: Poller,
+        jobs: Sequence[PollJob],
+        jitter: float = 0.05,
+        after_poll: Callable[[], None] | None = None,
+    ) -> None:
         self._poller = poller
+        self._after_poll = after_poll
         self._jobs = jobs
         self._jitter = jitter
         self._scheduler = AsyncIOScheduler(timezone="UTC")
@@ -72,6 +79,9 @@ class PollScheduler:
     async def _run(self, source: str) -> None:
         """A job never lets an exception escape: the poller records failures itself."""
         try:
-            await self._poller.poll_source(source)
+            report = await self._poller.poll_source(source)
         except Exception:
             log.exception("scheduled poll of %s failed unexpectedly", source)
+            return
+        if report.queued and self._after_poll is not None:
+            self._after_poll()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,18 +47,70 @@ SortOrder = Literal["relevance", "recent", "upvotes"]
 _BM25 = "bm25(papers_fts, 10.0, 4.0, 1.0)"
 # A gentle recency tie-break: at most +10 % for a paper published today, fading over ~6 months.
 _RECENCY = "(1.0 + 0.1 / (1.0 + max(0.0, julianday(:now) - julianday(coalesce(p.published, p.first_seen))) / 180.0))"
+# The most _RECENCY can multiply a score by (a hair above 1.1, against rounding).
+_RECENCY_MAX = 1.1000001
+# Relevance ranks at most this many matches: the newest ones (highest pk, the order papers
+# arrived in). Ranking costs a bm25 evaluation per match, so without a bound a word found in a
+# third of a million-paper database takes most of a second to rank; with it, any query ranks
+# in a few milliseconds. Queries with fewer matches are ranked exactly. `total` always counts
+# every match.
+_RANK_POOL = 10_000
 _SQL_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
-_PAPER_INSERT = (
-    f"INSERT INTO papers ({', '.join(codec.PAPER_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in codec.PAPER_COLUMNS)})"
+# Upserts stage their rows in a temporary table, then reach `papers` in one statement each:
+# with one INSERT/UPDATE per row (executemany), every row runs in its own statement savepoint,
+# and FTS5 writes its pending index to disk at each savepoint, one-paper segments that it must
+# merge again later; bulk loads were 3x slower. Rows carry a batch tag so upserts never mix.
+_COLUMNS = ", ".join(codec.PAPER_COLUMNS)
+_STAGE_CREATE = f"CREATE TEMP TABLE IF NOT EXISTS paper_batch (batch INTEGER NOT NULL, {_COLUMNS})"
+_STAGE_ROWS = (
+    f"INSERT INTO temp.paper_batch (batch, {_COLUMNS}) "
+    f"VALUES (?, {', '.join('?' for _ in codec.PAPER_COLUMNS)})"
 )
-_PAPER_UPDATE = (
-    f"UPDATE papers SET {', '.join(f'{c} = ?' for c in codec.PAPER_COLUMNS[1:])} WHERE id = ?"
+_STAGED_INSERT = (
+    f"INSERT INTO papers ({_COLUMNS}) "
+    f"SELECT {_COLUMNS} FROM temp.paper_batch WHERE batch = ? ORDER BY rowid"
 )
+_STAGED_UPDATE = (
+    f"UPDATE papers SET ({', '.join(codec.PAPER_COLUMNS[1:])}) = "
+    f"({', '.join(f'b.{c}' for c in codec.PAPER_COLUMNS[1:])}) "
+    "FROM temp.paper_batch AS b WHERE b.batch = ? AND papers.id = b.id"
+)
+_STAGED_CATEGORIES = (
+    "INSERT OR IGNORE INTO paper_categories (paper_pk, category) "
+    "SELECT p.pk, c.value FROM temp.paper_batch AS b JOIN papers AS p ON p.id = b.id, "
+    "json_each(b.categories) AS c WHERE b.batch = ?"
+)
+_STAGE_CLEAR = "DELETE FROM temp.paper_batch WHERE batch = ?"
+_batch_tags = itertools.count(1)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery with what the publisher needs to send it: where and for which feed."""
+
+    delivery: Delivery
+    channel_id: int
+    feed_name: str
+    guild_id: int | None
+    nonce: str | None
+    thread_id: int | None
+    attempted_at: datetime | None
+
+
+def _due(row: sqlite3.Row) -> DueDelivery:
+    return DueDelivery(
+        delivery=codec.delivery_from_row(row),
+        channel_id=int(row["channel_id"]),
+        feed_name=str(row["feed_name"]),
+        guild_id=row["guild_id"],
+        nonce=row["nonce"],
+        thread_id=row["thread_id"],
+        attempted_at=codec.parse_ts(row["attempted_at"]),
+    )
 
 
 class Store:
@@ -117,7 +170,6 @@ class Store:
             existing = await self._papers_by_id(list(batch))
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
-            category_rows: list[tuple[str, str]] = []
             recategorised: list[str] = []
             new_ids: list[str] = []
             updated_ids: list[str] = []
@@ -125,47 +177,46 @@ class Store:
             for paper_id, incoming in batch.items():
                 old = existing.get(paper_id)
                 if old is None:
-                    stored = incoming if incoming.first_seen else _with_first_seen(incoming, now)
-                    inserts.append(codec.paper_row(stored, now, now))
-                    category_rows.extend((paper_id, c) for c in stored.categories)
+                    inserts.append(codec.paper_row(incoming, now, now))  # first seen: now
                     new_ids.append(paper_id)
                     continue
                 merged = merge_papers(old, incoming)
                 if merged == old:
                     unchanged += 1
                     continue
-                relevant = feed_relevant_change(old, merged)
-                row = codec.paper_row(merged, now, now)
-                updates.append((*row[1:], paper_id))
+                updates.append(codec.paper_row(merged, now, now))
                 if merged.categories != old.categories:
                     recategorised.append(paper_id)
-                    category_rows.extend((paper_id, c) for c in merged.categories)
-                if relevant:
+                if feed_relevant_change(old, merged):
                     updated_ids.append(paper_id)
-            await self._conn.executemany(_PAPER_INSERT, inserts)
-            await self._conn.executemany(_PAPER_UPDATE, updates)
+            await self._write_staged(_STAGED_INSERT, inserts)
             for chunk in _chunks(recategorised):
                 await self._conn.execute(
                     "DELETE FROM paper_categories WHERE paper_pk IN "
                     f"(SELECT pk FROM papers WHERE id IN ({_marks(chunk)}))",
                     chunk,
                 )
-            await self._conn.executemany(
-                "INSERT OR IGNORE INTO paper_categories (paper_pk, category) "
-                "SELECT pk, ? FROM papers WHERE id = ?",
-                [(c, pid) for pid, c in category_rows],
-            )
+            # Categories of updated papers are inserted again: unchanged ones are ignored.
+            await self._write_staged(_STAGED_UPDATE, updates)
         return UpsertResult(new=tuple(new_ids), updated=tuple(updated_ids), unchanged=unchanged)
 
+    async def _write_staged(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Stage full paper rows, apply `statement` to them at once, add their categories."""
+        if not rows:
+            return
+        tag = next(_batch_tags)
+        await self._conn.execute(_STAGE_CREATE)
+        await self._conn.executemany(_STAGE_ROWS, [(tag, *row) for row in rows])
+        await self._conn.execute(statement, (tag,))
+        await self._conn.execute(_STAGED_CATEGORIES, (tag,))
+        await self._conn.execute(_STAGE_CLEAR, (tag,))
+
     async def _papers_by_id(self, ids: Sequence[str]) -> dict[str, Paper]:
-        found: dict[str, Paper] = {}
-        for chunk in _chunks(ids):
-            rows = await self._fetchall(
-                f"SELECT * FROM papers WHERE id IN ({_marks(chunk)})", chunk
-            )
-            for row in rows:
-                found[row["id"]] = codec.paper_from_row(row)
-        return found
+        """The stored papers among these ids, by id (one statement however many ids)."""
+        rows = await self._fetchall(
+            "SELECT * FROM papers WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+        )
+        return {row["id"]: codec.paper_from_row(row) for row in rows}
 
     async def get_paper(self, paper_id: str) -> Paper | None:
         row = await self._fetchone("SELECT * FROM papers WHERE id = ?", (paper_id,))
@@ -190,32 +241,56 @@ class Store:
         sort: SortOrder = "relevance",
         hf_only: bool = False,
     ) -> SearchPage:
-        """Rank papers for a compiled query: bm25 with field weights and a gentle recency tie-break."""
+        """Rank papers for a compiled query: bm25 with field weights and a gentle recency tie-break.
+
+        Relevance ranks the newest `_RANK_POOL` matches (all of them when there are fewer):
+        bm25 inside the full-text index first, then papers' rows only for the candidates whose
+        bm25 is within the recency bonus of the page's last one, since no other can reach it.
+        """
         now = codec.ts(self._clock())
         params: dict[str, Any] = {"now": now, "limit": limit, "offset": offset}
-        where, params = _filters(query, since, hf_only, params)
+        needs_row = since is not None or hf_only
         if query.fts is not None:
-            source = "papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
+            # Counting and candidate search stay inside the index unless a filter needs the row.
+            where, params = _filters(query, since, hf_only, params, pk="papers_fts.rowid")
             where.insert(0, "papers_fts MATCH :fts")
             params["fts"] = query.fts
-            score = f"(-{_BM25}) * {_RECENCY}"
+            source = "papers_fts"
+            if needs_row:
+                source += " JOIN papers p ON p.pk = papers_fts.rowid"
         else:
+            where, params = _filters(query, since, hf_only, params)
             source = "papers p"
-            score = "0.0"
-        order = {
-            "relevance": "score DESC, p.published DESC",
-            "recent": "coalesce(p.published, p.first_seen) DESC, score DESC",
-            "upvotes": "coalesce(p.upvotes, -1) DESC, coalesce(p.published, p.first_seen) DESC",
-        }[sort]
-        if query.fts is None and sort == "relevance":
-            order = "coalesce(p.published, p.first_seen) DESC"
         where_sql = " AND ".join(where) if where else "1"
-        try:
-            rows = await self._fetchall(
-                f"SELECT p.*, {score} AS score FROM {source} WHERE {where_sql} "
-                f"ORDER BY {order} LIMIT :limit OFFSET :offset",
-                params,
+        if query.fts is not None and sort == "relevance":
+            params["pool"] = max(_RANK_POOL, limit + offset)
+            params["last"] = max(limit + offset - 1, 0)
+            params["boost"] = _RECENCY_MAX
+            select = (
+                f"WITH pool AS MATERIALIZED (SELECT papers_fts.rowid AS pk, -{_BM25} AS rel "
+                f"FROM {source} WHERE {where_sql} ORDER BY papers_fts.rowid DESC LIMIT :pool), "
+                "cut AS (SELECT rel FROM pool ORDER BY rel DESC LIMIT 1 OFFSET :last) "
+                f"SELECT p.*, pool.rel * {_RECENCY} AS score FROM pool JOIN papers p ON p.pk = pool.pk "
+                "WHERE pool.rel * :boost >= coalesce((SELECT rel FROM cut), 0.0) "
+                "ORDER BY score DESC, p.published DESC LIMIT :limit OFFSET :offset"
             )
+        else:
+            full, score = source, "0.0"
+            if query.fts is not None:
+                score = f"(-{_BM25}) * {_RECENCY}"
+                if not needs_row:
+                    full += " JOIN papers p ON p.pk = papers_fts.rowid"
+            order = {
+                "relevance": "coalesce(p.published, p.first_seen) DESC",  # no words: newest
+                "recent": "coalesce(p.published, p.first_seen) DESC, score DESC",
+                "upvotes": "coalesce(p.upvotes, -1) DESC, coalesce(p.published, p.first_seen) DESC",
+            }[sort]
+            select = (
+                f"SELECT p.*, {score} AS score FROM {full} WHERE {where_sql} "
+                f"ORDER BY {order} LIMIT :limit OFFSET :offset"
+            )
+        try:
+            rows = await self._fetchall(select, params)
             count = await self._fetchone(f"SELECT count(*) FROM {source} WHERE {where_sql}", params)
         except sqlite3.OperationalError as exc:
             # The compiler only emits quoted strings, so this is a bug, not user input: say so.
@@ -377,6 +452,119 @@ class Store:
         )
         return int(row[0]) if row else 0
 
+    # -- publishing from the outbox -----------------------------------------------------------
+
+    async def due_deliveries(self, now: datetime, limit: int = 500) -> list[DueDelivery]:
+        """Queued deliveries of active instant feeds whose retry time has come, oldest first."""
+        rows = await self._fetchall(
+            "SELECT d.*, f.channel_id AS channel_id, f.name AS feed_name, f.guild_id AS guild_id "
+            "FROM deliveries d JOIN feeds f ON f.id = d.feed_id "
+            "WHERE d.state = 'queued' AND f.paused = 0 AND f.mode = 'instant' "
+            "AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) "
+            "ORDER BY d.id LIMIT ?",
+            (codec.ts(now), limit),
+        )
+        return [_due(r) for r in rows]
+
+    async def in_flight_deliveries(self) -> list[DueDelivery]:
+        """Deliveries whose send was recorded but whose outcome was not: reconcile these first."""
+        rows = await self._fetchall(
+            "SELECT d.*, f.channel_id AS channel_id, f.name AS feed_name, f.guild_id AS guild_id "
+            "FROM deliveries d JOIN feeds f ON f.id = d.feed_id "
+            "WHERE d.state = 'sending' ORDER BY d.id"
+        )
+        return [_due(r) for r in rows]
+
+    async def mark_sending(
+        self, delivery_ids: Sequence[int], nonce: str | None, now: datetime
+    ) -> None:
+        """Record the attempt before the send, so a crash leaves a trace to reconcile."""
+        async with self.transaction():
+            await self._conn.executemany(
+                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
+                "nonce = coalesce(?, nonce), attempted_at = ? WHERE id = ?",
+                [(nonce, codec.ts(now), i) for i in delivery_ids],
+            )
+
+    async def mark_sent(
+        self,
+        delivery_ids: Sequence[int],
+        message_id: int,
+        now: datetime,
+        thread_id: int | None = None,
+    ) -> None:
+        async with self.transaction():
+            await self._conn.executemany(
+                "UPDATE deliveries SET state = 'sent', message_id = ?, thread_id = ?, sent_at = ?, "
+                "error = NULL WHERE id = ?",
+                [(message_id, thread_id, codec.ts(now), i) for i in delivery_ids],
+            )
+            await self._conn.execute(
+                "UPDATE feeds SET last_post_at = ? WHERE id IN "
+                f"(SELECT feed_id FROM deliveries WHERE id IN ({_marks(delivery_ids)}))",
+                (codec.ts(now), *delivery_ids),
+            )
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Back to the queue after a transient failure, not before `next_attempt_at`."""
+        async with self.transaction():
+            await self._conn.execute(
+                "UPDATE deliveries SET state = 'queued', error = ?, next_attempt_at = ? WHERE id = ?",
+                (error, codec.ts(next_attempt_at), delivery_id),
+            )
+
+    async def requeue(self, delivery_ids: Sequence[int], error: str | None = None) -> None:
+        """Undo an attempt that never reached Discord (the feed paused, or shutdown)."""
+        async with self.transaction():
+            await self._conn.executemany(
+                "UPDATE deliveries SET state = 'queued', error = coalesce(?, error) WHERE id = ?",
+                [(error, i) for i in delivery_ids],
+            )
+
+    async def mark_failed(self, delivery_ids: Sequence[int], error: str) -> None:
+        """Discord refused the message for good (e.g. 400); keep the reason for /status."""
+        async with self.transaction():
+            await self._conn.executemany(
+                "UPDATE deliveries SET state = 'failed', error = ? WHERE id = ?",
+                [(error, i) for i in delivery_ids],
+            )
+
+    async def mark_skipped(self, delivery_ids: Sequence[int], reason: str) -> None:
+        async with self.transaction():
+            await self._conn.executemany(
+                "UPDATE deliveries SET state = 'skipped', error = ? WHERE id = ?",
+                [(reason, i) for i in delivery_ids],
+            )
+
+    async def digest_candidates(self, feed_id: int) -> list[tuple[int, Paper]]:
+        """A digest feed's queued papers, best first: most upvoted, then most recent."""
+        rows = await self._fetchall(
+            "SELECT d.id AS delivery_id, p.* FROM deliveries d JOIN papers p ON p.id = d.paper_id "
+            "WHERE d.feed_id = ? AND d.state IN ('queued', 'sending') "
+            "ORDER BY coalesce(p.upvotes, -1) DESC, coalesce(p.published, p.first_seen) DESC, d.id",
+            (feed_id,),
+        )
+        return [(int(r["delivery_id"]), codec.paper_from_row(r)) for r in rows]
+
+    async def set_last_digest(self, feed_id: int, day: str) -> None:
+        async with self.transaction():
+            await self._conn.execute(
+                "UPDATE feeds SET last_digest_on = ? WHERE id = ?", (day, feed_id)
+            )
+
+    async def last_digest(self, feed_id: int) -> str | None:
+        row = await self._fetchone("SELECT last_digest_on FROM feeds WHERE id = ?", (feed_id,))
+        return str(row[0]) if row and row[0] else None
+
+    async def delivery_counts(self, since: datetime) -> dict[str, int]:
+        """Deliveries by state (sent ones only since a time), for status and metrics."""
+        rows = await self._fetchall(
+            "SELECT state, count(*) AS n FROM deliveries "
+            "WHERE state != 'sent' OR sent_at >= ? GROUP BY state",
+            (codec.ts(since),),
+        )
+        return {str(r["state"]): int(r["n"]) for r in rows}
+
     # -- source runs and health ---------------------------------------------------------------
 
     async def record_run(self, run: SourceRun) -> None:
@@ -500,9 +688,18 @@ class Store:
 
 
 def _filters(
-    query: CompiledQuery, since: datetime | None, hf_only: bool, params: dict[str, Any]
+    query: CompiledQuery,
+    since: datetime | None,
+    hf_only: bool,
+    params: dict[str, Any],
+    *,
+    pk: str = "p.pk",
 ) -> tuple[list[str], dict[str, Any]]:
-    """WHERE clauses for the parts of a query that live outside the full-text index."""
+    """WHERE clauses for the parts of a query that live outside the full-text index.
+
+    Category tests compare with `pk` (the paper's key as the query names it); `since` and
+    `hf_only` read the paper's row as `p`.
+    """
     where: list[str] = []
     n = 0
     for group in query.include_categories:
@@ -511,7 +708,7 @@ def _filters(
             n += 1
             parts.append(_category_test(category, f"c{n}", params))
         where.append(
-            "EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_pk = p.pk AND "
+            f"EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_pk = {pk} AND "
             f"({' OR '.join(parts)}))"
         )
     if query.exclude_categories:
@@ -520,7 +717,7 @@ def _filters(
             n += 1
             parts.append(_category_test(category, f"c{n}", params))
         where.append(
-            "NOT EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_pk = p.pk AND "
+            f"NOT EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_pk = {pk} AND "
             f"({' OR '.join(parts)}))"
         )
     if since is not None:
@@ -554,10 +751,6 @@ def _spec_values(spec: FeedSpec, guild_id: int | None) -> tuple[Any, ...]:
         spec.digest_size,
         spec.backfill,
     )
-
-
-def _with_first_seen(paper: Paper, now: datetime) -> Paper:
-    return replace(paper, first_seen=now)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:

@@ -1,0 +1,129 @@
+"""Stories of issue 5 with the real discord.py client against the loopback Discord."""
+
+from __future__ import annotations
+
+from bot.models import DeliveryState, FeedMode, FeedSpec
+from bot.services.feeds import create_feed
+from tests.discord.conftest import NOW, Harness, make_paper
+
+
+async def add_feed(h: Harness, name: str, channel: int, query: str, **kw: object) -> int:
+    world = h.fake.world
+    assert world is not None
+    spec = FeedSpec(name=name, channel_id=channel, query=query, backfill=0, **kw)  # type: ignore[arg-type]
+    feed, _ = await create_feed(h.store, spec, guild_id=world.guild.id, now=NOW)
+    return feed.id
+
+
+async def test_text_and_forum_feeds_receive_matching_papers_once(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    text_feed = await add_feed(h, "causal", world.papers.id, "causal")
+    forum_feed = await add_feed(h, "diffusion", world.forum.id, "diffusion")
+    papers = [
+        make_paper(1, "Causal discovery with interventions"),
+        make_paper(2, "Video diffusion transformers"),
+        make_paper(3, "Causal diffusion models"),
+        make_paper(4, "Nothing that matches"),
+    ]
+    await h.poll_and_deliver(papers)
+    messages = await h.fake.wait_for_messages(world.papers, 2)
+    titles = [m.embeds[0]["title"] for m in messages]
+    assert len(titles) == 2 and all("Causal" in t for t in titles)
+    assert all(m.request.get("allowed_mentions") == {"parse": []} for m in messages)
+    threads = h.fake.threads(world.forum)
+    assert sorted(t.name for t in threads) == [
+        "Causal diffusion models",
+        "Video diffusion transformers",
+    ]
+    # the same poll again, a restart-like second round: nothing posted twice
+    await h.poll_and_deliver(papers)
+    await h.bot.publisher.reconcile()
+    assert len(h.fake.messages(world.papers)) == 2
+    assert len(h.fake.threads(world.forum)) == 2
+    for feed_id in (text_feed, forum_feed):
+        assert {d.state for d in await h.store.deliveries(feed_id=feed_id)} == {DeliveryState.SENT}
+
+
+async def test_a_forbidden_channel_pauses_only_its_feed_with_one_alert(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    blocked = await add_feed(h, "blocked", world.readonly.id, "causal")
+    fine = await add_feed(h, "fine", world.papers.id, "causal")
+    await h.poll_and_deliver([make_paper(10, "Causal A"), make_paper(11, "Causal B")])
+    await h.fake.wait_for_messages(world.papers, 2)
+    feed = await h.store.get_feed(blocked)
+    assert feed is not None and feed.paused and "50013" in (feed.pause_reason or "")
+    alerts = await h.fake.wait_for_messages(h.alerts_channel, 1)
+    assert len(alerts) == 1 and "blocked" in alerts[0].content
+    assert not alerts[0].pings.any
+    # the blocked feed's papers are kept, not lost, and no more requests hit the channel
+    queued = await h.store.deliveries(feed_id=blocked)
+    assert [d.state for d in queued] == [DeliveryState.QUEUED, DeliveryState.QUEUED]
+    before = h.fake.invalid_request_count()
+    await h.bot.publisher.publish_due()
+    assert h.fake.invalid_request_count() == before <= 2
+    assert {d.state for d in await h.store.deliveries(feed_id=fine)} == {DeliveryState.SENT}
+
+
+async def test_hostile_titles_ping_nobody(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    await add_feed(h, "all", world.papers.id, "attention")
+    hostile = make_paper(
+        20, "@everyone attention <@&123> is [all](https://evil.example) you need @here"
+    )
+    await h.poll_and_deliver([hostile])
+    (message,) = await h.fake.wait_for_messages(world.papers, 1)
+    assert not message.pings.any
+    assert "](https://evil.example)" not in message.embeds[0]["title"]
+
+
+async def test_a_digest_feed_posts_one_message_at_its_time(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    await add_feed(h, "daily", world.papers.id, "graph", mode=FeedMode.DIGEST, digest_time="11:00",
+                   digest_size=2)  # fmt: skip
+    await h.poll_and_deliver([make_paper(30 + i, f"Graph paper {i}", upvotes=i) for i in range(4)])
+    assert h.fake.messages(world.papers) == []  # digests wait for their time
+    assert await h.bot.publisher.publish_digests() == 1
+    (digest,) = await h.fake.wait_for_messages(world.papers, 1)
+    text = " ".join(e.get("description", "") for e in digest.embeds)
+    assert "Graph paper 3" in text and "Graph paper 2" in text and "Graph paper 0" not in text
+    assert await h.bot.publisher.publish_digests() == 0
+
+
+async def test_a_kill_between_send_and_record_posts_nothing_twice(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    feed_id = await add_feed(h, "k", world.papers.id, "causal")
+    await h.poll_and_deliver([make_paper(40, "Causal K")])
+    await h.fake.wait_for_messages(world.papers, 1)
+    # pretend the process died after Discord made the message but before it was recorded
+    (delivery,) = await h.store.deliveries(feed_id=feed_id)
+    await h.store.mark_sending([delivery.id], None, NOW)
+    assert (await h.bot.publisher.reconcile()).sent == 1
+    assert len(h.fake.messages(world.papers)) == 1
+
+
+async def test_slash_feed_add_needs_manage_channels(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    refused = await h.fake.invoke(
+        "feed add", {"name": "x", "query": "causal"}, member=world.alice, force=True
+    )
+    await h.fake.wait_for_callback(refused)
+    assert await h.store.list_feeds() == []
+    done = await h.fake.invoke(
+        "feed add", {"name": "causal", "query": "causal -survey"}, member=world.mod
+    )
+    original = await h.fake.wait_for_original(done)
+    assert "will post to" in original.content
+    (feed,) = await h.store.list_feeds(guild_id=world.guild.id)
+    assert feed.name == "causal" and feed.channel_id == world.papers.id

@@ -1,0 +1,279 @@
+"""The publisher against an in-memory target: order, exactly-once, pauses, retries, digests.
+
+The end-to-end versions of these stories run the real discord.py client against the loopback
+Discord (tests/discord); these pin the publisher's own decisions, including crashes between a
+send and its record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.errors import ChannelUnavailable, DeliveryRetryable, MessageRejected
+from bot.models import DeliveryState, FeedMode, FeedSpec, Paper
+from bot.services.publisher import (
+    Posted,
+    Publisher,
+    RateLimiter,
+    delivery_nonce,
+    retry_delay,
+)
+from bot.store import Store, open_store
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class ProcessKilled(BaseException):
+    """Stands for SIGKILL between the send and its record (not an Exception, so nothing catches it)."""
+
+
+class FakeTarget:
+    """Remembers posts by nonce per channel, as Discord does with enforce_nonce."""
+
+    def __init__(self) -> None:
+        self.posts: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        self.by_nonce: dict[tuple[int, str], int] = {}
+        self.alerts: list[str] = []
+        self.fail: dict[int, Exception] = {}
+        self.crash_after_send = False
+        self.next_id = 1000
+
+    async def send(
+        self, channel_id: int, body: dict[str, Any], *, nonce: str, title: str
+    ) -> Posted:
+        if channel_id in self.fail:
+            raise self.fail[channel_id]
+        if (channel_id, nonce) in self.by_nonce:
+            return Posted(self.by_nonce[(channel_id, nonce)])
+        self.next_id += 1
+        self.by_nonce[(channel_id, nonce)] = self.next_id
+        self.posts.setdefault(channel_id, []).append((nonce, body))
+        if self.crash_after_send:
+            raise ProcessKilled
+        return Posted(self.next_id)
+
+    async def find_posted(
+        self, channel_id: int, paper_id: str, title: str, since: datetime
+    ) -> Posted | None:
+        return None
+
+    async def alert(self, text: str) -> None:
+        self.alerts.append(text)
+
+
+def body(paper: Paper, feed_name: str) -> dict[str, Any]:
+    return {"embeds": [{"title": paper.title, "url": paper.url}], "allowed_mentions": {"parse": []}}
+
+
+def digest(papers: Any, name: str, more: int, day: str) -> dict[str, Any]:
+    return {"embeds": [{"title": f"{name} {day}", "description": " | ".join(p.id for p in papers)
+                        + f" +{more}"}]}  # fmt: skip
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+def paper(n: int, upvotes: int | None = None) -> Paper:
+    return Paper(id=f"2611.{n:05d}", title=f"Paper {n}", abstract="x", upvotes=upvotes,
+                 published=NOW - timedelta(hours=n), sources=frozenset({"arxiv"}))  # fmt: skip
+
+
+@pytest.fixture
+async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with open_store(str(tmp_path / "p.sqlite3"), clock=Clock()) as s:
+        yield s
+
+
+def publisher(store: Store, target: FakeTarget, clock: Clock | None = None) -> Publisher:
+    return Publisher(store, target, body, clock or Clock(), build_digest=digest,
+                     limiter=RateLimiter(sleep=no_sleep), rand=lambda: 0.5)  # fmt: skip
+
+
+async def feed_with(store: Store, name: str, channel: int, papers: list[Paper], **kw: Any) -> int:
+    await store.upsert_papers(papers)
+    feed = await store.add_feed(
+        FeedSpec(name=name, channel_id=channel, query="x", **kw), guild_id=1
+    )
+    await store.queue_deliveries((feed.id, p.id) for p in papers)
+    return feed.id
+
+
+async def states(store: Store, feed_id: int) -> list[DeliveryState]:
+    return [d.state for d in await store.deliveries(feed_id=feed_id)]
+
+
+async def test_sends_oldest_first_and_records_message_ids(store: Store) -> None:
+    target = FakeTarget()
+    feed_id = await feed_with(store, "a", 10, [paper(1), paper(2), paper(3)])
+    report = await publisher(store, target).publish_due()
+    assert report.sent == 3
+    assert [b["embeds"][0]["title"] for _, b in target.posts[10]] == [
+        "Paper 1",
+        "Paper 2",
+        "Paper 3",
+    ]
+    deliveries = await store.deliveries(feed_id=feed_id)
+    assert all(d.state is DeliveryState.SENT and d.message_id for d in deliveries)
+    assert (await publisher(store, target).publish_due()).sent == 0
+
+
+async def test_a_crash_between_send_and_record_does_not_post_twice(store: Store) -> None:
+    target = FakeTarget()
+    feed_id = await feed_with(store, "a", 10, [paper(1)])
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await publisher(store, target).publish_due()
+    assert await states(store, feed_id) == [DeliveryState.SENDING]
+    target.crash_after_send = False
+    restarted = publisher(store, target)
+    assert (await restarted.reconcile()).sent == 1
+    assert len(target.posts[10]) == 1  # Discord answered the repeated nonce with the same message
+    assert await states(store, feed_id) == [DeliveryState.SENT]
+
+
+async def test_a_crash_before_the_send_loses_nothing(store: Store) -> None:
+    target = FakeTarget()
+    feed_id = await feed_with(store, "a", 10, [paper(1)])
+    await store.mark_sending([(await store.deliveries(feed_id=feed_id))[0].id], None, NOW)
+    assert (await publisher(store, target).reconcile()).sent == 1
+    assert len(target.posts[10]) == 1
+
+
+async def test_a_forbidden_channel_pauses_its_feeds_once_and_others_go_on(store: Store) -> None:
+    target = FakeTarget()
+    bad = await feed_with(store, "bad", 10, [paper(1), paper(2)])
+    bad_too = await feed_with(store, "bad2", 10, [paper(3)])
+    good = await feed_with(store, "good", 20, [paper(4)])
+    target.fail[10] = ChannelUnavailable("403 Missing Permissions (50013)")
+    report = await publisher(store, target).publish_due()
+    assert report.sent == 1 and report.paused_channels == [10]
+    for feed_id in (bad, bad_too):
+        feed = await store.get_feed(feed_id)
+        assert feed is not None and feed.paused and "50013" in (feed.pause_reason or "")
+    assert await states(store, bad) == [DeliveryState.QUEUED, DeliveryState.QUEUED]  # not lost
+    assert await states(store, good) == [DeliveryState.SENT]
+    assert len(target.alerts) == 1 and "bad" in target.alerts[0]
+    # paused feeds are not tried again: no further invalid requests
+    again = await publisher(store, target).publish_due()
+    assert again.paused_channels == []
+
+
+async def test_a_rejected_message_is_marked_failed_with_its_reason(store: Store) -> None:
+    target = FakeTarget()
+    feed_id = await feed_with(store, "a", 10, [paper(1), paper(2)])
+    target.fail[10] = MessageRejected("400 Invalid Form Body (50035)")
+    report = await publisher(store, target).publish_due()
+    assert report.failed == 2
+    deliveries = await store.deliveries(feed_id=feed_id)
+    assert [d.state for d in deliveries] == [DeliveryState.FAILED] * 2
+    assert "50035" in (deliveries[0].error or "")
+    assert target.alerts
+
+
+async def test_transient_failures_back_off_then_succeed(store: Store) -> None:
+    clock = Clock()
+    target = FakeTarget()
+    feed_id = await feed_with(store, "a", 10, [paper(1), paper(2)])
+    target.fail[10] = DeliveryRetryable("503 Service Unavailable")
+    pub = publisher(store, target, clock)
+    report = await pub.publish_due()
+    assert report.retried == 1  # the channel stops at the first failure this round
+    assert await states(store, feed_id) == [DeliveryState.QUEUED, DeliveryState.QUEUED]
+    del target.fail[10]
+    assert (await pub.publish_due()).sent == 1  # paper 2 was never tried; paper 1 waits
+    clock.now += timedelta(minutes=2)
+    assert (await pub.publish_due()).sent == 1
+    assert await states(store, feed_id) == [DeliveryState.SENT, DeliveryState.SENT]
+
+
+async def test_paused_feeds_and_digest_feeds_are_not_sent_instantly(store: Store) -> None:
+    target = FakeTarget()
+    paused = await feed_with(store, "p", 10, [paper(1)])
+    await store.set_feed_paused(paused, True, "by an admin")
+    await feed_with(store, "d", 11, [paper(2)], mode=FeedMode.DIGEST)
+    assert (await publisher(store, target).publish_due()).sent == 0
+
+
+async def test_a_digest_posts_one_message_with_the_top_papers_at_its_time(store: Store) -> None:
+    clock = Clock()
+    clock.now = NOW.replace(hour=8, minute=59)
+    target = FakeTarget()
+    papers = [
+        paper(1, upvotes=5),
+        paper(2, upvotes=50),
+        paper(3, upvotes=None),
+        paper(4, upvotes=7),
+    ]
+    feed_id = await feed_with(store, "daily", 30, papers, mode=FeedMode.DIGEST, digest_size=2,
+                              digest_time="09:00")  # fmt: skip
+    pub = publisher(store, target, clock)
+    assert await pub.publish_digests() == 0
+    clock.now = NOW.replace(hour=9, minute=0)
+    assert await pub.publish_digests() == 1
+    ((_nonce, message),) = target.posts[30]
+    assert message["embeds"][0]["description"] == "2611.00002 | 2611.00004 +2"
+    by_paper = {d.paper_id: d.state for d in await store.deliveries(feed_id=feed_id)}
+    assert by_paper == {"2611.00002": DeliveryState.SENT, "2611.00004": DeliveryState.SENT,
+                        "2611.00001": DeliveryState.SKIPPED, "2611.00003": DeliveryState.SKIPPED}  # fmt: skip
+    assert await pub.publish_digests() == 0  # once a day
+
+
+def test_nonces_are_deterministic_and_short() -> None:
+    a = delivery_nonce(1, "2401.01234")
+    assert a == delivery_nonce(1, "2401.01234") and a != delivery_nonce(2, "2401.01234")
+    assert len(a) <= 25
+
+
+def test_retry_delay_grows_and_is_capped() -> None:
+    delays = [retry_delay(n, 0.5).total_seconds() for n in range(1, 12)]
+    assert delays[0] == 30 and delays == sorted(delays) and max(delays) == 3600
+
+
+async def test_rate_limiter_keeps_below_the_global_limit() -> None:
+    t = [0.0]
+
+    async def sleep(s: float) -> None:
+        t[0] += s
+
+    limiter = RateLimiter(rate=45, burst=10, clock=lambda: t[0], sleep=sleep)
+    for _ in range(100):
+        await limiter.acquire()
+    assert t[0] >= (100 - 10) / 45 - 1e-9
+
+
+async def test_stop_takes_no_new_deliveries(store: Store) -> None:
+    target = FakeTarget()
+    await feed_with(store, "a", 10, [paper(1)])
+    pub = publisher(store, target)
+    pub.stop()
+    assert (await pub.publish_due()).sent == 0
+    assert not target.posts
+
+
+async def test_reconcile_trusts_a_message_found_in_the_channel(store: Store) -> None:
+    class Finds(FakeTarget):
+        async def find_posted(
+            self, channel_id: int, paper_id: str, title: str, since: datetime
+        ) -> Posted | None:
+            return Posted(4242)
+
+    target = Finds()
+    feed_id = await feed_with(store, "a", 10, [paper(1)])
+    await store.mark_sending([(await store.deliveries(feed_id=feed_id))[0].id], "n", NOW)
+    await publisher(store, target).reconcile()
+    assert not target.posts
+    (d,) = await store.deliveries(feed_id=feed_id)
+    assert d.state is DeliveryState.SENT and d.message_id == 4242
