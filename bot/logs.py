@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.config import LoggingConfig
 
@@ -14,38 +15,68 @@ from bot.config import LoggingConfig
 _QUIET = {"httpx": "WARNING", "httpcore": "WARNING", "discord": "WARNING", "discord.http": "WARNING",
           "discord.gateway": "WARNING", "apscheduler": "WARNING", "aiosqlite": "WARNING",
           "aiohttp.access": "WARNING"}  # fmt: skip
+# Attributes every LogRecord has; anything else came from `extra=` and goes into the JSON object.
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+# Loggers whose level setup_logging set last time, reset on the next call so settings never linger.
+_configured: set[str] = set()
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log shippers."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in entry:
+                entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        # json.dumps escapes newlines, so a multi-line message or traceback stays on one line.
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines with a UTC timestamp (the configuration's times of day are UTC too)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+        self.converter = time.gmtime
 
 
 def setup_logging(config: LoggingConfig, stream: TextIO | None = None) -> None:
-    """Configure the root logger once, from the [logging] table."""
+    """Configure the root logger from the [logging] table; calling it again replaces the old set-up."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    if config.format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
-        )
+    handler.setFormatter(JsonFormatter() if config.format == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(config.level)
+    for name in _configured:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    _configured.clear()
+    root_level = logging.getLevelName(config.level)
+    chosen = dict(config.levels)
     for name, level in _QUIET.items():
-        logging.getLogger(name).setLevel(level)
-    for name, level in config.levels:
-        logging.getLogger(name).setLevel(level)
+        if any(name == c or name.startswith(c + ".") for c in chosen):
+            continue  # the user chose a level for this logger or a parent: theirs wins
+        # Quiet means "no chattier than WARNING", never chattier than the root level either.
+        _set_level(name, max(logging.getLevelName(level), root_level))
+    for name, level in chosen.items():
+        _set_level(name, level)
+
+
+def _set_level(name: str, level: int | str) -> None:
+    logging.getLogger(name).setLevel(level)
+    _configured.add(name)

@@ -1,13 +1,21 @@
-"""Commands for operators: check-config, db backup."""
+"""Commands for operators: check-config, db backup, invite-url."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+import httpx
+
+from bot import PROJECT_URL, __version__
 from bot.cli.common import emit
-from bot.config import Config, describe
+from bot.cli.feeds import snowflake
+from bot.config import Config, Secret, describe
+from bot.errors import ConfigError, PaperfeedError
 from bot.store import open_store
+
+AUTHORIZE_URL = "https://discord.com/oauth2/authorize"
+SCOPES = ("bot", "applications.commands")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +28,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q = dsub.add_parser("backup", help="write a consistent copy of the live database")
     q.add_argument("path")
     q.set_defaults(handler=cmd_db_backup)
+
+    p = sub.add_parser("invite-url", help="print the link that adds the bot to a server")
+    p.add_argument(
+        "--client-id",
+        type=snowflake,
+        metavar="ID",
+        help="the application id (default: asked from Discord with the token)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(handler=cmd_invite_url)
 
 
 async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
@@ -48,4 +66,88 @@ async def cmd_db_backup(args: argparse.Namespace, config: Config) -> int:
         dest = await store.backup(args.path)
         papers = await store.count_papers()
     print(f"backed up {papers} papers to {dest}")
+    return 0
+
+
+def bot_permissions() -> int:
+    """The permission bits the bot needs, by name, so the integer never drifts from the intent."""
+    import discord  # imported here: the other operator commands should not pay for it
+
+    return discord.Permissions(
+        view_channel=True,  # see the channels it posts to
+        send_messages=True,  # post papers
+        embed_links=True,  # as embeds
+        send_messages_in_threads=True,  # feeds may target threads and forum posts
+        create_public_threads=True,  # a forum channel feed opens one post per paper
+        read_message_history=True,  # find its own earlier posts (digests, edits)
+    ).value
+
+
+def invite_url(client_id: int, permissions: int) -> str:
+    """The OAuth2 authorisation link for the bot with its slash commands."""
+    scope = "+".join(SCOPES)
+    return f"{AUTHORIZE_URL}?client_id={client_id}&scope={scope}&permissions={permissions}"
+
+
+async def fetch_application_id(
+    api_base: str,
+    token: Secret,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float = 10.0,
+) -> int:
+    """Ask Discord which application the token belongs to (GET /oauth2/applications/@me)."""
+    url = f"{api_base.rstrip('/')}/oauth2/applications/@me"
+    headers = {
+        "Authorization": f"Bot {token.get()}",
+        "User-Agent": f"DiscordBot ({PROJECT_URL}, {__version__})",
+    }
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+            response = await client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        raise PaperfeedError(
+            f"invite-url: cannot reach Discord at {api_base}: {type(exc).__name__} "
+            "(or pass --client-id ID)"
+        ) from None
+    if response.status_code == 401:
+        raise ConfigError(
+            "invite-url: Discord refused the token (401): check $DISCORD_TOKEN "
+            "or [discord] token_file"
+        )
+    if response.status_code != 200:
+        raise PaperfeedError(
+            f"invite-url: Discord answered {response.status_code} to {url} (or pass --client-id ID)"
+        )
+    try:
+        return int(response.json()["id"])
+    except (ValueError, KeyError, TypeError):
+        raise PaperfeedError(
+            f"invite-url: no application id in Discord's answer from {url}"
+        ) from None
+
+
+async def cmd_invite_url(
+    args: argparse.Namespace,
+    config: Config,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> int:
+    client_id: int | None = args.client_id
+    if client_id is None:
+        if not config.discord.token:
+            raise ConfigError(
+                "invite-url: no application id: pass --client-id ID, or set $DISCORD_TOKEN "
+                "(or [discord] token_file) so it can be asked from Discord"
+            )
+        client_id = await fetch_application_id(
+            config.discord.api_base, config.discord.token, transport=transport
+        )
+    permissions = bot_permissions()
+    url = invite_url(client_id, permissions)
+    if args.json:
+        emit({"url": url, "client_id": str(client_id), "permissions": permissions,
+              "scopes": list(SCOPES)})  # fmt: skip
+    else:
+        print(url)
     return 0

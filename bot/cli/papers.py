@@ -81,14 +81,17 @@ def print_search(query: str, page: SearchPage) -> None:
 
 async def cmd_show(args: argparse.Namespace, config: Config) -> int:
     ref = parse_paper_id(args.id)
-    if args.payload:
-        raise PaperfeedError("`show --payload` is not available in this version yet")
     async with open_store(config.database.path) as store:
         paper = await store.get_paper(ref.id)
     if paper is None:
         raise PaperfeedError(
             f"{ref.id}: not in the local database (run `paperfeed poll` or `paperfeed import`)"
         )
+    if args.payload:
+        from bot.discord.embeds import paper_message
+
+        emit(paper_message(paper))
+        return 0
     if args.json:
         emit(paper_document(paper))
         return 0
@@ -113,7 +116,8 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, config: Config) -> int:
-    from bot.services.importer import import_lines
+    from bot.progress import Progress, bytes_read, file_size
+    from bot.services.importer import ImportReport, import_lines
 
     if args.file == "-":
         stream = sys.stdin
@@ -122,12 +126,18 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
             stream = open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
         except OSError as exc:
             raise PaperfeedError(f"{args.file}: cannot read: {exc.strerror}") from None
+    progress = Progress(sys.stderr, file_size(stream))
+
+    def on_batch(done: ImportReport) -> None:
+        progress.update(done.loaded, bytes_read(stream))
+
     try:
         async with open_store(config.database.path) as store:
-            report = await import_lines(store, stream)
+            report = await import_lines(store, stream, progress=on_batch)
     finally:
         if stream is not sys.stdin:
             stream.close()
+    progress.finish()
     for problem in report.problems:
         print(f"{args.file}: {problem}", file=sys.stderr)
     if report.bad > len(report.problems):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,6 +15,9 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 BATCH_SIZE = 10_000
 MAX_REPORTED_PROBLEMS = 20
+# While a batch is being stored, parsing hands control back this often (in lines) so the
+# store's next statement starts without waiting for the whole next batch to be parsed.
+_YIELD_EVERY = 25
 
 
 @dataclass
@@ -41,28 +46,56 @@ async def import_lines(
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
-    """Parse and upsert line by line; a bad line is reported with its number and skipped."""
+    """Parse and upsert line by line; a bad line is reported with its number and skipped.
+
+    Parsing the next batch overlaps with storing the previous one: SQLite does the heavy part
+    (full-text indexing) in the store's own thread without holding the GIL, so with two cores
+    both stay busy. At most one batch is being stored at a time, and batches are stored in
+    order; progress is reported after each one.
+    """
     report = ImportReport()
     batch: list[Paper] = []
-    for number, line in enumerate(lines, 1):
-        report.lines = number
-        if not line.strip():
-            continue
-        try:
-            batch.append(parse_snapshot_line(line))
-        except SnapshotLineError as exc:
-            report.bad += 1
-            if len(report.problems) < MAX_REPORTED_PROBLEMS:
-                report.problems.append(f"line {number}: {exc}")
-            log.debug("skipping line %d: %s", number, exc)
-        if len(batch) >= batch_size:
-            await _flush(store, batch, report)
-            if progress:
-                progress(report)
-    await _flush(store, batch, report)
+    storing: asyncio.Task[None] | None = None
+    try:
+        for number, line in enumerate(lines, 1):
+            report.lines = number
+            if storing is not None and number % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            if not line.strip():
+                continue
+            try:
+                batch.append(parse_snapshot_line(line))
+            except SnapshotLineError as exc:
+                report.bad += 1
+                if len(report.problems) < MAX_REPORTED_PROBLEMS:
+                    report.problems.append(f"line {number}: {exc}")
+                log.debug("skipping line %d: %s", number, exc)
+            if len(batch) >= batch_size:
+                await _finish(storing, progress, report)
+                storing = asyncio.ensure_future(_flush(store, batch, report))
+                batch = []
+        await _finish(storing, progress, report)
+        storing = None
+        await _flush(store, batch, report)
+    finally:
+        if storing is not None and not storing.done():  # parsing failed: stop storing too
+            storing.cancel()
+            with contextlib.suppress(BaseException):
+                await storing
     if progress:
         progress(report)
     return report
+
+
+async def _finish(
+    storing: asyncio.Task[None] | None, progress: ProgressCallback | None, report: ImportReport
+) -> None:
+    """Wait for the batch being stored (its errors surface here), then report progress."""
+    if storing is None:
+        return
+    await storing
+    if progress:
+        progress(report)
 
 
 async def _flush(store: Store, batch: list[Paper], report: ImportReport) -> None:

@@ -1,0 +1,153 @@
+"""Prometheus metrics: one registry per process (never the global one), so tests never collide.
+
+The counters and histograms move as the work happens (the poller, the publisher and the Discord
+client call the `record_*` methods); the gauges that describe the database are read from the
+store when `/metrics` is scraped, so they are never stale and cost nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from bot import __version__
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+SOURCES = ("huggingface", "arxiv")
+DELIVERY_OUTCOMES = ("sent", "failed", "skipped", "retried")
+DISCORD_STATUS_CLASSES = ("2xx", "3xx", "4xx", "429", "5xx", "error")
+# Polls take from under a second (a 304) to minutes (a paced arXiv API walk).
+_POLL_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# Delivery latency spans an instant post to a digest that waits for its time of day.
+_LATENCY_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 12 * 3600.0, 86400.0)
+
+
+def status_class(status: int | None) -> str:
+    """Fold an HTTP status into the label an alert cares about; 429 stands alone, None = no answer."""
+    if status is None:
+        return "error"
+    if status == 429:
+        return "429"
+    if 200 <= status < 600:
+        return f"{status // 100}xx"
+    return "error"
+
+
+class Metrics:
+    """Owns the registry and every metric the bot exports, with a method per event worth counting."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.build_info = Gauge(
+            "paperfeed_build_info", "The running version (always 1).", ["version"], registry=r
+        )
+        self.build_info.labels(version=__version__).set(1)
+        self.polls = Counter(
+            "paperfeed_source_polls", "Polls of an upstream source.", ["source"], registry=r
+        )
+        self.poll_failures = Counter(
+            "paperfeed_source_poll_failures",
+            "Polls that recorded an error (the run's error in `paperfeed poll`).",
+            ["source"],
+            registry=r,
+        )
+        self.papers_new = Counter(
+            "paperfeed_source_papers_new",
+            "Papers a source brought that the database did not have.",
+            ["source"],
+            registry=r,
+        )
+        self.poll_duration = Histogram(
+            "paperfeed_source_poll_duration_seconds",
+            "Time one poll took: fetch, store, match and queue.",
+            ["source"],
+            buckets=_POLL_BUCKETS,
+            registry=r,
+        )
+        self.papers_stored = Gauge(
+            "paperfeed_papers_stored", "Papers in the database (read at scrape).", registry=r
+        )
+        self.deliveries = Counter(
+            "paperfeed_deliveries",
+            "Delivery attempts by outcome: sent, failed, skipped, retried.",
+            ["outcome"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "paperfeed_delivery_latency_seconds",
+            "Time from a delivery being queued to Discord accepting it.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "paperfeed_delivery_queue_depth",
+            "Deliveries waiting to be sent (read at scrape).",
+            registry=r,
+        )
+        self.feeds_paused = Gauge(
+            "paperfeed_feeds_paused", "Feeds that are paused (read at scrape).", registry=r
+        )
+        self.feeds_total = Gauge(
+            "paperfeed_feeds", "Feeds in the database (read at scrape).", registry=r
+        )
+        self.discord_requests = Counter(
+            "paperfeed_discord_requests",
+            "Discord REST requests by status class (2xx, 4xx, 429, 5xx, error = no answer).",
+            ["status"],
+            registry=r,
+        )
+        # Known label values start at zero, so dashboards and rate() see them before the first event.
+        for source in SOURCES:
+            self.polls.labels(source=source)
+            self.poll_failures.labels(source=source)
+            self.papers_new.labels(source=source)
+            self.poll_duration.labels(source=source)
+        for outcome in DELIVERY_OUTCOMES:
+            self.deliveries.labels(outcome=outcome)
+        for status in DISCORD_STATUS_CLASSES:
+            self.discord_requests.labels(status=status)
+
+    def record_poll(self, source: str, seconds: float, *, failed: bool, new: int = 0) -> None:
+        """Count one poll of a source with its duration; called by the poller after every run."""
+        self.polls.labels(source=source).inc()
+        if failed:
+            self.poll_failures.labels(source=source).inc()
+        if new > 0:
+            self.papers_new.labels(source=source).inc(new)
+        self.poll_duration.labels(source=source).observe(max(0.0, seconds))
+
+    def record_delivery(self, outcome: str, latency_seconds: float | None = None) -> None:
+        """Count one delivery outcome; a sent one may carry its queue-to-post latency."""
+        if outcome not in DELIVERY_OUTCOMES:
+            raise ValueError(f"unknown delivery outcome {outcome!r}")
+        self.deliveries.labels(outcome=outcome).inc()
+        if outcome == "sent" and latency_seconds is not None:
+            self.delivery_latency.observe(max(0.0, latency_seconds))
+
+    def record_discord_response(self, status: int | None) -> None:
+        """Count one Discord REST answer by class (None when the request got no answer at all)."""
+        self.discord_requests.labels(status=status_class(status)).inc()
+
+    async def refresh(self, store: Store) -> None:
+        """Set the gauges that describe the database; `/metrics` calls this before rendering."""
+        self.papers_stored.set(await store.count_papers())
+        self.queue_depth.set(await store.queue_depth())
+        feeds = await store.list_feeds()
+        self.feeds_total.set(len(feeds))
+        self.feeds_paused.set(sum(1 for f in feeds if f.paused))
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text exposition format."""
+        return generate_latest(self.registry)

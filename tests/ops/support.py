@@ -1,0 +1,43 @@
+"""Helpers for the operations tests: a stepping clock, papers, a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime, timedelta
+
+from bot.models import Paper
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class StepClock:
+    """Each reading is `step` later than the last, so durations are known exactly."""
+
+    def __init__(self, start: datetime = NOW, step: timedelta = timedelta(seconds=1)) -> None:
+        self.now = start
+        self.step = step
+
+    def __call__(self) -> datetime:
+        current = self.now
+        self.now += self.step
+        return current
+
+
+def make_paper(pid: str, title: str = "Causal discovery at scale", **kw: object) -> Paper:
+    return Paper(
+        id=pid,
+        title=title,
+        abstract="We study causal discovery.",
+        version=1,
+        authors=("Ada Lovelace",),
+        categories=("cs.LG",),
+        published=NOW - timedelta(hours=2),
+        sources=frozenset({"arxiv"}),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
