@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 
 from bot.app import open_services
-from bot.cli.common import emit
+from bot.cli.common import emit, iso
 from bot.config import Config
+from bot.models import SourceHealth
 from bot.services.feeds import sync_config_feeds
+from bot.services.health import source_health
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,13 +33,16 @@ async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         wanted = args.source or enabled
         skipped = [name for name in wanted if name not in enabled]
         reports = await services.poller.poll_all([n for n in wanted if n in enabled])
+        health = {
+            r.name: await source_health(services.store, r.name, services.clock()) for r in reports
+        }
     queued = sum(r.queued for r in reports)
     if args.json:
         emit(
             {
                 "sources": [
                     {"name": r.name, "fetched": r.fetched, "new": r.new, "updated": r.updated,
-                     "queued": r.queued, "error": r.error}
+                     "queued": r.queued, "error": r.error, **health_document(health[r.name])}
                     for r in reports
                 ]
                 + [{"name": n, "fetched": 0, "new": 0, "updated": 0, "queued": 0,
@@ -49,6 +54,8 @@ async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         for r in reports:
             line = f"{r.name}: fetched={r.fetched} new={r.new} updated={r.updated}"
             print(f"{line} error: {r.error}" if r.error else line)
+            if health[r.name].stale:
+                print(f"{r.name}: stale: {health[r.name].stale_reason}")
         for name in skipped:
             print(f"{name}: disabled in the configuration")
         print(f"queued={queued}")
@@ -77,3 +84,14 @@ async def cmd_sync_commands(args: argparse.Namespace, config: Config) -> int:
     where = f"guild {args.guild}" if args.guild else "all servers (may take up to an hour to show)"
     print(f"registered {count} slash command(s) for {where}")
     return 0
+
+
+def health_document(health: SourceHealth) -> dict[str, object]:
+    """A source's recorded health, as `poll --json` shows it beside the poll's figures."""
+    return {
+        "last_success": iso(health.last_success),
+        "consecutive_failures": health.consecutive_failures,
+        "last_error": health.last_error,
+        "stale": health.stale,
+        "stale_reason": health.stale_reason,
+    }

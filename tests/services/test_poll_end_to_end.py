@@ -281,4 +281,6 @@ async def test_paperfeed_poll_as_a_process_prints_json_and_exits_1_on_failure(
     data = json.loads(proc.stdout)
     assert [s["name"] for s in data["sources"]] == ["huggingface"]
     assert "404" in data["sources"][0]["error"]
+    assert data["sources"][0]["consecutive_failures"] == 1
+    assert data["sources"][0]["stale"] is False
     assert data["queued"] == 0
