@@ -145,6 +145,10 @@ async def test_follow_ups_need_an_acknowledged_unexpired_token(
         "PATCH", f"{path}/messages/{followup}", {"content": "edited"}, auth=False
     )
     assert status == 200 and discord_fake.message(int(followup)).content == "edited"
+    status, _, _ = await raw("DELETE", f"{path}/messages/{followup}", auth=False)
+    assert status == 204 and discord_fake.message(int(followup)).deleted
+    status, body, _ = await raw("GET", f"{path}/messages/{followup}", auth=False)
+    assert (status, body["code"]) == (404, 10008)
     status, body, _ = await raw("GET", f"{path}/messages/@original", auth=False)
     assert status == 200 and body["content"] == "finally"
     discord_fake.clock.advance(15 * 60 + 1)
@@ -180,6 +184,11 @@ async def test_button_and_select(
     click = await discord_fake.click(menu, "like")
     await discord_fake.wait_for_callback(click)
     assert click.callbacks[0].type == 7 and menu.content == "liked"
+
+    refresh = await discord_fake.click(menu, "refresh")
+    await discord_fake.wait_until(lambda: menu.content == "refreshed", what="the deferred update")
+    assert [c.type for c in refresh.callbacks] == [6]
+    assert discord_fake.edits[-1].via == "webhook" and refresh.original_message_id == menu.id
 
     choice = await discord_fake.select(
         menu, "topic", ["diffusion", "language models"], member=world.mod

@@ -35,7 +35,8 @@ def paper_embed(i: int, *, description: str = "An abstract.") -> discord.Embed:
 
 
 class Menu(discord.ui.View):
-    """A button that rewrites the message and a select that answers with a new one."""
+    """Buttons that rewrite the message (at once, or after a deferred update) and a select that
+    answers with a new message."""
 
     def __init__(self) -> None:
         super().__init__(timeout=None)
@@ -43,6 +44,13 @@ class Menu(discord.ui.View):
     @discord.ui.button(label="Like", custom_id="like", style=discord.ButtonStyle.primary)
     async def like(self, interaction: discord.Interaction, button: discord.ui.Button[Menu]) -> None:
         await interaction.response.edit_message(content="liked", view=self)
+
+    @discord.ui.button(label="Refresh", custom_id="refresh", style=discord.ButtonStyle.secondary)
+    async def refresh(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Menu]
+    ) -> None:
+        await interaction.response.defer()  # type 6: acknowledge now, update the message later
+        await interaction.edit_original_response(content="refreshed")
 
     @discord.ui.select(
         custom_id="topic",

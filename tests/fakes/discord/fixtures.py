@@ -141,6 +141,7 @@ class FakeFactory:
 
     def __init__(self) -> None:
         self.fakes: list[FakeDiscord] = []
+        self._tasks_before = asyncio.all_tasks()
 
     async def __call__(self, **options: Any) -> FakeDiscord:
         """A started FakeDiscord; `openapi` defaults to Discord's spec (missing file = error)."""
@@ -156,11 +157,28 @@ class FakeFactory:
             await fake.close()
         for fake in self.fakes:
             fake.check_clean()
+        await self.check_no_tasks_left()
+
+    async def check_no_tasks_left(self, grace: float = 1.0) -> None:
+        """AssertionError if a task started during the test still runs after teardown (tasks
+        that end on their own within `grace` seconds, such as discord.py's ready delay after a
+        late READY, are waited for)."""
+        current = asyncio.current_task()
+        leftovers = {
+            t for t in asyncio.all_tasks() - self._tasks_before if t is not current and not t.done()
+        }
+        if leftovers:
+            _, pending = await asyncio.wait(leftovers, timeout=grace)
+            if pending:
+                raise AssertionError(
+                    f"tasks left running after the bot and the fake closed: {pending}"
+                )
 
 
 @pytest.fixture
 async def discord_fake_factory() -> AsyncIterator[FakeFactory]:
-    """Started fakes on demand, closed at teardown (after every bot `start_bot` started).
+    """Started fakes on demand, closed at teardown (after every bot `start_bot` started), then
+    a check that the fakes did not crash and that no task was left running.
 
     Request bodies are validated against Discord's OpenAPI spec unless `openapi=None` is passed;
     a missing spec file is an error, not a skip.
