@@ -47,6 +47,7 @@ class PaperfeedBot(commands.AutoShardedBot):
         *,
         clock: Callable[[], datetime],
         sync_global: bool = False,
+        background: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -61,16 +62,23 @@ class PaperfeedBot(commands.AutoShardedBot):
         self.scheduler = scheduler
         self.clock = clock
         self.sync_global = sync_global
+        self.background = background  # False: commands only (sync-commands), no polls or sends
         self._wake = asyncio.Event()
         self._publish_task: asyncio.Task[None] | None = None
         self._closing = False
 
     async def setup_hook(self) -> None:
         from bot.discord.cogs.feeds import FeedsCog
+        from bot.discord.cogs.info import InfoCog
+        from bot.discord.cogs.reader import ReaderCog
         from bot.discord.errors import install_error_handler
 
         install_error_handler(self.tree)
         await self.add_cog(FeedsCog(self))
+        await self.add_cog(ReaderCog(self))
+        await self.add_cog(InfoCog(self))
+        if not self.background:
+            return
         await self.sync_commands()
         if self.scheduler is not None:
             self.scheduler.start(self.clock())

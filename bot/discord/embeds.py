@@ -605,15 +605,24 @@ def paper_message(paper: Paper, *, feed_name: str | None = None, source: str | N
 def _entry(number: int, paper: Paper, allowance: int, *, year: bool = False) -> str:
     """`**n.** [Title](url)` over a line of authors (and year) and upvotes, within `allowance`."""
     prefix = f"**{number}.** "
-    meta_parts = [inert(escape_markdown(short_authors(paper.authors, each=40)))]
+    authors = inert(escape_markdown(short_authors(paper.authors, each=40)))
+    tail_parts = []
     if year and paper.published:
-        meta_parts.append(str(paper.published.year))
+        tail_parts.append(str(paper.published.year))
     if paper.upvotes is not None:
-        meta_parts.append(f"▲ {paper.upvotes:,}")
-    meta = SEP.join(p for p in meta_parts if p)
+        tail_parts.append(f"▲ {paper.upvotes:,}")
+    tail = SEP.join(tail_parts)
     title = _label(clean(paper.title, raw=2_000) or clean(paper.id, raw=2_000) or "Untitled paper")
     target = _link_target(paper.url)
-    meta = cut(meta, max(16, min(len(meta), allowance // 3)))
+    # The meta line is whole when everything fits; otherwise it gets a third of the room and
+    # only the authors shrink, so the year and the upvotes always survive.
+    whole = SEP.join(p for p in (authors, tail) if p)
+    needed = len(prefix) + len(title) + len(f"[]({target})" if target else "") + 1 + len(whole)
+    cap = len(whole) if needed <= allowance else max(16, allowance // 3)
+    if len(whole) > cap and authors:
+        room_for_authors = max(1, cap - len(tail) - (len(SEP) if tail else 0))
+        authors = cut(authors, room_for_authors)
+    meta = SEP.join(p for p in (authors, tail) if p)
     for link in (target, None):
         fixed = len(prefix) + (len(f"[]({link})") if link else 0) + (len(meta) + 1 if meta else 0)
         room = allowance - fixed

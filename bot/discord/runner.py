@@ -48,6 +48,7 @@ def build_bot(
     clock: Callable[[], datetime],
     with_scheduler: bool = True,
     metrics: Metrics | None = None,
+    background: bool = True,
     **options: Any,
 ) -> PaperfeedBot:
     """Wire the bot to the services; tests use this with the loopback Discord."""
@@ -84,7 +85,9 @@ def build_bot(
             on_outcome=on_outcome,
         )
 
-    bot = PaperfeedBot(services, make_publisher, scheduler, clock=clock, **options)
+    bot = PaperfeedBot(
+        services, make_publisher, scheduler, clock=clock, background=background, **options
+    )
     holder["bot"] = bot
     return bot
 
@@ -157,13 +160,10 @@ async def sync_commands(config: Config, guild_id: int | None) -> int:
     token = _require_token(config)
     use_discord_endpoints(config.discord.api_base, config.discord.gateway_url)
     async with open_services(config) as services:
-        bot = build_bot(services, clock=services.clock, with_scheduler=False)
-        from bot.discord.cogs.feeds import FeedsCog
-
+        bot = build_bot(services, clock=services.clock, with_scheduler=False, background=False)
         try:
             async with bot:
-                await bot.login(token)
-                await bot.add_cog(FeedsCog(bot))
+                await bot.login(token)  # runs setup_hook, which registers the commands
                 if guild_id:
                     guild = discord.Object(guild_id)
                     bot.tree.copy_global_to(guild=guild)

@@ -75,12 +75,16 @@ def retry_delay(attempts: int, rand: float) -> timedelta:
 
 
 class RateLimiter:
-    """A token bucket below Discord's global 50 requests per second, shared by all sends."""
+    """A token bucket below Discord's global 50 requests per second, shared by all sends.
+
+    At most `burst + rate` requests can start in any one second (45 by default), so even a
+    full bucket spent at once stays under the limit, whatever window Discord measures in.
+    """
 
     def __init__(
         self,
-        rate: float = 45.0,
-        burst: int = 10,
+        rate: float = 40.0,
+        burst: int = 5,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -141,6 +145,7 @@ class Publisher:
         self._build_digest = build_digest
         self._stopping = False
         self._lock = asyncio.Lock()
+        self._paced_channels: set[int] = set()
 
     def stop(self) -> None:
         """Take no new deliveries; those already sending finish and are recorded."""
@@ -205,7 +210,7 @@ class Publisher:
         nonce = "pd" + hashlib.sha256(f"{feed_id}:{today}".encode()).hexdigest()[:23]
         await self._store.mark_sending(ids, nonce, self._clock())
         try:
-            await self._limiter.acquire()
+            await self._pace(channel_id)
             posted = await self._target.send(
                 channel_id, body, nonce=nonce, title=f"{name} · {today}"
             )
@@ -269,6 +274,7 @@ class Publisher:
         try:
             if reconciling:
                 since = (item.attempted_at or delivery.queued_at) - timedelta(minutes=5)
+                await self._pace(item.channel_id)
                 found = await self._target.find_posted(
                     item.channel_id, paper.id, paper.title, since
                 )
@@ -277,11 +283,11 @@ class Publisher:
                         [delivery.id], found.message_id, self._clock(), found.thread_id
                     )
                     report.sent += 1
-                    self._count("reconciled")
+                    self._count("sent")  # sent by the run that died; found in the channel
                     return True
             body = self._build_body(paper, item.feed_name)
             await self._store.mark_sending([delivery.id], nonce, self._clock())
-            await self._limiter.acquire()
+            await self._pace(item.channel_id)
             posted = await self._target.send(item.channel_id, body, nonce=nonce, title=paper.title)
         except ChannelUnavailable as exc:
             await self._store.requeue([delivery.id], str(exc))
@@ -325,12 +331,24 @@ class Publisher:
             await self._store.set_feed_paused(feed.id, True, reason)
         names = ", ".join(f"**{f.name}**" for f in feeds) or f"**{item.feed_name}**"
         log.warning("paused feed(s) %s on channel %d: %s", names, item.channel_id, reason)
-        self._count("paused")
         await self._target.alert(
             f"Paused {names}: Discord refused channel <#{item.channel_id}> ({reason}). "
             "Fix the bot's access, then `/feed resume`."
         )
 
+    async def _pace(self, channel_id: int) -> None:
+        """One token per request to Discord; the first use of a channel may cost two, since the
+        target may have to look its type up first (a start before the gateway's cache is full)."""
+        if channel_id not in self._paced_channels:
+            self._paced_channels.add(channel_id)
+            await self._limiter.acquire()
+        await self._limiter.acquire()
+
     def _count(self, outcome: str) -> None:
-        if self._on_outcome is not None:
+        """Tell the observer (metrics); an observer that fails must never stop a delivery."""
+        if self._on_outcome is None:
+            return
+        try:
             self._on_outcome(outcome)
+        except Exception:
+            log.warning("the delivery observer refused outcome %r", outcome, exc_info=True)

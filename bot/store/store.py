@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import itertools
 import json
 import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,11 +52,11 @@ _RECENCY = "(1.0 + 0.1 / (1.0 + max(0.0, julianday(:now) - julianday(coalesce(p.
 # The most _RECENCY can multiply a score by (a hair above 1.1, against rounding).
 _RECENCY_MAX = 1.1000001
 # Relevance ranks at most this many matches: the newest ones (highest pk, the order papers
-# arrived in). Ranking costs a bm25 evaluation per match, so without a bound a word found in a
-# third of a million-paper database takes most of a second to rank; with it, any query ranks
-# in a few milliseconds. Queries with fewer matches are ranked exactly. `total` always counts
-# every match.
-_RANK_POOL = 10_000
+# arrived in). Ranking costs a bm25 evaluation per match (3-20 us), so without a bound a word
+# found in a third of a million papers takes most of a second to rank; with it, tens of ms.
+# Queries with fewer matches are ranked exactly; `total` always counts every match. See
+# docs/benchmarks.md for what the bound costs in ranking quality.
+_RANK_POOL = 2_000
 _SQL_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 # Upserts stage their rows in a temporary table, then reach `papers` in one statement each:
 # with one INSERT/UPDATE per row (executemany), every row runs in its own statement savepoint,
@@ -121,28 +123,42 @@ class Store:
         self.path = path
         self._clock = clock
         self._in_transaction = False
+        self._write_lock = asyncio.Lock()
+        # True inside this store's transaction, for the task (context) that opened it.
+        self._owner: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            f"paperfeed_store_{id(self)}", default=False
+        )
 
     # -- transactions -------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """Everything inside commits together or not at all (nesting joins the outer one)."""
-        if self._in_transaction:
+        """Everything inside commits together or not at all.
+
+        One connection serves every task, so transactions take turns (a lock): a delivery
+        recorded while a poll's transaction is open must not become part of it, or a rollback
+        of the poll would forget that the message was sent. Nesting within one task joins the
+        outer transaction.
+        """
+        if self._owner.get():
             yield
             return
-        self._in_transaction = True
-        try:
-            await self._conn.execute("BEGIN IMMEDIATE")
+        async with self._write_lock:
+            token = self._owner.set(True)
+            self._in_transaction = True
             try:
-                yield
-            except BaseException:
-                await self._conn.rollback()
-                raise
-            await self._conn.commit()
-        except sqlite3.Error as exc:
-            raise StoreError(f"database error: {exc}") from exc
-        finally:
-            self._in_transaction = False
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    await self._conn.rollback()
+                    raise
+                await self._conn.commit()
+            except sqlite3.Error as exc:
+                raise StoreError(f"database error: {exc}") from exc
+            finally:
+                self._in_transaction = False
+                self._owner.reset(token)
 
     async def _fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
@@ -262,6 +278,14 @@ class Store:
             where, params = _filters(query, since, hf_only, params)
             source = "papers p"
         where_sql = " AND ".join(where) if where else "1"
+        count_sql = f"SELECT count(*) FROM {source} WHERE {where_sql}"
+        count_params = params
+        if query.fts is None:
+            # Only cat: filters: count (and maybe list) from the category index instead of
+            # testing every paper. Its own parameters: the names differ from `where`'s.
+            count_params = dict(params)
+            in_categories = _in_categories(query, since, hf_only, count_params)
+            count_sql = f"SELECT count(*) FROM {in_categories}"
         if query.fts is not None and sort == "relevance":
             params["pool"] = max(_RANK_POOL, limit + offset)
             params["last"] = max(limit + offset - 1, 0)
@@ -270,7 +294,8 @@ class Store:
                 f"WITH pool AS MATERIALIZED (SELECT papers_fts.rowid AS pk, -{_BM25} AS rel "
                 f"FROM {source} WHERE {where_sql} ORDER BY papers_fts.rowid DESC LIMIT :pool), "
                 "cut AS (SELECT rel FROM pool ORDER BY rel DESC LIMIT 1 OFFSET :last) "
-                f"SELECT p.*, pool.rel * {_RECENCY} AS score FROM pool JOIN papers p ON p.pk = pool.pk "
+                f"SELECT p.*, pool.rel * {_RECENCY} AS score, "
+                "(SELECT count(*) FROM pool) AS pool_size FROM pool JOIN papers p ON p.pk = pool.pk "
                 "WHERE pool.rel * :boost >= coalesce((SELECT rel FROM cut), 0.0) "
                 "ORDER BY score DESC, p.published DESC LIMIT :limit OFFSET :offset"
             )
@@ -290,16 +315,38 @@ class Store:
                 f"ORDER BY {order} LIMIT :limit OFFSET :offset"
             )
         try:
-            rows = await self._fetchall(select, params)
-            count = await self._fetchone(f"SELECT count(*) FROM {source} WHERE {where_sql}", params)
+            if query.fts is not None:
+                rows = await self._fetchall(select, params)
+                if rows and "pool" in params and rows[0]["pool_size"] < params["pool"]:
+                    return _page(rows[0]["pool_size"], rows)  # the pool held every match
+                count = await self._fetchone(count_sql, count_params)
+                return _page(int(count[0]) if count else 0, rows)
+            count = await self._fetchone(count_sql, count_params)
+            total = int(count[0]) if count else 0
+            if total:
+                # Newest first can walk the papers_appeared index, visiting about
+                # (limit + offset) x papers / total entries; listing the category's papers
+                # and sorting them costs about `total`. Take the cheaper; upvotes must sort.
+                row = await self._fetchone("SELECT max(pk) FROM papers")
+                papers = int(row[0] or 0) if row else 0
+                if sort == "upvotes" or (limit + offset) * papers > total * total:
+                    order = "coalesce(p.published, p.first_seen) || '' DESC"  # not the index
+                    if sort == "upvotes":
+                        order = "coalesce(p.upvotes, -1) DESC, " + order
+                    select = (
+                        "SELECT p.*, 0.0 AS score FROM papers p WHERE p.pk IN "
+                        f"(SELECT c.pk FROM {in_categories}) ORDER BY {order} "
+                        "LIMIT :limit OFFSET :offset"
+                    )
+                    params = count_params
+            rows = await self._fetchall(select, params) if total else []
         except sqlite3.OperationalError as exc:
             # The compiler only emits quoted strings, so this is a bug, not user input: say so.
             log.error("search failed for compiled query %r: %s", query.fts, exc)
             raise StoreError(
                 "the search could not be run; this is a bug, please report it"
             ) from exc
-        hits = tuple(SearchHit(codec.paper_from_row(r), float(r["score"])) for r in rows)
-        return SearchPage(total=int(count[0]) if count else 0, hits=hits)
+        return _page(total, rows)
 
     async def recent_papers(self, since: datetime, limit: int = 5000) -> list[Paper]:
         """Papers that appeared since a time, newest first (what a new feed's backfill looks at)."""
@@ -666,8 +713,6 @@ class Store:
         transaction in progress on this one: it takes the write lock (BEGIN IMMEDIATE), which
         fails on a read-only file, a vanished file or a lock nobody releases, then rolls back.
         """
-        import asyncio  # kept local: only this health probe needs a worker thread
-
         if self.path == ":memory:" or self._in_transaction:
             return True  # nothing on disk to probe, or this connection is writing right now
 
@@ -685,6 +730,21 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: not writable: {exc}") from None
         return True
+
+    # -- reader commands --------------------------------------------------------------------------
+
+    async def delivery_states_by_feed(self, guild_id: int) -> dict[int, dict[str, int]]:
+        """Unsent deliveries of one guild's feeds, counted by feed and state (for /status)."""
+        rows = await self._fetchall(
+            "SELECT d.feed_id AS feed_id, d.state AS state, count(*) AS n FROM deliveries d "
+            "JOIN feeds f ON f.id = d.feed_id WHERE f.guild_id = ? AND d.state != 'sent' "
+            "GROUP BY d.feed_id, d.state",
+            (guild_id,),
+        )
+        out: dict[int, dict[str, int]] = {}
+        for row in rows:
+            out.setdefault(int(row["feed_id"]), {})[str(row["state"])] = int(row["n"])
+        return out
 
 
 def _filters(
@@ -726,6 +786,33 @@ def _filters(
     if hf_only:
         where.append("p.upvotes IS NOT NULL")
     return where, params
+
+
+def _page(total: int, rows: Sequence[sqlite3.Row]) -> SearchPage:
+    hits = tuple(SearchHit(codec.paper_from_row(r), float(r["score"])) for r in rows)
+    return SearchPage(total=total, hits=hits)
+
+
+def _in_categories(
+    query: CompiledQuery, since: datetime | None, hf_only: bool, params: dict[str, Any]
+) -> str:
+    """`FROM ... WHERE` text for the papers passing a cat:-only query, as `c.pk`.
+
+    The first category group is read from `paper_categories` (its primary key starts with the
+    category); every other filter is tested on those papers only.
+    """
+    first, rest = query.include_categories[0], query.include_categories[1:]
+    tests = [_category_test(c, f"g{n}", params) for n, c in enumerate(first, 1)]
+    # One exact category lists each paper once; alternatives or an archive may repeat one.
+    distinct = "DISTINCT " if len(first) > 1 or "." not in first[0] else ""
+    source = (
+        f"(SELECT {distinct}pc.paper_pk AS pk FROM paper_categories pc "
+        f"WHERE {' OR '.join(tests)}) AS c"
+    )
+    others, _ = _filters(replace(query, include_categories=rest), since, hf_only, params, pk="c.pk")
+    if since is not None or hf_only:
+        source += " JOIN papers p ON p.pk = c.pk"
+    return f"{source} WHERE {' AND '.join(others) if others else '1'}"
 
 
 def _category_test(category: str, name: str, params: dict[str, Any]) -> str:

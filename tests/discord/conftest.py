@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,10 @@ from bot.discord.client import PaperfeedBot
 from bot.discord.runner import build_bot
 from bot.models import Paper
 from bot.services.poller import Poller
+from bot.sources.arxiv import ArxivSource
 from bot.sources.base import FetchResult
+from bot.sources.http import NO_RETRY, Pacer
+from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store, open_store
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
 from tests.fakes.discord.server import FakeDiscord
@@ -97,3 +102,67 @@ async def harness(
         )
         yield Harness(discord_fake, alerts.id, started, store, hf, clock)
         await started.stop()
+
+
+# -- scripted upstreams for the reader commands ------------------------------------------------
+
+HF_BASE = "https://hf.test"
+ARXIV_API = "https://export.arxiv.test/api/query"
+REMOTE_TIMEOUT_IN_TESTS = 0.5  # seconds a remote step may take before the bot answers without it
+
+
+@dataclass
+class Upstream:
+    """Hugging Face and arXiv answers by URL path, over httpx.MockTransport (nothing leaves the process)."""
+
+    routes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    hanging: set[str] = field(default_factory=set)
+    seen: list[httpx.Request] = field(default_factory=list)
+
+    def answer(self, path: str, status: int, body: object) -> None:
+        """Answer `path` with this status and body (a str, or anything JSON)."""
+        self.routes[path] = (status, body if isinstance(body, str) else json.dumps(body))
+
+    def hang(self, path: str) -> None:
+        """Never answer `path` (the bot's own timeout must end the wait)."""
+        self.hanging.add(path)
+
+    def asked(self, path: str) -> int:
+        return sum(1 for r in self.seen if r.url.path == path)
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        path = request.url.path
+        if path in self.hanging:
+            await asyncio.sleep(3600)
+        status, body = self.routes.get(path, (404, '{"error": "Not found"}'))
+        kind = "application/atom+xml" if body.lstrip().startswith("<") else "application/json"
+        return httpx.Response(status, text=body, headers={"content-type": kind})
+
+
+def reader_cog(h: Harness) -> Any:
+    """The running bot's ReaderCog (for its timeouts and its memory of recent queries)."""
+    cog = h.bot.get_cog("ReaderCog")
+    assert cog is not None
+    return cog
+
+
+@pytest.fixture
+async def upstream(harness: Harness) -> AsyncIterator[Upstream]:
+    """Real Hugging Face and arXiv sources on the harness's bot, answering from an `Upstream`."""
+    up = Upstream()
+    services = harness.bot.services
+    async with httpx.AsyncClient(transport=httpx.MockTransport(up.handle)) as client:
+        services.huggingface = HuggingFaceSource(
+            client, HF_BASE, retry=NO_RETRY, clock=harness.clock
+        )
+        services.arxiv = ArxivSource(
+            client, "https://rss.arxiv.test/rss", ARXIV_API, ["cs.LG"],
+            pacer=Pacer(0), retry=NO_RETRY, clock=harness.clock,
+        )  # fmt: skip
+        reader_cog(harness).remote_timeout = REMOTE_TIMEOUT_IN_TESTS
+        try:
+            yield up
+        finally:
+            services.huggingface = None
+            services.arxiv = None

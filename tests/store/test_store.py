@@ -210,3 +210,36 @@ async def test_missing_database_without_create_is_a_clear_error(tmp_path: Path) 
     with pytest.raises(StoreError, match="no database here"):
         async with open_store(str(tmp_path / "none.sqlite3"), create=False):
             pass
+
+
+async def test_a_write_from_another_task_never_joins_an_open_transaction(store: Store) -> None:
+    """A delivery recorded while a poll's transaction is open survives that poll's rollback."""
+    import asyncio
+
+    await store.upsert_papers([paper("2401.00001")])
+    feed = await store.add_feed(FeedSpec(name="f", channel_id=1, query="x"), guild_id=1)
+    await store.queue_deliveries([(feed.id, "2401.00001")])
+    (delivery,) = await store.deliveries(feed_id=feed.id)
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    class PollFailed(Exception):
+        pass
+
+    async def failing_poll() -> None:
+        with pytest.raises(PollFailed):
+            async with store.transaction():
+                await store.upsert_papers([paper("2401.00002")])
+                inside.set()
+                await release.wait()
+                raise PollFailed
+
+    poll = asyncio.create_task(failing_poll())
+    await inside.wait()
+    sent = asyncio.create_task(store.mark_sent([delivery.id], 99, NOW))
+    await asyncio.sleep(0)  # let the publisher's write try to start while the poll holds on
+    release.set()
+    await asyncio.gather(poll, sent)
+    (after,) = await store.deliveries(feed_id=feed.id)
+    assert after.state is DeliveryState.SENT and after.message_id == 99
+    assert await store.get_paper("2401.00002") is None

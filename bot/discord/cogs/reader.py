@@ -1,0 +1,577 @@
+"""`/search`, `/paper`, `/trending`: reading the papers the bot knows, and asking upstream when it knows too little.
+
+Every command answers within Discord's 3 seconds: local work is fast, and before a step that
+asks Hugging Face or arXiv the interaction is deferred; a remote step that fails or takes
+longer than `remote_timeout` still ends in an answer, from what the store has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+import discord
+import httpx
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import parse_duration
+from bot.discord.cogs.feeds import missing_permissions, require_manager
+from bot.discord.embeds import (
+    COLOUR_HUGGINGFACE,
+    Json,
+    fit_message,
+    md,
+    no_mentions,
+    paper_message,
+    plain,
+    search_results_embed,
+)
+from bot.discord.errors import UserFacingError, reply_privately
+from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
+from bot.errors import PaperfeedError, PaperIdError, QueryError, StoreError
+from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
+from bot.query import CompiledQuery, compile_query
+from bot.services.feeds import create_feed
+from bot.services.matching import queue_matches
+from bot.store import Store
+from bot.store.matcher import BatchMatcher
+from bot.store.store import SortOrder
+
+if TYPE_CHECKING:
+    from bot.app import Services
+    from bot.discord.client import PaperfeedBot
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 5  # results on one page of /search
+FEW_RESULTS = 3  # fewer local results than this: also ask Hugging Face's search
+HF_SEARCH_LIMIT = 10
+REMOTE_TIMEOUT = 10.0  # seconds one upstream call may take before we answer without it
+VIEW_TIMEOUT = 300.0  # seconds the search buttons keep working
+TRENDING_SHOWN = 10
+TRENDING_POOL = 1000  # upvoted papers of the period a query filters
+TRENDING_WINDOWS = {
+    "today": timedelta(days=1),
+    "week": timedelta(days=7),
+    "month": timedelta(days=30),
+}
+TRENDING_LABELS = {"today": "last 24 hours", "week": "last 7 days", "month": "last 30 days"}
+REFRESH_EVERY = timedelta(minutes=30)  # a period is fetched from Hugging Face at most this often
+COOLDOWN = (5, 30.0)  # uses per user, per seconds, of each reader command
+FEED_NAME_MAX = 64
+SUGGESTION_MAX = 100  # autocomplete values longer than this would be cut, so they are not kept
+
+Period = Literal["today", "week", "month"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    query: str
+    user_id: int
+    shared: bool  # searched publicly, so anyone in the guild may see it suggested
+
+
+class RecentQueries:
+    """Each guild's last queries, in memory, for autocomplete; private ones only to their author."""
+
+    def __init__(self, per_guild: int = 25, guilds: int = 1000) -> None:
+        self._per_guild = per_guild
+        self._guilds = guilds
+        self._by_guild: OrderedDict[int, deque[_Remembered]] = OrderedDict()
+
+    def remember(self, guild_id: int | None, user_id: int, query: str, *, shared: bool) -> None:
+        text = " ".join(query.split())
+        if not text or len(text) > SUGGESTION_MAX:
+            return
+        key = guild_id or 0
+        entries = self._by_guild.pop(key, None) or deque(maxlen=self._per_guild)
+        folded = text.casefold()
+        kept = [e for e in entries if not (e.query.casefold() == folded and e.user_id == user_id)]
+        entries = deque(kept, maxlen=self._per_guild)
+        entries.appendleft(_Remembered(text, user_id, shared and guild_id is not None))
+        self._by_guild[key] = entries
+        while len(self._by_guild) > self._guilds:
+            self._by_guild.popitem(last=False)
+
+    def suggest(
+        self, guild_id: int | None, user_id: int, current: str, limit: int = 25
+    ) -> list[str]:
+        """Recent queries containing what was typed, newest first, at most `limit`."""
+        needle = " ".join(current.split()).casefold()
+        seen: set[str] = set()
+        out: list[str] = []
+        for entry in self._by_guild.get(guild_id or 0, ()):
+            folded = entry.query.casefold()
+            if folded in seen or needle not in folded:
+                continue
+            if entry.shared or entry.user_id == user_id:
+                seen.add(folded)
+                out.append(entry.query)
+                if len(out) >= limit:
+                    break
+        return out
+
+
+def compile_or_explain(query: str) -> CompiledQuery:
+    """The compiled query, or the parser's one-line reason as the answer."""
+    try:
+        return compile_query(query)
+    except QueryError as exc:
+        raise UserFacingError(f"That query can't be used: {exc}") from None
+
+
+def since_time(text: str | None, now: datetime) -> datetime | None:
+    """The start of a `since` window like "7d"; None for no window."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return now - parse_duration(text.strip())
+    except ValueError:
+        raise UserFacingError(
+            f'`since` must be a duration like "7d", "12h" or "30m", not "{plain(text, 20)}".'
+        ) from None
+    except OverflowError:
+        return None  # further back than dates go: no window at all
+
+
+async def run_search(
+    store: Store,
+    compiled: CompiledQuery,
+    *,
+    page: int = 0,
+    per_page: int = PER_PAGE,
+    since: datetime | None = None,
+    sort: SortOrder = "relevance",
+) -> SearchPage:
+    """One page of `/search` results from the local store (what ranking tests exercise)."""
+    return await store.search(
+        compiled, limit=per_page, offset=page * per_page, since=since, sort=sort
+    )
+
+
+def remote_words(query: str, compiled: CompiledQuery) -> str:
+    """What to send to Hugging Face's plain-text search: the words the query looks for."""
+    return " ".join(compiled.highlight_terms()) or query
+
+
+def source_of(paper: Paper) -> str:
+    """The source a paper is credited to in its embed."""
+    return "huggingface" if "huggingface" in paper.sources else "arxiv"
+
+
+def feed_name_for(query: str, taken: Iterable[str]) -> str:
+    """A feed name from a query's words (`"vision language" -survey` → vision-language-survey), unique here."""
+    words = re.findall(r"[^\W_]+", query.casefold())
+    base = "-".join(words)[: FEED_NAME_MAX - 4].strip("-") or "search"
+    used = {t.casefold() for t in taken}
+    name, n = base, 1
+    while name.casefold() in used:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def trending_body(
+    papers: Sequence[Paper],
+    *,
+    period: Period,
+    query: str | None,
+    matched: int,
+    note: str | None = None,
+) -> Json:
+    """The `/trending` message: one embed of the most upvoted papers, within Discord's limits (pure)."""
+    label = TRENDING_LABELS[period]
+    embed = search_results_embed(papers, query=query or "", page=1, pages=1, total=len(papers))
+    title = f"Trending on Hugging Face · {label}"
+    if query:
+        title += f" · {md(query, 120)}"
+    embed["title"] = title
+    embed["color"] = COLOUR_HUGGINGFACE
+    if papers:
+        embed["footer"] = {"text": f"Top {len(papers)} of {matched:,} by Hugging Face upvotes"}
+    else:
+        embed["description"] = (
+            f"No Hugging Face paper{' matches this query' if query else ' has been seen'} "
+            f"in the {label} yet."
+        )
+        embed.pop("footer", None)
+    body: Json = {"embeds": [embed], "allowed_mentions": no_mentions()}
+    if note:
+        body["content"] = note
+    return fit_message(body)
+
+
+async def send_body(interaction: discord.Interaction, body: Json, *, ephemeral: bool) -> None:
+    """Answer with a built body: the response if none was sent yet, else the deferred original."""
+    content = body.get("content")
+    embeds = embeds_of(body)
+    if interaction.response.is_done():
+        await interaction.edit_original_response(
+            content=content, embeds=embeds, allowed_mentions=discord.AllowedMentions.none()
+        )
+    else:
+        await interaction.response.send_message(
+            content,
+            embeds=embeds,
+            ephemeral=ephemeral,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
+async def send_text(interaction: discord.Interaction, text: str, *, ephemeral: bool) -> None:
+    """A short answer, as the response or in place of the deferred 'thinking…'."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(content=text)
+    else:
+        await interaction.response.send_message(text, ephemeral=ephemeral)
+
+
+class ReaderCog(commands.Cog):
+    """Reading papers: search, one paper, trending."""
+
+    def __init__(self, bot: PaperfeedBot) -> None:
+        self.bot = bot
+        self.recent = RecentQueries()
+        self.remote_timeout = REMOTE_TIMEOUT
+        self.view_timeout = VIEW_TIMEOUT
+        self._refreshed: dict[str, datetime] = {}
+        self._views: weakref.WeakSet[SearchView] = weakref.WeakSet()
+
+    async def cog_unload(self) -> None:
+        """The bot is closing: stop the search views, so their timers end with it."""
+        for view in list(self._views):
+            view.stop()
+
+    @property
+    def services(self) -> Services:
+        return self.bot.services
+
+    @property
+    def store(self) -> Store:
+        return self.bot.services.store
+
+    # -- shared steps ---------------------------------------------------------------------------
+
+    async def keep(self, papers: Sequence[Paper]) -> None:
+        """Store papers fetched for a reader, and owe them to feeds as a poll would have."""
+        if not papers:
+            return
+        now = self.bot.clock()
+        async with self.store.transaction():
+            result = await self.store.upsert_papers(papers)
+            queued = await queue_matches(self.store, [*result.new, *result.updated], now)
+        log.info("stored %d paper(s) fetched for a reader (%d new, %d queued for feeds)",
+                 len(papers), len(result.new), queued)  # fmt: skip
+        if queued:
+            self.bot.wake_publisher()
+
+    # -- /search --------------------------------------------------------------------------------
+
+    async def query_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Autocomplete: recent queries of this server that contain what was typed (≤ 25, no I/O)."""
+        found = self.recent.suggest(interaction.guild_id, interaction.user.id, current)
+        return [app_commands.Choice(name=q, value=q) for q in found[:25]]
+
+    @app_commands.command(name="search")
+    @app_commands.describe(
+        query='What to look for, e.g. "vision language" -survey or author:"Ada Lovelace"',
+        since="Only papers from this recent period, e.g. 7d, 12h or 30m",
+        sort="Best match first (default), newest first, or most upvoted first",
+        public="Show the results to everyone in the channel (default: only you)",
+    )
+    @app_commands.autocomplete(query=query_choices)
+    @app_commands.checks.cooldown(*COOLDOWN)
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 300],
+        since: app_commands.Range[str, 1, 16] | None = None,
+        sort: Literal["relevance", "recent", "upvotes"] = "relevance",
+        public: bool = False,
+    ) -> None:
+        """Search the papers the bot knows with the query language; asks Hugging Face if few match"""
+        compiled = compile_or_explain(query)
+        after = since_time(since, self.bot.clock())
+        self.recent.remember(interaction.guild_id, interaction.user.id, query, shared=public)
+        first = await run_search(self.store, compiled, since=after, sort=sort)
+        from_hf: frozenset[str] = frozenset()
+        note: str | None = None
+        hf = self.services.huggingface
+        if first.total < FEW_RESULTS and hf is not None:
+            await interaction.response.defer(ephemeral=not public, thinking=True)
+            found, note = await self._ask_huggingface(remote_words(query, compiled))
+            if found:
+                local = {h.paper.id for h in first.hits}
+                from_hf = frozenset(p.id for p in found) - local
+                first = await run_search(self.store, compiled, since=after, sort=sort)
+
+        async def fetch(page: int) -> SearchPage:
+            return await run_search(self.store, compiled, page=page, since=after, sort=sort)
+
+        view = SearchView(
+            owner_id=interaction.user.id,
+            query=query,
+            first=first,
+            per_page=PER_PAGE,
+            fetch=fetch,
+            open_paper=self.open_paper,
+            follow=(lambda i: self.follow(i, query)) if interaction.guild_id else None,
+            from_hf=from_hf,
+            note=note,
+            timeout=self.view_timeout,
+        )
+        self._views.add(view)
+        body = view.body()
+        embeds = embeds_of(body)
+        none = discord.AllowedMentions.none()
+        if interaction.response.is_done():
+            message = await interaction.edit_original_response(
+                content=body.get("content"), embeds=embeds, view=view, allowed_mentions=none
+            )
+            view.message_id = message.id
+        else:
+            sent = await interaction.response.send_message(
+                body.get("content"), embeds=embeds, view=view, ephemeral=not public,
+                allowed_mentions=none,
+            )  # fmt: skip
+            view.message_id = sent.message_id
+        view.origin = interaction
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A click on search results no live view owns (expired, or from before a restart) is answered too."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        custom_id = interaction.data.get("custom_id") if interaction.data else None
+        if custom_id not in SEARCH_IDS:
+            return
+        message_id = interaction.message.id if interaction.message else None
+        if any(v.message_id == message_id and not v.is_finished() for v in self._views):
+            return
+        await reply_privately(interaction, EXPIRED)
+
+    async def _ask_huggingface(self, words: str) -> tuple[list[Paper], str | None]:
+        """Hugging Face's search for these words, stored; a failure becomes a note, not an error."""
+        hf = self.services.huggingface
+        if hf is None:
+            return [], None
+        try:
+            papers = await asyncio.wait_for(hf.search(words, HF_SEARCH_LIMIT), self.remote_timeout)
+        except TimeoutError:
+            log.warning("Hugging Face search for %r took over %.0f s; answered without it",
+                        words, self.remote_timeout)  # fmt: skip
+            return [], "Hugging Face's search did not answer in time: these are local results only."
+        except (PaperfeedError, httpx.HTTPError) as exc:
+            log.warning("Hugging Face search for %r failed: %s", words, exc)
+            return (
+                [],
+                "Hugging Face's search is not answering right now: these are local results only.",
+            )
+        await self.keep(papers)
+        return papers, None
+
+    async def open_paper(self, interaction: discord.Interaction, paper_id: str) -> None:
+        """The select menu: one paper in full, privately, to whoever picked it."""
+        paper = await self.store.get_paper(paper_id)
+        if paper is None:
+            raise UserFacingError("That paper is no longer in the library.")
+        body = paper_message(paper, source=source_of(paper))
+        await send_body(interaction, body, ephemeral=True)
+
+    async def follow(self, interaction: discord.Interaction, query: str) -> None:
+        """The follow button: a feed of this query in this channel (Manage Channels, like /feed add)."""
+        guild_id = require_manager(interaction)
+        guild = interaction.guild
+        target: object = interaction.channel
+        if guild is not None and interaction.channel_id is not None:
+            target = guild.get_channel_or_thread(interaction.channel_id) or target
+        if not isinstance(target, discord.TextChannel | discord.Thread):
+            raise UserFacingError("Papers can be followed in a text channel or a thread only.")
+        if guild is not None and guild.me is not None:
+            missing = missing_permissions(target, guild.me)
+            if missing:
+                raise UserFacingError(
+                    f"I can't post in {target.mention}: I'm missing **{', '.join(missing)}** there. "
+                    "Grant them to my role (or in the channel's permissions) and try again."
+                )
+        feeds = await self.store.list_feeds(guild_id=guild_id)
+        for feed in feeds:
+            if feed.channel_id == target.id and feed.spec.query == query:
+                raise UserFacingError(
+                    f"{target.mention} already follows this search: feed **{plain(feed.name, 64)}**."
+                )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        taken = [f.name for f in feeds]
+        spec = FeedSpec(name=feed_name_for(query, taken), channel_id=target.id, query=query)
+        try:
+            feed, queued = await create_feed(
+                self.store, spec, guild_id=guild_id, now=self.bot.clock()
+            )
+        except StoreError as exc:
+            raise UserFacingError(str(exc)) from None
+        self.bot.wake_publisher()
+        log.info("feed %d (%s) created from a search by user %s", feed.id, feed.name,
+                 interaction.user.id)  # fmt: skip
+        shown = plain(query.replace("`", "'"), 200)
+        await interaction.followup.send(
+            f"Following `{shown}` in {target.mention} as feed **{plain(feed.name, 64)}**: "
+            f"new matching papers will be posted there ({queued} recent one(s) now). "
+            "Manage it with `/feed pause`, `/feed resume` or `/feed remove`.",
+            ephemeral=True,
+        )
+
+    # -- /paper ---------------------------------------------------------------------------------
+
+    @app_commands.command(name="paper")
+    @app_commands.rename(paper_id="id")
+    @app_commands.describe(
+        paper_id="An arXiv id or link, e.g. 2401.01234, arXiv:2401.01234v2 or a Hugging Face URL",
+        public="Show the paper to everyone in the channel (default: only you)",
+    )
+    @app_commands.checks.cooldown(*COOLDOWN)
+    async def paper(
+        self,
+        interaction: discord.Interaction,
+        paper_id: app_commands.Range[str, 1, 300],
+        public: bool = False,
+    ) -> None:
+        """Show one paper in full, by arXiv id or by arXiv or Hugging Face link"""
+        try:
+            ref = parse_paper_id(paper_id)
+        except PaperIdError as exc:
+            raise UserFacingError(f"That is {exc}.") from None
+        paper = await self.store.get_paper(ref.id)
+        if paper is None:
+            paper = await self._look_up(interaction, ref.id, public=public)
+            if paper is None:
+                return
+        await send_body(
+            interaction, paper_message(paper, source=source_of(paper)), ephemeral=not public
+        )
+
+    async def _look_up(
+        self, interaction: discord.Interaction, paper_id: str, *, public: bool
+    ) -> Paper | None:
+        """Ask Hugging Face, then arXiv, for a paper the store lacks; answer for it if none has it."""
+        sources = [
+            (label, source)
+            for label, source in (
+                ("Hugging Face", self.services.huggingface),
+                ("arXiv", self.services.arxiv),
+            )
+            if source is not None
+        ]
+        if not sources:
+            raise UserFacingError(
+                f"I don't know the paper **{paper_id}**, and no source is enabled to look it up."
+            )
+        await interaction.response.defer(ephemeral=not public, thinking=True)
+        problems: list[str] = []
+        for label, source in sources:
+            try:
+                found = await asyncio.wait_for(source.lookup(paper_id), self.remote_timeout)
+            except TimeoutError:
+                log.warning(
+                    "%s lookup of %s took over %.0f s", label, paper_id, self.remote_timeout
+                )
+                problems.append(f"{label} did not answer in time")
+                continue
+            except (PaperfeedError, httpx.HTTPError) as exc:
+                log.warning("%s lookup of %s failed: %s", label, paper_id, exc)
+                problems.append(f"{label} is not answering right now")
+                continue
+            if found is not None:
+                await self.keep([found])
+                return await self.store.get_paper(found.id) or found
+        asked = " or ".join(label for label, _ in sources)
+        if problems:
+            text = (
+                f"I couldn't find **{paper_id}**: {'; '.join(problems)}. "
+                "Please try again in a few minutes."
+            )
+        else:
+            text = f"There is no paper **{paper_id}** on {asked}: check the id."
+        await send_text(interaction, text, ephemeral=not public)
+        return None
+
+    # -- /trending ------------------------------------------------------------------------------
+
+    @app_commands.command(name="trending")
+    @app_commands.describe(
+        period="How far back to look (default: the last 7 days)",
+        query="Only papers matching this query, e.g. cat:cs.CL reasoning",
+        public="Show the list to everyone in the channel (default: only you)",
+    )
+    @app_commands.checks.cooldown(*COOLDOWN)
+    async def trending(
+        self,
+        interaction: discord.Interaction,
+        period: Period = "week",
+        query: app_commands.Range[str, 1, 300] | None = None,
+        public: bool = False,
+    ) -> None:
+        """The most upvoted Hugging Face papers of the day, week or month"""
+        compiled = compile_or_explain(query) if query else None
+        now = self.bot.clock()
+        since = now - TRENDING_WINDOWS[period]
+        note = None
+        if self._due_refresh(period, now):
+            await interaction.response.defer(ephemeral=not public, thinking=True)
+            note = await self._refresh(period, now)
+        candidates = await self.store.top_papers(since, limit=TRENDING_POOL)
+        if compiled is not None and candidates:
+            matched = await asyncio.to_thread(_matching, candidates, compiled)
+            candidates = [p for p in candidates if p.id in matched]
+        body = trending_body(
+            candidates[:TRENDING_SHOWN],
+            period=period,
+            query=query,
+            matched=len(candidates),
+            note=note,
+        )
+        await send_body(interaction, body, ephemeral=not public)
+
+    def _due_refresh(self, period: Period, now: datetime) -> bool:
+        """Whether to fetch the period from Hugging Face first (at most every REFRESH_EVERY)."""
+        if self.services.huggingface is None:
+            return False
+        last = self._refreshed.get(period)
+        return last is None or now - last >= REFRESH_EVERY
+
+    async def _refresh(self, period: Period, now: datetime) -> str | None:
+        """Fetch the period's daily papers into the store; say so when that failed."""
+        hf = self.services.huggingface
+        if hf is None:
+            return None
+        self._refreshed[period] = now
+        try:
+            result = await asyncio.wait_for(hf.fetch_period(period, now), self.remote_timeout)
+        except TimeoutError:
+            log.warning("Hugging Face %s list took over %.0f s", period, self.remote_timeout)
+            self._refreshed.pop(period, None)
+            return "Hugging Face did not answer in time: this is what the bot already knew."
+        except (PaperfeedError, httpx.HTTPError) as exc:
+            log.warning("Hugging Face %s list failed: %s", period, exc)
+            self._refreshed.pop(period, None)
+            return "Hugging Face is not answering right now: this is what the bot already knew."
+        await self.keep(result.all_papers)
+        if result.error and not result.papers:
+            self._refreshed.pop(period, None)
+            return "Hugging Face is not answering right now: this is what the bot already knew."
+        return None
+
+
+def _matching(papers: Sequence[Paper], compiled: CompiledQuery) -> frozenset[str]:
+    """Ids of the papers the query matches, with the engine feeds and search use."""
+    with BatchMatcher(papers) as matcher:
+        return frozenset(matcher.match(compiled))
