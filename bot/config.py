@@ -8,6 +8,7 @@ are errors too, so a typo is never silently ignored. The Discord token comes onl
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -139,6 +140,8 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     return _build(raw, str(path), env, from_file=True)
@@ -150,6 +153,8 @@ def parse_config_text(text: str, env: Mapping[str, str], name: str = "config.tom
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"{name}: not valid TOML: nested too deeply") from None
     return _build(raw, name, env, from_file=True)
 
 
@@ -181,7 +186,7 @@ class _Reader:
         self.table: dict[str, Any] = table
 
     def where(self, key: str) -> str:
-        return f"{self.section} {key}".strip() if key else self.section
+        return f"{self.section} {_one_line(key)}".strip() if key else self.section
 
     def error(self, key: str, expected: str, got: object) -> ConfigError:
         return ConfigError(f"{self.filename}: {self.where(key)}: {expected}, got {_show(got)}")
@@ -208,8 +213,14 @@ T = TypeVar("T")
 
 
 def _show(value: object) -> str:
-    text = repr(value) if not isinstance(value, str) else '"' + value + '"'
+    """A value as the error line quotes it: control characters escaped, so it stays one line."""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(text: str) -> str:
+    """Keys are user text too: escape what would break the one-line error."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def _as_bool(value: Any) -> bool:
@@ -311,7 +322,7 @@ def _as_choice(*choices: str) -> Callable[[Any], str]:
 
 
 def _as_feed_name(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64:
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64 or not value.isprintable():
         raise ValueError
     return value.strip()
 
@@ -380,7 +391,7 @@ def _read_token(r: _Reader, token_file: str, env: Mapping[str, str]) -> Secret:
     if token_file:
         try:
             return Secret(Path(token_file).read_text(encoding="utf-8").strip())
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: undecodable, or a NUL in the path
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
             raise ConfigError(
                 f"{r.filename}: [discord] token_file: cannot read {token_file}: {reason}"

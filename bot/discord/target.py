@@ -57,6 +57,11 @@ class DiscordTarget:
         self._on_response = on_response
         self._channel_types: dict[int, int] = {}
 
+    def knows_channel(self, channel_id: int) -> bool:
+        """True when the channel's kind is known without a REST read (cached or remembered)."""
+        cached = self._client.get_channel(channel_id)
+        return channel_id in self._channel_types or (cached is not None and hasattr(cached, "type"))
+
     async def channel_type(self, channel_id: int) -> int:
         """The channel's type, from the gateway cache or one REST read (then remembered)."""
         if channel_id in self._channel_types:
@@ -80,8 +85,17 @@ class DiscordTarget:
         except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             self._record(getattr(exc, "status", None))
             raise classify(exc) from None
+        except RuntimeError:
+            self._stopping()
+            raise
         self._record(200)
         return posted
+
+    def _stopping(self) -> None:
+        """discord.py closed its HTTP session under a send ("Session is closed"): the bot is
+        stopping (SIGTERM while a start-up reconcile runs). Nothing left; try again later."""
+        if self._client.is_closed():
+            raise DeliveryRetryable("the bot is stopping") from None
 
     def _record(self, status: int | None) -> None:
         if self._on_response is not None:
@@ -115,6 +129,9 @@ class DiscordTarget:
             )
         except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             raise classify(exc) from None
+        except RuntimeError:
+            self._stopping()
+            raise
         me = self._client.user.id if self._client.user else None
         marker = f"arXiv:{paper_id}"
         for message in messages:
@@ -152,5 +169,11 @@ class DiscordTarget:
                 ),
                 json=alert_message(text),
             )
-        except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        except (
+            TimeoutError,
+            discord.HTTPException,
+            aiohttp.ClientError,
+            OSError,
+            RuntimeError,  # the session closed under us: the bot is stopping
+        ) as exc:
             log.warning("could not post an alert to channel %d: %s", self._alerts_channel_id, exc)

@@ -4,10 +4,11 @@ The guarantee rests on three steps. Every send is recorded as an attempt (state 
 before it leaves; every send carries a nonce derived from (feed, paper), which Discord uses to
 answer a repeated send with the message it already made; and on start, attempts whose outcome
 was never recorded are reconciled: the channel's recent messages are checked for the paper and
-only then is the send repeated with the same nonce. Failures are sorted by what they mean: a
-forbidden or missing channel pauses its feeds at once (no retry storm toward Discord's
-invalid-request limit), a refused body marks that delivery failed, anything transient goes back
-to the queue with exponential backoff.
+only then is the send repeated with the same nonce; a retry of an attempt that failed without
+an answer (a timeout, a dropped connection) is checked the same way, since Discord remembers a
+nonce only for minutes. Failures are sorted by what they mean: a forbidden or missing channel
+pauses its feeds at once (no retry storm toward Discord's invalid-request limit), a refused body
+marks that delivery failed, anything transient goes back to the queue with exponential backoff.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class DeliveryTarget(Protocol):
         """Tell the server's admins (the alerts channel); never raises."""
         ...
 
+    def knows_channel(self, channel_id: int) -> bool:
+        """Whether posting there needs no extra request first (its kind is already known)."""
+        ...
+
 
 def delivery_nonce(feed_id: int, paper_id: str) -> str:
     """Deterministic per (feed, paper), at most 25 characters, as Discord allows."""
@@ -77,13 +82,13 @@ def retry_delay(attempts: int, rand: float) -> timedelta:
 class RateLimiter:
     """A token bucket below Discord's global 50 requests per second, shared by all sends.
 
-    At most `burst + rate` requests can start in any one second (45 by default), so even a
+    At most `burst + rate` requests can start in any one second (49 by default), so even a
     full bucket spent at once stays under the limit, whatever window Discord measures in.
     """
 
     def __init__(
         self,
-        rate: float = 40.0,
+        rate: float = 44.0,
         burst: int = 5,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -253,7 +258,7 @@ class Publisher:
         async def work(channel_id: int, queue: list[DueDelivery]) -> None:
             async with self._channel_slots:
                 for item in queue:
-                    if self._stopping and not reconciling:
+                    if self._stopping:  # what is left is reconciled or sent by the next start
                         return
                     paper = papers.get(item.delivery.paper_id)
                     if paper is None:  # cannot happen with the foreign key; never crash on it
@@ -272,7 +277,10 @@ class Publisher:
         delivery = item.delivery
         nonce = item.nonce or delivery_nonce(delivery.feed_id, delivery.paper_id)
         try:
-            if reconciling:
+            # An attempt whose outcome is unknown (a crash, or a timeout or dropped connection
+            # after Discord may have made the message) is looked for in the channel before it
+            # is sent again: the nonce alone only deduplicates for a few minutes.
+            if reconciling or item.attempted_at is not None:
                 since = (item.attempted_at or delivery.queued_at) - timedelta(minutes=5)
                 await self._pace(item.channel_id)
                 found = await self._target.find_posted(
@@ -283,7 +291,7 @@ class Publisher:
                         [delivery.id], found.message_id, self._clock(), found.thread_id
                     )
                     report.sent += 1
-                    self._count("sent")  # sent by the run that died; found in the channel
+                    self._count("sent")  # sent by an earlier attempt; found in the channel
                     return True
             body = self._build_body(paper, item.feed_name)
             await self._store.mark_sending([delivery.id], nonce, self._clock())
@@ -303,6 +311,9 @@ class Publisher:
             )
             return True
         except DeliveryRetryable as exc:
+            if self._stopping:  # cut short by our own shutdown: no backoff, and the next
+                await self._store.requeue([delivery.id], str(exc))  # start looks first
+                return False
             when = self._clock() + retry_delay(delivery.attempts + 1, self._rand())
             await self._store.mark_retry(delivery.id, str(exc), when)
             report.retried += 1
@@ -337,11 +348,12 @@ class Publisher:
         )
 
     async def _pace(self, channel_id: int) -> None:
-        """One token per request to Discord; the first use of a channel may cost two, since the
-        target may have to look its type up first (a start before the gateway's cache is full)."""
+        """One token per request to Discord; the first use of a channel costs two when the target
+        must look its type up first (before the gateway's cache holds it)."""
         if channel_id not in self._paced_channels:
             self._paced_channels.add(channel_id)
-            await self._limiter.acquire()
+            if not self._target.knows_channel(channel_id):
+                await self._limiter.acquire()
         await self._limiter.acquire()
 
     def _count(self, outcome: str) -> None:

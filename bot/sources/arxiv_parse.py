@@ -143,7 +143,8 @@ def api_entry(entry: Any) -> Paper:
         authors=_author_names(entry),
         categories=_terms(entry, first=primary_term),
         published=_time(entry.get("published_parsed")),
-        updated=_time(entry.get("updated_parsed")),
+        # `in` first: feedparser's get() would hand back the publication date instead
+        updated=_time(entry.get("updated_parsed") if "updated_parsed" in entry else None),
         doi=_text(entry, "arxiv_doi") or None,
         journal_ref=_text(entry, "arxiv_journal_ref") or None,
         comments=_text(entry, "arxiv_comment") or None,
@@ -161,7 +162,12 @@ def _read_feed(body: bytes) -> _Feed:
     """Parse a feed body; a cut-short body keeps only the entries whose end tag arrived."""
     if not body.strip():
         raise SourceResponseError(SOURCE, "empty response where a feed was expected")
-    parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False
+        )
+    except Exception as exc:  # feedparser itself can fail on hostile input (&#x110000;)
+        raise SourceResponseError(SOURCE, f"unreadable feed ({type(exc).__name__})") from None
     error = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(error, feedparser.CharacterEncodingOverride):
         error = None  # a mislabelled charset that feedparser recovered from

@@ -72,6 +72,9 @@ class FakeTarget:
     async def alert(self, text: str) -> None:
         self.alerts.append(text)
 
+    def knows_channel(self, channel_id: int) -> bool:
+        return True
+
 
 def body(paper: Paper, feed_name: str) -> dict[str, Any]:
     return {"embeds": [{"title": paper.title, "url": paper.url}], "allowed_mentions": {"parse": []}}

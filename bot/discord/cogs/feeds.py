@@ -34,6 +34,9 @@ NEEDED_IN_THREADS = {
     "create_public_threads": "Create Public Threads",
 }
 PostChannel = discord.TextChannel | discord.ForumChannel | discord.Thread
+# One budget for all /feed commands, per user: a person never needs more, a script gets a
+# friendly "slow down" (see bot.discord.errors) instead of hammering the database.
+FEED_COOLDOWN = app_commands.checks.cooldown(10, 60.0, key=lambda i: i.user.id)
 
 
 class PostChannelOption(app_commands.Transformer):
@@ -114,6 +117,7 @@ class FeedsCog(commands.Cog):
         return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names[:25]]
 
     @feed.command(name="add")
+    @FEED_COOLDOWN
     @app_commands.describe(
         name="A short name for the feed",
         query="What to look for, e.g. causal (inference OR discovery) -survey",
@@ -136,6 +140,14 @@ class FeedsCog(commands.Cog):
     ) -> None:
         """Post papers matching a query to a channel"""
         guild_id = require_manager(interaction)
+        # Discord enforces these ranges; a payload that skipped them (a stale registration,
+        # a crafted client) must not store a feed discord.py never checked.
+        if not (
+            1 <= len(name.strip()) <= 64 and 0 <= min_upvotes <= 100_000 and 0 <= backfill <= 10
+        ):
+            raise UserFacingError(
+                "Out of range: a name of 1-64 characters, min_upvotes 0-100000, backfill 0-10."
+            )
         target = channel or interaction.channel
         if target is None or not isinstance(
             target, discord.TextChannel | discord.ForumChannel | discord.Thread
@@ -179,6 +191,7 @@ class FeedsCog(commands.Cog):
         return await self.store.search(compiled, limit=5, since=since, sort="recent")
 
     @feed.command(name="preview")
+    @FEED_COOLDOWN
     @app_commands.describe(query="A query to try, e.g. diffusion OR flow")
     async def preview(
         self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]
@@ -196,6 +209,7 @@ class FeedsCog(commands.Cog):
         )
 
     @feed.command(name="list")
+    @FEED_COOLDOWN
     async def list_(self, interaction: discord.Interaction) -> None:
         """List this server's feeds and their state"""
         guild_id = require_manager(interaction)
@@ -220,6 +234,7 @@ class FeedsCog(commands.Cog):
         await interaction.response.send_message(text, ephemeral=True)
 
     @feed.command(name="remove")
+    @FEED_COOLDOWN
     @app_commands.describe(name="The feed to remove")
     @app_commands.autocomplete(name=feed_names)
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
@@ -234,6 +249,7 @@ class FeedsCog(commands.Cog):
         )
 
     @feed.command(name="pause")
+    @FEED_COOLDOWN
     @app_commands.describe(name="The feed to pause")
     @app_commands.autocomplete(name=feed_names)
     async def pause(self, interaction: discord.Interaction, name: str) -> None:
@@ -246,6 +262,7 @@ class FeedsCog(commands.Cog):
         )
 
     @feed.command(name="resume")
+    @FEED_COOLDOWN
     @app_commands.describe(name="The feed to resume")
     @app_commands.autocomplete(name=feed_names)
     async def resume(self, interaction: discord.Interaction, name: str) -> None:
