@@ -268,12 +268,16 @@ class Store:
         needs_row = since is not None or hf_only
         if query.fts is not None:
             # Counting and candidate search stay inside the index unless a filter needs the row.
-            where, params = _filters(query, since, hf_only, params, pk="papers_fts.rowid")
+            joins: list[str] = []
+            where, params = _filters(
+                query, since, hf_only, params, pk="papers_fts.rowid", joins=joins
+            )
             where.insert(0, "papers_fts MATCH :fts")
             params["fts"] = query.fts
             source = "papers_fts"
             if needs_row:
                 source += " JOIN papers p ON p.pk = papers_fts.rowid"
+            source = " ".join([source, *joins])
         else:
             where, params = _filters(query, since, hf_only, params)
             source = "papers p"
@@ -754,15 +758,26 @@ def _filters(
     params: dict[str, Any],
     *,
     pk: str = "p.pk",
+    joins: list[str] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """WHERE clauses for the parts of a query that live outside the full-text index.
 
     Category tests compare with `pk` (the paper's key as the query names it); `since` and
-    `hf_only` read the paper's row as `p`.
+    `hf_only` read the paper's row as `p`. Given a `joins` list, a group that is one exact
+    category becomes a join appended there instead (a paper has that category at most once):
+    a seek in the (paper_pk, category) index per row, about twice as fast as EXISTS.
     """
     where: list[str] = []
     n = 0
     for group in query.include_categories:
+        if joins is not None and len(group) == 1 and "." in group[0]:
+            n += 1
+            params[f"c{n}"] = group[0]
+            joins.append(
+                f"CROSS JOIN paper_categories pc{n} "
+                f"ON pc{n}.paper_pk = {pk} AND pc{n}.category = :c{n}"
+            )
+            continue
         parts = []
         for category in group:
             n += 1
