@@ -55,7 +55,9 @@ async def _fill_outbox(db: str, channel_ids: list[int], guild_id: int, deliverie
     async with open_store(db, clock=lambda: NOW) as store:
         await store.upsert_papers(_paper(i) for i in range(deliveries))
         feeds = [
-            await store.add_feed(FeedSpec(name=f"f{i}", channel_id=c, query="attention"), guild_id=guild_id)
+            await store.add_feed(
+                FeedSpec(name=f"f{i}", channel_id=c, query="attention"), guild_id=guild_id
+            )
             for i, c in enumerate(channel_ids)
         ]
         await store.queue_deliveries(
@@ -80,7 +82,9 @@ async def fanout(deliveries: int = 1000, channels: int = 200) -> dict[str, Any]:
         try:
             async with open_store(db, clock=lambda: NOW) as store, httpx.AsyncClient() as http:
                 config = Config(database=DatabaseConfig(path=db))
-                services = Services(config, store, http, Poller(store, [], lambda: NOW), None, None, lambda: NOW)
+                services = Services(
+                    config, store, http, Poller(store, [], lambda: NOW), None, None, lambda: NOW
+                )
                 started = await starter(fake, lambda: build_bot(
                     services, clock=lambda: NOW, with_scheduler=False, background=False,
                     **FAST_CLIENT_OPTIONS))  # fmt: skip
@@ -163,7 +167,9 @@ async def run_memory(db: Path, *, deliveries: int = 0, channels: int = 50, settl
     out: dict[str, Any] = {"rss_mib": round(current / 1024, 1), "peak_rss_mib": round(peak / 1024, 1),
                            "start_to_gateway_s": round(connected, 2), "exit_code": proc.returncode}  # fmt: skip
     if deliveries:
-        out.update({"deliveries": deliveries, "posted": len(fake.messages()), "wall_s": round(wall, 2)})
+        out.update(
+            {"deliveries": deliveries, "posted": len(fake.messages()), "wall_s": round(wall, 2)}
+        )
     return out
 
 
@@ -188,7 +194,9 @@ async def interaction_latency(db: Path, queries: list[str], repeats: int = 5) ->
             n = 0
             for _ in range(repeats):
                 for query in queries:
-                    record = await fake.invoke("search", {"query": query}, member=members[n], force=True)
+                    record = await fake.invoke(
+                        "search", {"query": query}, member=members[n], force=True
+                    )
                     n += 1
                     await fake.wait_for_callback(record, timeout=30)
                     latency = record.latency
@@ -198,6 +206,7 @@ async def interaction_latency(db: Path, queries: list[str], repeats: int = 5) ->
         await starter.close_all()
         await fake.close()
     latencies.sort()
+
     def pct(q: float) -> float:
         return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1)
 

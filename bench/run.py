@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import corpus as corpus_module  # noqa: E402
+from bench import discord_bench  # noqa: E402
 from bench.floor_import import INSERT_CATEGORY, INSERT_PAPER, connect  # noqa: E402
 from bot.models import Feed, FeedOrigin, FeedSpec, Paper, SearchPage  # noqa: E402
 from bot.query import compile_query  # noqa: E402
@@ -825,25 +826,64 @@ def bench_matching(ctx: Context) -> dict[str, Any]:
     }
 
 
-# --- Slots for the Discord side (no numbers until they are implemented) ---------------------
+# --- The Discord side: fan-out, memory of `paperfeed run`, interaction latency ---------------
 
-pending(
-    "fanout",
-    "deliveries per second from the outbox to the loopback Discord (tests/discord_fake), "
-    "for one poll's matches over many channels, with rate limits honoured",
-    needs="the Discord delivery loop in bot/discord",
-)
-pending(
-    "idle_memory",
-    "RSS of `paperfeed run` connected to the loopback Discord, idle after start-up, "
-    "with the 1M-paper database and 10k feeds",
-    needs="`paperfeed run` and the loopback Discord",
-)
-pending(
-    "interaction_latency",
-    "p50/p99 from a /search or /follow interaction to the response on the loopback Discord",
-    needs="the slash-command handlers in bot/discord",
-)
+
+def _fanout_size(ctx: Context) -> tuple[int, int]:
+    """The issue's 1,000 deliveries over 200 channels, smaller for the quick presets."""
+    return {"full": (1000, 200), "quick": (250, 50)}.get(ctx.settings.preset, (50, 10))
+
+
+@benchmark("fanout", "deliveries from a full outbox to the loopback Discord at Discord's limits")
+def bench_fanout(ctx: Context) -> dict[str, Any]:
+    deliveries, channels = _fanout_size(ctx)
+    figures = asyncio.run(discord_bench.fanout(deliveries, channels))
+    figures["description"] = (
+        "the real publisher and discord.py against the loopback Discord (5 messages / 5 s per "
+        "channel, 50 requests/s); floor = the least time those limits allow"
+    )
+    return figures
+
+
+@benchmark("memory", "peak RSS of a real `paperfeed run` process: idle, and during a fan-out")
+def bench_memory(ctx: Context) -> dict[str, Any]:
+    size = max(ctx.settings.sizes)
+    db = ctx.database(size)
+    deliveries, channels = _fanout_size(ctx)
+    with tempfile.TemporaryDirectory(prefix="pf-mem-") as tmp:
+        idle = asyncio.run(discord_bench.run_memory(db, settle_s=5.0))
+        scratch = Path(tmp) / "fanout.sqlite3"
+        busy = asyncio.run(
+            discord_bench.run_memory(scratch, deliveries=deliveries, channels=channels)
+        )
+    return {
+        "description": f"`paperfeed run` against the loopback Discord with the {size:,}-paper "
+        "database (idle), and delivering a fan-out; VmHWM from /proc",
+        "papers": size,
+        "idle": idle,
+        "fanout": busy,
+        "ratio_vs_floor": None,
+    }
+
+
+INTERACTION_QUERIES = ["holonomy", "wasserstein", "framework", '"mixture of experts"',
+                       "title:wasserstein", "transport*", "wasserstein -framework"]  # fmt: skip
+
+
+@benchmark("interaction", "/search on the largest store, from dispatch to the first response")
+def bench_interaction(ctx: Context) -> dict[str, Any]:
+    size = max(ctx.settings.sizes)
+    repeats = 10 if ctx.settings.preset == "full" else 3
+    figures = asyncio.run(
+        discord_bench.interaction_latency(ctx.database(size), INTERACTION_QUERIES, repeats)
+    )
+    figures.update(
+        papers=size,
+        description="the real bot's /search (query language, store search, embed) answering "
+        "the loopback Discord; latency on the fake's clock from dispatch to the first callback",
+        ratio_vs_floor=None,
+    )
+    return figures
 
 
 # --- Targets and machine --------------------------------------------------------------------
@@ -888,6 +928,21 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "<=",
                 1.25,
             )
+    fanout = results.get("fanout")
+    if fanout:
+        add(f"fan-out {fanout['deliveries']} x floor", fanout["ratio_vs_floor"], "<=", 1.15)
+        add("fan-out 429s", fanout["responses_429"], "<=", 0)
+    memory = results.get("memory")
+    if memory and memory["papers"] >= 1_000_000:
+        add(
+            f"idle RSS MiB ({memory['papers']:,} papers)",
+            memory["idle"]["peak_rss_mib"],
+            "<=",
+            150.0,
+        )
+    interaction = results.get("interaction")
+    if interaction and interaction["papers"] >= 1_000_000:
+        add("/search first response p99 ms", interaction["p99_ms"], "<=", 500.0)
     matching = results.get("matching")
     if matching:
         add(
