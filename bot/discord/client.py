@@ -97,8 +97,10 @@ class PaperfeedBot(commands.AutoShardedBot):
         """Deliver what the outbox owes until close(); a failing round never ends the loop."""
         while not self._closing:
             try:
-                await self.publisher.publish_due()
+                report = await self.publisher.publish_due()
                 await self.publisher.publish_digests()
+                if report.more and not self._closing:
+                    continue  # a full batch: the rest is due now, not in PUBLISH_INTERVAL
             except Exception:
                 log.exception("a delivery round failed; the next one will try again")
             with contextlib.suppress(TimeoutError):

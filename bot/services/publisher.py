@@ -119,6 +119,7 @@ class PublishReport:
     failed: int = 0
     retried: int = 0
     paused_channels: list[int] = field(default_factory=list)
+    more: bool = False  # the round took a full batch: more may be due right now
 
 
 class Publisher:
@@ -173,6 +174,7 @@ class Publisher:
                 return PublishReport()
             due = await self._store.due_deliveries(self._clock(), self._batch_size)
             report = await self._publish(due, reconciling=False)
+            report.more = len(due) >= self._batch_size
             if report.sent or report.failed or report.paused_channels:
                 log.info(
                     "delivery batch: sent=%d failed=%d retried=%d paused_channels=%d",
