@@ -62,7 +62,7 @@ from bot.store import codec, open_store  # noqa: E402
 from bot.store import store as store_module  # noqa: E402
 from bot.store.migrate import available_migrations  # noqa: E402
 
-DEFAULT_WORKDIR = Path("/tmp/paperfeed-bench")
+DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "paperfeed-bench"
 # The search's bm25 with its column weights (title, authors, abstract): the floor ranks alike.
 BM25 = store_module._BM25
 # Bump when the way databases are built changes, so cached ones are rebuilt.
