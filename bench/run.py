@@ -58,13 +58,13 @@ from bot.models import Feed, FeedOrigin, FeedSpec, Paper, SearchPage  # noqa: E4
 from bot.query import compile_query  # noqa: E402
 from bot.services.matching import compile_feeds, match_batch  # noqa: E402
 from bot.sources.snapshot import parse_snapshot_line  # noqa: E402
-from bot.store import codec, open_store  # noqa: E402
-from bot.store import store as store_module  # noqa: E402
-from bot.store.migrate import available_migrations  # noqa: E402
+from bot.store import open_store  # noqa: E402
+from bot.store.sqlite import codec, search_sql  # noqa: E402
+from bot.store.sqlite.migrate import available_migrations  # noqa: E402
 
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "paperfeed-bench"
 # The search's bm25 with its column weights (title, authors, abstract): the floor ranks alike.
-BM25 = store_module._BM25
+BM25 = search_sql.BM25
 # Bump when the way databases are built changes, so cached ones are rebuilt.
 BUILD_VERSION = 1
 
@@ -459,7 +459,7 @@ def reference_sql(fts: str | None, categories: Sequence[str], now: str) -> tuple
         return sql.replace("SELECT p.*", "SELECT p.id, 0.0"), params
     params: list[Any] = [fts]
     where = "papers_fts MATCH ?" + _category_exists("p.pk", categories, params)
-    recency = store_module._RECENCY.replace(":now", "?")
+    recency = search_sql.RECENCY.replace(":now", "?")
     params.insert(0, now)
     sql = (
         f"SELECT p.id, (-{BM25}) * {recency} AS score FROM papers_fts "
@@ -501,7 +501,7 @@ async def _search_size(ctx: Context, n: int) -> dict[str, Any]:
 
         async def bot_once(text: str) -> tuple[float, SearchPage]:
             started = time.perf_counter()
-            page = await store.search(compile_query(text), limit=10)
+            page = await store.papers.search(compile_query(text), limit=10)
             return time.perf_counter() - started, page
 
         for query in SEARCH_QUERIES:
@@ -575,7 +575,7 @@ async def _search_size(ctx: Context, n: int) -> dict[str, Any]:
                 "ratio_vs_peer": _ratio(bot["p50_ms"], peer["p50_ms"]),
                 "speedup_vs_peer": round(peer["p50_ms"] / bot["p50_ms"], 1),
                 "target_p99_ms": LATENCY_TARGET_MS[klass],
-                "ranked_exactly": page.total <= store_module._RANK_POOL or compiled.fts is None,
+                "ranked_exactly": page.total <= search_sql.RANK_POOL or compiled.fts is None,
                 "overlap_at_10": round(
                     len(set(got_ids) & set(exact_ids)) / max(len(exact_ids), 1), 2
                 ),
@@ -592,13 +592,13 @@ async def _search_size(ctx: Context, n: int) -> dict[str, Any]:
     return results
 
 
-@benchmark("search", "p50/p95/p99 latency of compile_query + Store.search(limit=10)")
+@benchmark("search", "p50/p95/p99 latency of compile_query + papers.search(limit=10)")
 def bench_search(ctx: Context) -> dict[str, Any]:
     sizes = {str(n): asyncio.run(_search_size(ctx, n)) for n in ctx.settings.sizes}
     worst_floor = max(q["ratio_vs_floor"] for size in sizes.values() for q in size.values())
     worst_peer = max(q["ratio_vs_peer"] for size in sizes.values() for q in size.values())
     return {
-        "description": "compile_query + Store.search(limit=10) on a warm database; floor = the "
+        "description": "compile_query + papers.search(limit=10) on a warm database; floor = the "
         "raw FTS5 bm25 top-10 query; peer = LIKE '%term%' scans (top 10 newest + count)",
         "sizes": sizes,
         "ratio_vs_floor": worst_floor,
@@ -622,7 +622,7 @@ def _read_papers(path: Path, count: int, now: datetime) -> list[Paper]:
 async def _ingest_run(
     ctx: Context, papers: list[Paper], batch_size: int, label: str
 ) -> dict[str, Any]:
-    """Store.upsert_papers vs raw executemany, batch by batch, into two fresh databases."""
+    """papers.upsert vs raw executemany, batch by batch, into two fresh databases."""
     store_db = ctx.workdir / f"ingest-{label}-store.sqlite3"
     floor_db = ctx.workdir / f"ingest-{label}-floor.sqlite3"
     for db in (store_db, floor_db):
@@ -645,7 +645,7 @@ async def _ingest_run(
                 cats.extend((next_pk, c) for c in paper.categories)
                 next_pk += 1
             started = time.perf_counter()
-            result = await store.upsert_papers(batch)
+            result = await store.papers.upsert(batch)
             store_s += time.perf_counter() - started
             assert len(result.new) == len(batch), "ingest papers must be new"
             started = time.perf_counter()
@@ -669,7 +669,7 @@ async def _ingest_run(
     }
 
 
-@benchmark("ingest", "papers/s through Store.upsert_papers; full `paperfeed import` time and RSS")
+@benchmark("ingest", "papers/s through papers.upsert; full `paperfeed import` time and RSS")
 def bench_ingest(ctx: Context) -> dict[str, Any]:
     s = ctx.settings
     now = datetime.now(UTC)
@@ -693,7 +693,7 @@ def bench_ingest(ctx: Context) -> dict[str, Any]:
         full[str(n)] = figures
         log(f"full import {n:,}: {figures['wall_s']} s (floor {floor['wall_s']} s)")
     return {
-        "description": "Store.upsert_papers into a fresh database vs raw executemany INSERTs "
+        "description": "papers.upsert into a fresh database vs raw executemany INSERTs "
         "(same tables, triggers, indexes); full import = `paperfeed import` subprocess",
         "poll_batch": poll,
         "import_batch": bulk,

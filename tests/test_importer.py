@@ -50,10 +50,10 @@ async def test_import_counts_and_skips_bad_lines_with_their_numbers(tmp_path: Pa
             "line 8",
             "line 10",
         ]
-        assert await store.count_papers() == 20
+        assert await store.papers.count() == 20
         again = await import_lines(store, iter(lines), batch_size=7)
         assert again.new == 0 and again.updated == 0
-        assert await store.count_papers() == 20
+        assert await store.papers.count() == 20
 
 
 async def test_progress_is_reported_per_batch(tmp_path: Path) -> None:

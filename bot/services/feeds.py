@@ -8,13 +8,13 @@ from datetime import datetime
 
 from bot.models import Feed, FeedOrigin, FeedSpec
 from bot.services.matching import backfill_feed
-from bot.store import Store
+from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
 
 
 async def create_feed(
-    store: Store,
+    store: Database,
     spec: FeedSpec,
     *,
     guild_id: int | None,
@@ -23,7 +23,7 @@ async def create_feed(
 ) -> tuple[Feed, int]:
     """Store a feed and queue at most `backfill` of its recent matches (never the history)."""
     async with store.transaction():
-        feed = await store.add_feed(spec, guild_id=guild_id, origin=origin)
+        feed = await store.feeds.add(spec, guild_id=guild_id, origin=origin)
         matches = await backfill_feed(store, feed, now)
     queued = min(len(matches), spec.backfill)
     log.info("feed %d (%s) created; %d recent match(es), %d queued", feed.id, feed.name,
@@ -31,10 +31,10 @@ async def create_feed(
     return feed, queued
 
 
-async def sync_config_feeds(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
+async def sync_config_feeds(store: Database, specs: Sequence[FeedSpec], now: datetime) -> None:
     """Make the file-managed feeds equal [[feeds]]; new ones get their backfill."""
     async with store.transaction():
-        added, removed = await store.sync_config_feeds(specs)
+        added, removed = await store.feeds.sync_config(specs)
         for feed in added:
             await backfill_feed(store, feed, now)
     for feed in added:

@@ -12,7 +12,7 @@ from bot.errors import PaperfeedError
 from bot.models import SourceRun
 from bot.services.matching import queue_matches
 from bot.sources.base import FetchResult, Source
-from bot.store import Store
+from bot.store.interfaces import Database
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -41,7 +41,7 @@ class Poller:
 
     def __init__(
         self,
-        store: Store,
+        store: Database,
         sources: Sequence[Source],
         clock: Clock,
         *,
@@ -85,7 +85,7 @@ class Poller:
                 failed=report.error is not None,
                 new=report.new,
             )
-        await self._store.record_run(
+        await self._store.sources.record_run(
             SourceRun(
                 source=name,
                 started_at=started,
@@ -115,7 +115,7 @@ class Poller:
         papers = result.all_papers
         try:
             async with self._store.transaction():
-                upsert = await self._store.upsert_papers(papers)
+                upsert = await self._store.papers.upsert(papers)
                 queued = await queue_matches(self._store, [*upsert.new, *upsert.updated], started)
         except PaperfeedError as exc:
             log.error("storing the %s poll failed: %s", name, exc)

@@ -23,7 +23,8 @@ from bot.sources.arxiv import ArxivSource
 from bot.sources.base import FetchResult
 from bot.sources.http import NO_RETRY, Pacer
 from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store, open_store
+from bot.store import open_store
+from bot.store.interfaces import Database
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
 from tests.fakes.discord.server import FakeDiscord
 
@@ -65,7 +66,7 @@ class Harness:
     fake: FakeDiscord
     alerts_channel: int
     started: StartedBot[PaperfeedBot]
-    store: Store
+    store: Database
     hf: ScriptedSource
     clock: Callable[[], datetime]
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import StoreError
 from bot.store import open_store
-from bot.store.migrate import available_migrations, current_version, migrate
+from bot.store.sqlite.migrate import available_migrations, current_version, migrate
 
 
 def test_migrations_are_numbered_without_gaps_and_commented() -> None:
@@ -55,4 +55,4 @@ async def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     async with open_store(path):
         pass
     async with open_store(path) as store:
-        assert await store.count_papers() == 0
+        assert await store.papers.count() == 0
