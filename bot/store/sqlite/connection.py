@@ -3,7 +3,12 @@
 Writes go through one writer connection and take turns: `transaction()` holds a lock and a
 `BEGIN IMMEDIATE` for the task that opened it, and nested calls in that task join it.
 
-Reads share the writer connection.
+Reads must never see another task's uncommitted writes: a publisher that saw a delivery queued
+by a poll that then rolls back would post a paper the database no longer owes. So a read from a
+task that owns the open transaction runs on the writer (it must see its own writes); any other
+read runs on a second, query-only connection, which in WAL mode sees the last commit and never
+waits for the writer. An in-memory database cannot have a second connection: there, a read
+from a task that does not own the transaction waits for the write lock instead.
 
 Which task owns which transaction is kept in one module-level context variable holding the
 `Connections` whose transaction the current task opened; tasks started inside a transaction
@@ -91,7 +96,13 @@ class Connections:
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
         """A connection that shows committed data, plus this task's own uncommitted writes."""
-        yield self._writer
+        if self.owns_transaction():
+            yield self._writer
+        elif self._reader is not None:
+            yield self._reader
+        else:
+            async with self._lock:
+                yield self._writer
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         async with self.reading() as conn, conn.execute(sql, params) as cur:
@@ -163,6 +174,10 @@ async def open_connections(path: str, *, create: bool) -> Connections:
         try:
             await _configure(writer)
             await migrate(writer)
+            if path != MEMORY:
+                reader = await _connect(path)
+                await _configure(reader)
+                await reader.execute("PRAGMA query_only = ON")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{db_path}: not a usable paperfeed database: {exc}") from None
     except BaseException:

@@ -59,3 +59,33 @@ async def test_a_write_from_another_task_never_joins_an_open_transaction(db: Dat
     (after,) = await db.outbox.deliveries(feed_id=feed.id)
     assert after.state is DeliveryState.SENT and after.message_id == 99
     assert await db.papers.get("2401.00002") is None
+
+
+async def test_a_reader_never_sees_another_tasks_uncommitted_rows(db: Database) -> None:
+    """The publisher must not post a delivery that a poll queued and then rolled back."""
+    await db.papers.upsert([paper("2401.00001")])
+    feed = await db.feeds.add(FeedSpec(name="f", channel_id=1, query="x"), guild_id=1)
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def failing_poll() -> None:
+        with pytest.raises(Rollback):
+            async with db.transaction():
+                await db.outbox.queue([(feed.id, "2401.00001")])
+                assert len(await db.outbox.due(NOW)) == 1  # its own write, visible to itself
+                inside.set()
+                await release.wait()
+                raise Rollback
+
+    poll = asyncio.create_task(failing_poll())
+    await inside.wait()
+    # The publisher reads while the poll's transaction is open. A backend may answer at once
+    # (from the last commit) or wait for the transaction to end; either way it must not see
+    # the uncommitted delivery.
+    publisher = asyncio.create_task(db.outbox.due(NOW))
+    depth = asyncio.create_task(db.outbox.depth())
+    await asyncio.wait({publisher, depth}, timeout=0.3)
+    release.set()
+    await poll
+    assert await publisher == [] and await depth == 0
+    assert await db.outbox.due(NOW) == []
