@@ -238,7 +238,7 @@ class Database(Protocol):
         ...
 
     async def integrity_check(self) -> str:
-        """ "ok", or the backend's description of what is damaged."""
+        """The word "ok", or the backend's description of what is damaged."""
         ...
 
     async def check_writable(self, timeout: float = 2.0) -> bool:
