@@ -36,7 +36,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--payload",
         action="store_true",
-        help="print the exact JSON body the bot would post to Discord",
+        help="print the exact JSON body a feed would post to Discord for it",
+    )
+    p.add_argument(
+        "--feed",
+        metavar="NAME",
+        help="the feed name its footer shows with --payload (default: a placeholder)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_show)
@@ -88,9 +93,11 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
             f"{ref.id}: not in the local database (run `paperfeed poll` or `paperfeed import`)"
         )
     if args.payload:
-        from bot.discord.embeds import paper_message
+        # The body a feed posts (footer: feed name and source; link buttons). The publisher
+        # adds only the per-(feed, paper) nonce when it sends it.
+        from bot.discord.embeds import FEED_PLACEHOLDER, feed_message
 
-        emit(paper_message(paper))
+        emit(feed_message(paper, args.feed or FEED_PLACEHOLDER))
         return 0
     if args.json:
         emit(paper_document(paper))
