@@ -157,3 +157,17 @@ async def test_posts_carry_link_buttons_and_arxivs_comment_line(harness: Harness
         assert embed["footer"]["text"].endswith("· via Hugging Face · arXiv:2611.00007v1")
     assert message.embeds[0]["footer"]["text"].startswith("causal · ")
     assert starter.embeds[0]["footer"]["text"].startswith("forum · ")
+
+
+async def test_two_feeds_on_one_channel_post_a_paper_once(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    first = await add_feed(h, "causal", world.papers.id, "causal")
+    second = await add_feed(h, "causal-copy", world.papers.id, "causal OR discovery")
+    await h.poll_and_deliver([make_paper(8, "Causal discovery at scale")])
+    await h.fake.wait_for_messages(world.papers, 1)
+    await h.poll_and_deliver([make_paper(8, "Causal discovery at scale")])
+    assert len(h.fake.messages(world.papers)) == 1
+    states = [d.state for f in (first, second) for d in await h.store.deliveries(feed_id=f)]
+    assert sorted(s.value for s in states) == ["sent", "skipped"]
