@@ -47,7 +47,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_show)
 
     p = sub.add_parser("import", help="load papers from an arXiv metadata snapshot (JSON lines)")
-    p.add_argument("file", help='a .json / .jsonl file, or "-" for standard input')
+    p.add_argument("file", nargs="?", help='a .json / .jsonl file, or "-" for standard input')
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        help="load the small sample of real papers shipped with paperfeed",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_import)
 
@@ -126,6 +131,14 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
     from bot.progress import Progress, bytes_read, file_size
     from bot.services.importer import ImportReport, import_lines
 
+    if args.sample == (args.file is not None):
+        from bot.cli.feeds import UsageError
+
+        raise UsageError("give a FILE to import, or --sample (not both)")
+    if args.sample:
+        from bot.data import sample_path
+
+        args.file = str(sample_path())
     if args.file == "-":
         stream = sys.stdin
     else:
