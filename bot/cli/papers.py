@@ -36,13 +36,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--payload",
         action="store_true",
-        help="print the exact JSON body the bot would post to Discord",
+        help="print the exact JSON body a feed would post to Discord for it",
+    )
+    p.add_argument(
+        "--feed",
+        metavar="NAME",
+        help="the feed name its footer shows with --payload (default: a placeholder)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_show)
 
     p = sub.add_parser("import", help="load papers from an arXiv metadata snapshot (JSON lines)")
-    p.add_argument("file", help='a .json / .jsonl file, or "-" for standard input')
+    p.add_argument("file", nargs="?", help='a .json / .jsonl file, or "-" for standard input')
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        help="load the small sample of real papers shipped with paperfeed",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_import)
 
@@ -88,9 +98,11 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
             f"{ref.id}: not in the local database (run `paperfeed poll` or `paperfeed import`)"
         )
     if args.payload:
-        from bot.discord.embeds import paper_message
+        # The body a feed posts (footer: feed name and source; link buttons). The publisher
+        # adds only the per-(feed, paper) nonce when it sends it.
+        from bot.discord.embeds import FEED_PLACEHOLDER, feed_message
 
-        emit(paper_message(paper))
+        emit(feed_message(paper, args.feed or FEED_PLACEHOLDER))
         return 0
     if args.json:
         emit(paper_document(paper))
@@ -119,6 +131,14 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
     from bot.progress import Progress, bytes_read, file_size
     from bot.services.importer import ImportReport, import_lines
 
+    if args.sample == (args.file is not None):
+        from bot.cli.feeds import UsageError
+
+        raise UsageError("give a FILE to import, or --sample (not both)")
+    if args.sample:
+        from bot.data import sample_path
+
+        args.file = str(sample_path())
     if args.file == "-":
         stream = sys.stdin
     else:

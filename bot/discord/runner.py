@@ -15,7 +15,7 @@ import discord
 from bot.app import Services, open_services
 from bot.config import Config
 from bot.discord.client import PaperfeedBot
-from bot.discord.embeds import digest_message, paper_message
+from bot.discord.embeds import credited_source, digest_message, feed_message
 from bot.discord.endpoints import use_discord_endpoints
 from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
@@ -31,11 +31,12 @@ FIRST_POLL_DELAY = 20.0  # seconds after start before the first source is polled
 
 
 def source_label(paper: Paper) -> str:
-    return "huggingface" if "huggingface" in paper.sources else "arxiv"
+    return credited_source(paper)
 
 
 def paper_body(paper: Paper, feed_name: str) -> Body:
-    return paper_message(paper, feed_name=feed_name, source=source_label(paper))
+    """What a feed posts; `paperfeed show --payload` prints the same body."""
+    return feed_message(paper, feed_name)
 
 
 def digest_body(papers: Any, feed_name: str, more: int, day: str) -> Body:

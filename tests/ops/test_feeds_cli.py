@@ -150,6 +150,38 @@ def test_export_import_round_trip_into_a_fresh_database(
     assert run_json(capsys, "feeds", "list")["feeds"][1]["query"] == "diffusion OR flows"
 
 
+def test_importing_an_export_without_a_guild_duplicates_nothing(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12 item 6: re-importing an export (no --guild) made a second feed per channel."""
+    add_samples(capsys)
+    file = tmp_path / "feeds.toml"
+    run(capsys, "feeds", "export", str(file))
+    before = run_json(capsys, "feeds", "list")["feeds"]
+    for _ in range(2):
+        result = run_json(capsys, "feeds", "import", str(file))
+        assert result["created"] == [] and result["updated"] == []
+        assert result["unchanged"] == ["causality", "it's \\ odd"]
+    assert run_json(capsys, "feeds", "list")["feeds"] == before
+
+    # Renamed in the file: the same channel and query is the same feed, renamed in place.
+    file.write_text(file.read_text().replace('name = "causality"', 'name = "causal"'))
+    renamed = run_json(capsys, "feeds", "import", str(file))
+    assert renamed["updated"] == ["causal"] and renamed["created"] == []
+    feeds = run_json(capsys, "feeds", "list")["feeds"]
+    assert [(f["id"], f["name"], f["guild_id"]) for f in feeds] == [
+        (before[0]["id"], "causal", GUILD),
+        (before[1]["id"], "it's \\ odd", GUILD),
+    ]
+    # With the guild named, the same file is still the same feeds.
+    again = run_json(capsys, "feeds", "import", str(file), "--guild", GUILD)
+    assert again["unchanged"] == ["causal", "it's \\ odd"] and again["created"] == []
+    # A new feed on a known channel joins that channel's guild.
+    file.write_text(feeds_to_toml([FeedSpec(name="more", channel_id=int(CHANNEL), query="flow")]))
+    assert run_json(capsys, "feeds", "import", str(file))["created"] == ["more"]
+    assert run_json(capsys, "feeds", "list")["feeds"][-1]["guild_id"] == GUILD
+
+
 def test_import_refuses_a_bad_file_whole(
     db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
