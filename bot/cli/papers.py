@@ -12,7 +12,7 @@ from bot.cli.common import (
     paper_summary,
     positive_int,
 )
-from bot.config import Config
+from bot.config import Config, format_duration
 from bot.errors import PaperfeedError
 from bot.models import SearchPage, parse_paper_id
 from bot.query import compile_query
@@ -22,7 +22,11 @@ from bot.store.store import utcnow
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="search the local database")
-    p.add_argument("query", help="a query, e.g. 'causal (inference OR discovery) -survey'")
+    p.add_argument(
+        "query",
+        nargs="+",
+        help="a query, e.g. 'causal (inference OR discovery) -survey'; it may start with '-'",
+    )
     p.add_argument("--limit", type=positive_int, default=10, help="results to show (default 10)")
     p.add_argument(
         "--since", type=duration_arg, help='only papers from this recent period, e.g. "7d"'
@@ -48,20 +52,41 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def cmd_search(args: argparse.Namespace, config: Config) -> int:
-    compiled = compile_query(args.query)
+    query = " ".join(args.query)  # unquoted words are one query: `search causal -survey`
+    compiled = compile_query(query)
     since = utcnow() - args.since if args.since else None
+    outside = stored = None
     async with open_store(config.database.path) as store:
         page = await store.search(compiled, limit=args.limit, since=since, sort=args.sort)
+        if not page.hits and not args.json:
+            # Say why nothing matched: an empty database, or a window that is too narrow.
+            stored = await store.count_papers()
+            if stored and since is not None:
+                outside = (await store.search(compiled, limit=1, since=None)).total
     if args.json:
         emit(
             {
-                "query": args.query,
+                "query": query,
                 "total": page.total,
                 "results": [paper_summary(h.paper, h.score) for h in page.hits],
             }
         )
         return 0
-    print_search(args.query, page)
+    if stored == 0:
+        print(
+            "the database is empty: load papers with `paperfeed import FILE` (arXiv's metadata "
+            "snapshot) or fetch the latest with `paperfeed poll`"
+        )
+        return 0
+    if outside:
+        window = format_duration(args.since)
+        older = f"{outside} older paper{'s' if outside != 1 else ''}"
+        print(
+            f"no papers from the last {window} match {query!r} "
+            f"({older} {'do' if outside != 1 else 'does'}: widen or drop --since)"
+        )
+        return 0
+    print_search(query, page)
     return 0
 
 
