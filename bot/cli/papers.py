@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import lzma
 import sys
+from typing import BinaryIO, TextIO
 
 from bot.cli.common import (
     duration_arg,
@@ -143,26 +145,47 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
 async def cmd_import(args: argparse.Namespace, config: Config) -> int:
     from bot.progress import Progress, bytes_read, file_size
     from bot.services.importer import ImportReport, import_lines
+    from bot.sources.snapshot import (
+        FirstLine,
+        SnapshotFormatError,
+        describe_unreadable,
+        open_snapshot,
+    )
 
+    raw: BinaryIO | None = None
     if args.file == "-":
-        stream = sys.stdin
+        stream: TextIO = sys.stdin
     else:
         try:
-            stream = open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
+            stream, raw = open_snapshot(args.file)
         except OSError as exc:
-            raise PaperfeedError(f"{args.file}: cannot read: {exc.strerror}") from None
+            raise PaperfeedError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+        except SnapshotFormatError as exc:
+            raise PaperfeedError(f"{args.file}: {exc}") from None
     progress = Progress(sys.stderr, file_size(stream))
+    lines = FirstLine(stream)
+
+    def position() -> int | None:
+        # The raw file's offset, so progress is right for a compressed file too.
+        return raw.tell() if raw is not None else bytes_read(stream)
 
     def on_batch(done: ImportReport) -> None:
-        progress.update(done.loaded, bytes_read(stream))
+        progress.update(done.loaded, position())
 
     try:
         async with open_store(config.database.path) as store:
-            report = await import_lines(store, stream, progress=on_batch)
+            report = await import_lines(store, lines, progress=on_batch)
+    except (OSError, EOFError, lzma.LZMAError) as exc:  # a truncated or corrupt .gz/.bz2/.xz
+        raise PaperfeedError(f"{args.file}: cannot read: {exc}") from None
     finally:
         if stream is not sys.stdin:
             stream.close()
+        if raw is not None:
+            raw.close()
     progress.finish()
+    if report.bad and not report.loaded:  # nothing at all could be read: the wrong kind of file
+        first = report.problems[0] if report.problems else None
+        raise PaperfeedError(f"{args.file}: {describe_unreadable(lines.text, first)}")
     for problem in report.problems:
         print(f"{args.file}: {problem}", file=sys.stderr)
     if report.bad > len(report.problems):
