@@ -28,7 +28,10 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PAPERFEED_CONFIG", str(config))
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     assert main(["import", str(FIXTURE)]) == 0
-    assert main(["feeds", "add", "causal", "--channel", "5", "--query", "causal"]) == 0
+    assert (
+        main(["feeds", "add", "causal", "--channel", "555555555555555555", "--query", "causal"])
+        == 0
+    )
     return db
 
 
