@@ -166,5 +166,6 @@ async def test_the_bot_does_not_warn_about_voice_libraries(
             None,
             clock=lambda: datetime.now(UTC),
         )
-        await bot.close()
+        async with bot:  # sets up and closes, never connecting
+            pass
     assert [r.getMessage() for r in caplog.records if "voice" in r.getMessage()] == []
