@@ -27,8 +27,10 @@ async def create_feed(
         feed = await store.add_feed(spec, guild_id=guild_id, origin=origin)
         matches = await backfill_feed(store, feed, now)
     queued = min(len(matches), spec.backfill)
-    log.info("feed %d (%s) created; %d recent match(es), %d queued", feed.id, feed.name,
-             len(matches), queued)  # fmt: skip
+    # DEBUG: each caller reports the result its own way (the CLI prints it, /feed add logs it),
+    # so an INFO line here made `paperfeed feeds add` say everything twice.
+    log.debug("feed %d (%s) created; %d recent match(es), %d queued", feed.id, feed.name,
+              len(matches), queued)  # fmt: skip
     return feed, queued
 
 

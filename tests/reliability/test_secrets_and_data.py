@@ -197,6 +197,7 @@ async def test_database_its_journal_and_backups_are_owner_only_even_with_umask_0
         async with open_store(str(db)) as store:
             await store.upsert_papers([make_paper(1)])  # the WAL and its index now exist
             files = {p.name: mode(p) for p in data.iterdir()}
+            (tmp_path / "backups").mkdir()  # backup() creates no folders
             backup = await store.backup(tmp_path / "backups" / "b.sqlite3")
         (tmp_path / "config.toml").write_text(f'[database]\npath = "{db}"\n')
         cli_backup = tmp_path / "cli-backup.sqlite3"

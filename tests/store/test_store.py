@@ -189,6 +189,7 @@ async def test_source_state_round_trips(store: Store) -> None:
 
 async def test_backup_is_consistent_and_private(store: Store, tmp_path: Path) -> None:
     await store.upsert_papers([paper("2401.00001")])
+    (tmp_path / "backups").mkdir()  # backup() creates no folders
     dest = await store.backup(tmp_path / "backups" / "copy.sqlite3")
     assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
     async with open_store(str(dest), create=False) as copy:
