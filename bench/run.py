@@ -452,17 +452,24 @@ def floor_sql(fts: str | None, categories: Sequence[str]) -> tuple[str, list[Any
     return sql, params
 
 
-def reference_sql(fts: str | None, categories: Sequence[str], now: str) -> tuple[str, list[Any]]:
-    """The exact ranking (every match scored, bm25 x recency), to measure ranking quality."""
+def reference_sql(
+    fts: str | None, categories: Sequence[str], now: str, evidence: Sequence[str] = ()
+) -> tuple[str, list[Any]]:
+    """The exact ranking (every match scored: title tier, then bm25 x recency), to measure ranking quality."""
     if fts is None:
         sql, params = floor_sql(None, categories)
         return sql.replace("SELECT p.*", "SELECT p.id, 0.0"), params
-    params: list[Any] = [fts]
+    tier = "".join(
+        " + (papers_fts.rowid IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?))"
+        for _ in evidence
+    )
+    params: list[Any] = [*evidence, fts]
     where = "papers_fts MATCH ?" + _category_exists("p.pk", categories, params)
     recency = store_module._RECENCY.replace(":now", "?")
-    params.insert(0, now)
+    relevance = f"((-{BM25}) * {recency})"
+    params[:0] = [now, now]
     sql = (
-        f"SELECT p.id, (-{BM25}) * {recency} AS score FROM papers_fts "
+        f"SELECT p.id, {relevance} / (1.0 + {relevance}){tier} AS score FROM papers_fts "
         f"JOIN papers p ON p.pk = papers_fts.rowid WHERE {where} "
         "ORDER BY score DESC, p.published DESC LIMIT 10"
     )
@@ -539,7 +546,9 @@ async def _search_size(ctx: Context, n: int) -> dict[str, Any]:
                 floor_times.append(_timed(floor_once))
 
             # Ranking quality against the exact ranking of every match.
-            r_sql, r_params = reference_sql(compiled.fts, categories, codec.ts(now) or "")
+            r_sql, r_params = reference_sql(
+                compiled.fts, categories, codec.ts(now) or "", compiled.title_evidence
+            )
             exact = raw.execute(r_sql, r_params).fetchall()
             exact_ids = [row[0] for row in exact]
             got_ids = [h.paper.id for h in page.hits]

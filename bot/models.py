@@ -222,11 +222,18 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
-    """What an upsert did: which ids were new and which changed in a way feeds care about."""
+    """What an upsert did: which ids were new, which changed at all, and which of those matter to feeds.
+
+    ``changed`` holds every known paper whose stored row changed (a new title counts);
+    ``updated`` is the part of it feeds act on (see `feed_relevant_change`); ``unchanged``
+    counts known papers left as they were, so ``len(new) + len(changed) + unchanged`` is the
+    number of distinct papers upserted.
+    """
 
     new: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     unchanged: int = 0
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,6 +189,7 @@ class Store:
             recategorised: list[str] = []
             new_ids: list[str] = []
             updated_ids: list[str] = []
+            changed_ids: list[str] = []
             unchanged = 0
             for paper_id, incoming in batch.items():
                 old = existing.get(paper_id)
@@ -201,6 +202,7 @@ class Store:
                     unchanged += 1
                     continue
                 updates.append(codec.paper_row(merged, now, now))
+                changed_ids.append(paper_id)
                 if merged.categories != old.categories:
                     recategorised.append(paper_id)
                 if feed_relevant_change(old, merged):
@@ -214,7 +216,12 @@ class Store:
                 )
             # Categories of updated papers are inserted again: unchanged ones are ignored.
             await self._write_staged(_STAGED_UPDATE, updates)
-        return UpsertResult(new=tuple(new_ids), updated=tuple(updated_ids), unchanged=unchanged)
+        return UpsertResult(
+            new=tuple(new_ids),
+            updated=tuple(updated_ids),
+            unchanged=unchanged,
+            changed=tuple(changed_ids),
+        )
 
     async def _write_staged(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Stage full paper rows, apply `statement` to them at once, add their categories."""
@@ -257,11 +264,16 @@ class Store:
         sort: SortOrder = "relevance",
         hf_only: bool = False,
     ) -> SearchPage:
-        """Rank papers for a compiled query: bm25 with field weights and a gentle recency tie-break.
+        """Rank papers for a compiled query: title evidence first, then bm25 x a gentle recency.
+
+        A title that holds every query word beats one that holds some, whatever the abstracts
+        say; one holding them close together, or as the phrase, beats that. Within a tier, bm25
+        with field weights, times the recency bonus, decides.
 
         Relevance ranks the newest `_RANK_POOL` matches (all of them when there are fewer):
-        bm25 inside the full-text index first, then papers' rows only for the candidates whose
-        bm25 is within the recency bonus of the page's last one, since no other can reach it.
+        bm25 and the title tier inside the full-text index first, then papers' rows only for
+        the candidates above the page's last one in tier, or in its tier with bm25 within the
+        recency bonus of it, since no other can reach the page.
         """
         now = codec.ts(self._clock())
         params: dict[str, Any] = {"now": now, "limit": limit, "offset": offset}
@@ -294,13 +306,30 @@ class Store:
             params["pool"] = max(_RANK_POOL, limit + offset)
             params["last"] = max(limit + offset - 1, 0)
             params["boost"] = _RECENCY_MAX
+            # Title evidence, each set read from the index over the pool's rowid range only.
+            evidence, tier = "", "0"
+            for n, expression in enumerate(query.title_evidence):
+                params[f"t{n}"] = expression
+                evidence += (
+                    f"t{n} AS MATERIALIZED (SELECT rowid AS pk FROM papers_fts "
+                    f"WHERE papers_fts MATCH :t{n} AND rowid >= (SELECT min(pk) FROM pool)), "
+                )
+                tier += f" + (pool.pk IN (SELECT pk FROM t{n}))"
+            relevance = f"(ranked.rel * {_RECENCY})"
             select = (
                 f"WITH pool AS MATERIALIZED (SELECT papers_fts.rowid AS pk, -{_BM25} AS rel "
                 f"FROM {source} WHERE {where_sql} ORDER BY papers_fts.rowid DESC LIMIT :pool), "
-                "cut AS (SELECT rel FROM pool ORDER BY rel DESC LIMIT 1 OFFSET :last) "
-                f"SELECT p.*, pool.rel * {_RECENCY} AS score, "
-                "(SELECT count(*) FROM pool) AS pool_size FROM pool JOIN papers p ON p.pk = pool.pk "
-                "WHERE pool.rel * :boost >= coalesce((SELECT rel FROM cut), 0.0) "
+                f"{evidence}"
+                f"ranked AS MATERIALIZED (SELECT pk, rel, {tier} AS tier FROM pool), "
+                "cut AS (SELECT tier, rel FROM ranked ORDER BY tier DESC, rel DESC "
+                "LIMIT 1 OFFSET :last) "
+                # The tier first; within it bm25 x recency, squashed below 1 so the score
+                # itself orders the results (tier 2 with any relevance beats tier 1).
+                f"SELECT p.*, ranked.tier + {relevance} / (1.0 + {relevance}) AS score, "
+                "(SELECT count(*) FROM pool) AS pool_size "
+                "FROM ranked JOIN papers p ON p.pk = ranked.pk, "
+                "(SELECT coalesce(max(tier), -1) AS tier, coalesce(max(rel), 0.0) AS rel FROM cut) AS c "
+                "WHERE ranked.tier > c.tier OR (ranked.tier = c.tier AND ranked.rel * :boost >= c.rel) "
                 "ORDER BY score DESC, p.published DESC LIMIT :limit OFFSET :offset"
             )
         else:
