@@ -259,6 +259,7 @@ class SourceRun:
     new: int = 0
     updated: int = 0
     error: str | None = None
+    warnings: int = 0  # items skipped or fields ignored by a poll that still worked
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +274,7 @@ class SourceHealth:
     consecutive_failures: int = 0
     stale: bool = False
     stale_reason: str | None = None
+    warnings: int = 0  # in the last poll; never a failure
 
 
 def merge_papers(old: Paper, new: Paper) -> Paper:

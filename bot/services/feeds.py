@@ -24,7 +24,7 @@ async def create_feed(
 ) -> tuple[Feed, int]:
     """Store a feed and queue at most `backfill` of its recent matches (never the history)."""
     async with store.transaction():
-        feed = await store.add_feed(spec, guild_id=guild_id, origin=origin)
+        feed = await store.add_feed(spec, guild_id=guild_id, origin=origin, backfill_used=0)
         matches = await backfill_feed(store, feed, now)
     queued = min(len(matches), spec.backfill)
     # DEBUG: each caller reports the result its own way (the CLI prints it, /feed add logs it),

@@ -403,16 +403,26 @@ class Store:
     # -- feeds --------------------------------------------------------------------------------
 
     async def add_feed(
-        self, spec: FeedSpec, *, guild_id: int | None, origin: FeedOrigin = FeedOrigin.DISCORD
+        self,
+        spec: FeedSpec,
+        *,
+        guild_id: int | None,
+        origin: FeedOrigin = FeedOrigin.DISCORD,
+        backfill_used: int | None = None,
     ) -> Feed:
-        """Store a new feed; a name already used in the guild is a StoreError."""
+        """Store a new feed; a name already used in the guild is a StoreError.
+
+        `backfill_used` defaults to all of it: a feed added without its backfill takes no
+        backlog later either (`feeds import --no-backfill`).
+        """
+        used = spec.backfill if backfill_used is None else backfill_used
         try:
             async with self.transaction():
                 cur = await self._conn.execute(
                     "INSERT INTO feeds (name, guild_id, channel_id, query, categories, sources, "
-                    "min_upvotes, mode, digest_time, digest_size, backfill, origin, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*_spec_values(spec, guild_id), origin.value, codec.ts(self._clock())),
+                    "min_upvotes, mode, digest_time, digest_size, backfill, origin, created_at, "
+                    "backfill_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*_spec_values(spec, guild_id), origin.value, codec.ts(self._clock()), used),
                 )
                 feed_id = cur.lastrowid
         except (StoreError, sqlite3.IntegrityError) as exc:
@@ -485,8 +495,29 @@ class Store:
                 if current[name].spec != spec:
                     await self.update_feed(current[name].id, spec, current[name].guild_id)
             else:
-                added.append(await self.add_feed(spec, guild_id=None, origin=FeedOrigin.CONFIG))
+                added.append(
+                    await self.add_feed(
+                        spec, guild_id=None, origin=FeedOrigin.CONFIG, backfill_used=0
+                    )
+                )
         return added, removed
+
+    async def backfill_left(self) -> dict[int, int]:
+        """Active feeds that may still take old papers (backlog), with how many."""
+        rows = await self._fetchall(
+            "SELECT id, backfill - backfill_used AS left FROM feeds "
+            "WHERE paused = 0 AND backfill > backfill_used"
+        )
+        return {int(r["id"]): int(r["left"]) for r in rows}
+
+    async def use_backfill(self, feed_id: int, count: int) -> None:
+        """Count old papers queued to a feed against its `backfill`."""
+        if count <= 0:
+            return
+        async with self.transaction():
+            await self._conn.execute(
+                "UPDATE feeds SET backfill_used = backfill_used + ? WHERE id = ?", (count, feed_id)
+            )
 
     async def bind_feed_guild(self, feed_id: int, guild_id: int) -> None:
         """Record the guild of a config feed once Discord tells us where its channel lives."""
@@ -666,10 +697,10 @@ class Store:
     async def record_run(self, run: SourceRun) -> None:
         async with self.transaction():
             await self._conn.execute(
-                "INSERT INTO source_runs (source, started_at, finished_at, fetched, new, updated, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO source_runs (source, started_at, finished_at, fetched, new, updated, "
+                "error, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run.source, codec.ts(run.started_at), codec.ts(run.finished_at), run.fetched,
-                 run.new, run.updated, run.error),
+                 run.new, run.updated, run.error, run.warnings),
             )  # fmt: skip
 
     async def source_runs(self, source: str, limit: int = 50) -> list[SourceRun]:
@@ -686,6 +717,7 @@ class Store:
                 new=r["new"],
                 updated=r["updated"],
                 error=r["error"],
+                warnings=r["warnings"],
             )
             for r in rows
         ]
@@ -707,6 +739,7 @@ class Store:
             last_error=last_bad.error if last_bad else None,
             last_error_at=last_bad.finished_at if last_bad else None,
             consecutive_failures=failures,
+            warnings=runs[0].warnings if runs else 0,
         )
 
     async def last_new_paper_at(self, source: str) -> datetime | None:
@@ -715,6 +748,44 @@ class Store:
             "SELECT max(finished_at) FROM source_runs WHERE source = ? AND new > 0", (source,)
         )
         return codec.parse_ts(row[0]) if row and row[0] else None
+
+    async def seen_listings(self, source: str, listings: Sequence[str]) -> set[str]:
+        """Which of a source's listings the bot has read before (all, after an upgrade)."""
+        rows = await self._fetchall(
+            "SELECT listing FROM listings_seen WHERE listing IN (SELECT value FROM json_each(?))",
+            (json.dumps([*listings, f"{source}/*"]),),
+        )
+        seen = {str(r["listing"]) for r in rows}
+        return set(listings) if f"{source}/*" in seen else seen
+
+    async def mark_listings_seen(self, source: str, listings: Sequence[str], now: datetime) -> None:
+        """Remember listings as read; the upgrade's wildcard gives way to their names."""
+        async with self.transaction():
+            await self._conn.executemany(
+                "INSERT OR IGNORE INTO listings_seen (listing, seen_at) VALUES (?, ?)",
+                [(listing, codec.ts(now)) for listing in listings],
+            )
+            await self._conn.execute(
+                "DELETE FROM listings_seen WHERE listing = ?", (f"{source}/*",)
+            )
+
+    async def note_warnings(self, source: str, keys: Sequence[str], now: datetime) -> set[str]:
+        """Keep this poll's warnings; return those the previous poll did not have."""
+        async with self.transaction():
+            rows = await self._fetchall(
+                "SELECT key FROM source_warnings WHERE source = ?", (source,)
+            )
+            known = {str(r["key"]) for r in rows}
+            await self._conn.execute(
+                "DELETE FROM source_warnings WHERE source = ? AND key NOT IN "
+                "(SELECT value FROM json_each(?))",
+                (source, json.dumps(list(keys))),
+            )
+            await self._conn.executemany(
+                "INSERT OR IGNORE INTO source_warnings (source, key, seen_at) VALUES (?, ?, ?)",
+                [(source, key, codec.ts(now)) for key in keys],
+            )
+        return set(keys) - known
 
     async def get_state(self, source: str, key: str) -> str | None:
         row = await self._fetchone(

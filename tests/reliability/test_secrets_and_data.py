@@ -267,6 +267,8 @@ async def test_a_poll_into_an_unwritable_database_keeps_nothing_half_and_recover
         feed = await store.add_feed(
             FeedSpec(name="all", channel_id=1, query="delivery", backfill=0), guild_id=1
         )
+        # a bot that has been running: what the listing brings is news, not backlog
+        await store.mark_listings_seen("huggingface", ["huggingface"], store._clock())
         poller = Poller(store, [_Scripted(papers)], store._clock)
         conn = store._conn
         await conn.execute("PRAGMA busy_timeout = 50")
