@@ -13,7 +13,7 @@ import io
 import pytest
 
 from bench.corpus import write_corpus
-from bench.run import make_feed_queries
+from bench.matching import make_feed_queries
 
 # sha256 of write_corpus(n, seed=seed), as committed before the word lists left corpus.py.
 PINNED_CORPORA = {
