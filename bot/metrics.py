@@ -63,6 +63,12 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.warnings = Counter(
+            "paperfeed_source_warnings",
+            "Items a poll skipped or fields it ignored; the poll still succeeded.",
+            ["source"],
+            registry=r,
+        )
         self.papers_new = Counter(
             "paperfeed_source_papers_new",
             "Papers a source brought that the database did not have.",
@@ -112,6 +118,7 @@ class Metrics:
         for source in SOURCES:
             self.polls.labels(source=source)
             self.poll_failures.labels(source=source)
+            self.warnings.labels(source=source)
             self.papers_new.labels(source=source)
             self.poll_duration.labels(source=source)
         for outcome in DELIVERY_OUTCOMES:
@@ -119,11 +126,15 @@ class Metrics:
         for status in DISCORD_STATUS_CLASSES:
             self.discord_requests.labels(status=status)
 
-    def record_poll(self, source: str, seconds: float, *, failed: bool, new: int = 0) -> None:
+    def record_poll(
+        self, source: str, seconds: float, *, failed: bool, new: int = 0, warnings: int = 0
+    ) -> None:
         """Count one poll of a source with its duration; called by the poller after every run."""
         self.polls.labels(source=source).inc()
         if failed:
             self.poll_failures.labels(source=source).inc()
+        if warnings > 0:
+            self.warnings.labels(source=source).inc(warnings)
         if new > 0:
             self.papers_new.labels(source=source).inc(new)
         self.poll_duration.labels(source=source).observe(max(0.0, seconds))

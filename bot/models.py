@@ -245,11 +245,18 @@ class DueDelivery:
 
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
-    """What an upsert did: which ids were new and which changed in a way feeds care about."""
+    """What an upsert did: which ids were new, which changed at all, and which of those matter to feeds.
+
+    ``changed`` holds every known paper whose stored row changed (a new title counts);
+    ``updated`` is the part of it feeds act on (see `feed_relevant_change`); ``unchanged``
+    counts known papers left as they were, so ``len(new) + len(changed) + unchanged`` is the
+    number of distinct papers upserted.
+    """
 
     new: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     unchanged: int = 0
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +282,7 @@ class SourceRun:
     new: int = 0
     updated: int = 0
     error: str | None = None
+    warnings: int = 0  # items skipped or fields ignored by a poll that still worked
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +297,7 @@ class SourceHealth:
     consecutive_failures: int = 0
     stale: bool = False
     stale_reason: str | None = None
+    warnings: int = 0  # in the last poll; never a failure
 
 
 def health_from_runs(source: str, runs: Sequence[SourceRun]) -> SourceHealth:
@@ -307,6 +316,7 @@ def health_from_runs(source: str, runs: Sequence[SourceRun]) -> SourceHealth:
         last_error=last_bad.error if last_bad else None,
         last_error_at=last_bad.finished_at if last_bad else None,
         consecutive_failures=failures,
+        warnings=runs[0].warnings if runs else 0,
     )
 
 

@@ -20,7 +20,7 @@ from bot.config import Config, feed_spec_to_dict, parse_config_text
 from bot.errors import ConfigError, PaperfeedError
 from bot.models import Feed, FeedOrigin, FeedSpec, utcnow
 from bot.query import compile_query
-from bot.services.feeds import create_feed
+from bot.services.feeds import create_feed, import_feeds
 from bot.store import open_store
 from bot.store.interfaces import Database
 
@@ -331,7 +331,7 @@ async def cmd_export(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, config: Config) -> int:
-    """Create or update feeds by name within the guild, all in one transaction."""
+    """Create or update feeds (matched by name, or by channel and query), in one transaction."""
     name = "<stdin>" if args.file == "-" else args.file
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
@@ -339,26 +339,13 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PaperfeedError(f"{name}: cannot read: {reason}") from None
     specs = parse_feeds_toml(text, name)
-    outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
-    skipped: list[dict[str, str]] = []
-    queued = 0
-    now = utcnow()
-    async with open_store(config.database.path) as store, store.transaction():
-        for spec in specs:
-            existing = await store.feeds.find(spec.name, args.guild)
-            if existing is None:
-                if args.no_backfill:
-                    await store.feeds.add(spec, guild_id=args.guild)
-                else:
-                    queued += (await create_feed(store, spec, guild_id=args.guild, now=now))[1]
-                outcome["created"].append(spec.name)
-            elif existing.origin is FeedOrigin.CONFIG:
-                skipped.append({"name": spec.name, "reason": "managed by the configuration file"})
-            elif existing.spec == spec:
-                outcome["unchanged"].append(spec.name)
-            else:
-                await store.feeds.update(existing.id, spec, existing.guild_id)
-                outcome["updated"].append(spec.name)
+    async with open_store(config.database.path) as store:
+        result = await import_feeds(
+            store, specs, guild_id=args.guild, now=utcnow(), backfill=not args.no_backfill
+        )
+    outcome = {"created": result.created, "updated": result.updated,
+               "unchanged": result.unchanged}  # fmt: skip
+    skipped, queued = result.skipped, result.queued
     if args.json:
         emit({"file": name, **outcome, "skipped": skipped, "queued": queued})
         return 0

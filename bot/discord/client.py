@@ -50,6 +50,10 @@ class PaperfeedBot(commands.AutoShardedBot):
         background: bool = True,
         **options: Any,
     ) -> None:
+        # discord.py warns at every start that voice libraries are missing; the bot never
+        # joins a voice channel, so the warning is noise (these flags only gate the warning).
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),

@@ -103,8 +103,8 @@ async def _flush(store: Database, batch: list[Paper], report: ImportReport) -> N
         return
     result = await store.papers.upsert(batch)
     report.new += len(result.new)
-    report.updated += len(result.updated)
-    report.unchanged += result.unchanged + (
-        len(batch) - len(result.new) - len(result.updated) - result.unchanged
-    )
+    # Any stored change counts for the import (a corrected title is an update), not only the
+    # changes feeds act on; a paper repeated within the batch was merged, so it is unchanged.
+    report.updated += len(result.changed)
+    report.unchanged += len(batch) - len(result.new) - len(result.changed)
     batch.clear()

@@ -96,11 +96,16 @@ async def queue_matches(store: Database, paper_ids: Sequence[str], now: datetime
 async def backfill_feed(
     store: Database, feed: Feed, now: datetime, *, queue: bool = True
 ) -> list[Paper]:
-    """What a new feed would have matched in the last week; queue its `backfill` most recent."""
+    """What a new feed would have matched in the last week; queue its `backfill` most recent.
+
+    What it queues counts against its `backfill`, so backlog from a later first poll of a
+    listing only fills what is left (bot.services.backlog).
+    """
     compiled = compile_query(feed.spec.query)
     page = await store.papers.search(compiled, limit=200, since=now - RECENT_WINDOW, sort="recent")
     matches = [h.paper for h in page.hits if feed_accepts(feed, h.paper)]
     chosen = matches[: feed.spec.backfill]
     if queue and chosen:
-        await store.outbox.queue((feed.id, p.id) for p in reversed(chosen))
+        count = await store.outbox.queue((feed.id, p.id) for p in reversed(chosen))
+        await store.feeds.use_backfill(feed.id, count)
     return matches

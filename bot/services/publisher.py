@@ -117,6 +117,7 @@ class PublishReport:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    skipped: int = 0  # already in the channel from another feed
     paused_channels: list[int] = field(default_factory=list)
     more: bool = False  # the round took a full batch: more may be due right now
 
@@ -207,6 +208,13 @@ class Publisher:
         """One message with the top papers; the rest are counted in it and marked skipped."""
         assert self._build_digest is not None
         candidates = await self._store.outbox.digest_candidates(feed_id)
+        elsewhere = await self._store.outbox.posted_to_channel_by_others(
+            channel_id, [p.id for _, p in candidates], feed_id
+        )
+        for delivery_id, paper in candidates:
+            if paper.id in elsewhere:
+                await self._skip_duplicate(delivery_id, paper.id, channel_id, elsewhere[paper.id])
+        candidates = [(d, p) for d, p in candidates if p.id not in elsewhere]
         if not candidates:
             await self._store.outbox.set_last_digest(feed_id, today)
             return 0
@@ -277,6 +285,16 @@ class Publisher:
         """Send one delivery; False when its channel must not be tried again this round."""
         delivery = item.delivery
         nonce = item.nonce or delivery_nonce(delivery.feed_id, delivery.paper_id)
+        # One channel never gets the same paper twice, whatever feeds point at it: a paper that
+        # another feed sent (or is sending) here is skipped, naming that feed. The publisher's
+        # lock and one worker per channel make this check and the send below one step.
+        elsewhere = await self._store.outbox.posted_to_channel_by_others(
+            item.channel_id, [paper.id], delivery.feed_id
+        )
+        if paper.id in elsewhere:
+            await self._skip_duplicate(delivery.id, paper.id, item.channel_id, elsewhere[paper.id])
+            report.skipped += 1
+            return True
         try:
             # An attempt whose outcome is unknown (a crash, or a timeout or dropped connection
             # after Discord may have made the message) is looked for in the channel before it
@@ -331,6 +349,17 @@ class Publisher:
         report.sent += 1
         self._count("sent")
         return True
+
+    async def _skip_duplicate(
+        self, delivery_id: int, paper_id: str, channel_id: int, other_feed: str
+    ) -> None:
+        """Mark a delivery skipped because another feed already put the paper in its channel."""
+        await self._store.outbox.mark_skipped(
+            [delivery_id], f'already posted to this channel by feed "{other_feed}"'
+        )
+        log.info("delivery %d skipped: %s is already in channel %d from feed %r",
+                 delivery_id, paper_id, channel_id, other_feed)  # fmt: skip
+        self._count("skipped")
 
     async def _pause_channel(self, item: DueDelivery, reason: str) -> None:
         """Pause every active feed posting to a channel Discord refuses, and say so once."""

@@ -45,7 +45,8 @@ class PaperRepository(Protocol):
     """Papers, merged from every source, and the ranked search over them."""
 
     async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
-        """Insert new papers and merge known ones together; report what was new or changed."""
+        """Insert new papers and merge known ones together; report which were new, which
+        changed at all (`changed`) and which of those changed in a way feeds act on (`updated`)."""
         ...
 
     async def get(self, paper_id: str) -> Paper | None: ...
@@ -66,7 +67,13 @@ class PaperRepository(Protocol):
         sort: SortOrder = "relevance",
         hf_only: bool = False,
     ) -> SearchPage:
-        """One page of matches, ranked as `sort` says; `total` counts every match."""
+        """One page of matches, ranked as `sort` says; `total` counts every match.
+
+        Relevance puts title evidence first: a paper's tier is how many of the query's
+        `title_evidence` expressions its title matches, and a higher tier always ranks first;
+        within a tier, field-weighted relevance with a gentle recency bonus. Each hit's score
+        is its tier plus that relevance squashed below 1, so scores alone order the page.
+        """
         ...
 
     async def recent(self, since: datetime, limit: int = 5000) -> list[Paper]:
@@ -82,9 +89,18 @@ class FeedRepository(Protocol):
     """Feeds: made in Discord or the CLI, or managed by the configuration file."""
 
     async def add(
-        self, spec: FeedSpec, *, guild_id: int | None, origin: FeedOrigin = FeedOrigin.DISCORD
+        self,
+        spec: FeedSpec,
+        *,
+        guild_id: int | None,
+        origin: FeedOrigin = FeedOrigin.DISCORD,
+        backfill_used: int | None = None,
     ) -> Feed:
-        """Store a new feed; a name already used in the guild raises DuplicateFeedName."""
+        """Store a new feed; a name already used in the guild raises DuplicateFeedName.
+
+        `backfill_used` (default: all of its `backfill`) is how many old papers the feed has
+        had already; a feed added without its backfill takes no backlog later either.
+        """
         ...
 
     async def update(self, feed_id: int, spec: FeedSpec, guild_id: int | None) -> None: ...
@@ -112,7 +128,18 @@ class FeedRepository(Protocol):
     async def sync_config(
         self, specs: Sequence[FeedSpec]
     ) -> tuple[builtins.list[Feed], builtins.list[Feed]]:
-        """Make the file-managed feeds equal the config's [[feeds]]; return (added, removed)."""
+        """Make the file-managed feeds equal the config's [[feeds]]; return (added, removed).
+
+        Feeds it adds have had none of their backfill yet.
+        """
+        ...
+
+    async def backfill_left(self) -> dict[int, int]:
+        """Active feeds that may still take old papers (backlog), with how many."""
+        ...
+
+    async def use_backfill(self, feed_id: int, count: int) -> None:
+        """Count old papers queued to a feed against its `backfill`."""
         ...
 
 
@@ -173,6 +200,13 @@ class Outbox(Protocol):
         """Dropped on purpose (e.g. a digest that over-filled); keep the reason."""
         ...
 
+    async def posted_to_channel_by_others(
+        self, channel_id: int, paper_ids: Sequence[str], feed_id: int
+    ) -> dict[str, str]:
+        """Which of these papers a feed other than `feed_id` sent (or is sending) to the
+        channel, each with that feed's name: one channel never gets the same paper twice."""
+        ...
+
     async def digest_candidates(self, feed_id: int) -> list[tuple[int, Paper]]:
         """A digest feed's unsent (delivery id, paper) pairs, best first."""
         ...
@@ -209,6 +243,19 @@ class SourceLog(Protocol):
         """When a run of this source last brought an unseen id (for the stale check)."""
         ...
 
+    async def seen_listings(self, source: str, listings: Sequence[str]) -> set[str]:
+        """Which of a source's listings (a source, or one arXiv category) the bot has read
+        before; all of them while the source's upgrade wildcard ("<source>/*") stands."""
+        ...
+
+    async def mark_listings_seen(self, source: str, listings: Sequence[str], now: datetime) -> None:
+        """Remember listings as read; the source's upgrade wildcard gives way to their names."""
+        ...
+
+    async def note_warnings(self, source: str, keys: Sequence[str], now: datetime) -> set[str]:
+        """Keep this poll's warnings (by key) in place of the last; return the new ones."""
+        ...
+
     async def get_state(self, source: str, key: str) -> str | None: ...
 
     async def set_state(self, source: str, key: str, value: str) -> None: ...
@@ -234,7 +281,11 @@ class Database(Protocol):
         ...
 
     async def backup(self, destination: str | os.PathLike[str]) -> Path:
-        """A consistent copy of the committed data in a new file only its owner can read."""
+        """A consistent copy of the committed data in a new file only its owner can read.
+
+        Creates nothing but that file: an existing destination, or a folder that is missing,
+        not a folder or not writable, is a StoreError.
+        """
         ...
 
     async def integrity_check(self) -> str:

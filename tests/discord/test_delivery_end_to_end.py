@@ -129,3 +129,47 @@ async def test_slash_feed_add_needs_manage_channels(harness: Harness) -> None:
     assert "will post to" in original.content
     (feed,) = await h.store.feeds.list(guild_id=world.guild.id)
     assert feed.name == "causal" and feed.channel_id == world.papers.id
+
+
+async def test_posts_carry_link_buttons_and_arxivs_comment_line(harness: Harness) -> None:
+    """Text channels and forum posts both get the buttons; the fake Discord validates them."""
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    await add_feed(h, "causal", world.papers.id, "causal")
+    await add_feed(h, "forum", world.forum.id, "causal")
+    paper = make_paper(
+        7, "Causal transport", comments="12 pages, 5 figures", github_repo="https://github.com/a/b"
+    )
+    await h.poll_and_deliver([paper])
+    (message,) = await h.fake.wait_for_messages(world.papers, 1)
+    (thread,) = h.fake.threads(world.forum)
+    (starter,) = h.fake.messages(thread)
+    for posted in (message, starter):
+        (row,) = posted.components
+        assert row["type"] == 1
+        assert [(b["type"], b["style"], b["label"], b["url"]) for b in row["components"]] == [
+            (2, 5, "Abstract", "https://arxiv.org/abs/2611.00007"),
+            (2, 5, "PDF", "https://arxiv.org/pdf/2611.00007"),
+            (2, 5, "Hugging Face", "https://huggingface.co/papers/2611.00007"),
+            (2, 5, "Code", "https://github.com/a/b"),
+        ]
+        embed = posted.embeds[0]
+        assert "*12 pages, 5 figures*" in embed["description"]
+        assert embed["footer"]["text"].endswith("· via Hugging Face · arXiv:2611.00007v1")
+    assert message.embeds[0]["footer"]["text"].startswith("causal · ")
+    assert starter.embeds[0]["footer"]["text"].startswith("forum · ")
+
+
+async def test_two_feeds_on_one_channel_post_a_paper_once(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    first = await add_feed(h, "causal", world.papers.id, "causal")
+    second = await add_feed(h, "causal-copy", world.papers.id, "causal OR discovery")
+    await h.poll_and_deliver([make_paper(8, "Causal discovery at scale")])
+    await h.fake.wait_for_messages(world.papers, 1)
+    await h.poll_and_deliver([make_paper(8, "Causal discovery at scale")])
+    assert len(h.fake.messages(world.papers)) == 1
+    states = [d.state for f in (first, second) for d in await h.store.outbox.deliveries(feed_id=f)]
+    assert sorted(s.value for s in states) == ["sent", "skipped"]

@@ -11,6 +11,7 @@ from bot.config import ArxivConfig
 from bot.discord.embeds import EMBED_TOTAL_MAX, embed_length
 from bot.models import FeedSpec, SourceRun
 from bot.services.feeds import create_feed
+from bot.sources.base import FetchResult
 from tests.discord.conftest import NOW, Harness, make_paper
 from tests.fakes.discord.records import InteractionRecord, Message
 from tests.fakes.discord.state import Perm
@@ -183,3 +184,18 @@ async def test_help_explains_the_bot_within_limits(harness: Harness) -> None:
         assert permission in got["Permissions"]
     assert "README" in got["Read more"]
     assert "/search query:" in got["Examples"]
+
+
+async def test_status_counts_warnings_without_calling_them_failures(harness: Harness) -> None:
+    h = harness
+    odd = "date=2026-11-25 page 0: item 0 (2611.00001): projectPage: not an http(s) URL; ignored"
+    h.hf.next = FetchResult([make_paper(1, "Odd project page")], problems=[odd])
+    for _ in range(2):
+        report = await h.bot.services.poller.poll_source("huggingface")
+        assert report.error is None
+    record = await h.fake.invoke("status")
+    reply = await h.fake.wait_for_original(record)
+    hf = fields(reply)["Hugging Face"]
+    assert "Last error: none" in hf and "Consecutive failures: 0" in hf and "Stale: no" in hf
+    assert "Warnings in the last poll: 1" in hf
+    assert h.fake.messages(h.alerts_channel) == []

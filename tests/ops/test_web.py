@@ -26,6 +26,7 @@ METRIC_NAMES = (
     "paperfeed_build_info",
     "paperfeed_source_polls_total",
     "paperfeed_source_poll_failures_total",
+    "paperfeed_source_warnings_total",
     "paperfeed_source_papers_new_total",
     "paperfeed_source_poll_duration_seconds",
     "paperfeed_papers_stored",
@@ -236,6 +237,8 @@ async def test_metrics_are_listed_and_move_after_polls(
         FetchResult(papers=[make_paper("2411.00001"), make_paper("2411.00002")]),
         SourceUnavailable("arxiv", "HTTP 503"),
     ]
+    # a bot that has been running: what the listing brings is news, not backlog
+    await store.sources.mark_listings_seen("arxiv", ["arxiv"], StepClock()())
     poller = Poller(store, [source], StepClock(), metrics=metrics)
     assert (await poller.poll_source("arxiv")).new == 2
     assert (await poller.poll_source("arxiv")).error is not None

@@ -27,9 +27,9 @@ from bot.models import FeedSpec, Paper
 from bot.services.poller import Poller
 from bot.store import open_store
 from bot.store.interfaces import Database
-from tests.fakes.discord import OpenAPIValidator, World, load_openapi_validator
+from tests.fakes.discord import OpenAPIValidator, World
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
-from tests.fakes.discord.schema import spec_required
+from tests.fakes.discord.schema import openapi_validator_or_none
 from tests.reliability.support import HoldingDiscord
 
 DEFAULT_KILL_POINTS = 5
@@ -129,12 +129,7 @@ class LiveBot:
 
 def openapi_or_none() -> OpenAPIValidator | None:
     """Discord's spec checks every body, as in tests/discord (required in CI, see schema.py)."""
-    try:
-        return load_openapi_validator()
-    except FileNotFoundError:
-        if spec_required():
-            raise
-        return None
+    return openapi_validator_or_none()
 
 
 @pytest.fixture

@@ -197,6 +197,7 @@ async def test_database_its_journal_and_backups_are_owner_only_even_with_umask_0
         async with open_store(str(db)) as store:
             await store.papers.upsert([make_paper(1)])  # the WAL and its index now exist
             files = {p.name: mode(p) for p in data.iterdir()}
+            (tmp_path / "backups").mkdir()  # backup() creates no folders
             backup = await store.backup(tmp_path / "backups" / "b.sqlite3")
         (tmp_path / "config.toml").write_text(f'[database]\npath = "{db}"\n')
         cli_backup = tmp_path / "cli-backup.sqlite3"
@@ -267,6 +268,8 @@ async def test_a_poll_into_an_unwritable_database_keeps_nothing_half_and_recover
         feed = await store.feeds.add(
             FeedSpec(name="all", channel_id=1, query="delivery", backfill=0), guild_id=1
         )
+        # a bot that has been running: what the listing brings is news, not backlog
+        await store.sources.mark_listings_seen("huggingface", ["huggingface"], utcnow())
         poller = Poller(store, [_Scripted(papers)], utcnow)
         conn = store.connections.each()[0]  # the writer
         await conn.execute("PRAGMA busy_timeout = 50")

@@ -287,3 +287,62 @@ async def test_reconcile_trusts_a_message_found_in_the_channel(store: Database) 
     assert not target.posts
     (d,) = await store.outbox.deliveries(feed_id=feed_id)
     assert d.state is DeliveryState.SENT and d.message_id == 4242
+
+
+async def test_one_channel_never_gets_the_same_paper_twice(store: Database) -> None:
+    """Issue 12 item 6: two feeds on one channel (e.g. an import that duplicated them)."""
+    target = FakeTarget()
+    first = await feed_with(store, "a", 10, [paper(1), paper(2)])
+    second = await feed_with(store, "b", 10, [paper(1), paper(2), paper(3)])
+    other_channel = await feed_with(store, "c", 11, [paper(1)])
+    outcomes: list[str] = []
+    pub = Publisher(store, target, body, Clock(), limiter=RateLimiter(sleep=no_sleep),
+                    on_outcome=outcomes.append)  # fmt: skip
+    report = await pub.publish_due()
+    assert [b["embeds"][0]["title"] for _, b in target.posts[10]] == [
+        "Paper 1",
+        "Paper 2",
+        "Paper 3",
+    ]
+    assert len(target.posts[11]) == 1  # another channel still gets it
+    assert (report.sent, report.skipped) == (4, 2)
+    assert outcomes.count("skipped") == 2
+    assert await states(store, first) == [DeliveryState.SENT] * 2
+    assert await states(store, other_channel) == [DeliveryState.SENT]
+    skipped = await store.outbox.deliveries(feed_id=second)
+    assert [(d.paper_id, d.state) for d in skipped] == [
+        ("2611.00001", DeliveryState.SKIPPED),
+        ("2611.00002", DeliveryState.SKIPPED),
+        ("2611.00003", DeliveryState.SENT),
+    ]
+    assert skipped[0].error == 'already posted to this channel by feed "a"'
+    assert (await pub.publish_due()).sent == 0
+
+
+async def test_a_paper_being_sent_by_another_feed_is_not_sent_again(store: Database) -> None:
+    target = FakeTarget()
+    first = await feed_with(store, "a", 10, [paper(1)])
+    (sending,) = await store.outbox.deliveries(feed_id=first)
+    await store.outbox.mark_sending([sending.id], "pf-a", NOW)  # a crash left it in flight
+    second = await feed_with(store, "b", 10, [paper(1)])
+    assert (await publisher(store, target).publish_due()).sent == 0
+    (other,) = await store.outbox.deliveries(feed_id=second)
+    assert other.state is DeliveryState.SKIPPED and '"a"' in (other.error or "")
+    assert 10 not in target.posts
+
+
+async def test_a_digest_leaves_out_papers_the_channel_already_has(store: Database) -> None:
+    clock = Clock()
+    clock.now = NOW.replace(hour=9, minute=0)
+    target = FakeTarget()
+    await feed_with(store, "instant", 30, [paper(2)])
+    digest_feed = await feed_with(store, "daily", 30, [paper(1), paper(2)], mode=FeedMode.DIGEST,
+                                  digest_time="09:00")  # fmt: skip
+    pub = publisher(store, target, clock)
+    assert (await pub.publish_due()).sent == 1
+    assert await pub.publish_digests() == 1
+    (_, first), (_, posted_digest) = target.posts[30]
+    assert first["embeds"][0]["title"] == "Paper 2"
+    assert posted_digest["embeds"][0]["description"] == "2611.00001 +0"
+    by_paper = {d.paper_id: d.state for d in await store.outbox.deliveries(feed_id=digest_feed)}
+    assert by_paper == {"2611.00001": DeliveryState.SENT, "2611.00002": DeliveryState.SKIPPED}

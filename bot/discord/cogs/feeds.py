@@ -176,6 +176,7 @@ class FeedsCog(commands.Cog):
             )
         except StoreError as exc:
             raise UserFacingError(str(exc)) from None
+        log.info("feed %d (%s) created with /feed add; %d queued", feed.id, feed.name, queued)
         self.bot.wake_publisher()
         preview = await self._preview(query, min_upvotes)
         when = f"daily at {digest_time} UTC" if mode is FeedMode.DIGEST else "as papers arrive"

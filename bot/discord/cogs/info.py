@@ -82,6 +82,8 @@ def source_lines(health: SourceHealth, next_run: datetime | None, scheduled: boo
         lines.append(f"**Stale**: {md(health.stale_reason or 'no new papers lately', 300)}")
     else:
         lines.append("Stale: no")
+    if health.warnings:  # skipped items or ignored fields: the poll itself worked
+        lines.append(f"Warnings in the last poll: {health.warnings:,}")
     if scheduled:
         lines.append(f"Next run: {when(next_run, 'not scheduled')}")
     return "\n".join(lines)

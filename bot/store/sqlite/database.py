@@ -43,9 +43,21 @@ class SqliteDatabase:
         dest = Path(destination)
         if dest.exists():
             raise StoreError(f"{dest}: already exists; choose a new file name")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        create_private_file(dest)
-        target = sqlite3.connect(dest)
+        # Nothing is created but the copy itself: a typo in the folder must not become a folder.
+        folder = dest.parent
+        if not folder.exists():
+            raise StoreError(f"{folder}: no such folder; create it first (mkdir -p {folder})")
+        if not folder.is_dir():
+            raise StoreError(f"{folder}: not a folder")
+        try:
+            create_private_file(dest)
+        except OSError as exc:
+            raise StoreError(f"{dest}: cannot create the backup: {exc.strerror}") from None
+        try:
+            target = sqlite3.connect(dest)
+        except sqlite3.Error as exc:
+            dest.unlink(missing_ok=True)
+            raise StoreError(f"backup to {dest} failed: {exc}") from None
         try:
             async with self._conns.reading() as conn:
                 await conn.backup(target)

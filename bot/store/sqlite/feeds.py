@@ -21,9 +21,19 @@ class SqliteFeeds:
         self._clock = clock
 
     async def add(
-        self, spec: FeedSpec, *, guild_id: int | None, origin: FeedOrigin = FeedOrigin.DISCORD
+        self,
+        spec: FeedSpec,
+        *,
+        guild_id: int | None,
+        origin: FeedOrigin = FeedOrigin.DISCORD,
+        backfill_used: int | None = None,
     ) -> Feed:
-        """Store a new feed; a name already used in the guild raises DuplicateFeedName."""
+        """Store a new feed; a name already used in the guild raises DuplicateFeedName.
+
+        `backfill_used` defaults to all of it: a feed added without its backfill takes no
+        backlog later either (`feeds import --no-backfill`).
+        """
+        used = spec.backfill if backfill_used is None else backfill_used
         async with self._conns.transaction():
             # Checked under the write lock, so no other writer can take the name in between;
             # the feeds_name unique index stays the last word.
@@ -31,9 +41,9 @@ class SqliteFeeds:
                 raise DuplicateFeedName(spec.name)
             cur = await self._conns.writer.execute(
                 "INSERT INTO feeds (name, guild_id, channel_id, query, categories, sources, "
-                "min_upvotes, mode, digest_time, digest_size, backfill, origin, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*_spec_values(spec, guild_id), origin.value, codec.ts(self._clock())),
+                "min_upvotes, mode, digest_time, digest_size, backfill, origin, created_at, "
+                "backfill_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*_spec_values(spec, guild_id), origin.value, codec.ts(self._clock()), used),
             )
             feed = await self.get(int(cur.lastrowid or 0))
         assert feed is not None
@@ -109,8 +119,27 @@ class SqliteFeeds:
                 if current[name].spec != spec:
                     await self.update(current[name].id, spec, current[name].guild_id)
             else:
-                added.append(await self.add(spec, guild_id=None, origin=FeedOrigin.CONFIG))
+                added.append(
+                    await self.add(spec, guild_id=None, origin=FeedOrigin.CONFIG, backfill_used=0)
+                )
         return added, removed
+
+    async def backfill_left(self) -> dict[int, int]:
+        """Active feeds that may still take old papers (backlog), with how many."""
+        rows = await self._conns.fetchall(
+            "SELECT id, backfill - backfill_used AS left FROM feeds "
+            "WHERE paused = 0 AND backfill > backfill_used"
+        )
+        return {int(r["id"]): int(r["left"]) for r in rows}
+
+    async def use_backfill(self, feed_id: int, count: int) -> None:
+        """Count old papers queued to a feed against its `backfill`."""
+        if count <= 0:
+            return
+        async with self._conns.transaction():
+            await self._conns.writer.execute(
+                "UPDATE feeds SET backfill_used = backfill_used + ? WHERE id = ?", (count, feed_id)
+            )
 
 
 def _spec_values(spec: FeedSpec, guild_id: int | None) -> tuple[Any, ...]:

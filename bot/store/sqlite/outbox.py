@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -135,6 +136,22 @@ class SqliteOutbox:
         """One statement over many rows, in one transaction."""
         async with self._conns.transaction():
             await self._conns.writer.executemany(sql, rows)
+
+    async def posted_to_channel_by_others(
+        self, channel_id: int, paper_ids: Sequence[str], feed_id: int
+    ) -> dict[str, str]:
+        """Papers that a feed other than `feed_id` sent (or is sending) to this channel, each
+        with that feed's name: one channel never gets the same paper twice."""
+        if not paper_ids:
+            return {}
+        rows = await self._conns.fetchall(
+            "SELECT d.paper_id AS paper_id, f.name AS feed_name FROM feeds f "
+            "JOIN deliveries d ON d.feed_id = f.id "
+            "WHERE f.channel_id = ? AND f.id != ? AND d.state IN ('sent', 'sending') "
+            "AND d.paper_id IN (SELECT value FROM json_each(?)) ORDER BY d.id DESC",
+            (channel_id, feed_id, json.dumps(list(paper_ids))),
+        )
+        return {str(r["paper_id"]): str(r["feed_name"]) for r in rows}
 
     async def digest_candidates(self, feed_id: int) -> list[tuple[int, Paper]]:
         """A digest feed's queued papers, best first: most upvoted, then most recent."""

@@ -78,6 +78,7 @@ class SqlitePapers:
             recategorised: list[str] = []
             new_ids: list[str] = []
             updated_ids: list[str] = []
+            changed_ids: list[str] = []
             unchanged = 0
             for paper_id, incoming in batch.items():
                 old = existing.get(paper_id)
@@ -90,6 +91,7 @@ class SqlitePapers:
                     unchanged += 1
                     continue
                 updates.append(codec.paper_row(merged, now, now))
+                changed_ids.append(paper_id)
                 if merged.categories != old.categories:
                     recategorised.append(paper_id)
                 if feed_relevant_change(old, merged):
@@ -103,7 +105,12 @@ class SqlitePapers:
                 )
             # Categories of updated papers are inserted again: unchanged ones are ignored.
             await self._write_staged(_STAGED_UPDATE, updates)
-        return UpsertResult(new=tuple(new_ids), updated=tuple(updated_ids), unchanged=unchanged)
+        return UpsertResult(
+            new=tuple(new_ids),
+            updated=tuple(updated_ids),
+            unchanged=unchanged,
+            changed=tuple(changed_ids),
+        )
 
     async def _write_staged(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Stage full paper rows, apply `statement` to them at once, add their categories."""
@@ -147,7 +154,7 @@ class SqlitePapers:
         sort: SortOrder = "relevance",
         hf_only: bool = False,
     ) -> SearchPage:
-        """Rank papers for a compiled query: bm25 with field weights and a gentle recency tie-break."""
+        """Rank papers for a compiled query: title evidence first, then bm25 x a gentle recency."""
         plan = build_search(
             query,
             now=self._clock(),

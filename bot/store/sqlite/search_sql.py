@@ -4,9 +4,16 @@ Pure: `build_search` turns a `CompiledQuery` and the page options into statement
 named parameters); `bot.store.sqlite.papers` runs them. So the plans can be tested on their
 text alone, and the same statements run in the contract suite.
 
-Relevance ranks the newest `RANK_POOL` matches (all of them when there are fewer): bm25
-inside the full-text index first, then papers' rows only for the candidates whose bm25 is within
-the recency bonus of the page's last one, since no other can reach it.
+Relevance puts title evidence first, then bm25 x a gentle recency: a title that holds every
+query word beats one that holds some, whatever the abstracts say; one holding them close
+together, or as the phrase, beats that (`CompiledQuery.title_evidence`; a paper's tier is how
+many of those expressions its title matches). Within a tier, bm25 with field weights, times the
+recency bonus, decides.
+
+It ranks the newest `RANK_POOL` matches (all of them when there are fewer): bm25 and the title
+tier inside the full-text index first, then papers' rows only for the candidates above the
+page's last one in tier, or in its tier with bm25 within the recency bonus of it, since no other
+can reach the page.
 """
 
 from __future__ import annotations
@@ -101,13 +108,22 @@ def build_search(
         params["pool"] = pool
         params["last"] = max(limit + offset - 1, 0)
         params["boost"] = RECENCY_MAX
+        evidence, tier = _title_tier(query, params)
+        relevance = f"(ranked.rel * {RECENCY})"
         rows = Statement(
             f"WITH pool AS MATERIALIZED (SELECT papers_fts.rowid AS pk, -{BM25} AS rel "
             f"FROM {source} WHERE {where_sql} ORDER BY papers_fts.rowid DESC LIMIT :pool), "
-            "cut AS (SELECT rel FROM pool ORDER BY rel DESC LIMIT 1 OFFSET :last) "
-            f"SELECT p.*, pool.rel * {RECENCY} AS score, "
-            "(SELECT count(*) FROM pool) AS pool_size FROM pool JOIN papers p ON p.pk = pool.pk "
-            "WHERE pool.rel * :boost >= coalesce((SELECT rel FROM cut), 0.0) "
+            f"{evidence}"
+            f"ranked AS MATERIALIZED (SELECT pk, rel, {tier} AS tier FROM pool), "
+            "cut AS (SELECT tier, rel FROM ranked ORDER BY tier DESC, rel DESC "
+            "LIMIT 1 OFFSET :last) "
+            # The tier first; within it bm25 x recency, squashed below 1 so the score
+            # itself orders the results (tier 2 with any relevance beats tier 1).
+            f"SELECT p.*, ranked.tier + {relevance} / (1.0 + {relevance}) AS score, "
+            "(SELECT count(*) FROM pool) AS pool_size "
+            "FROM ranked JOIN papers p ON p.pk = ranked.pk, "
+            "(SELECT coalesce(max(tier), -1) AS tier, coalesce(max(rel), 0.0) AS rel FROM cut) AS c "
+            "WHERE ranked.tier > c.tier OR (ranked.tier = c.tier AND ranked.rel * :boost >= c.rel) "
             "ORDER BY score DESC, p.published DESC LIMIT :limit OFFSET :offset",
             params,
         )
@@ -128,6 +144,23 @@ def build_search(
         params,
     )
     return SearchPlan(rows=rows, count=count, by_category=by_category)
+
+
+def _title_tier(query: CompiledQuery, params: dict[str, Any]) -> tuple[str, str]:
+    """The title-evidence CTEs (`t0`, `t1`, ...) and the pool's tier expression over them.
+
+    Each set is read from the index over the pool's rowid range only; the tier counts the sets
+    a candidate is in (0 when the query asks nothing of titles).
+    """
+    evidence, tier = "", "0"
+    for n, expression in enumerate(query.title_evidence):
+        params[f"t{n}"] = expression
+        evidence += (
+            f"t{n} AS MATERIALIZED (SELECT rowid AS pk FROM papers_fts "
+            f"WHERE papers_fts MATCH :t{n} AND rowid >= (SELECT min(pk) FROM pool)), "
+        )
+        tier += f" + (pool.pk IN (SELECT pk FROM t{n}))"
+    return evidence, tier
 
 
 def prefer_category_listing(

@@ -1,7 +1,10 @@
-"""Source runs and per-source state in SQLite: what each poll did, and ETags between polls."""
+"""Source runs and per-source state in SQLite: what each poll did, the listings it has read,
+its last poll's warnings, and ETags between polls."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.models import Clock, SourceHealth, SourceRun, health_from_runs
@@ -19,10 +22,10 @@ class SqliteSources:
     async def record_run(self, run: SourceRun) -> None:
         async with self._conns.transaction():
             await self._conns.writer.execute(
-                "INSERT INTO source_runs (source, started_at, finished_at, fetched, new, updated, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO source_runs (source, started_at, finished_at, fetched, new, updated, "
+                "error, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run.source, codec.ts(run.started_at), codec.ts(run.finished_at), run.fetched,
-                 run.new, run.updated, run.error),
+                 run.new, run.updated, run.error, run.warnings),
             )  # fmt: skip
 
     async def runs(self, source: str, limit: int = 50) -> list[SourceRun]:
@@ -39,6 +42,7 @@ class SqliteSources:
                 new=r["new"],
                 updated=r["updated"],
                 error=r["error"],
+                warnings=r["warnings"],
             )
             for r in rows
         ]
@@ -53,6 +57,44 @@ class SqliteSources:
             "SELECT max(finished_at) FROM source_runs WHERE source = ? AND new > 0", (source,)
         )
         return codec.parse_ts(row[0]) if row and row[0] else None
+
+    async def seen_listings(self, source: str, listings: Sequence[str]) -> set[str]:
+        """Which of a source's listings the bot has read before (all, after an upgrade)."""
+        rows = await self._conns.fetchall(
+            "SELECT listing FROM listings_seen WHERE listing IN (SELECT value FROM json_each(?))",
+            (json.dumps([*listings, f"{source}/*"]),),
+        )
+        seen = {str(r["listing"]) for r in rows}
+        return set(listings) if f"{source}/*" in seen else seen
+
+    async def mark_listings_seen(self, source: str, listings: Sequence[str], now: datetime) -> None:
+        """Remember listings as read; the upgrade's wildcard gives way to their names."""
+        async with self._conns.transaction():
+            conn = self._conns.writer
+            await conn.executemany(
+                "INSERT OR IGNORE INTO listings_seen (listing, seen_at) VALUES (?, ?)",
+                [(listing, codec.ts(now)) for listing in listings],
+            )
+            await conn.execute("DELETE FROM listings_seen WHERE listing = ?", (f"{source}/*",))
+
+    async def note_warnings(self, source: str, keys: Sequence[str], now: datetime) -> set[str]:
+        """Keep this poll's warnings; return those the previous poll did not have."""
+        async with self._conns.transaction():
+            rows = await self._conns.fetchall(
+                "SELECT key FROM source_warnings WHERE source = ?", (source,)
+            )
+            known = {str(r["key"]) for r in rows}
+            conn = self._conns.writer
+            await conn.execute(
+                "DELETE FROM source_warnings WHERE source = ? AND key NOT IN "
+                "(SELECT value FROM json_each(?))",
+                (source, json.dumps(list(keys))),
+            )
+            await conn.executemany(
+                "INSERT OR IGNORE INTO source_warnings (source, key, seen_at) VALUES (?, ?, ?)",
+                [(source, key, codec.ts(now)) for key in keys],
+            )
+        return set(keys) - known
 
     async def get_state(self, source: str, key: str) -> str | None:
         row = await self._conns.fetchone(

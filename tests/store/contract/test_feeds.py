@@ -68,3 +68,30 @@ async def test_config_feeds_are_synchronised(db: Database) -> None:
     config = [f for f in await db.feeds.list() if f.origin is FeedOrigin.CONFIG]
     assert [(f.name, f.spec.query) for f in config] == [("a", "z")]
     assert len(await db.feeds.list()) == 2
+
+
+async def test_backfill_left_counts_what_a_feed_may_still_take(db: Database) -> None:
+    fresh = await db.feeds.add(
+        FeedSpec(name="fresh", channel_id=1, query="a", backfill=5), guild_id=1, backfill_used=0
+    )
+    spent = await db.feeds.add(
+        FeedSpec(name="spent", channel_id=1, query="a", backfill=5), guild_id=1
+    )
+    none = await db.feeds.add(
+        FeedSpec(name="none", channel_id=1, query="a", backfill=0), guild_id=1, backfill_used=0
+    )
+    assert await db.feeds.backfill_left() == {fresh.id: 5}  # added without it: all used
+    await db.feeds.use_backfill(fresh.id, 2)
+    await db.feeds.use_backfill(fresh.id, 0)
+    assert await db.feeds.backfill_left() == {fresh.id: 3}
+    await db.feeds.set_paused(fresh.id, True)
+    assert await db.feeds.backfill_left() == {}  # paused feeds take nothing
+    await db.feeds.set_paused(fresh.id, False)
+    await db.feeds.use_backfill(fresh.id, 3)
+    assert await db.feeds.backfill_left() == {}
+    assert {spent.id, none.id}.isdisjoint(await db.feeds.backfill_left())
+
+
+async def test_config_feeds_start_with_all_their_backfill(db: Database) -> None:
+    added, _ = await db.feeds.sync_config([FeedSpec(name="a", channel_id=1, query="x", backfill=4)])
+    assert await db.feeds.backfill_left() == {added[0].id: 4}

@@ -100,3 +100,24 @@ async def test_counts_by_state_and_by_feed(db: Database) -> None:
     }
     assert await db.outbox.states_by_feed(1) == {feed.id: {"failed": 1, "queued": 1}}
     assert await db.outbox.states_by_feed(2) == {}
+
+
+async def test_papers_another_feed_sent_to_the_channel_are_named(db: Database) -> None:
+    first = await owed(db, "2401.00001", "2401.00002", "2401.00003", name="first")
+    second = await owed(db, "2401.00001", "2401.00002", "2401.00003", name="second")
+    elsewhere = await db.feeds.add(FeedSpec(name="other", channel_id=8, query="x"), guild_id=1)
+    await db.outbox.queue([(elsewhere.id, "2401.00003")])
+    by_paper = {d.paper_id: d.id for d in await db.outbox.deliveries(feed_id=first.id)}
+    await db.outbox.mark_sending([by_paper["2401.00001"]], None, NOW)
+    await db.outbox.mark_sent([by_paper["2401.00001"]], 111, NOW)
+    await db.outbox.mark_sending([by_paper["2401.00002"]], "n", NOW)  # in flight counts too
+    (other,) = await db.outbox.deliveries(feed_id=elsewhere.id)
+    await db.outbox.mark_sending([other.id], None, NOW)
+    await db.outbox.mark_sent([other.id], 112, NOW)  # another channel: does not count
+    ids = ["2401.00001", "2401.00002", "2401.00003"]
+    assert await db.outbox.posted_to_channel_by_others(7, ids, second.id) == {
+        "2401.00001": "first",
+        "2401.00002": "first",
+    }
+    assert await db.outbox.posted_to_channel_by_others(7, ids, first.id) == {}  # its own
+    assert await db.outbox.posted_to_channel_by_others(7, [], second.id) == {}

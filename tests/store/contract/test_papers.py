@@ -53,6 +53,17 @@ async def test_new_version_and_new_upvotes_are_updates(db: Database) -> None:
     assert again.updated == () and again.new == ()
 
 
+async def test_a_new_title_is_a_stored_change_but_not_one_feeds_act_on(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001", title="A first title")])
+    result = await db.papers.upsert([paper("2401.00001", title="A better title", updated=NOW)])
+    assert result.changed == ("2401.00001",) and result.unchanged == 0
+    assert result.updated == ()  # same version, votes and sources: feeds have nothing new
+    stored = await db.papers.get("2401.00001")
+    assert stored is not None and stored.title == "A better title"
+    again = await db.papers.upsert([paper("2401.00001", title="A better title", updated=NOW)])
+    assert again.changed == () and again.unchanged == 1
+
+
 async def test_duplicates_inside_one_batch_merge(db: Database) -> None:
     result = await db.papers.upsert(
         [paper("2401.00001"), paper("2401.00001", upvotes=3, sources=frozenset({"huggingface"}))]

@@ -39,3 +39,32 @@ async def test_source_state_round_trips(db: Database) -> None:
     await db.sources.set_state("arxiv", "etag", '"def"')
     assert await db.sources.get_state("arxiv", "etag") == '"def"'
     assert await db.sources.get_state("huggingface", "etag") is None
+
+
+async def test_a_run_keeps_its_warnings_apart_from_failures(db: Database) -> None:
+    await db.sources.record_run(SourceRun("huggingface", NOW, NOW, fetched=3, warnings=2))
+    (run,) = await db.sources.runs("huggingface")
+    assert run.warnings == 2 and run.error is None
+    health = await db.sources.health("huggingface")
+    assert health.warnings == 2 and health.consecutive_failures == 0
+    assert health.last_success == NOW
+
+
+async def test_listings_are_remembered_once_read(db: Database) -> None:
+    assert await db.sources.seen_listings("arxiv", ["arxiv/cs.LG", "arxiv/cs.CV"]) == set()
+    await db.sources.mark_listings_seen("arxiv", ["arxiv/cs.LG"], NOW)
+    assert await db.sources.seen_listings("arxiv", ["arxiv/cs.LG", "arxiv/cs.CV"]) == {
+        "arxiv/cs.LG"
+    }
+    await db.sources.mark_listings_seen("arxiv", ["arxiv/cs.LG"], NOW)  # again: no error
+    assert await db.sources.seen_listings("huggingface", ["huggingface"]) == set()
+
+
+async def test_each_warning_is_new_once_until_a_poll_goes_without_it(db: Database) -> None:
+    assert await db.sources.note_warnings("huggingface", ["a", "b"], NOW) == {"a", "b"}
+    assert await db.sources.note_warnings("huggingface", ["a", "b", "c"], NOW) == {"c"}
+    assert await db.sources.note_warnings("arxiv", ["a"], NOW) == {"a"}  # per source
+    assert await db.sources.note_warnings("huggingface", ["c"], NOW) == set()
+    assert await db.sources.note_warnings("huggingface", ["a", "c"], NOW) == {"a"}
+    assert await db.sources.note_warnings("huggingface", [], NOW) == set()
+    assert await db.sources.note_warnings("huggingface", ["c"], NOW) == {"c"}

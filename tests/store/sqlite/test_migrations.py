@@ -56,3 +56,34 @@ async def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
         pass
     async with open_store(path) as store:
         assert await store.papers.count() == 0
+
+
+async def test_0004_treats_an_upgraded_install_s_sources_as_seen(tmp_path: Path) -> None:
+    """Sources that fetched before the upgrade have seen everything ("<source>/*"); feeds that
+    exist had their backfill at creation; runs so far had no warnings."""
+    path = tmp_path / "v3.sqlite3"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await migrate(conn, target=3)
+        await conn.execute(
+            "INSERT INTO source_runs (source, started_at, finished_at, fetched, new) VALUES "
+            "('huggingface', '2026-11-24T12:00:00Z', '2026-11-24T12:00:00Z', 30, 30), "
+            "('huggingface', '2026-11-25T12:00:00Z', '2026-11-25T12:00:00Z', 30, 0), "
+            "('arxiv', '2026-11-24T12:00:00Z', '2026-11-24T12:00:00Z', 0, 0)"
+        )
+        await conn.execute(
+            "INSERT INTO feeds (name, channel_id, query, backfill, created_at) "
+            "VALUES ('old', 1, 'causal', 3, '2026-11-01T00:00:00Z')"
+        )
+        assert await migrate(conn, target=4) == 4
+        async with conn.execute("SELECT listing, seen_at FROM listings_seen") as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [
+                ("huggingface/*", "2026-11-24T12:00:00Z")  # arXiv never fetched anything
+            ]
+        async with conn.execute("SELECT backfill, backfill_used FROM feeds") as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [(3, 3)]
+        async with conn.execute("SELECT DISTINCT warnings FROM source_runs") as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [(0,)]
+    async with open_store(str(path)) as store:
+        assert await store.sources.seen_listings("huggingface", ["huggingface"]) == {"huggingface"}
+        assert await store.sources.seen_listings("arxiv", ["arxiv/cs.LG"]) == set()
+        assert await store.feeds.backfill_left() == {}

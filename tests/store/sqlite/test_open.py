@@ -27,6 +27,7 @@ async def test_database_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
 async def test_a_backup_is_a_database_with_the_committed_rows(tmp_path: Path) -> None:
     async with open_store(str(tmp_path / "p.sqlite3")) as store:
         await store.papers.upsert([paper("2401.00001")])
+        (tmp_path / "backups").mkdir()  # backup() creates no folders
         dest = await store.backup(tmp_path / "backups" / "copy.sqlite3")
     async with open_store(str(dest), create=False) as copy:
         assert await copy.papers.count() == 1

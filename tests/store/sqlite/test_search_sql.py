@@ -70,9 +70,41 @@ def test_relevance_ranks_a_bounded_pool_of_the_newest_matches() -> None:
     assert deep.pool == RANK_POOL + 10  # a page past the pool still gets ranked
 
 
+def test_relevance_reads_each_title_evidence_over_the_pool_and_tiers_first() -> None:
+    compiled = compile_query("causal discovery")
+    assert len(compiled.title_evidence) == 3  # all words, close together, the phrase
+    p = plan("causal discovery", limit=10, offset=20)
+    evidence = {k: v for k, v in p.rows.params.items() if re.fullmatch(r"t\d+", k)}
+    assert evidence == {f"t{n}": e for n, e in enumerate(compiled.title_evidence)}
+    for n in range(3):  # each set read from the index, over the pool's rowid range only
+        assert (
+            f"t{n} AS MATERIALIZED (SELECT rowid AS pk FROM papers_fts "
+            f"WHERE papers_fts MATCH :t{n} AND rowid >= (SELECT min(pk) FROM pool))"
+        ) in p.rows.sql
+    tier = " + ".join(["0", *(f"(pool.pk IN (SELECT pk FROM t{n}))" for n in range(3))])
+    assert f"SELECT pk, rel, {tier} AS tier FROM pool" in p.rows.sql
+    # the page's last candidate is found by tier, then bm25; only those that can reach it
+    assert "ORDER BY tier DESC, rel DESC LIMIT 1 OFFSET :last" in p.rows.sql
+    assert (
+        "WHERE ranked.tier > c.tier OR (ranked.tier = c.tier AND ranked.rel * :boost >= c.rel)"
+    ) in p.rows.sql
+    assert "ranked.tier + (ranked.rel * " in p.rows.sql  # the score: tier, then relevance < 1
+    assert p.rows.params["last"] == 29
+
+
+def test_a_query_asking_nothing_of_titles_has_one_tier() -> None:
+    p = plan("abstract:causal")
+    assert compile_query("abstract:causal").title_evidence == ()
+    assert "0 AS tier" in p.rows.sql and " AS MATERIALIZED (SELECT rowid" not in p.rows.sql
+    assert not any(re.fullmatch(r"t\d+", k) for k in p.rows.params)
+    one = plan("causal")
+    assert list(k for k in one.rows.params if re.fullmatch(r"t\d+", k)) == ["t0"]
+
+
 def test_other_sorts_score_every_match_without_a_pool() -> None:
     p = plan("causal", sort="recent")
     assert p.pool is None and "pool" not in p.rows.params
+    assert "t0" not in p.rows.params and "tier" not in p.rows.sql  # no title tiers
     assert "ORDER BY coalesce(p.published, p.first_seen) DESC, score DESC" in p.rows.sql
 
 
