@@ -9,13 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import feeds, ops, papers, runtime
+from bot.cli import feeds, health, ops, papers, runtime
 from bot.cli.common import Handler
 from bot.config import load_config
 from bot.errors import PaperfeedError
 from bot.logs import setup_logging
 
-COMMAND_MODULES = (papers, ops, runtime, feeds)
+COMMAND_MODULES = (papers, ops, runtime, feeds, health)
 
 
 def build_parser() -> argparse.ArgumentParser:
