@@ -39,9 +39,10 @@ from tests.reliability.support import posts_by_pair
 from tests.sources.samples import hf_item
 
 DOCKER = os.environ.get("PAPERFEED_CONTAINER_DOCKER", "")
-pytestmark = pytest.mark.skipif(
-    not DOCKER, reason="no container engine: bash tests/container/run.sh starts one"
-)
+if not DOCKER:  # one line in the summary for the whole module
+    pytest.skip(
+        "no container engine: bash tests/container/run.sh starts one", allow_module_level=True
+    )
 
 REPO = Path(__file__).resolve().parents[2]
 SUFFIX = f"{os.getpid()}"
@@ -278,18 +279,30 @@ async def inspect(name: str) -> dict[str, Any]:
     return state
 
 
+async def running_state(name: str) -> dict[str, Any]:
+    """The container's State; fails at once if it exited or was restarted (--restart)."""
+    document = await inspect(name)
+    state: dict[str, Any] = document["State"]
+    if not state["Running"] or document["RestartCount"] > 0:
+        logs = await docker("logs", name, check=False)
+        raise AssertionError(
+            f"{name} stopped (exit {state['ExitCode']}, restarts {document['RestartCount']}):\n"
+            + logs.text[-3000:]
+        )
+    return state
+
+
 async def wait_healthy(name: str, timeout: float = 90) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        state = (await inspect(name))["State"]
-        health = state.get("Health") or {}
+        health = (await running_state(name)).get("Health") or {}
         if health.get("Status") == "healthy":
             return health
-        if not state["Running"] or time.monotonic() > deadline:
+        if health.get("Status") == "unhealthy" or time.monotonic() > deadline:
             logs = await docker("logs", name, check=False)
             raise AssertionError(
-                f"{name}: {health.get('Status')}, running={state['Running']}, "
-                f"health log {health.get('Log')}\n{logs.text[-3000:]}"
+                f"{name}: {health.get('Status')}, health log {health.get('Log')}\n"
+                + logs.text[-3000:]
             )
         await asyncio.sleep(0.5)
 
@@ -297,8 +310,8 @@ async def wait_healthy(name: str, timeout: float = 90) -> dict[str, Any]:
 async def wait_for_post(stage: Stage, name: str, paper: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while paper not in stage.posts():
-        state = (await inspect(name))["State"]
-        if not state["Running"] or time.monotonic() > deadline:
+        await running_state(name)
+        if time.monotonic() > deadline:
             logs = await docker("logs", name, check=False)
             raise AssertionError(f"no post of {paper} from {name}:\n{logs.text[-3000:]}")
         with contextlib.suppress(AssertionError, TimeoutError):
