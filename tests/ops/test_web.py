@@ -343,6 +343,16 @@ async def test_the_publisher_records_delivery_latency_and_skips(store: Database)
     assert sample(text, "paperfeed_delivery_latency_seconds_bucket", le="60.0") == 0
 
 
+def test_every_declared_metric_is_made_with_its_declared_kind() -> None:
+    """The metrics come from a table; a typed attribute the table forgot would fail only when
+    its event first happens, so check them all at once."""
+    metrics = Metrics()
+    declared = Metrics.__annotations__
+    assert len(declared) == len(METRIC_NAMES)
+    for attr, kind in declared.items():
+        assert type(getattr(metrics, attr)).__name__ == kind, attr
+
+
 async def test_metrics_without_a_registry_is_404(store: Database) -> None:
     config = HealthConfig(host="127.0.0.1", port=free_port())
     async with HealthServer(config, {}) as health:
