@@ -1,16 +1,17 @@
 """Delivery from the outbox to Discord: oldest first, exactly once, and never lost.
 
 The guarantee rests on three steps. Every send is recorded as an attempt (state `sending`)
-before it leaves; every send carries a nonce derived from (feed, paper), which Discord uses to
-answer a repeated send with the message it already made; and on start, attempts whose outcome
-was never recorded are reconciled: the channel's recent messages are checked for the paper and
-only then is the send repeated with the same nonce; a retry of an attempt that failed without
-an answer (a timeout, a dropped connection) is checked the same way, since Discord remembers a
-nonce only for minutes. Failures are sorted by what they mean: a forbidden or missing channel
-pauses its feeds at once (no retry storm toward Discord's invalid-request limit), a refused body
-marks that delivery failed, anything transient goes back to the queue with exponential backoff.
-An instant post and a daily digest are both one message settling some deliveries, so both go
-through the same routine (`_send`): one nonce rule, one pause rule, one place that counts.
+before it leaves; every send carries a nonce derived from (feed, paper), or (feed, day) for a
+digest, which Discord uses to answer a repeated send with the message it already made; and on
+start, attempts whose outcome was never recorded are reconciled: the channel's recent messages
+are checked for the paper and only then is the send repeated with the same nonce; a retry of an
+attempt that failed without an answer (a timeout, a dropped connection) is checked the same
+way, since Discord remembers a nonce only for minutes. Failures are sorted by what they mean: a
+forbidden or missing channel pauses every feed on it at once (no retry storm toward Discord's
+invalid-request limit), a refused body marks its deliveries failed, anything transient goes
+back to the queue with exponential backoff. An instant post and a daily digest are both one
+message settling some deliveries, so both go through one routine (`_send`): one nonce rule,
+one pause rule, one place that counts.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Message:
+class OutgoingMessage:
     """One message to post and the deliveries it settles: one paper, or a day's digest."""
 
     deliveries: Sequence[Delivery]
@@ -259,7 +260,7 @@ class Publisher:
                 feed_id=feed_id, states=[DeliveryState.QUEUED, DeliveryState.SENDING]
             )
         }
-        message = Message(
+        message = OutgoingMessage(
             deliveries=[waiting[delivery_id] for delivery_id, _ in chosen],
             channel_id=channel_id,
             feed_name=name,
@@ -323,7 +324,7 @@ class Publisher:
         look_for = None
         if reconciling or item.attempted_at is not None:
             look_for = (paper, (item.attempted_at or delivery.queued_at) - timedelta(minutes=5))
-        message = Message(
+        message = OutgoingMessage(
             deliveries=[delivery],
             channel_id=item.channel_id,
             feed_name=item.feed_name,
@@ -335,7 +336,7 @@ class Publisher:
         outcome = await self._send(message, self._build_body(paper, item.feed_name), report)
         return outcome in (Outcome.SENT, Outcome.FAILED)
 
-    async def _send(self, message: Message, body: Body, report: PublishReport) -> Outcome:
+    async def _send(self, message: OutgoingMessage, body: Body, report: PublishReport) -> Outcome:
         """Record the attempt, pace, send, and settle the outcome: the one road to Discord."""
         ids = [d.id for d in message.deliveries]
         channel_id = message.channel_id
