@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.store import codec, open_store  # noqa: E402
+from bot.store import open_store  # noqa: E402
+from bot.store.sqlite import codec  # noqa: E402
 
 COLUMNS = ("pk", *codec.PAPER_COLUMNS)
 INSERT_PAPER = (

@@ -30,7 +30,7 @@ from typing import Any
 from bench import corpus as corpus_module
 from bot.models import Paper
 from bot.sources.snapshot import parse_snapshot_line
-from bot.store.migrate import available_migrations
+from bot.store.sqlite.migrate import available_migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "paperfeed-bench"

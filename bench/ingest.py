@@ -1,4 +1,4 @@
-"""Ingest throughput: `Store.upsert_papers` batch by batch, and the full `paperfeed import`.
+"""Ingest throughput: `papers.upsert` batch by batch, and the full `paperfeed import`.
 
 The floor for batches is a plain sqlite3 connection running `executemany` INSERTs of rows
 encoded beforehand into the same tables (triggers and indexes included), interleaved with the
@@ -17,13 +17,14 @@ from typing import Any
 from bench.floor_import import INSERT_CATEGORY, INSERT_PAPER, connect
 from bench.harness import Benchmark, Context, log, ratio, read_papers, remove_database
 from bot.models import Paper
-from bot.store import codec, open_store
+from bot.store import open_store
+from bot.store.sqlite import codec
 
 
 async def _ingest_run(
     ctx: Context, papers: list[Paper], batch_size: int, label: str
 ) -> dict[str, Any]:
-    """Store.upsert_papers vs raw executemany, batch by batch, into two fresh databases."""
+    """papers.upsert vs raw executemany, batch by batch, into two fresh databases."""
     store_db = ctx.workdir / f"ingest-{label}-store.sqlite3"
     floor_db = ctx.workdir / f"ingest-{label}-floor.sqlite3"
     for db in (store_db, floor_db):
@@ -46,7 +47,7 @@ async def _ingest_run(
                 cats.extend((next_pk, c) for c in paper.categories)
                 next_pk += 1
             started = time.perf_counter()
-            result = await store.upsert_papers(batch)
+            result = await store.papers.upsert(batch)
             store_s += time.perf_counter() - started
             assert len(result.new) == len(batch), "ingest papers must be new"
             started = time.perf_counter()
@@ -92,7 +93,7 @@ def measure(ctx: Context) -> dict[str, Any]:
         full[str(n)] = figures
         log(f"full import {n:,}: {figures['wall_s']} s (floor {floor['wall_s']} s)")
     return {
-        "description": "Store.upsert_papers into a fresh database vs raw executemany INSERTs "
+        "description": "papers.upsert into a fresh database vs raw executemany INSERTs "
         "(same tables, triggers, indexes); full import = `paperfeed import` subprocess",
         "poll_batch": poll,
         "import_batch": bulk,
@@ -106,5 +107,5 @@ def measure(ctx: Context) -> dict[str, Any]:
 
 
 BENCHMARK = Benchmark(
-    "ingest", "papers/s through Store.upsert_papers; full `paperfeed import` time and RSS", measure
+    "ingest", "papers/s through papers.upsert; full `paperfeed import` time and RSS", measure
 )

@@ -29,14 +29,14 @@ def _paper(n: int) -> Paper:
 async def fill_outbox(db: str, channel_ids: list[int], guild_id: int, deliveries: int) -> None:
     """One feed per channel, papers owed round-robin, as one poll's matches would be."""
     async with open_store(db, clock=lambda: NOW) as store:
-        await store.upsert_papers(_paper(i) for i in range(deliveries))
+        await store.papers.upsert(_paper(i) for i in range(deliveries))
         feeds = [
-            await store.add_feed(
+            await store.feeds.add(
                 FeedSpec(name=f"f{i}", channel_id=c, query="attention"), guild_id=guild_id
             )
             for i, c in enumerate(channel_ids)
         ]
-        await store.queue_deliveries(
+        await store.outbox.queue(
             (feeds[i % len(feeds)].id, f"2611.{i:05d}") for i in range(deliveries)
         )
 

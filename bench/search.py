@@ -1,4 +1,4 @@
-"""Search latency: `compile_query` + `Store.search(limit=10)` against the floor and the peer way.
+"""Search latency: `compile_query` + `papers.search(limit=10)` against the floor and the peer way.
 
 The floor is the raw FTS5 bm25 top-10 statement on its own connection; the peer way is what
 self-hosted paper bots run today, `LIKE '%term%'` scans for the newest ten and a count. Bot and
@@ -19,11 +19,11 @@ from typing import Any
 from bench.harness import Benchmark, Context, log, percentiles, ratio, timed
 from bot.models import SearchPage
 from bot.query import compile_query
-from bot.store import codec, open_store
-from bot.store import store as store_module
+from bot.store import open_store
+from bot.store.sqlite import codec, search_sql
 
 # The search's bm25 with its column weights (title, authors, abstract): the floor ranks alike.
-BM25 = store_module._BM25
+BM25 = search_sql.BM25
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def reference_sql(
     )
     params: list[Any] = [*evidence, fts]
     where = "papers_fts MATCH ?" + _category_exists("p.pk", categories, params)
-    recency = store_module._RECENCY.replace(":now", "?")
+    recency = search_sql.RECENCY.replace(":now", "?")
     relevance = f"((-{BM25}) * {recency})"
     params[:0] = [now, now]
     sql = (
@@ -157,7 +157,7 @@ async def _search_size(ctx: Context, n: int) -> dict[str, Any]:
 
         async def bot_once(text: str) -> tuple[float, SearchPage]:
             started = time.perf_counter()
-            page = await store.search(compile_query(text), limit=10)
+            page = await store.papers.search(compile_query(text), limit=10)
             return time.perf_counter() - started, page
 
         for query in SEARCH_QUERIES:
@@ -233,7 +233,7 @@ async def _search_size(ctx: Context, n: int) -> dict[str, Any]:
                 "ratio_vs_peer": ratio(bot["p50_ms"], peer["p50_ms"]),
                 "speedup_vs_peer": round(peer["p50_ms"] / bot["p50_ms"], 1),
                 "target_p99_ms": LATENCY_TARGET_MS[klass],
-                "ranked_exactly": page.total <= store_module._RANK_POOL or compiled.fts is None,
+                "ranked_exactly": page.total <= search_sql.RANK_POOL or compiled.fts is None,
                 "overlap_at_10": round(
                     len(set(got_ids) & set(exact_ids)) / max(len(exact_ids), 1), 2
                 ),
@@ -259,7 +259,7 @@ def measure(ctx: Context) -> dict[str, Any]:
     worst_floor = max(q["ratio_vs_floor"] for size in sizes.values() for q in size.values())
     worst_peer = max(q["ratio_vs_peer"] for size in sizes.values() for q in size.values())
     return {
-        "description": "compile_query + Store.search(limit=10) on a warm database; floor = the "
+        "description": "compile_query + papers.search(limit=10) on a warm database; floor = the "
         "raw FTS5 bm25 top-10 query; peer = LIKE '%term%' scans (top 10 newest + count)",
         "sizes": sizes,
         "ratio_vs_floor": worst_floor,
@@ -268,5 +268,5 @@ def measure(ctx: Context) -> dict[str, Any]:
 
 
 BENCHMARK = Benchmark(
-    "search", "p50/p95/p99 latency of compile_query + Store.search(limit=10)", measure
+    "search", "p50/p95/p99 latency of compile_query + papers.search(limit=10)", measure
 )

@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 from bench.harness import DEFAULT_WORKDIR, PRESETS, Context, percentiles  # noqa: E402
 from bench.search import SEARCH_QUERIES  # noqa: E402
 from bot.query import compile_query  # noqa: E402
-from bot.store import store as store_module  # noqa: E402
+from bot.store.sqlite import search_sql  # noqa: E402
 
 NOW = "2026-01-01T00:00:00Z"
 
@@ -51,7 +51,7 @@ def old_statements(text: str) -> tuple[str, str, dict[str, Any]]:
         source = "papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
         where.insert(0, "papers_fts MATCH :fts")
         params["fts"] = compiled.fts
-        score = f"(-{store_module._BM25}) * {store_module._RECENCY}"
+        score = f"(-{search_sql.BM25}) * {search_sql.RECENCY}"
         order = "score DESC, p.published DESC"
     where_sql = " AND ".join(where)
     rank = f"SELECT p.*, {score} AS score FROM {source} WHERE {where_sql} ORDER BY {order} LIMIT 10"

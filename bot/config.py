@@ -12,11 +12,12 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from bot.errors import ConfigError, QueryError
 from bot.models import KNOWN_SOURCES, FeedMode, FeedSpec
@@ -35,7 +36,10 @@ _SNOWFLAKE_MAX = 2**63 - 1
 _SNOWFLAKE_MIN = 10**16
 # Politeness floors: arXiv's listings change once a day and its terms ask for restraint; Hugging
 # Face's daily list changes over hours. Polling faster gains nothing and risks being blocked.
+# The floors guard the public services only: a mirror or a test server of your own (a URL on
+# another host) may be polled as often as you like.
 POLL_FLOORS = {"arxiv": timedelta(minutes=15), "huggingface": timedelta(minutes=5)}
+PUBLIC_HOSTS = {"arxiv": ("arxiv.org",), "huggingface": ("huggingface.co", "hf.co")}
 _FEED_SOURCES = tuple(s for s in KNOWN_SOURCES if s != "import")
 
 
@@ -420,30 +424,43 @@ def _database(r: _Reader) -> DatabaseConfig:
 def _huggingface(r: _Reader) -> HuggingFaceConfig:
     r.check_keys({"enabled", "base_url", "interval"})
     d = HuggingFaceConfig()
+    base_url = r.get("base_url", d.base_url, _as_url, "expected an http(s) URL")
     return HuggingFaceConfig(
         enabled=r.get("enabled", d.enabled, _as_bool, "expected true or false"),
-        base_url=r.get("base_url", d.base_url, _as_url, "expected an http(s) URL"),
-        interval=_interval(r, "huggingface", d.interval, 'expected a duration like "20m"'),
+        base_url=base_url,
+        interval=_interval(
+            r, "huggingface", d.interval, 'expected a duration like "20m"', [base_url]
+        ),
     )
 
 
 def _arxiv(r: _Reader) -> ArxivConfig:
     r.check_keys({"enabled", "categories", "api_url", "rss_url", "interval"})
     d = ArxivConfig()
+    api_url = r.get("api_url", d.api_url, _as_url, "expected an http(s) URL")
+    rss_url = r.get("rss_url", d.rss_url, _as_url, "expected an http(s) URL")
     return ArxivConfig(
         enabled=r.get("enabled", d.enabled, _as_bool, "expected true or false"),
         categories=_categories(r, d.categories, archives=False),
-        api_url=r.get("api_url", d.api_url, _as_url, "expected an http(s) URL"),
-        rss_url=r.get("rss_url", d.rss_url, _as_url, "expected an http(s) URL"),
-        interval=_interval(r, "arxiv", d.interval, 'expected a duration like "30m"'),
+        api_url=api_url,
+        rss_url=rss_url,
+        interval=_interval(r, "arxiv", d.interval, 'expected a duration like "30m"', [api_url, rss_url]),
     )  # fmt: skip
 
 
-def _interval(r: _Reader, source: str, default: timedelta, expected: str) -> timedelta:
-    """A poll interval, no shorter than the source's politeness floor."""
+def _is_public(url: str, source: str) -> bool:
+    """Whether a URL points at the public service itself (or a subdomain of it)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == h or host.endswith("." + h) for h in PUBLIC_HOSTS[source])
+
+
+def _interval(
+    r: _Reader, source: str, default: timedelta, expected: str, urls: Sequence[str]
+) -> timedelta:
+    """A poll interval, no shorter than the politeness floor when a URL is the public service."""
     interval = r.get("interval", default, _as_duration, expected)
     floor = POLL_FLOORS[source]
-    if interval < floor:
+    if interval < floor and any(_is_public(url, source) for url in urls):
         raise r.error(
             "interval",
             f'expected at least "{format_duration(floor)}" (polling {source} more often '

@@ -21,7 +21,7 @@ from prometheus_client import (
 from bot import __version__
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.store.interfaces import Database
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 SOURCES = ("huggingface", "arxiv")
@@ -151,11 +151,11 @@ class Metrics:
         """Count one Discord REST answer by class (None when the request got no answer at all)."""
         self.discord_requests.labels(status=status_class(status)).inc()
 
-    async def refresh(self, store: Store) -> None:
+    async def refresh(self, store: Database) -> None:
         """Set the gauges that describe the database; `/metrics` calls this before rendering."""
-        self.papers_stored.set(await store.count_papers())
-        self.queue_depth.set(await store.queue_depth())
-        feeds = await store.list_feeds()
+        self.papers_stored.set(await store.papers.count())
+        self.queue_depth.set(await store.outbox.depth())
+        feeds = await store.feeds.list()
         self.feeds_total.set(len(feeds))
         self.feeds_paused.set(sum(1 for f in feeds if f.paused))
 

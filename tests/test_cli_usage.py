@@ -164,7 +164,7 @@ def test_an_upgrade_is_one_info_line(tmp_path: Path, caplog: pytest.LogCaptureFi
 
     import aiosqlite
 
-    from bot.store.migrate import available_migrations, migrate
+    from bot.store.sqlite.migrate import available_migrations, migrate
 
     path = tmp_path / "old.sqlite3"
     sqlite3.connect(path).close()
@@ -174,7 +174,7 @@ def test_an_upgrade_is_one_info_line(tmp_path: Path, caplog: pytest.LogCaptureFi
         async with aiosqlite.connect(path) as conn:
             await migrate(conn, target)
 
-    with caplog.at_level(logging.INFO, logger="bot.store.migrate"):
+    with caplog.at_level(logging.INFO, logger="bot.store.sqlite.migrate"):
         asyncio.run(run(1))
         assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
         asyncio.run(run(None))

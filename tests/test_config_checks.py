@@ -35,6 +35,20 @@ def test_the_floor_itself_is_accepted() -> None:
     assert config.sources.arxiv.interval.total_seconds() == 900
 
 
+def test_the_floor_guards_the_public_services_not_a_server_of_your_own() -> None:
+    config = parse_config_text(
+        '[sources.arxiv]\ninterval = "10s"\napi_url = "http://127.0.0.1:9/api/query"\n'
+        'rss_url = "http://127.0.0.1:9/rss"\n'
+        '[sources.huggingface]\ninterval = "10s"\nbase_url = "http://mirror.example:8000"',
+        {},
+    )
+    assert config.sources.arxiv.interval.total_seconds() == 10
+    assert config.sources.huggingface.interval.total_seconds() == 10
+    # One public URL is enough for the floor: arXiv's API on its own host, the feed mirrored.
+    message = refused('[sources.arxiv]\ninterval = "10s"\nrss_url = "http://127.0.0.1:9/rss"')
+    assert '"15m"' in message
+
+
 @pytest.mark.parametrize(
     ("category", "suggestion"),
     [("cs.lg", '"cs.LG"'), ("CS.CL", '"cs.CL"'), ("stat.ml", '"stat.ML"')],

@@ -18,11 +18,11 @@ from typing import Any
 from bot.cli.common import emit, iso
 from bot.config import Config, feed_spec_to_dict, parse_config_text
 from bot.errors import ConfigError, PaperfeedError
-from bot.models import Feed, FeedOrigin, FeedSpec
+from bot.models import Feed, FeedOrigin, FeedSpec, utcnow
 from bot.query import compile_query
 from bot.services.feeds import create_feed, import_feeds
-from bot.store import Store, open_store
-from bot.store.store import utcnow
+from bot.store import open_store
+from bot.store.interfaces import Database
 
 _SNOWFLAKE_MAX = 2**63 - 1
 _PAUSE_REASON = "paused from the command line"
@@ -201,9 +201,9 @@ def parse_feeds_toml(text: str, name: str) -> tuple[FeedSpec, ...]:
 # -- commands -------------------------------------------------------------------------------
 
 
-async def find_feed_arg(store: Store, text: str, guild_id: int | None) -> Feed:
+async def find_feed_arg(store: Database, text: str, guild_id: int | None) -> Feed:
     """A feed named on the command line, by id or by name; an ambiguous name is refused."""
-    feeds = await store.list_feeds(guild_id=guild_id)
+    feeds = await store.feeds.list(guild_id=guild_id)
     wanted = text.strip()
     if wanted.isdigit():
         for feed in feeds:
@@ -225,7 +225,7 @@ async def find_feed_arg(store: Store, text: str, guild_id: int | None) -> Feed:
 
 async def cmd_list(args: argparse.Namespace, config: Config) -> int:
     async with open_store(config.database.path) as store:
-        feeds = await store.list_feeds(guild_id=args.guild)
+        feeds = await store.feeds.list(guild_id=args.guild)
     if args.json:
         emit({"feeds": [feed_document(f) for f in feeds]})
         return 0
@@ -274,7 +274,7 @@ async def cmd_remove(args: argparse.Namespace, config: Config) -> int:
                 f'feed "{feed.name}" comes from the configuration file: '
                 "remove its [[feeds]] table there instead"
             )
-        await store.remove_feed(feed.id)
+        await store.feeds.remove(feed.id)
     if args.json:
         emit({"removed": feed_document(feed)})
     else:
@@ -295,8 +295,8 @@ async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool)
         feed = await find_feed_arg(store, args.feed, args.guild)
         changed = feed.paused != paused
         if changed:
-            await store.set_feed_paused(feed.id, paused, args.reason if paused else None)
-            feed = await store.get_feed(feed.id) or feed
+            await store.feeds.set_paused(feed.id, paused, args.reason if paused else None)
+            feed = await store.feeds.get(feed.id) or feed
     if args.json:
         emit({"feed": feed_document(feed), "changed": changed})
     elif changed:
@@ -308,7 +308,7 @@ async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool)
 
 async def cmd_export(args: argparse.Namespace, config: Config) -> int:
     async with open_store(config.database.path) as store:
-        feeds = await store.list_feeds(guild_id=args.guild)
+        feeds = await store.feeds.list(guild_id=args.guild)
     seen: dict[str, Feed] = {}
     for feed in feeds:
         other = seen.setdefault(feed.name.casefold(), feed)

@@ -65,7 +65,7 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
 async def cmd_db_backup(args: argparse.Namespace, config: Config) -> int:
     async with open_store(config.database.path, create=False) as store:
         dest = await store.backup(args.path)
-        papers = await store.count_papers()
+        papers = await store.papers.count()
     if args.json:
         emit({"path": str(dest), "papers": papers})
     else:

@@ -16,10 +16,9 @@ from bot.cli.common import (
 )
 from bot.config import Config, format_duration
 from bot.errors import PaperfeedError
-from bot.models import SearchPage, parse_paper_id
+from bot.models import SearchPage, parse_paper_id, utcnow
 from bot.query import compile_query
 from bot.store import open_store
-from bot.store.store import utcnow
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,12 +68,12 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     since = utcnow() - args.since if args.since else None
     outside = stored = None
     async with open_store(config.database.path) as store:
-        page = await store.search(compiled, limit=args.limit, since=since, sort=args.sort)
+        page = await store.papers.search(compiled, limit=args.limit, since=since, sort=args.sort)
         if not page.hits and not args.json:
             # Say why nothing matched: an empty database, or a window that is too narrow.
-            stored = await store.count_papers()
+            stored = await store.papers.count()
             if stored and since is not None:
-                outside = (await store.search(compiled, limit=1, since=None)).total
+                outside = (await store.papers.search(compiled, limit=1, since=None)).total
     if args.json:
         emit(
             {
@@ -119,7 +118,7 @@ def print_search(query: str, page: SearchPage) -> None:
 async def cmd_show(args: argparse.Namespace, config: Config) -> int:
     ref = parse_paper_id(args.id)
     async with open_store(config.database.path) as store:
-        paper = await store.get_paper(ref.id)
+        paper = await store.papers.get(ref.id)
     if paper is None:
         raise PaperfeedError(
             f"{ref.id}: not in the local database (run `paperfeed poll` or `paperfeed import`)"

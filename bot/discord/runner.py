@@ -278,7 +278,7 @@ async def sync_commands(config: Config, guild_id: int | None) -> int:
                     synced = await bot.tree.sync(guild=guild)
                 else:
                     synced = await bot.tree.sync()
-                    await services.store.set_state(
+                    await services.store.sources.set_state(
                         "discord", "commands_hash", bot.command_payload_hash()
                     )
         except discord.LoginFailure:

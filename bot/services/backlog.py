@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from bot.models import Paper
 from bot.services.matching import appeared_at, compile_feeds, match_batch
-from bot.store import Store
+from bot.store.interfaces import Database
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -37,15 +37,15 @@ def split_backlog(
     return news, backlog
 
 
-async def serve_backlog(store: Store, paper_ids: Sequence[str], now: datetime) -> int:
+async def serve_backlog(store: Database, paper_ids: Sequence[str], now: datetime) -> int:
     """Queue to each feed with backfill left its most recent backlog matches, within it."""
     if not paper_ids:
         return 0
-    left = await store.backfill_left()
+    left = await store.feeds.backfill_left()
     if not left:
         return 0
-    feeds = compile_feeds([f for f in await store.list_feeds(active_only=True) if f.id in left])
-    papers = await store.get_papers(paper_ids)
+    feeds = compile_feeds([f for f in await store.feeds.list(active_only=True) if f.id in left])
+    papers = await store.papers.get_many(paper_ids)
     pairs = await asyncio.to_thread(match_batch, feeds, papers, now)
     by_id = {p.id: p for p in papers}
     wanted: dict[int, list[Paper]] = {}
@@ -56,7 +56,7 @@ async def serve_backlog(store: Store, paper_ids: Sequence[str], now: datetime) -
         newest = sorted(matches, key=lambda p: (appeared_at(p) or _LONG_AGO, p.id), reverse=True)
         chosen = newest[: left[feed_id]]
         # oldest first, so a channel reads in order
-        count = await store.queue_deliveries((feed_id, p.id) for p in reversed(chosen))
-        await store.use_backfill(feed_id, count)
+        count = await store.outbox.queue((feed_id, p.id) for p in reversed(chosen))
+        await store.feeds.use_backfill(feed_id, count)
         queued += count
     return queued

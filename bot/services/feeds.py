@@ -9,13 +9,13 @@ from datetime import datetime
 
 from bot.models import Feed, FeedOrigin, FeedSpec
 from bot.services.matching import backfill_feed
-from bot.store import Store
+from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
 
 
 async def create_feed(
-    store: Store,
+    store: Database,
     spec: FeedSpec,
     *,
     guild_id: int | None,
@@ -24,7 +24,7 @@ async def create_feed(
 ) -> tuple[Feed, int]:
     """Store a feed and queue at most `backfill` of its recent matches (never the history)."""
     async with store.transaction():
-        feed = await store.add_feed(spec, guild_id=guild_id, origin=origin, backfill_used=0)
+        feed = await store.feeds.add(spec, guild_id=guild_id, origin=origin, backfill_used=0)
         matches = await backfill_feed(store, feed, now)
     queued = min(len(matches), spec.backfill)
     # DEBUG: each caller reports the result its own way (the CLI prints it, /feed add logs it),
@@ -34,10 +34,10 @@ async def create_feed(
     return feed, queued
 
 
-async def sync_config_feeds(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
+async def sync_config_feeds(store: Database, specs: Sequence[FeedSpec], now: datetime) -> None:
     """Make the file-managed feeds equal [[feeds]]; new ones get their backfill."""
     async with store.transaction():
-        added, removed = await store.sync_config_feeds(specs)
+        added, removed = await store.feeds.sync_config(specs)
         for feed in added:
             await backfill_feed(store, feed, now)
     for feed in added:
@@ -75,7 +75,7 @@ def _guild_of_channel(existing: Sequence[Feed], channel_id: int) -> int | None:
 
 
 async def import_feeds(
-    store: Store,
+    store: Database,
     specs: Sequence[FeedSpec],
     *,
     guild_id: int | None,
@@ -92,14 +92,14 @@ async def import_feeds(
     outcome = ImportOutcome()
     async with store.transaction():
         for spec in specs:
-            existing = await store.list_feeds()
+            existing = await store.feeds.list()
             guild = guild_id or _guild_of_channel(existing, spec.channel_id)
             match = _same_feed(existing, spec, guild)
             if match is None:
                 if backfill:
                     outcome.queued += (await create_feed(store, spec, guild_id=guild, now=now))[1]
                 else:
-                    await store.add_feed(spec, guild_id=guild)
+                    await store.feeds.add(spec, guild_id=guild)
                 outcome.created.append(spec.name)
             elif match.origin is FeedOrigin.CONFIG:
                 reason = "managed by the configuration file"
@@ -107,6 +107,6 @@ async def import_feeds(
             elif match.spec == spec:
                 outcome.unchanged.append(spec.name)
             else:
-                await store.update_feed(match.id, spec, match.guild_id or guild)
+                await store.feeds.update(match.id, spec, match.guild_id or guild)
                 outcome.updated.append(spec.name)
     return outcome

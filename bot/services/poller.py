@@ -13,7 +13,7 @@ from bot.models import SourceRun
 from bot.services.backlog import serve_backlog, split_backlog
 from bot.services.matching import queue_matches
 from bot.sources.base import FetchResult, Source, warning_key
-from bot.store import Store
+from bot.store.interfaces import Database
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -43,7 +43,7 @@ class Poller:
 
     def __init__(
         self,
-        store: Store,
+        store: Database,
         sources: Sequence[Source],
         clock: Clock,
         *,
@@ -90,7 +90,7 @@ class Poller:
                 new=report.new,
                 warnings=len(report.warnings),
             )
-        await self._store.record_run(
+        await self._store.sources.record_run(
             SourceRun(
                 source=name,
                 started_at=started,
@@ -117,7 +117,7 @@ class Poller:
         """
         by_key = {warning_key(text): text for text in warnings}
         try:
-            fresh = await self._store.note_warnings(name, list(by_key), now)
+            fresh = await self._store.sources.note_warnings(name, list(by_key), now)
         except PaperfeedError as exc:
             log.error("remembering the %s warnings failed: %s", name, exc)
             fresh = set(by_key)
@@ -141,13 +141,13 @@ class Poller:
         usable = error is None or bool(papers)
         try:
             async with self._store.transaction():
-                upsert = await self._store.upsert_papers(papers)
-                seen = await self._store.seen_listings(name, list(listings))
+                upsert = await self._store.papers.upsert(papers)
+                seen = await self._store.sources.seen_listings(name, list(listings))
                 news, backlog = split_backlog([*upsert.new, *upsert.updated], listings, seen)
                 queued = await queue_matches(self._store, news, started)
                 queued += await serve_backlog(self._store, backlog, started)
                 if usable:
-                    await self._store.mark_listings_seen(name, list(listings), started)
+                    await self._store.sources.mark_listings_seen(name, list(listings), started)
         except PaperfeedError as exc:
             log.error("storing the %s poll failed: %s", name, exc)
             report = PollReport(name=name, fetched=len(papers), error=str(exc), warnings=warnings)

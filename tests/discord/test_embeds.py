@@ -911,7 +911,7 @@ def test_show_payload_is_exactly_what_a_feed_posts(
 
     async def stored() -> Paper:
         async with open_store(str(env / "papers.sqlite3")) as store:
-            found = await store.get_paper("2410.00101")
+            found = await store.papers.get("2410.00101")
         assert found is not None
         return found
 

@@ -62,8 +62,8 @@ def test_restore_by_copying_the_backup_over_the_stopped_database(
 
     async def change_after_the_backup() -> None:
         async with open_store(str(live)) as store:
-            await store.upsert_papers([make_paper("2411.09999", "Causal bandits after backup")])
-            await store.add_feed(FeedSpec(name="later", channel_id=6, query="x"), guild_id=1)
+            await store.papers.upsert([make_paper("2411.09999", "Causal bandits after backup")])
+            await store.feeds.add(FeedSpec(name="later", channel_id=6, query="x"), guild_id=1)
 
     asyncio.run(change_after_the_backup())
     assert search_total(capsys, "causal") == before + 1
@@ -81,7 +81,7 @@ def test_restore_by_copying_the_backup_over_the_stopped_database(
     async def check() -> None:
         async with open_store(str(live), create=False) as store:
             assert await store.integrity_check() == "ok"
-            assert await store.count_papers() == 20
+            assert await store.papers.count() == 20
             assert await store.check_writable()
 
     asyncio.run(check())

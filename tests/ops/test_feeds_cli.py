@@ -236,7 +236,7 @@ def test_file_managed_feeds_are_left_to_the_file(
     async def add_config_feed() -> None:
         async with open_store(str(db / "paperfeed.sqlite3")) as store:
             spec = FeedSpec(name="from-file", channel_id=999999999999999999, query="a")
-            await store.add_feed(spec, guild_id=None, origin=FeedOrigin.CONFIG)
+            await store.feeds.add(spec, guild_id=None, origin=FeedOrigin.CONFIG)
 
     asyncio.run(add_config_feed())
     capsys.readouterr()

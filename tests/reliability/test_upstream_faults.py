@@ -5,7 +5,7 @@ the arXiv validator keeper) against a scripted upstream on a virtual clock, then
 
 1. the poll keeps running (returns a report, never raises);
 2. whatever parsed is kept (the papers the fault did not touch are stored);
-3. the failure is recorded (`store.source_health`: last error, consecutive failures);
+3. the failure is recorded (`store.sources.health`: last error, consecutive failures);
 4. transient faults are retried with backoff, Retry-After honoured, all on the virtual clock;
 5. the next poll, once the fault is gone, succeeds and resets consecutive failures;
 6. the upstreams' limits hold even while retrying: arXiv ≥ 3 s between requests (one
@@ -216,7 +216,9 @@ async def upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
         # a bot that has been running: both listings were seen, so what they bring is news
         listings = ["huggingface", *(f"arxiv/{c}" for c in config.sources.arxiv.categories)]
         for listing in listings:
-            await services.store.mark_listings_seen(listing.split("/")[0], [listing], vclock.wall())
+            await services.store.sources.mark_listings_seen(
+                listing.split("/")[0], [listing], vclock.wall()
+            )
         yield Upstream(script, vclock, services)
 
 
@@ -270,10 +272,10 @@ async def test_upstream_fault_matrix(
     requests = len(script.requests)
 
     # 2. what parsed is kept
-    stored = {p.id for p in await store.get_papers(sorted(everything))}
+    stored = {p.id for p in await store.papers.get_many(sorted(everything))}
     assert kept <= stored, f"lost {sorted(kept - stored)[:5]}"
     # 3. the failure is recorded (see QUIET for the answers that are no failure)
-    health = await store.source_health(source)
+    health = await store.sources.health(source)
     if (source, fault, page) in QUIET:
         assert report.error is None and health.consecutive_failures == 0
     elif (source, fault, page) in WARNED:
@@ -301,10 +303,10 @@ async def test_upstream_fault_matrix(
     vclock.now += 20 * 60  # the next scheduled poll
     again = await services.poller.poll_source(source)
     assert again.error is None, again.error
-    assert {p.id for p in await store.get_papers(sorted(everything))} == everything
-    assert (await store.source_health(source)).consecutive_failures == 0
+    assert {p.id for p in await store.papers.get_many(sorted(everything))} == everything
+    assert (await store.sources.health(source)).consecutive_failures == 0
     assert_polite(script, source)
-    deliveries = await store.deliveries()
+    deliveries = await store.outbox.deliveries()
     assert len(deliveries) == len({d.paper_id for d in deliveries}) == len(everything)
     record_figures(
         f"upstream/{source}/{fault}/{page}",

@@ -14,8 +14,9 @@ from bot.services.feeds import create_feed, sync_config_feeds
 from bot.services.health import source_health
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
-from bot.store import Store, open_store
-from bot.store.migrate import migrate
+from bot.store import open_store
+from bot.store.interfaces import Database
+from bot.store.sqlite.migrate import migrate
 from tests.services.test_poller import NOW, Clock, ScriptedSource, arxiv_paper, hf_paper
 
 
@@ -28,8 +29,8 @@ async def fresh(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield store, Poller(store, [hf, ax], clock), hf, ax, clock
 
 
-async def queued_ids(store: Store, feed_id: int) -> list[str]:
-    return [d.paper_id for d in await store.deliveries(feed_id=feed_id)]
+async def queued_ids(store: Database, feed_id: int) -> list[str]:
+    return [d.paper_id for d in await store.outbox.deliveries(feed_id=feed_id)]
 
 
 def causal_batch(first: int, count: int, source: str = "hf") -> list:  # type: ignore[type-arg]
@@ -50,7 +51,7 @@ async def test_a_fresh_install_with_backfill_0_posts_nothing_until_something_new
     store, poller, hf, ax, clock = fresh
     await sync_config_feeds(store, [FeedSpec(name="c", channel_id=1, query="causal", backfill=0)],
                             clock())  # fmt: skip
-    (feed,) = await store.list_feeds()
+    (feed,) = await store.feeds.list()
     hf.next = FetchResult(causal_batch(1, 20))
     ax.next = FetchResult(causal_batch(30, 20, source="arxiv"))
     reports = await poller.poll_all()
@@ -68,7 +69,7 @@ async def test_backfill_bounds_the_backlog_over_all_sources_together(fresh) -> N
     store, poller, hf, ax, clock = fresh
     await sync_config_feeds(store, [FeedSpec(name="c", channel_id=1, query="causal", backfill=3)],
                             clock())  # fmt: skip
-    (feed,) = await store.list_feeds()
+    (feed,) = await store.feeds.list()
     hf.next = FetchResult(causal_batch(1, 20))
     await poller.poll_source("huggingface")
     # the three most recent of the backlog, oldest first so the channel reads in order
@@ -104,7 +105,7 @@ async def test_a_feed_takes_what_is_left_of_its_backfill_from_more_backlog(fresh
     store, poller, hf, ax, clock = fresh
     await sync_config_feeds(store, [FeedSpec(name="c", channel_id=1, query="causal", backfill=3)],
                             clock())  # fmt: skip
-    (feed,) = await store.list_feeds()
+    (feed,) = await store.feeds.list()
     hf.next = FetchResult(causal_batch(1, 1))
     await poller.poll_source("huggingface")
     ax.next = FetchResult(causal_batch(30, 9, source="arxiv"))
@@ -170,7 +171,7 @@ async def test_an_upgraded_database_keeps_treating_its_sources_news_as_news(tmp_
         hf = ScriptedSource("huggingface")
         hf.next = FetchResult(causal_batch(1, 5))
         await Poller(store, [hf], clock).poll_source("huggingface")
-        (feed,) = await store.list_feeds()
+        (feed,) = await store.feeds.list()
         assert len(await queued_ids(store, feed.id)) == 5  # news, as before the upgrade
 
 
@@ -192,7 +193,7 @@ async def test_warnings_never_make_a_poll_fail(fresh, caplog: pytest.LogCaptureF
     health = await source_health(store, "huggingface", clock())
     assert health.consecutive_failures == 0 and health.last_error is None
     assert health.last_success is not None and health.warnings == 1
-    assert (await store.source_runs("huggingface"))[0].warnings == 1
+    assert (await store.sources.runs("huggingface"))[0].warnings == 1
     assert metrics.poll_failures.labels(source="huggingface")._value.get() == 0
     assert metrics.warnings.labels(source="huggingface")._value.get() == 3
     # logged once for the item and its kind, not at every poll
@@ -206,5 +207,5 @@ async def test_a_warning_and_a_failure_stay_apart(fresh) -> None:  # type: ignor
     hf.next = FetchResult([], problems=["page 0: HTTP 503", ODD], error="page 0: HTTP 503")
     report = await poller.poll_source("huggingface")
     assert report.error == "page 0: HTTP 503" and report.warnings == (ODD,)
-    health = await store.source_health("huggingface")
+    health = await store.sources.health("huggingface")
     assert health.consecutive_failures == 1 and health.last_error == "page 0: HTTP 503"

@@ -144,8 +144,8 @@ async def poll(config: Config, now: datetime) -> list[dict[str, Any]]:
 async def queued(config: Config) -> dict[str, list[str]]:
     async with open_store(config.database.path) as store:
         out: dict[str, list[str]] = {}
-        for feed in await store.list_feeds():
-            out[feed.name] = [d.paper_id for d in await store.deliveries(feed_id=feed.id)]
+        for feed in await store.feeds.list():
+            out[feed.name] = [d.paper_id for d in await store.outbox.deliveries(feed_id=feed.id)]
         return out
 
 
@@ -165,8 +165,8 @@ async def test_two_days_of_polls(tmp_path: Path, upstream) -> None:  # type: ign
         ("arxiv", 2, 1, None),
     ]
     async with open_store(config.database.path) as store:
-        assert await store.count_papers() == 3
-        both = await store.get_paper("2609.00001")
+        assert await store.papers.count() == 3
+        both = await store.papers.get("2609.00001")
         assert both is not None and both.sources == {"arxiv", "huggingface"}
         assert both.categories == ("cs.LG",) and both.published is not None
     assert await queued(config) == {"causal": ["2609.00001"], "popular": []}
@@ -189,7 +189,7 @@ async def test_two_days_of_polls(tmp_path: Path, upstream) -> None:  # type: ign
     assert by_name["huggingface"]["new"] == 1 and by_name["huggingface"]["updated"] == 1
     assert by_name["arxiv"]["updated"] >= 1  # the v2 replacement
     async with open_store(config.database.path) as store:
-        v2 = await store.get_paper("2609.00003")
+        v2 = await store.papers.get("2609.00003")
         assert v2 is not None and v2.version == 2
     assert await queued(config) == {
         "causal": ["2609.00001", "2609.00004"],
@@ -220,8 +220,8 @@ async def test_a_hugging_face_fault_is_recorded_and_arxiv_still_stored(
     assert reports["huggingface"]["error"]
     assert reports["arxiv"]["error"] is None and reports["arxiv"]["new"] == 1
     async with open_store(config.database.path) as store:
-        assert (await store.source_health("huggingface")).consecutive_failures == 1
-        assert await store.get_paper("2609.00010") is not None
+        assert (await store.sources.health("huggingface")).consecutive_failures == 1
+        assert await store.papers.get("2609.00010") is not None
 
 
 ARXIV_FAULTS = {
@@ -251,7 +251,7 @@ async def test_an_arxiv_fault_is_recorded_and_hugging_face_still_stored(
     assert reports["arxiv"]["error"]
     assert reports["huggingface"]["error"] is None and reports["huggingface"]["new"] == 1
     async with open_store(config.database.path) as store:
-        assert (await store.source_health("arxiv")).last_error
+        assert (await store.sources.health("arxiv")).last_error
 
 
 async def test_paperfeed_poll_as_a_process_prints_json_and_exits_1_on_failure(

@@ -1,8 +1,12 @@
-"""Relevance on real papers: a title holding every query word beats one holding some of them."""
+"""Relevance on real papers: a title holding every query word beats one holding some of them.
+
+Backend-neutral; the same pages with SQLite's rank pool narrowed are in
+tests/store/sqlite/test_ranking_pool.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,25 +16,30 @@ import pytest
 from bot.models import Paper
 from bot.query import compile_query
 from bot.services.importer import import_lines
-from bot.store import Store, open_store
-from bot.store import store as store_module
+from bot.store.interfaces import Database
+from tests.store.contract.support import FakeClock
 
 # Real arXiv metadata (CC0): the papers of the recorded arXiv API responses, and well-known
 # ML papers with their exact titles and the opening sentences of their abstracts.
-REAL = Path(__file__).parent.parent / "fixtures" / "real_papers.jsonl"
+REAL = Path(__file__).parents[2] / "fixtures" / "real_papers.jsonl"
 NOW = datetime(2026, 4, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-async def real() -> AsyncIterator[Store]:
-    async with open_store(":memory:", clock=lambda: NOW) as store:
-        report = await import_lines(store, REAL.read_text("utf-8").splitlines())
-        assert report.new == 26 and report.bad == 0
-        yield store
+def at_now(clock: FakeClock) -> FakeClock:
+    clock.now = NOW
+    return clock
 
 
-async def ranked(store: Store, text: str, limit: int = 10, offset: int = 0) -> list[str]:
-    page = await store.search(compile_query(text), limit=limit, offset=offset)
+@pytest.fixture
+async def real(db: Database, at_now: FakeClock) -> Database:
+    report = await import_lines(db, REAL.read_text("utf-8").splitlines())
+    assert report.new == 26 and report.bad == 0
+    return db
+
+
+async def ranked(store: Database, text: str, limit: int = 10, offset: int = 0) -> list[str]:
+    page = await store.papers.search(compile_query(text), limit=limit, offset=offset)
     return [hit.paper.id for hit in page.hits]
 
 
@@ -62,14 +71,14 @@ async def ranked(store: Store, text: str, limit: int = 10, offset: int = 0) -> l
     ],
 )
 async def test_titles_holding_every_word_rank_first_on_real_papers(
-    real: Store, query: str, first: list[str]
+    real: Database, query: str, first: list[str]
 ) -> None:
     got = await ranked(real, query)
     for position, wanted in enumerate(first):
         assert got[position] in wanted.split("|"), (query, got)
 
 
-async def test_a_title_with_every_word_beats_any_abstract(real: Store) -> None:
+async def test_a_title_with_every_word_beats_any_abstract(real: Database) -> None:
     """The abstract-heavy paper gets many more mentions; the titles still decide."""
     heavy = Paper(
         id="2604.00001",
@@ -79,36 +88,33 @@ async def test_a_title_with_every_word_beats_any_abstract(real: Store) -> None:
         sources=frozenset({"arxiv"}),
     )
     half = replace(heavy, id="2604.00002", title="Software practice at scale")  # one word
-    await real.upsert_papers([heavy, half])
+    await real.papers.upsert([heavy, half])
     got = await ranked(real, "software testing")
     assert got[0] == "2302.03287"
     assert got.index("2604.00002") > 0 and got.index("2604.00001") > got.index("2604.00002")
 
 
-async def test_words_close_together_in_a_title_beat_words_far_apart() -> None:
+async def test_words_close_together_in_a_title_beat_words_far_apart(
+    db: Database, at_now: FakeClock
+) -> None:
     def paper(pid: str, title: str) -> Paper:
         return Paper(id=pid, title=title, abstract="A study.", sources=frozenset({"arxiv"}))
 
-    async with open_store(":memory:", clock=lambda: NOW) as store:
-        await store.upsert_papers(
-            [
-                # shorter titles score higher in bm25; nearness must outweigh that
-                paper("2604.00001", "Causal inference without any discovery"),  # far apart
-                paper("2604.00002", "Discovery of causal structure in time series"),  # close
-                paper("2604.00003", "Scalable causal discovery for large time series data"),
-                paper("2604.00004", "Causal effects"),
-            ]
-        )
-        got = await ranked(store, "causal discovery")
+    await db.papers.upsert(
+        [
+            # shorter titles score higher in bm25; nearness must outweigh that
+            paper("2604.00001", "Causal inference without any discovery"),  # far apart
+            paper("2604.00002", "Discovery of causal structure in time series"),  # close
+            paper("2604.00003", "Scalable causal discovery for large time series data"),
+            paper("2604.00004", "Causal effects"),
+        ]
+    )
+    got = await ranked(db, "causal discovery")
     assert got == ["2604.00003", "2604.00002", "2604.00001"]
 
 
-@pytest.mark.parametrize("pool", [None, 12])
-@pytest.mark.parametrize("limit", [1, 2, 3, 5])
-async def test_pages_follow_the_tiers_exactly(
-    limit: int, pool: int | None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The cut that skips candidates must never skip one that belongs on the page."""
+def tiered_papers() -> list[Paper]:
+    """30 matches of "graph networks" in four kinds of title, older the higher the number."""
     papers = []
     for n in range(30):
         title = ["Graph networks", "Graph learning", "Networks on graphs", "Learning"][n % 4]
@@ -121,16 +127,24 @@ async def test_pages_follow_the_tiers_exactly(
                 sources=frozenset({"arxiv"}),
             )
         )
-    async with open_store(":memory:", clock=lambda: NOW) as store:
-        await store.upsert_papers(papers)
-        whole = await store.search(compile_query("graph networks"), limit=30)
-        if pool is not None:  # only the newest matches are ranked, tiers still exact in them
-            monkeypatch.setattr(store_module, "_RANK_POOL", pool)
-        pages: list[str] = []
-        for offset in range(0, 30, limit):
-            if pool is not None and offset + limit > pool:
-                break  # a deeper page widens the pool to reach it
-            pages += await ranked(store, "graph networks", limit=limit, offset=offset)
+    return papers
+
+
+async def check_pages_follow_the_tiers(
+    store: Database, limit: int, pool: int | None, narrow_pool: Callable[[int], None]
+) -> None:
+    """Page through "graph networks" and compare with the whole ranking. With `pool`,
+    `narrow_pool(pool)` (a backend's knob) then bounds the ranked matches to the newest ones."""
+    papers = tiered_papers()
+    await store.papers.upsert(papers)
+    whole = await store.papers.search(compile_query("graph networks"), limit=30)
+    if pool is not None:  # only the newest matches are ranked, tiers still exact in them
+        narrow_pool(pool)
+    pages: list[str] = []
+    for offset in range(0, 30, limit):
+        if pool is not None and offset + limit > pool:
+            break  # a deeper page widens the pool to reach it
+        pages += await ranked(store, "graph networks", limit=limit, offset=offset)
     newest = {p.id for p in papers[-(pool or 30) :]}
     expected = [h.paper.id for h in whole.hits if h.paper.id in newest]
     assert pages == expected[: len(pages)] and len(pages) >= (pool or 30) - limit + 1
@@ -142,7 +156,17 @@ async def test_pages_follow_the_tiers_exactly(
     assert [int(h.paper.id[-2:]) % 4 for h in whole.hits[:8]] == [0] * 8
 
 
-async def test_recent_and_upvote_orders_ignore_title_tiers(real: Store) -> None:
-    page = await real.search(compile_query("software testing"), sort="recent")
+def _unbounded(pool: int) -> None:
+    raise AssertionError("the contract ranks every match")
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+async def test_pages_follow_the_tiers_exactly(db: Database, at_now: FakeClock, limit: int) -> None:
+    """The cut that skips candidates must never skip one that belongs on the page."""
+    await check_pages_follow_the_tiers(db, limit, None, _unbounded)
+
+
+async def test_recent_and_upvote_orders_ignore_title_tiers(real: Database) -> None:
+    page = await real.papers.search(compile_query("software testing"), sort="recent")
     published = [h.paper.published for h in page.hits]
     assert published == sorted(published, key=lambda d: d or NOW, reverse=True)
