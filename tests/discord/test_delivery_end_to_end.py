@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.models import DeliveryState, FeedMode, FeedSpec
 from bot.services.feeds import create_feed
-from tests.discord.conftest import NOW, Harness, make_paper
+from tests.discord.conftest import Harness, make_paper
+from tests.factories import NOW
 
 
 async def add_feed(h: Harness, name: str, channel: int, query: str, **kw: object) -> int:
