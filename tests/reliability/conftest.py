@@ -27,7 +27,7 @@ from bot.models import FeedSpec, Paper
 from bot.services.poller import Poller
 from bot.store import open_store
 from bot.store.interfaces import Database
-from tests.fakes.discord import OpenAPIValidator, World
+from tests.fakes.discord import World
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
 from tests.fakes.discord.schema import openapi_validator_or_none
 from tests.reliability.support import HoldingDiscord
@@ -127,14 +127,10 @@ class LiveBot:
         )
 
 
-def openapi_or_none() -> OpenAPIValidator | None:
-    """Discord's spec checks every body, as in tests/discord (required in CI, see schema.py)."""
-    return openapi_validator_or_none()
-
-
 @pytest.fixture
 async def live(tmp_path: Path, start_bot: BotStarter) -> AsyncIterator[LiveBot]:
-    fake = await HoldingDiscord(message_rate=(50, 1.0), openapi=openapi_or_none()).start()
+    # Discord's spec checks every body, decided as for every other fake (see schema.py)
+    fake = await HoldingDiscord(message_rate=(50, 1.0), openapi=openapi_validator_or_none()).start()
     try:
         alerts = await fake.create_channel("paperfeed-alerts", notify=False)
         config = Config(
