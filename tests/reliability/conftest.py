@@ -23,10 +23,11 @@ from bot.config import Config, DatabaseConfig, DiscordConfig
 from bot.discord.client import PaperfeedBot
 from bot.discord.runner import build_bot
 from bot.metrics import Metrics
-from bot.models import FeedSpec, Paper
+from bot.models import Paper
 from bot.services.poller import Poller
 from bot.store import open_store
 from bot.store.interfaces import Database
+from tests.factories import make_feed_spec
 from tests.fakes.discord import World
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
 from tests.fakes.discord.schema import openapi_validator_or_none
@@ -103,7 +104,7 @@ class LiveBot:
         return self.fake.world
 
     async def feed(self, name: str, channel: int, *, guild: int | None = None) -> int:
-        spec = FeedSpec(name=name, channel_id=channel, query="delivery", backfill=0)
+        spec = make_feed_spec(name, channel, query="delivery", backfill=0)
         feed = await self.store.feeds.add(spec, guild_id=guild or self.world.guild.id)
         return feed.id
 
