@@ -7,7 +7,7 @@ send and its record.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +24,7 @@ from bot.services.publisher import (
 )
 from bot.store import open_store
 from bot.store.interfaces import Database
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.factories import NOW, FakeClock, make_paper
 
 
 class ProcessKilled(BaseException):
@@ -91,18 +82,18 @@ async def no_sleep(_: float) -> None:
 
 
 def paper(n: int, upvotes: int | None = None) -> Paper:
-    return Paper(id=f"2611.{n:05d}", title=f"Paper {n}", abstract="x", upvotes=upvotes,
-                 published=NOW - timedelta(hours=n), sources=frozenset({"arxiv"}))  # fmt: skip
+    """Paper n, published n hours before NOW (so a lower n is newer)."""
+    return make_paper(n, upvotes=upvotes, published=NOW - timedelta(hours=n))
 
 
 @pytest.fixture
 async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    async with open_store(str(tmp_path / "p.sqlite3"), clock=Clock()) as s:
+    async with open_store(str(tmp_path / "p.sqlite3"), clock=FakeClock()) as s:
         yield s
 
 
-def publisher(store: Database, target: FakeTarget, clock: Clock | None = None) -> Publisher:
-    return Publisher(store, target, body, clock or Clock(), build_digest=digest,
+def publisher(store: Database, target: FakeTarget, clock: FakeClock | None = None) -> Publisher:
+    return Publisher(store, target, body, clock or FakeClock(), build_digest=digest,
                      limiter=RateLimiter(sleep=no_sleep), rand=lambda: 0.5)  # fmt: skip
 
 
@@ -192,7 +183,7 @@ async def test_a_rejected_message_is_marked_failed_with_its_reason(store: Databa
 
 
 async def test_transient_failures_back_off_then_succeed(store: Database) -> None:
-    clock = Clock()
+    clock = FakeClock()
     target = FakeTarget()
     feed_id = await feed_with(store, "a", 10, [paper(1), paper(2)])
     target.fail[10] = DeliveryRetryable("503 Service Unavailable")
@@ -216,7 +207,7 @@ async def test_paused_feeds_and_digest_feeds_are_not_sent_instantly(store: Datab
 
 
 async def test_a_digest_posts_one_message_with_the_top_papers_at_its_time(store: Database) -> None:
-    clock = Clock()
+    clock = FakeClock()
     clock.now = NOW.replace(hour=8, minute=59)
     target = FakeTarget()
     papers = [
@@ -296,7 +287,7 @@ async def test_one_channel_never_gets_the_same_paper_twice(store: Database) -> N
     second = await feed_with(store, "b", 10, [paper(1), paper(2), paper(3)])
     other_channel = await feed_with(store, "c", 11, [paper(1)])
     outcomes: list[str] = []
-    pub = Publisher(store, target, body, Clock(), limiter=RateLimiter(sleep=no_sleep),
+    pub = Publisher(store, target, body, FakeClock(), limiter=RateLimiter(sleep=no_sleep),
                     on_outcome=outcomes.append)  # fmt: skip
     report = await pub.publish_due()
     assert [b["embeds"][0]["title"] for _, b in target.posts[10]] == [
@@ -332,7 +323,7 @@ async def test_a_paper_being_sent_by_another_feed_is_not_sent_again(store: Datab
 
 
 async def test_a_digest_leaves_out_papers_the_channel_already_has(store: Database) -> None:
-    clock = Clock()
+    clock = FakeClock()
     clock.now = NOW.replace(hour=9, minute=0)
     target = FakeTarget()
     await feed_with(store, "instant", 30, [paper(2)])
