@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,10 @@ from bot.sources.http import NO_RETRY, Pacer
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import open_store
 from bot.store.interfaces import Database
+from tests import factories
+from tests.factories import NOW
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
 from tests.fakes.discord.server import FakeDiscord
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 class ScriptedSource:
@@ -43,20 +43,17 @@ class ScriptedSource:
 
 
 def make_paper(n: int, title: str, **kw: Any) -> Paper:
-    base = Paper(
-        id=f"2611.{n:05d}",
-        title=title,
-        abstract="We propose a method. It works well on the benchmarks we tried.",
-        version=1,
-        authors=("Rosa Delgado", "Amir Haddad"),
-        categories=("cs.LG",),
-        published=NOW - timedelta(hours=5),
-        upvotes=12,
-        num_comments=1,
-        hf_submitted_at=NOW - timedelta(hours=2),
-        sources=frozenset({"arxiv", "huggingface"}),
-    )
-    return replace(base, **kw)
+    """Paper n as both sources list it, with a few upvotes: what a feed usually posts."""
+    listed = {
+        "abstract": "We propose a method. It works well on the benchmarks we tried.",
+        "authors": ("Rosa Delgado", "Amir Haddad"),
+        "published": NOW - timedelta(hours=5),
+        "upvotes": 12,
+        "num_comments": 1,
+        "hf_submitted_at": NOW - timedelta(hours=2),
+        "sources": factories.BOTH,
+    }
+    return factories.make_paper(n, **{"title": title, **listed, **kw})
 
 
 @dataclass

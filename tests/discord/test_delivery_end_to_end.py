@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from bot.models import DeliveryState, FeedMode, FeedSpec
+from bot.models import DeliveryState, FeedMode
 from bot.services.feeds import create_feed
-from tests.discord.conftest import NOW, Harness, make_paper
+from tests.discord.conftest import Harness, make_paper
+from tests.factories import NOW, make_feed_spec
 
 
 async def add_feed(h: Harness, name: str, channel: int, query: str, **kw: object) -> int:
     world = h.fake.world
     assert world is not None
-    spec = FeedSpec(name=name, channel_id=channel, query=query, backfill=0, **kw)  # type: ignore[arg-type]
+    spec = make_feed_spec(name, channel, query=query, backfill=0, **kw)
     feed, _ = await create_feed(h.store, spec, guild_id=world.guild.id, now=NOW)
     return feed.id
 

@@ -37,6 +37,7 @@ from bot.discord.embeds import (
     thread_name,
 )
 from bot.models import Paper, SearchHit
+from tests.factories import BOTH, make_paper
 from tests.fakes.discord import rules
 from tests.fakes.discord.schema import spec_or_skip
 
@@ -177,8 +178,8 @@ def words(n: int, word: str = "lorem") -> str:
 
 
 def paper(**changes: Any) -> Paper:
-    base: dict[str, Any] = {
-        "id": "2410.00101",
+    """A paper with every optional part filled in, so each can be shown, shortened or dropped."""
+    full = {
         "version": 2,
         "title": "Causal Discovery from Heterogeneous Time Series",
         "abstract": "We study causal discovery. Our method scales to hundreds of variables.",
@@ -191,10 +192,9 @@ def paper(**changes: Any) -> Paper:
         "github_stars": 1200,
         "project_page": "https://example.org/causal",
         "thumbnail": "https://cdn.example.org/thumb.png",
-        "sources": frozenset({"huggingface", "arxiv"}),
+        "sources": BOTH,
     }
-    base.update(changes)
-    return Paper(**base)
+    return make_paper(changes.pop("id", "2410.00101"), **{**full, **changes})
 
 
 LONG_URL = "https://example.org/" + "a" * (2049 - len("https://example.org/"))

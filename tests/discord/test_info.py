@@ -12,7 +12,8 @@ from bot.discord.embeds import EMBED_TOTAL_MAX, embed_length
 from bot.models import FeedSpec, SourceRun
 from bot.services.feeds import create_feed
 from bot.sources.base import FetchResult
-from tests.discord.conftest import NOW, Harness, make_paper
+from tests.discord.conftest import Harness, make_paper
+from tests.factories import NOW
 from tests.fakes.discord.records import InteractionRecord, Message
 from tests.fakes.discord.state import Perm
 

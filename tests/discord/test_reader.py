@@ -16,7 +16,8 @@ from bot.errors import QueryError
 from bot.models import Paper
 from bot.query import compile_query
 from bot.store import open_store
-from tests.discord.conftest import NOW, Harness, Upstream, make_paper, reader_cog
+from tests.discord.conftest import Harness, Upstream, make_paper, reader_cog
+from tests.factories import NOW
 from tests.fakes.discord.records import InteractionRecord, Message
 from tests.sources.samples import api_feed, hf_item
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.store import open_store
 from bot.store.interfaces import Database
-from tests.ops.support import NOW
+from tests.factories import NOW
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.models import Paper
-
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+from tests import factories
+from tests.factories import NOW
 
 
 class StepClock:
@@ -24,17 +24,9 @@ class StepClock:
 
 
 def make_paper(pid: str, title: str = "Causal discovery at scale", **kw: object) -> Paper:
-    return Paper(
-        id=pid,
-        title=title,
-        abstract="We study causal discovery.",
-        version=1,
-        authors=("Ada Lovelace",),
-        categories=("cs.LG",),
-        published=NOW - timedelta(hours=2),
-        sources=frozenset({"arxiv"}),
-        **kw,  # type: ignore[arg-type]
-    )
+    """A paper the operations tests can find by searching for "causal"."""
+    about = {"abstract": "We study causal discovery.", "authors": ("Ada Lovelace",)}
+    return factories.make_paper(pid, **{"title": title, **about, **kw})
 
 
 def free_port() -> int:

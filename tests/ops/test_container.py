@@ -502,9 +502,12 @@ def test_wheel_installs_and_runs_like_the_image(tmp_path: Path, stages: list[Sta
     assert (data / "paperfeed.sqlite3").exists()
 
     cmd = exec_form(final.last("CMD"))
-    exists = _run([*command, *cmd, "--help"], env=env, cwd=data, timeout=60).returncode == 0
-    if exists:  # `paperfeed run` without a token: one line naming the token, exit 2
-        started = _run([*command, *cmd], env=env, cwd=data, timeout=60)
-        assert started.returncode == 2, started.stdout + started.stderr
-        lines = started.stderr.strip().splitlines()
-        assert len(lines) == 1 and "token" in lines[0].lower(), started.stderr
+    helped = _run([*command, *cmd, "--help"], env=env, cwd=data, timeout=60)
+    assert helped.returncode == 0, (
+        f"the image's CMD {cmd} is not a paperfeed command: {helped.stderr}"
+    )
+    # `paperfeed run` without a token: one line naming the token, exit 2.
+    started = _run([*command, *cmd], env=env, cwd=data, timeout=60)
+    assert started.returncode == 2, started.stdout + started.stderr
+    lines = started.stderr.strip().splitlines()
+    assert len(lines) == 1 and "token" in lines[0].lower(), started.stderr

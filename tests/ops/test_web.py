@@ -22,7 +22,8 @@ from bot.services.publisher import Posted, Publisher, RateLimiter
 from bot.sources.base import FetchResult
 from bot.store.interfaces import Database
 from bot.web import HealthServer, run_checks
-from tests.ops.support import NOW, StepClock, free_port, make_paper
+from tests.factories import NOW
+from tests.ops.support import StepClock, free_port, make_paper
 
 METRIC_NAMES = (
     "paperfeed_build_info",

@@ -23,11 +23,12 @@ from bot.config import Config, DatabaseConfig, DiscordConfig
 from bot.discord.client import PaperfeedBot
 from bot.discord.runner import build_bot
 from bot.metrics import Metrics
-from bot.models import FeedSpec, Paper
+from bot.models import Paper
 from bot.services.poller import Poller
 from bot.store import open_store
 from bot.store.interfaces import Database
-from tests.fakes.discord import OpenAPIValidator, World
+from tests.factories import make_feed_spec
+from tests.fakes.discord import World
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
 from tests.fakes.discord.schema import openapi_validator_or_none
 from tests.reliability.support import HoldingDiscord
@@ -103,7 +104,7 @@ class LiveBot:
         return self.fake.world
 
     async def feed(self, name: str, channel: int, *, guild: int | None = None) -> int:
-        spec = FeedSpec(name=name, channel_id=channel, query="delivery", backfill=0)
+        spec = make_feed_spec(name, channel, query="delivery", backfill=0)
         feed = await self.store.feeds.add(spec, guild_id=guild or self.world.guild.id)
         return feed.id
 
@@ -127,14 +128,10 @@ class LiveBot:
         )
 
 
-def openapi_or_none() -> OpenAPIValidator | None:
-    """Discord's spec checks every body, as in tests/discord (required in CI, see schema.py)."""
-    return openapi_validator_or_none()
-
-
 @pytest.fixture
 async def live(tmp_path: Path, start_bot: BotStarter) -> AsyncIterator[LiveBot]:
-    fake = await HoldingDiscord(message_rate=(50, 1.0), openapi=openapi_or_none()).start()
+    # Discord's spec checks every body, decided as for every other fake (see schema.py)
+    fake = await HoldingDiscord(message_rate=(50, 1.0), openapi=openapi_validator_or_none()).start()
     try:
         alerts = await fake.create_channel("paperfeed-alerts", notify=False)
         config = Config(

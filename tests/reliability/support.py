@@ -31,6 +31,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.models import Paper
+from tests import factories
+from tests.factories import paper_id
 from tests.fakes.discord import FakeDiscord
 
 MESSAGE_CREATE = re.compile(r"^/api/v10/channels/\d+/messages$")
@@ -150,21 +152,14 @@ def duplicates(counts: Counter[tuple[int, str]]) -> dict[tuple[int, str], int]:
 
 
 def make_paper(n: int, *, title: str | None = None, month: str = "2611", **kw: Any) -> Paper:
-    """A plain arXiv paper with id `<month>.<n:05d>`, seen today."""
-    now = datetime.now(UTC)
-    return Paper(
-        id=f"{month}.{n:05d}",
-        title=title or f"Reliable delivery study number {n}",
-        abstract=kw.pop(
-            "abstract", "We measure how often a paper reaches its channel exactly once."
-        ),
-        version=1,
-        authors=kw.pop("authors", ("Rosa Delgado", "Amir Haddad")),
-        categories=("cs.LG",),
-        published=now - timedelta(hours=3),
-        sources=frozenset({"arxiv"}),
-        **kw,
-    )
+    """A plain arXiv paper with id `<month>.<n:05d>`, seen today (the live bot runs on real time)."""
+    about = {
+        "title": title or f"Reliable delivery study number {n}",
+        "abstract": "We measure how often a paper reaches its channel exactly once.",
+        "authors": ("Rosa Delgado", "Amir Haddad"),
+        "published": datetime.now(UTC) - timedelta(hours=3),
+    }
+    return factories.make_paper(paper_id(n, month), **{**about, **kw})
 
 
 def record_figures(name: str, **figures: Any) -> None:

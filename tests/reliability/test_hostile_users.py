@@ -11,7 +11,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from bot.models import FeedSpec
+from tests.factories import make_feed_spec
 from tests.fakes.discord import Perm
 from tests.fakes.discord.state import INTENT_GUILDS
 from tests.reliability.conftest import LiveBot
@@ -38,9 +38,9 @@ async def reply_to(
 
 
 async def seed(live: LiveBot) -> None:
-    spec = FeedSpec(name="secret", channel_id=live.world.papers.id, query="causal", backfill=0)
+    spec = make_feed_spec("secret", live.world.papers.id, query="causal", backfill=0)
     feed = await live.store.feeds.add(spec, guild_id=live.world.guild.id)
-    paused = FeedSpec(name="sleeping", channel_id=live.world.papers.id, query="graph", backfill=0)
+    paused = make_feed_spec("sleeping", live.world.papers.id, query="graph", backfill=0)
     sleeping = await live.store.feeds.add(paused, guild_id=live.world.guild.id)
     await live.store.feeds.set_paused(sleeping.id, True, "paused by an admin")
     assert feed.id

@@ -17,13 +17,14 @@ from bot.sources.base import FetchResult
 from bot.store import open_store
 from bot.store.interfaces import Database
 from bot.store.sqlite.migrate import migrate
-from tests.services.test_poller import NOW, Clock, ScriptedSource, arxiv_paper, hf_paper
+from tests.factories import NOW, FakeClock
+from tests.services.test_poller import ScriptedSource, arxiv_paper, hf_paper
 
 
 @pytest.fixture
 async def fresh(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A fresh install: an empty database, both sources never polled."""
-    clock = Clock()
+    clock = FakeClock()
     async with open_store(str(tmp_path / "p.sqlite3"), clock=clock) as store:
         hf, ax = ScriptedSource("huggingface"), ScriptedSource("arxiv")
         yield store, Poller(store, [hf, ax], clock), hf, ax, clock
@@ -156,7 +157,7 @@ async def test_a_source_that_failed_outright_has_not_seen_its_listing(fresh) -> 
 
 async def test_an_upgraded_database_keeps_treating_its_sources_news_as_news(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    clock = Clock()
+    clock = FakeClock()
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         await migrate(conn, target=3)  # the schema before listings were remembered
         await conn.execute(

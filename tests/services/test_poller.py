@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,7 @@ from bot.services.poller import Poller
 from bot.sources.base import FetchResult
 from bot.store import open_store
 from bot.store.interfaces import Database
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.factories import HUGGINGFACE, NOW, FakeClock, make_paper
 
 
 class ScriptedSource:
@@ -42,36 +32,20 @@ class ScriptedSource:
 
 
 def arxiv_paper(pid: str, title: str, **kw: object) -> Paper:
-    base = Paper(
-        id=pid,
-        title=title,
-        abstract="We study things.",
-        version=1,
-        authors=("A. Author",),
-        categories=("cs.LG",),
-        published=NOW - timedelta(hours=6),
-        sources=frozenset({"arxiv"}),
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return make_paper(pid, **{"title": title, "published": NOW - timedelta(hours=6), **kw})
 
 
 def hf_paper(pid: str, title: str, upvotes: int, **kw: object) -> Paper:
-    base = Paper(
-        id=pid,
-        title=title,
-        abstract="We study things.",
-        upvotes=upvotes,
-        num_comments=0,
-        hf_submitted_at=NOW - timedelta(hours=3),
-        published=NOW - timedelta(days=1),
-        sources=frozenset({"huggingface"}),
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    """A paper only Hugging Face has listed: its signals, none of arXiv's metadata."""
+    listed = {"version": None, "authors": (), "categories": (), "num_comments": 0,
+              "hf_submitted_at": NOW - timedelta(hours=3), "published": NOW - timedelta(days=1),
+              "sources": HUGGINGFACE}  # fmt: skip
+    return make_paper(pid, **{"title": title, "upvotes": upvotes, **listed, **kw})
 
 
 @pytest.fixture
 async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
-    clock = Clock()
+    clock = FakeClock()
     async with open_store(str(tmp_path / "p.sqlite3"), clock=clock) as store:
         hf, ax = ScriptedSource("huggingface"), ScriptedSource("arxiv")
         yield store, Poller(store, [hf, ax], clock), hf, ax, clock

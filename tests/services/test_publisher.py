@@ -8,7 +8,7 @@ send and its record.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,7 @@ from bot.services.publisher import (
 )
 from bot.store import open_store
 from bot.store.interfaces import Database
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.factories import NOW, FakeClock, make_paper
 
 
 class ProcessKilled(BaseException):
@@ -92,18 +83,18 @@ async def no_sleep(_: float) -> None:
 
 
 def paper(n: int, upvotes: int | None = None) -> Paper:
-    return Paper(id=f"2611.{n:05d}", title=f"Paper {n}", abstract="x", upvotes=upvotes,
-                 published=NOW - timedelta(hours=n), sources=frozenset({"arxiv"}))  # fmt: skip
+    """Paper n, published n hours before NOW (so a lower n is newer)."""
+    return make_paper(n, upvotes=upvotes, published=NOW - timedelta(hours=n))
 
 
 @pytest.fixture
 async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    async with open_store(str(tmp_path / "p.sqlite3"), clock=Clock()) as s:
+    async with open_store(str(tmp_path / "p.sqlite3"), clock=FakeClock()) as s:
         yield s
 
 
-def publisher(store: Database, target: FakeTarget, clock: Clock | None = None) -> Publisher:
-    return Publisher(store, target, body, clock or Clock(), build_digest=digest,
+def publisher(store: Database, target: FakeTarget, clock: FakeClock | None = None) -> Publisher:
+    return Publisher(store, target, body, clock or FakeClock(), build_digest=digest,
                      limiter=RateLimiter(sleep=no_sleep), rand=lambda: 0.5)  # fmt: skip
 
 
@@ -193,7 +184,7 @@ async def test_a_rejected_message_is_marked_failed_with_its_reason(store: Databa
 
 
 async def test_transient_failures_back_off_then_succeed(store: Database) -> None:
-    clock = Clock()
+    clock = FakeClock()
     target = FakeTarget()
     feed_id = await feed_with(store, "a", 10, [paper(1), paper(2)])
     target.fail[10] = DeliveryRetryable("503 Service Unavailable")
@@ -217,7 +208,7 @@ async def test_paused_feeds_and_digest_feeds_are_not_sent_instantly(store: Datab
 
 
 async def test_a_digest_posts_one_message_with_the_top_papers_at_its_time(store: Database) -> None:
-    clock = Clock()
+    clock = FakeClock()
     clock.now = NOW.replace(hour=8, minute=59)
     target = FakeTarget()
     papers = [
@@ -297,7 +288,7 @@ async def test_one_channel_never_gets_the_same_paper_twice(store: Database) -> N
     second = await feed_with(store, "b", 10, [paper(1), paper(2), paper(3)])
     other_channel = await feed_with(store, "c", 11, [paper(1)])
     outcomes: list[str] = []
-    pub = Publisher(store, target, body, Clock(), limiter=RateLimiter(sleep=no_sleep),
+    pub = Publisher(store, target, body, FakeClock(), limiter=RateLimiter(sleep=no_sleep),
                     on_outcome=lambda outcome, _latency: outcomes.append(outcome))  # fmt: skip
     report = await pub.publish_due()
     assert [b["embeds"][0]["title"] for _, b in target.posts[10]] == [
@@ -333,7 +324,7 @@ async def test_a_paper_being_sent_by_another_feed_is_not_sent_again(store: Datab
 
 
 async def test_a_digest_leaves_out_papers_the_channel_already_has(store: Database) -> None:
-    clock = Clock()
+    clock = FakeClock()
     clock.now = NOW.replace(hour=9, minute=0)
     target = FakeTarget()
     await feed_with(store, "instant", 30, [paper(2)])
@@ -352,7 +343,7 @@ async def test_a_digest_leaves_out_papers_the_channel_already_has(store: Databas
 async def test_a_refused_digest_pauses_every_feed_on_its_channel_once(store: Database) -> None:
     """Issue 13: the digest path paused only its own feed, where the instant path pauses the
     channel; the other digest on that channel then tried again and alerted a second time."""
-    clock = Clock()
+    clock = FakeClock()
     clock.now = NOW.replace(hour=9, minute=0)
     target = FakeTarget()
     daily = await feed_with(store, "daily", 30, [paper(1)], mode=FeedMode.DIGEST,
@@ -376,7 +367,7 @@ async def test_a_refused_digest_pauses_every_feed_on_its_channel_once(store: Dat
 
 
 async def test_a_digest_carries_the_nonce_of_its_feed_and_day(store: Database) -> None:
-    clock = Clock()
+    clock = FakeClock()
     clock.now = NOW.replace(hour=9, minute=0)
     target = FakeTarget()
     feed_id = await feed_with(store, "daily", 30, [paper(1)], mode=FeedMode.DIGEST,
@@ -393,7 +384,7 @@ async def test_a_digest_carries_the_nonce_of_its_feed_and_day(store: Database) -
 async def test_outcomes_carry_the_wait_from_queue_to_post(store: Database) -> None:
     """Issue 13: the delivery latency was documented but never recorded, and the papers a full
     digest left out were never counted as skipped."""
-    clock = Clock()
+    clock = FakeClock()
     clock.now = NOW + timedelta(seconds=90)  # the store queues at NOW
     target = FakeTarget()
     await feed_with(store, "a", 10, [paper(1)])
@@ -412,7 +403,7 @@ async def test_outcomes_carry_the_wait_from_queue_to_post(store: Database) -> No
 
 
 async def test_a_refused_or_retried_digest_is_counted(store: Database) -> None:
-    clock = Clock()
+    clock = FakeClock()
     clock.now = NOW.replace(hour=9, minute=0)
     target = FakeTarget()
     failed = await feed_with(store, "daily", 30, [paper(1), paper(2)], mode=FeedMode.DIGEST,

@@ -9,10 +9,11 @@ import pytest
 from bot.errors import SourceResponseError, SourceUnavailable
 from bot.models import Paper
 from bot.sources.base import FetchResult, ResultBuilder, merge_by_id
+from tests.factories import HUGGINGFACE, make_paper
 
 
 def paper(pid: str, **kw: object) -> Paper:
-    return Paper(id=pid, title=f"Paper {pid}", sources=frozenset({"huggingface"}), **kw)  # type: ignore[arg-type]
+    return make_paper(pid, **{"sources": HUGGINGFACE, **kw})
 
 
 def test_merge_by_id_keeps_first_seen_order_and_merges_later_sightings() -> None:

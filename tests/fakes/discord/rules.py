@@ -5,15 +5,34 @@ lenient the fake refuses (the fake may be stricter than Discord, never looser): 
 measured before Discord's whitespace trimming, whitespace-only required strings count as empty,
 an embed with nothing visible is refused, and embeds without EMBED_LINKS are refused even when
 the message also has content (Discord would post the content and drop the embed).
+
+What each field allows is a table line below (checker.py interprets it); only the rules that
+relate several fields (flags by destination, option types, button styles) are written as code.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
+
+from .checker import (
+    Bool,
+    Check,
+    DiscordHTTPError,
+    FormErrors,
+    Int,
+    Items,
+    Map,
+    Obj,
+    OneOf,
+    Path,
+    Snowflake,
+    Text,
+    Timestamp,
+    Url,
+    is_snowflake,
+)
 
 # ---- limits -----------------------------------------------------------------------------------
 
@@ -27,7 +46,6 @@ EMBED_FIELD_NAME_MAX = 256
 EMBED_FIELD_VALUE_MAX = 1024
 EMBED_FOOTER_MAX = 2048
 EMBED_AUTHOR_MAX = 256
-URL_MAX = 2048
 COLOR_MAX = 0xFFFFFF
 STICKERS_MAX = 3
 ATTACHMENTS_MAX = 10
@@ -96,36 +114,6 @@ CHANNEL_TYPE_VALUES = frozenset({0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16})
 
 
 # ---- errors -----------------------------------------------------------------------------------
-
-
-class DiscordHTTPError(Exception):
-    """A non-2xx answer in Discord's JSON error shape: `{"message", "code", "errors"?}`."""
-
-    def __init__(
-        self,
-        status: int,
-        code: int,
-        message: str,
-        *,
-        errors: dict[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(f"{status} {code} {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.errors = errors
-        self.extra = dict(extra or {})
-        self.headers = dict(headers or {})
-
-    def body(self) -> dict[str, Any]:
-        """The JSON body Discord sends for this error."""
-        data: dict[str, Any] = {"message": self.message, "code": self.code}
-        if self.errors is not None:
-            data["errors"] = self.errors
-        data.update(self.extra)
-        return data
 
 
 def unknown_channel() -> DiscordHTTPError:
@@ -228,55 +216,6 @@ def not_found() -> DiscordHTTPError:
     return DiscordHTTPError(404, 0, "404: Not Found")
 
 
-class FormErrors:
-    """Collects 50035 'Invalid Form Body' errors into Discord's nested `errors` tree."""
-
-    def __init__(self) -> None:
-        self.tree: dict[str, Any] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self.tree)
-
-    def add(self, path: Sequence[str | int], code: str, message: str) -> None:
-        """Record one error at `path` (keys and list indexes, as Discord nests them)."""
-        node = self.tree
-        for part in path:
-            node = node.setdefault(str(part), {})
-        node.setdefault("_errors", []).append({"code": code, "message": message})
-
-    def merge(self, other: FormErrors) -> None:
-        """Add every error of `other` (e.g. the OpenAPI check's) to this tree."""
-
-        def into(target: dict[str, Any], source: Mapping[str, Any]) -> None:
-            for key, value in source.items():
-                if key == "_errors":
-                    known = target.setdefault("_errors", [])
-                    known.extend(e for e in value if e not in known)
-                else:
-                    into(target.setdefault(key, {}), value)
-
-        into(self.tree, other.tree)
-
-    def codes(self) -> list[str]:
-        """Every error code in the tree (handy in assertions)."""
-        found: list[str] = []
-
-        def walk(node: Mapping[str, Any]) -> None:
-            for key, value in node.items():
-                if key == "_errors":
-                    found.extend(e["code"] for e in value)
-                else:
-                    walk(value)
-
-        walk(self.tree)
-        return found
-
-    def raise_if_any(self) -> None:
-        """Raise 400 50035 with the tree, if anything was recorded."""
-        if self.tree:
-            raise DiscordHTTPError(400, 50035, "Invalid Form Body", errors=self.tree)
-
-
 def form_error(path: Sequence[str | int], code: str, message: str) -> DiscordHTTPError:
     """A 50035 error with a single entry."""
     errors = FormErrors()
@@ -284,93 +223,85 @@ def form_error(path: Sequence[str | int], code: str, message: str) -> DiscordHTT
     return DiscordHTTPError(400, 50035, "Invalid Form Body", errors=errors.tree)
 
 
-# ---- small checks -----------------------------------------------------------------------------
+# ---- the table: what each field of a body allows ------------------------------------------------
+# Sub-objects (footer, author, fields, select options, choices) are shared wherever they appear.
 
-Path = tuple[str | int, ...]
+DESCRIPTION = Text(COMMAND_DESCRIPTION_MAX, required=True)
+SNOWFLAKES = Snowflake()
 
-
-def _too_long(errors: FormErrors, path: Path, limit: int) -> None:
-    errors.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
-
-
-def _check_str(
-    errors: FormErrors,
-    path: Path,
-    value: Any,
-    *,
-    max_len: int,
-    min_len: int = 0,
-    required: bool = False,
-    nullable: bool = True,
-) -> str | None:
-    if value is None:
-        if required or not nullable:
-            errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
-        return None
-    if not isinstance(value, str):
-        errors.add(path, "BASE_TYPE_STRING", "Value must be a string.")
-        return None
-    if len(value) > max_len:
-        _too_long(errors, path, max_len)
-    elif len(value.strip()) < min_len:
-        if min_len == 1 and required:
-            errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
-        else:
-            errors.add(
-                path, "BASE_TYPE_BAD_LENGTH", f"Must be between {min_len} and {max_len} in length."
-            )
-    return value
-
-
-def _check_int(
-    errors: FormErrors, path: Path, value: Any, *, lo: int, hi: int, nullable: bool = True
-) -> int | None:
-    if value is None:
-        if not nullable:
-            errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.add(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not int.')
-        return None
-    if not lo <= value <= hi:
-        errors.add(
-            path,
-            "NUMBER_TYPE_MAX" if value > hi else "NUMBER_TYPE_MIN",
-            f"int value should be between {lo} and {hi}.",
-        )
-    return value
-
-
-def _check_bool(errors: FormErrors, path: Path, value: Any) -> None:
-    if value is not None and not isinstance(value, bool):
-        errors.add(path, "BASE_TYPE_BOOLEAN", "Must be either true or false.")
-
-
-def _check_list(errors: FormErrors, path: Path, value: Any, *, max_items: int) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errors.add(path, "BASE_TYPE_ARRAY", "Must be an array.")
-        return []
-    if len(value) > max_items:
-        _too_long(errors, path, max_items)
-    return value
-
-
-def _is_snowflake(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return 0 <= value < 2**64
-    return isinstance(value, str) and value.isdigit() and int(value) < 2**64
-
-
-def _check_url(errors: FormErrors, path: Path, value: Any, *, required: bool = False) -> None:
-    url = _check_str(
-        errors, path, value, max_len=URL_MAX, min_len=1 if required else 0, required=required
-    )
-    if url and not re.match(r"^(https?|attachment)://[^\s]+$", url):
-        errors.add(path, "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+FOOTER = Obj({"text": Text(EMBED_FOOTER_MAX, required=True), "icon_url": Url()})
+AUTHOR = Obj({"name": Text(EMBED_AUTHOR_MAX, required=True), "url": Url(), "icon_url": Url()})
+MEDIA = Obj({"url": Url(required=True)})  # image and thumbnail
+FIELD = Obj(
+    {
+        "name": Text(EMBED_FIELD_NAME_MAX, required=True),
+        "value": Text(EMBED_FIELD_VALUE_MAX, required=True),
+        "inline": Bool(),
+    }
+)
+EMBED = Obj(
+    {
+        "type": OneOf((None, "rich"), "Only rich embeds may be sent.", "EMBED_TYPE_INVALID"),
+        "title": Text(EMBED_TITLE_MAX),
+        "description": Text(EMBED_DESCRIPTION_MAX),
+        "url": Url(),
+        "color": Int(0, COLOR_MAX),
+        "timestamp": Timestamp(),
+        "footer": FOOTER,
+        "author": AUTHOR,
+        "image": MEDIA,
+        "thumbnail": MEDIA,
+        "fields": Items(FIELD, EMBED_FIELDS_MAX),
+    }
+)
+ALLOWED_MENTIONS = Obj(
+    {
+        "parse": Items(
+            OneOf(
+                ("users", "roles", "everyone"),
+                "Value must be one of ('users', 'roles', 'everyone').",
+            ),
+            3,
+        ),
+        "users": Items(SNOWFLAKES, MENTION_IDS_MAX),
+        "roles": Items(SNOWFLAKES, MENTION_IDS_MAX),
+        "replied_user": Bool(),
+    }
+)
+BUTTON = Obj({"style": Int(1, 6, required=True), "label": Text(BUTTON_LABEL_MAX)})
+CUSTOM_ID = Text(CUSTOM_ID_MAX, required=True)
+SELECT = Obj(
+    {
+        "custom_id": CUSTOM_ID,
+        "placeholder": Text(SELECT_PLACEHOLDER_MAX),
+        "min_values": Int(0, SELECT_OPTIONS_MAX),
+        "max_values": Int(1, SELECT_OPTIONS_MAX),
+    }
+)
+SELECT_OPTIONS = Items(
+    Obj(
+        {
+            "label": Text(SELECT_TEXT_MAX, required=True),
+            "value": Text(SELECT_TEXT_MAX, required=True),
+            "description": Text(SELECT_TEXT_MAX),
+        }
+    ),
+    SELECT_OPTIONS_MAX,
+    required=True,
+    min_items=1,
+)
+THREAD = Obj(
+    {
+        "name": Text(THREAD_NAME_MAX, required=True),
+        "auto_archive_duration": OneOf(
+            (None, *sorted(THREAD_ARCHIVE_DURATIONS)),
+            "Value must be one of {60, 1440, 4320, 10080}.",
+        ),
+        "rate_limit_per_user": Int(0, SLOWMODE_MAX),
+        "invitable": Bool(),
+    }
+)
+MODAL = Obj({"custom_id": CUSTOM_ID, "title": Text(MODAL_TITLE_MAX, required=True)})
 
 
 # ---- messages ---------------------------------------------------------------------------------
@@ -382,117 +313,24 @@ def embed_length(embed: Mapping[str, Any]) -> int:
     def text(value: Any) -> int:
         return len(value) if isinstance(value, str) else 0
 
+    def part(key: str, inner: str) -> int:
+        value = embed.get(key)
+        return text(value.get(inner)) if isinstance(value, Mapping) else 0
+
     total = text(embed.get("title")) + text(embed.get("description"))
     for fld in embed.get("fields") or []:
         if isinstance(fld, Mapping):
             total += text(fld.get("name")) + text(fld.get("value"))
-    footer = embed.get("footer")
-    if isinstance(footer, Mapping):
-        total += text(footer.get("text"))
-    author = embed.get("author")
-    if isinstance(author, Mapping):
-        total += text(author.get("name"))
-    return total
+    return total + part("footer", "text") + part("author", "name")
 
 
 _VISIBLE_EMBED_PARTS = ("title", "description", "fields", "author", "footer", "image", "thumbnail")
 
 
 def check_embed(errors: FormErrors, path: Path, embed: Any) -> None:
-    """One embed against the documented per-field limits."""
-    if not isinstance(embed, Mapping):
-        errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    """One embed against the table, and Discord's rule that something in it must show."""
+    if EMBED.check_item(errors, path, embed) is None:
         return
-    if embed.get("type") not in (None, "rich"):
-        errors.add((*path, "type"), "EMBED_TYPE_INVALID", "Only rich embeds may be sent.")
-    _check_str(errors, (*path, "title"), embed.get("title"), max_len=EMBED_TITLE_MAX)
-    _check_str(
-        errors, (*path, "description"), embed.get("description"), max_len=EMBED_DESCRIPTION_MAX
-    )
-    _check_url(errors, (*path, "url"), embed.get("url"))
-    _check_int(errors, (*path, "color"), embed.get("color"), lo=0, hi=COLOR_MAX)
-    stamp = embed.get("timestamp")
-    if stamp is not None:
-        try:
-            datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-        except ValueError:
-            errors.add(
-                (*path, "timestamp"),
-                "DATE_TYPE_PARSE",
-                "Could not parse timestamp. Should be ISO8601.",
-            )
-    footer = embed.get("footer")
-    if footer is not None:
-        if not isinstance(footer, Mapping):
-            errors.add(
-                (*path, "footer"),
-                "DICT_TYPE_CONVERT",
-                "Only dictionaries may be used in a DictType",
-            )
-        else:
-            fp = (*path, "footer")
-            _check_str(
-                errors,
-                (*fp, "text"),
-                footer.get("text"),
-                max_len=EMBED_FOOTER_MAX,
-                min_len=1,
-                required=True,
-            )
-            _check_url(errors, (*fp, "icon_url"), footer.get("icon_url"))
-    author = embed.get("author")
-    if author is not None:
-        if not isinstance(author, Mapping):
-            errors.add(
-                (*path, "author"),
-                "DICT_TYPE_CONVERT",
-                "Only dictionaries may be used in a DictType",
-            )
-        else:
-            ap = (*path, "author")
-            _check_str(
-                errors,
-                (*ap, "name"),
-                author.get("name"),
-                max_len=EMBED_AUTHOR_MAX,
-                min_len=1,
-                required=True,
-            )
-            _check_url(errors, (*ap, "url"), author.get("url"))
-            _check_url(errors, (*ap, "icon_url"), author.get("icon_url"))
-    for key in ("image", "thumbnail"):
-        media = embed.get(key)
-        if media is None:
-            continue
-        if not isinstance(media, Mapping):
-            errors.add(
-                (*path, key), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"
-            )
-        else:
-            _check_url(errors, (*path, key, "url"), media.get("url"), required=True)
-    fields = _check_list(errors, (*path, "fields"), embed.get("fields"), max_items=EMBED_FIELDS_MAX)
-    for i, fld in enumerate(fields):
-        fp = (*path, "fields", i)
-        if not isinstance(fld, Mapping):
-            errors.add(fp, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-            continue
-        _check_str(
-            errors,
-            (*fp, "name"),
-            fld.get("name"),
-            max_len=EMBED_FIELD_NAME_MAX,
-            min_len=1,
-            required=True,
-        )
-        _check_str(
-            errors,
-            (*fp, "value"),
-            fld.get("value"),
-            max_len=EMBED_FIELD_VALUE_MAX,
-            min_len=1,
-            required=True,
-        )
-        _check_bool(errors, (*fp, "inline"), fld.get("inline"))
     if not any(embed.get(k) for k in _VISIBLE_EMBED_PARTS):
         errors.add(
             path,
@@ -503,9 +341,7 @@ def check_embed(errors: FormErrors, path: Path, embed: Any) -> None:
 
 def check_embeds(errors: FormErrors, path: Path, embeds: Any) -> list[Any]:
     """Up to 10 embeds, each valid, together at most 6000 characters."""
-    items = _check_list(errors, path, embeds, max_items=EMBEDS_MAX)
-    for i, embed in enumerate(items):
-        check_embed(errors, (*path, i), embed)
+    items = Items(Check(check_embed), EMBEDS_MAX).check(errors, path, embeds)
     total = sum(embed_length(e) for e in items if isinstance(e, Mapping))
     if total > EMBED_TOTAL_MAX:
         errors.add(
@@ -516,50 +352,31 @@ def check_embeds(errors: FormErrors, path: Path, embeds: Any) -> list[Any]:
 
 def check_allowed_mentions(errors: FormErrors, path: Path, value: Any) -> None:
     """`parse` from {users, roles, everyone}; id lists of at most 100, exclusive with parse."""
-    if value is None:
+    got = ALLOWED_MENTIONS.check(errors, path, value)
+    if got is None:
         return
-    if not isinstance(value, Mapping):
-        errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-        return
-    parse = _check_list(errors, (*path, "parse"), value.get("parse"), max_items=3)
-    for i, kind in enumerate(parse):
-        if kind not in ("users", "roles", "everyone"):
-            errors.add(
-                (*path, "parse", i),
-                "BASE_TYPE_CHOICES",
-                "Value must be one of ('users', 'roles', 'everyone').",
-            )
     for kind in ("users", "roles"):
-        ids = _check_list(errors, (*path, kind), value.get(kind), max_items=MENTION_IDS_MAX)
-        for i, snowflake in enumerate(ids):
-            if not _is_snowflake(snowflake):
-                errors.add(
-                    (*path, kind, i), "NUMBER_TYPE_COERCE", f'Value "{snowflake}" is not snowflake.'
-                )
-        if ids and kind in parse:
+        if got[kind] and kind in got["parse"]:
             errors.add(
                 (*path, kind),
                 "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
                 f'parse:["{kind}"] and {kind}: [ids...] are mutually exclusive.',
             )
-    _check_bool(errors, (*path, "replied_user"), value.get("replied_user"))
 
 
 def _check_button(
     errors: FormErrors, path: Path, button: Mapping[str, Any], custom_ids: list[str]
 ) -> None:
-    style = _check_int(errors, (*path, "style"), button.get("style"), lo=1, hi=6, nullable=False)
-    _check_str(errors, (*path, "label"), button.get("label"), max_len=BUTTON_LABEL_MAX)
+    style = (BUTTON.check(errors, path, button) or {})["style"]
     if not button.get("label") and not button.get("emoji") and style != 6:
         errors.add(
             path, "BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED", "A label or an emoji is required."
         )
     if style == 5:
-        url = button.get("url")
-        _check_url(errors, (*path, "url"), url, required=True)
-        if isinstance(url, str) and len(url) > BUTTON_URL_MAX:
-            _too_long(errors, (*path, "url"), BUTTON_URL_MAX)
-        elif isinstance(url, str) and url.startswith("attachment://"):
+        url = Url(required=True).check(errors, (*path, "url"), button.get("url"))
+        if url is not None and len(url) > BUTTON_URL_MAX:
+            errors.too_long((*path, "url"), BUTTON_URL_MAX)
+        elif url is not None and url.startswith("attachment://"):
             errors.add((*path, "url"), "URL_TYPE_INVALID_URL", "Not a well formed URL.")
         if button.get("custom_id") is not None:
             errors.add(
@@ -568,17 +385,10 @@ def _check_button(
                 "Link buttons cannot have a custom_id.",
             )
     elif style == 6:
-        if not _is_snowflake(button.get("sku_id")):
-            errors.add((*path, "sku_id"), "BASE_TYPE_REQUIRED", "This field is required")
+        if not is_snowflake(button.get("sku_id")):
+            errors.required((*path, "sku_id"))
     else:
-        cid = _check_str(
-            errors,
-            (*path, "custom_id"),
-            button.get("custom_id"),
-            max_len=CUSTOM_ID_MAX,
-            min_len=1,
-            required=True,
-        )
+        cid = CUSTOM_ID.check(errors, (*path, "custom_id"), button.get("custom_id"))
         if cid:
             custom_ids.append(cid)
         if button.get("url") is not None:
@@ -592,56 +402,12 @@ def _check_button(
 def _check_select(
     errors: FormErrors, path: Path, select: Mapping[str, Any], custom_ids: list[str]
 ) -> None:
-    cid = _check_str(
-        errors,
-        (*path, "custom_id"),
-        select.get("custom_id"),
-        max_len=CUSTOM_ID_MAX,
-        min_len=1,
-        required=True,
-    )
-    if cid:
-        custom_ids.append(cid)
-    _check_str(
-        errors, (*path, "placeholder"), select.get("placeholder"), max_len=SELECT_PLACEHOLDER_MAX
-    )
-    lo = _check_int(
-        errors, (*path, "min_values"), select.get("min_values"), lo=0, hi=SELECT_OPTIONS_MAX
-    )
-    hi = _check_int(
-        errors, (*path, "max_values"), select.get("max_values"), lo=1, hi=SELECT_OPTIONS_MAX
-    )
+    got = SELECT.check(errors, path, select) or {}
+    if got["custom_id"]:
+        custom_ids.append(got["custom_id"])
+    lo, hi = got["min_values"], got["max_values"]
     if select.get("type") == 3:
-        options = select.get("options")
-        if not isinstance(options, list) or not options:
-            errors.add((*path, "options"), "BASE_TYPE_REQUIRED", "This field is required")
-            options = []
-        elif len(options) > SELECT_OPTIONS_MAX:
-            _too_long(errors, (*path, "options"), SELECT_OPTIONS_MAX)
-        for i, opt in enumerate(options):
-            op = (*path, "options", i)
-            if not isinstance(opt, Mapping):
-                errors.add(op, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-                continue
-            _check_str(
-                errors,
-                (*op, "label"),
-                opt.get("label"),
-                max_len=SELECT_TEXT_MAX,
-                min_len=1,
-                required=True,
-            )
-            _check_str(
-                errors,
-                (*op, "value"),
-                opt.get("value"),
-                max_len=SELECT_TEXT_MAX,
-                min_len=1,
-                required=True,
-            )
-            _check_str(
-                errors, (*op, "description"), opt.get("description"), max_len=SELECT_TEXT_MAX
-            )
+        options = SELECT_OPTIONS.check(errors, (*path, "options"), select.get("options"))
         if hi is not None and hi > max(len(options), 1):
             errors.add(
                 (*path, "max_values"),
@@ -656,59 +422,93 @@ def _check_select(
         )
 
 
+def _check_row(
+    errors: FormErrors, path: Path, row: Mapping[str, Any], custom_ids: list[str]
+) -> None:
+    if row["type"] != 1:
+        errors.add(
+            (*path, "type"), "COMPONENT_LAYOUT_INVALID", "Top-level components must be action rows."
+        )
+        return
+    items = row.get("components")
+    if not isinstance(items, list) or not items:
+        errors.required((*path, "components"))
+        return
+    if len(items) > ROW_ITEMS_MAX:
+        errors.too_long((*path, "components"), ROW_ITEMS_MAX)
+    kinds = {c.get("type") for c in items if isinstance(c, Mapping)}
+    if kinds - {2} and len(items) > 1:
+        errors.add(
+            (*path, "components"),
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+            "A select menu must be alone in its row.",
+        )
+    for j, item in enumerate(items):
+        ip = (*path, "components", j)
+        if not isinstance(item, Mapping):
+            errors.not_object(ip)
+        elif item.get("type") == 2:
+            _check_button(errors, ip, item, custom_ids)
+        elif item.get("type") in (3, 5, 6, 7, 8):
+            _check_select(errors, ip, item, custom_ids)
+        else:
+            errors.add(
+                (*ip, "type"), "COMPONENT_TYPE_INVALID", "Invalid component type in an action row."
+            )
+
+
 def check_components(errors: FormErrors, path: Path, components: Any, *, v2: bool) -> None:
     """Action rows of buttons or one select (or, with IS_COMPONENTS_V2, up to 40 components)."""
-    rows = _check_list(
-        errors, path, components, max_items=COMPONENTS_V2_MAX if v2 else ACTION_ROWS_MAX
-    )
+    limit = COMPONENTS_V2_MAX if v2 else ACTION_ROWS_MAX
+    rows = Items(None, limit).check(errors, path, components)
     custom_ids: list[str] = []
     for i, row in enumerate(rows):
-        rp = (*path, i)
         if not isinstance(row, Mapping) or not isinstance(row.get("type"), int):
             errors.add(
-                rp, "COMPONENT_TYPE_INVALID", "Components must be objects with an integer type."
+                (*path, i),
+                "COMPONENT_TYPE_INVALID",
+                "Components must be objects with an integer type.",
             )
-            continue
-        if v2:
-            continue
-        if row["type"] != 1:
-            errors.add(
-                (*rp, "type"),
-                "COMPONENT_LAYOUT_INVALID",
-                "Top-level components must be action rows.",
-            )
-            continue
-        items = row.get("components")
-        if not isinstance(items, list) or not items:
-            errors.add((*rp, "components"), "BASE_TYPE_REQUIRED", "This field is required")
-            continue
-        if len(items) > ROW_ITEMS_MAX:
-            _too_long(errors, (*rp, "components"), ROW_ITEMS_MAX)
-        kinds = {c.get("type") for c in items if isinstance(c, Mapping)}
-        if kinds - {2} and len(items) > 1:
-            errors.add(
-                (*rp, "components"),
-                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
-                "A select menu must be alone in its row.",
-            )
-        for j, item in enumerate(items):
-            ip = (*rp, "components", j)
-            if not isinstance(item, Mapping):
-                errors.add(ip, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-            elif item.get("type") == 2:
-                _check_button(errors, ip, item, custom_ids)
-            elif item.get("type") in (3, 5, 6, 7, 8):
-                _check_select(errors, ip, item, custom_ids)
-            else:
-                errors.add(
-                    (*ip, "type"),
-                    "COMPONENT_TYPE_INVALID",
-                    "Invalid component type in an action row.",
-                )
+        elif not v2:
+            _check_row(errors, (*path, i), row, custom_ids)
     if len(custom_ids) != len(set(custom_ids)):
         errors.add(
             path, "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"
         )
+
+
+def _check_nonce(errors: FormErrors, path: Path, nonce: Any) -> None:
+    if nonce is None:
+        return
+    if isinstance(nonce, bool) or not isinstance(nonce, (int, str)):
+        errors.add(path, "BASE_TYPE_STRING", "Nonce must be an integer or a string.")
+    elif isinstance(nonce, str) and len(nonce) > NONCE_MAX:
+        errors.too_long(path, NONCE_MAX)
+    elif isinstance(nonce, int) and not -(2**63) <= nonce < 2**63:
+        errors.add(path, "NUMBER_TYPE_MAX", "Nonce must fit in 64 bits.")
+
+
+def _check_reference(errors: FormErrors, path: Path, ref: Any) -> None:
+    if ref is not None and (
+        not isinstance(ref, Mapping) or not is_snowflake(ref.get("message_id"))
+    ):
+        errors.add(path, "BASE_TYPE_REQUIRED", "message_reference needs a message_id.")
+
+
+MESSAGE = Obj(
+    {
+        "content": Text(CONTENT_MAX),
+        "embeds": Check(check_embeds),
+        "allowed_mentions": Check(check_allowed_mentions),
+        "flags": Int(0, 2**31 - 1),
+        "tts": Bool(),
+        "enforce_nonce": Bool(),
+        "nonce": Check(_check_nonce),
+        "sticker_ids": Items(SNOWFLAKES, STICKERS_MAX),
+        "attachments": Items(None, ATTACHMENTS_MAX),
+        "message_reference": Check(_check_reference),
+    }
+)
 
 
 def check_message(
@@ -720,13 +520,10 @@ def check_message(
     existing_flags: int = 0,
 ) -> None:
     """A message body (create, edit, interaction response, follow-up, forum starter)."""
-    if not isinstance(body, Mapping):
-        errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    got = MESSAGE.check_item(errors, path, body)
+    if got is None:
         return
-    _check_str(errors, (*path, "content"), body.get("content"), max_len=CONTENT_MAX)
-    check_embeds(errors, (*path, "embeds"), body.get("embeds"))
-    check_allowed_mentions(errors, (*path, "allowed_mentions"), body.get("allowed_mentions"))
-    flags = _check_int(errors, (*path, "flags"), body.get("flags"), lo=0, hi=2**31 - 1)
+    flags = got["flags"]
     allowed = SETTABLE_FLAGS[kind] | existing_flags
     if flags is not None and flags & ~allowed:
         errors.add(
@@ -739,36 +536,6 @@ def check_message(
             (*path, "content"),
             "MESSAGE_CONTENT_COMPONENTS_V2",
             "Content and embeds cannot be used with IS_COMPONENTS_V2.",
-        )
-    _check_bool(errors, (*path, "tts"), body.get("tts"))
-    _check_bool(errors, (*path, "enforce_nonce"), body.get("enforce_nonce"))
-    nonce = body.get("nonce")
-    if nonce is not None:
-        if isinstance(nonce, bool) or not isinstance(nonce, (int, str)):
-            errors.add(
-                (*path, "nonce"), "BASE_TYPE_STRING", "Nonce must be an integer or a string."
-            )
-        elif isinstance(nonce, str) and len(nonce) > NONCE_MAX:
-            _too_long(errors, (*path, "nonce"), NONCE_MAX)
-        elif isinstance(nonce, int) and not -(2**63) <= nonce < 2**63:
-            errors.add((*path, "nonce"), "NUMBER_TYPE_MAX", "Nonce must fit in 64 bits.")
-    stickers = _check_list(
-        errors, (*path, "sticker_ids"), body.get("sticker_ids"), max_items=STICKERS_MAX
-    )
-    for i, sid in enumerate(stickers):
-        if not _is_snowflake(sid):
-            errors.add(
-                (*path, "sticker_ids", i), "NUMBER_TYPE_COERCE", f'Value "{sid}" is not snowflake.'
-            )
-    _check_list(errors, (*path, "attachments"), body.get("attachments"), max_items=ATTACHMENTS_MAX)
-    ref = body.get("message_reference")
-    if ref is not None and (
-        not isinstance(ref, Mapping) or not _is_snowflake(ref.get("message_id"))
-    ):
-        errors.add(
-            (*path, "message_reference"),
-            "BASE_TYPE_REQUIRED",
-            "message_reference needs a message_id.",
         )
 
 
@@ -814,17 +581,12 @@ def _check_name(errors: FormErrors, path: Path, name: Any) -> None:
     problem = chat_input_name_problem(name)
     if problem is None:
         return
-    if (
-        isinstance(name, str)
-        and 1 <= len(name) <= COMMAND_NAME_MAX
-        and name != name.lower()
-        and all(_name_char_ok(ch) for ch in name)
-    ):
-        errors.add(path, "APPLICATION_COMMAND_INVALID_NAME", problem)
-    elif isinstance(name, str) and 1 <= len(name) <= COMMAND_NAME_MAX:
-        errors.add(path, "STRING_TYPE_REGEX", problem)
-    else:
+    if not isinstance(name, str) or not 1 <= len(name) <= COMMAND_NAME_MAX:
         errors.add(path, "BASE_TYPE_BAD_LENGTH", problem)
+    elif all(_name_char_ok(ch) for ch in name):
+        errors.add(path, "APPLICATION_COMMAND_INVALID_NAME", problem)
+    else:
+        errors.add(path, "STRING_TYPE_REGEX", problem)
 
 
 def command_size(command: Mapping[str, Any]) -> int:
@@ -857,197 +619,179 @@ def command_size(command: Mapping[str, Any]) -> int:
     return node(command)
 
 
-def _check_localizations(errors: FormErrors, path: Path, value: Any, *, names: bool) -> None:
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-        return
-    for locale, text in value.items():
-        if names:
-            _check_name(errors, (*path, locale), text)
-        else:
-            _check_str(
-                errors,
-                (*path, locale),
-                text,
-                max_len=COMMAND_DESCRIPTION_MAX,
-                min_len=1,
-                required=True,
-            )
+NAME = Check(_check_name)
+NAMED = {  # what every chat-input command and option has
+    "name": NAME,
+    "description": DESCRIPTION,
+    "name_localizations": Map(NAME),
+    "description_localizations": Map(DESCRIPTION),
+}
+OPTION = Obj(
+    {
+        "type": Int(1, 11, required=True),
+        **NAMED,
+        "required": Bool(),
+        "autocomplete": Bool(),
+    }
+)
+CHOICE = Obj({"name": DESCRIPTION, "name_localizations": Map(DESCRIPTION)})
+AUTOCOMPLETE_CHOICE = Obj({"name": DESCRIPTION})
+CHAT_INPUT = Obj(NAMED)
+CONTEXT_MENU = Obj({"name": Text(COMMAND_NAME_MAX, required=True)})
+COMMAND = Obj(
+    {
+        "dm_permission": Bool(),
+        "nsfw": Bool(),
+        "contexts": Items(OneOf((0, 1, 2), "Value must be one of [0, 1, 2]."), 3),
+        "integration_types": Items(OneOf((0, 1), "Value must be one of [0, 1]."), 2),
+    }
+)
+CHOICE_VALUES = {
+    OPTION_STRING: Text(COMMAND_CHOICE_STRING_MAX, required=True),
+    OPTION_INTEGER: Int(-INTEGER_BOUND, INTEGER_BOUND, required=True),
+}
+CHANNEL_TYPES = Items(OneOf(tuple(sorted(CHANNEL_TYPE_VALUES)), "Unknown channel type."), 20)
 
 
 def _check_choice_value(errors: FormErrors, path: Path, value: Any, option_type: int) -> None:
-    if option_type == OPTION_STRING:
-        _check_str(errors, path, value, max_len=COMMAND_CHOICE_STRING_MAX, min_len=1, required=True)
-    elif option_type == OPTION_INTEGER:
-        _check_int(errors, path, value, lo=-INTEGER_BOUND, hi=INTEGER_BOUND, nullable=False)
+    rule = CHOICE_VALUES.get(option_type)
+    if rule is not None:
+        rule.check(errors, path, value)
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         errors.add(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not a valid number.')
     elif abs(value) > INTEGER_BOUND:
         errors.add(path, "NUMBER_TYPE_MAX", "Number out of range.")
 
 
-def _check_option(errors: FormErrors, path: Path, opt: Any, *, depth: int) -> None:
-    if not isinstance(opt, Mapping):
-        errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-        return
-    otype = _check_int(errors, (*path, "type"), opt.get("type"), lo=1, hi=11, nullable=False)
-    _check_name(errors, (*path, "name"), opt.get("name"))
-    _check_str(
-        errors,
-        (*path, "description"),
-        opt.get("description"),
-        max_len=COMMAND_DESCRIPTION_MAX,
-        min_len=1,
-        required=True,
-    )
-    _check_localizations(
-        errors, (*path, "name_localizations"), opt.get("name_localizations"), names=True
-    )
-    _check_localizations(
-        errors,
-        (*path, "description_localizations"),
-        opt.get("description_localizations"),
-        names=False,
-    )
-    _check_bool(errors, (*path, "required"), opt.get("required"))
-    _check_bool(errors, (*path, "autocomplete"), opt.get("autocomplete"))
-    if otype is None:
-        return
-    if otype in (OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP):
-        if opt.get("required"):
-            errors.add(
-                (*path, "required"),
-                "APPLICATION_COMMAND_OPTION_REQUIRED_INVALID",
-                "Sub-commands cannot be required.",
-            )
-        if otype == OPTION_SUB_COMMAND_GROUP and depth > 0:
-            errors.add(
-                (*path, "type"),
-                "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
-                "Groups cannot be nested.",
-            )
-        if otype == OPTION_SUB_COMMAND and depth > 1:
-            errors.add(
-                (*path, "type"), "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Too deeply nested."
-            )
-        _check_options(
-            errors,
-            (*path, "options"),
-            opt.get("options"),
-            depth=depth + 1,
-            group=otype == OPTION_SUB_COMMAND_GROUP,
-        )
-        return
-    if opt.get("options"):
+def _check_sub_command(errors: FormErrors, path: Path, opt: Mapping[str, Any], depth: int) -> None:
+    otype = opt["type"]
+    if opt.get("required"):
         errors.add(
-            (*path, "options"),
-            "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
-            "Only sub-commands have options.",
+            (*path, "required"),
+            "APPLICATION_COMMAND_OPTION_REQUIRED_INVALID",
+            "Sub-commands cannot be required.",
         )
+    if otype == OPTION_SUB_COMMAND_GROUP and depth > 0:
+        errors.add(
+            (*path, "type"), "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Groups cannot be nested."
+        )
+    if otype == OPTION_SUB_COMMAND and depth > 1:
+        errors.add((*path, "type"), "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Too deeply nested.")
+    _check_options(
+        errors,
+        (*path, "options"),
+        opt.get("options"),
+        depth=depth + 1,
+        group=otype == OPTION_SUB_COMMAND_GROUP,
+    )
+
+
+def _check_choices(errors: FormErrors, path: Path, opt: Mapping[str, Any], otype: int) -> None:
     choices = opt.get("choices")
-    if choices:
-        if otype not in CHOICE_TYPES:
-            errors.add(
-                (*path, "choices"),
-                "APPLICATION_COMMAND_OPTION_CHOICES_INVALID",
-                "This option type cannot have choices.",
-            )
-        items = _check_list(errors, (*path, "choices"), choices, max_items=COMMAND_CHOICES_MAX)
-        for i, choice in enumerate(items):
-            cp = (*path, "choices", i)
-            if not isinstance(choice, Mapping):
-                errors.add(cp, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-                continue
-            _check_str(
-                errors,
-                (*cp, "name"),
-                choice.get("name"),
-                max_len=COMMAND_CHOICE_NAME_MAX,
-                min_len=1,
-                required=True,
-            )
-            _check_localizations(
-                errors, (*cp, "name_localizations"), choice.get("name_localizations"), names=False
-            )
-            if otype in CHOICE_TYPES:
-                _check_choice_value(errors, (*cp, "value"), choice.get("value"), otype)
-        if opt.get("autocomplete"):
-            errors.add(
-                (*path, "autocomplete"),
-                "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_AND_CHOICES",
-                "Autocomplete cannot be set with choices.",
-            )
-    if opt.get("autocomplete") and otype not in CHOICE_TYPES:
+    if not choices:
+        return
+    if otype not in CHOICE_TYPES:
         errors.add(
-            (*path, "autocomplete"),
-            "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_INVALID",
-            "This option type cannot autocomplete.",
+            path,
+            "APPLICATION_COMMAND_OPTION_CHOICES_INVALID",
+            "This option type cannot have choices.",
         )
+    for i, choice in enumerate(Items(None, COMMAND_CHOICES_MAX).check(errors, path, choices)):
+        if CHOICE.check_item(errors, (*path, i), choice) is not None and otype in CHOICE_TYPES:
+            _check_choice_value(errors, (*path, i, "value"), choice.get("value"), otype)
+    if opt.get("autocomplete"):
+        errors.add(
+            (*path[:-1], "autocomplete"),
+            "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_AND_CHOICES",
+            "Autocomplete cannot be set with choices.",
+        )
+
+
+def _mismatch(errors: FormErrors, path: Path, code: str, message: str) -> None:
+    """An attribute this option type cannot have."""
+    errors.add(path, f"APPLICATION_COMMAND_OPTION_{code}", message)
+
+
+def _check_bounds(errors: FormErrors, path: Path, opt: Mapping[str, Any], otype: int) -> None:
+    """min/max value for numbers, min/max length for strings, each pair in order."""
     for key in ("min_value", "max_value"):
         value = opt.get(key)
         if value is None:
             continue
         if otype not in (OPTION_INTEGER, OPTION_NUMBER):
-            errors.add(
+            _mismatch(
+                errors,
                 (*path, key),
-                "APPLICATION_COMMAND_OPTION_RANGE_INVALID",
+                "RANGE_INVALID",
                 "Only integer and number options have a range.",
             )
         else:
             _check_choice_value(errors, (*path, key), value, otype)
     lo, hi = opt.get("min_value"), opt.get("max_value")
     if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
-        errors.add(
-            (*path, "min_value"),
-            "APPLICATION_COMMAND_OPTION_RANGE_INVALID",
-            "min_value must not exceed max_value.",
+        _mismatch(
+            errors, (*path, "min_value"), "RANGE_INVALID", "min_value must not exceed max_value."
         )
     for key, floor in (("min_length", 0), ("max_length", 1)):
         if opt.get(key) is None:
             continue
         if otype != OPTION_STRING:
-            errors.add(
-                (*path, key),
-                "APPLICATION_COMMAND_OPTION_LENGTH_INVALID",
-                "Only string options have a length.",
-            )
+            _mismatch(errors, (*path, key), "LENGTH_INVALID", "Only string options have a length.")
         else:
-            _check_int(errors, (*path, key), opt.get(key), lo=floor, hi=COMMAND_LENGTH_BOUND)
+            Int(floor, COMMAND_LENGTH_BOUND).check(errors, (*path, key), opt.get(key))
     lo_len, hi_len = opt.get("min_length"), opt.get("max_length")
     if isinstance(lo_len, int) and isinstance(hi_len, int) and lo_len > hi_len:
-        errors.add(
+        _mismatch(
+            errors,
             (*path, "min_length"),
-            "APPLICATION_COMMAND_OPTION_LENGTH_INVALID",
+            "LENGTH_INVALID",
             "min_length must not exceed max_length.",
         )
+
+
+def _check_option(errors: FormErrors, path: Path, opt: Any, *, depth: int) -> None:
+    got = OPTION.check_item(errors, path, opt)
+    if got is None or got["type"] is None:
+        return
+    otype = got["type"]
+    if otype in (OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP):
+        _check_sub_command(errors, path, opt, depth)
+        return
+    if opt.get("options"):
+        _mismatch(errors, (*path, "options"), "TYPE_INVALID", "Only sub-commands have options.")
+    _check_choices(errors, (*path, "choices"), opt, otype)
+    if opt.get("autocomplete") and otype not in CHOICE_TYPES:
+        _mismatch(
+            errors,
+            (*path, "autocomplete"),
+            "AUTOCOMPLETE_INVALID",
+            "This option type cannot autocomplete.",
+        )
+    _check_bounds(errors, path, opt, otype)
     channel_types = opt.get("channel_types")
     if channel_types:
         if otype != OPTION_CHANNEL:
-            errors.add(
+            _mismatch(
+                errors,
                 (*path, "channel_types"),
-                "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+                "TYPE_INVALID",
                 "Only channel options have channel_types.",
             )
-        for i, ct in enumerate(
-            _check_list(errors, (*path, "channel_types"), channel_types, max_items=20)
-        ):
-            if ct not in CHANNEL_TYPE_VALUES:
-                errors.add(
-                    (*path, "channel_types", i), "BASE_TYPE_CHOICES", "Unknown channel type."
-                )
+        CHANNEL_TYPES.check(errors, (*path, "channel_types"), channel_types)
+
+
+def _is_sub(option: Any) -> bool:
+    return isinstance(option, Mapping) and option.get("type") in (
+        OPTION_SUB_COMMAND,
+        OPTION_SUB_COMMAND_GROUP,
+    )
 
 
 def _check_options(
     errors: FormErrors, path: Path, options: Any, *, depth: int, group: bool = False
 ) -> None:
-    items = _check_list(errors, path, options, max_items=COMMAND_OPTIONS_MAX)
-    seen: set[str] = set()
-    subs = [
-        isinstance(o, Mapping) and o.get("type") in (OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP)
-        for o in items
-    ]
+    items = Items(None, COMMAND_OPTIONS_MAX).check(errors, path, options)
+    subs = [_is_sub(o) for o in items]
     if any(subs) and not all(subs):
         errors.add(
             path,
@@ -1060,6 +804,7 @@ def _check_options(
         errors.add(
             path, "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID", "A group holds only sub-commands."
         )
+    seen: set[str] = set()
     optional_seen = False
     for i, opt in enumerate(items):
         _check_option(errors, (*path, i), opt, depth=depth)
@@ -1074,54 +819,41 @@ def _check_options(
                     "Option names must be unique.",
                 )
             seen.add(name)
-        if opt.get("type") in (OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP):
+        if _is_sub(opt):
             continue
-        if opt.get("required"):
-            if optional_seen:
-                errors.add(
-                    (*path, i, "required"),
-                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                    "Required options must be placed before non-required options",
-                )
-        else:
+        if not opt.get("required"):
             optional_seen = True
+        elif optional_seen:
+            errors.add(
+                (*path, i, "required"),
+                "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                "Required options must be placed before non-required options",
+            )
+
+
+def _check_permissions(errors: FormErrors, path: Path, perms: Any) -> None:
+    if perms is None:
+        return
+    value = int(perms) if isinstance(perms, str) and perms.isdigit() else perms
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**54:
+        errors.add(
+            path,
+            "BASE_TYPE_INVALID",
+            "Must be a permission bitfield (integer or digit string).",
+        )
 
 
 def check_command(errors: FormErrors, path: Path, command: Any) -> None:
     """One application command as sent in a bulk overwrite."""
     if not isinstance(command, Mapping):
-        errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        errors.not_object(path)
         return
-    ctype = _check_int(errors, (*path, "type"), command.get("type", 1), lo=1, hi=4)
+    ctype = Int(1, 4).check(errors, (*path, "type"), command.get("type", 1))
     if ctype == 1:
-        _check_name(errors, (*path, "name"), command.get("name"))
-        _check_str(
-            errors,
-            (*path, "description"),
-            command.get("description"),
-            max_len=COMMAND_DESCRIPTION_MAX,
-            min_len=1,
-            required=True,
-        )
-        _check_localizations(
-            errors, (*path, "name_localizations"), command.get("name_localizations"), names=True
-        )
-        _check_localizations(
-            errors,
-            (*path, "description_localizations"),
-            command.get("description_localizations"),
-            names=False,
-        )
+        CHAT_INPUT.check(errors, path, command)
         _check_options(errors, (*path, "options"), command.get("options"), depth=0)
     else:
-        _check_str(
-            errors,
-            (*path, "name"),
-            command.get("name"),
-            max_len=COMMAND_NAME_MAX,
-            min_len=1,
-            required=True,
-        )
+        CONTEXT_MENU.check(errors, path, command)
         if command.get("description"):
             errors.add(
                 (*path, "description"),
@@ -1134,29 +866,13 @@ def check_command(errors: FormErrors, path: Path, command: Any) -> None:
                 "APPLICATION_COMMAND_OPTIONS_INVALID",
                 "Context menu commands have no options.",
             )
-    perms = command.get("default_member_permissions")
-    if perms is not None:
-        value = int(perms) if isinstance(perms, str) and perms.isdigit() else perms
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**54:
-            errors.add(
-                (*path, "default_member_permissions"),
-                "BASE_TYPE_INVALID",
-                "Must be a permission bitfield (integer or digit string).",
-            )
-    for key in ("dm_permission", "nsfw"):
-        _check_bool(errors, (*path, key), command.get(key))
-    for key, valid in (("contexts", {0, 1, 2}), ("integration_types", {0, 1})):
-        value = command.get(key)
-        if value is None:
-            continue
-        items = _check_list(errors, (*path, key), value, max_items=len(valid))
-        if not items:
+    _check_permissions(
+        errors, (*path, "default_member_permissions"), command.get("default_member_permissions")
+    )
+    got = COMMAND.check(errors, path, command) or {}
+    for key in ("contexts", "integration_types"):
+        if command.get(key) is not None and not got[key]:
             errors.add((*path, key), "BASE_TYPE_REQUIRED", "Must not be empty.")
-        for i, item in enumerate(items):
-            if item not in valid:
-                errors.add(
-                    (*path, key, i), "BASE_TYPE_CHOICES", f"Value must be one of {sorted(valid)}."
-                )
     if command_size(command) > COMMAND_SIZE_MAX:
         errors.add(
             path,
@@ -1188,7 +904,7 @@ def check_commands(errors: FormErrors, body: Any) -> list[Mapping[str, Any]]:
         if ctype in counts:
             counts[ctype] += 1
     if counts[1] > COMMANDS_CHAT_INPUT_MAX:
-        _too_long(errors, (), COMMANDS_CHAT_INPUT_MAX)
+        errors.too_long((), COMMANDS_CHAT_INPUT_MAX)
     if counts[2] > COMMANDS_CONTEXT_MENU_MAX or counts[3] > COMMANDS_CONTEXT_MENU_MAX:
         errors.add((), "APPLICATION_COMMANDS_TOO_MANY", "At most 15 user and 15 message commands.")
     return [c for c in body if isinstance(c, Mapping)]
@@ -1200,51 +916,23 @@ def check_commands(errors: FormErrors, body: Any) -> list[Mapping[str, Any]]:
 def check_autocomplete_result(errors: FormErrors, data: Any, option_type: int) -> None:
     """Callback type 8: at most 25 choices whose values fit the focused option's type."""
     if not isinstance(data, Mapping):
-        errors.add(("data",), "BASE_TYPE_REQUIRED", "This field is required")
+        errors.required(("data",))
         return
-    choices = data.get("choices")
-    if not isinstance(choices, list):
-        errors.add(("data", "choices"), "BASE_TYPE_REQUIRED", "This field is required")
-        return
-    if len(choices) > AUTOCOMPLETE_CHOICES_MAX:
-        _too_long(errors, ("data", "choices"), AUTOCOMPLETE_CHOICES_MAX)
+    path: Path = ("data", "choices")
+    choices = Items(None, AUTOCOMPLETE_CHOICES_MAX, required=True).check(
+        errors, path, data.get("choices")
+    )
     for i, choice in enumerate(choices):
-        cp: Path = ("data", "choices", i)
-        if not isinstance(choice, Mapping):
-            errors.add(cp, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-            continue
-        _check_str(
-            errors,
-            (*cp, "name"),
-            choice.get("name"),
-            max_len=COMMAND_CHOICE_NAME_MAX,
-            min_len=1,
-            required=True,
-        )
-        _check_choice_value(errors, (*cp, "value"), choice.get("value"), option_type)
+        if AUTOCOMPLETE_CHOICE.check_item(errors, (*path, i), choice) is not None:
+            _check_choice_value(errors, (*path, i, "value"), choice.get("value"), option_type)
 
 
 def check_modal(errors: FormErrors, data: Any) -> None:
     """Callback type 9: a custom_id, a title of at most 45 and 1-5 components."""
     if not isinstance(data, Mapping):
-        errors.add(("data",), "BASE_TYPE_REQUIRED", "This field is required")
+        errors.required(("data",))
         return
-    _check_str(
-        errors,
-        ("data", "custom_id"),
-        data.get("custom_id"),
-        max_len=CUSTOM_ID_MAX,
-        min_len=1,
-        required=True,
-    )
-    _check_str(
-        errors,
-        ("data", "title"),
-        data.get("title"),
-        max_len=MODAL_TITLE_MAX,
-        min_len=1,
-        required=True,
-    )
+    MODAL.check(errors, ("data",), data)
     components = data.get("components")
     if not isinstance(components, list) or not 1 <= len(components) <= ACTION_ROWS_MAX:
         errors.add(
@@ -1254,41 +942,21 @@ def check_modal(errors: FormErrors, data: Any) -> None:
 
 def check_thread(errors: FormErrors, body: Any, *, parent_type: int | None, forum: bool) -> None:
     """A thread or forum post: name 1-100, a documented archive duration, a valid type."""
-    if not isinstance(body, Mapping):
-        errors.add((), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    if THREAD.check_item(errors, (), body) is None:
         return
-    _check_str(
-        errors, ("name",), body.get("name"), max_len=THREAD_NAME_MAX, min_len=1, required=True
-    )
-    duration = body.get("auto_archive_duration")
-    if duration is not None and duration not in THREAD_ARCHIVE_DURATIONS:
-        errors.add(
-            ("auto_archive_duration",),
-            "BASE_TYPE_CHOICES",
-            "Value must be one of {60, 1440, 4320, 10080}.",
-        )
-    _check_int(
-        errors, ("rate_limit_per_user",), body.get("rate_limit_per_user"), lo=0, hi=SLOWMODE_MAX
-    )
-    _check_bool(errors, ("invitable",), body.get("invitable"))
     if forum:
         message = body.get("message")
         if not isinstance(message, Mapping):
-            errors.add(("message",), "BASE_TYPE_REQUIRED", "This field is required")
+            errors.required(("message",))
         else:
             check_message(errors, message, kind="forum", path=("message",))
-        tags = _check_list(
-            errors, ("applied_tags",), body.get("applied_tags"), max_items=APPLIED_TAGS_MAX
+        Items(SNOWFLAKES, APPLIED_TAGS_MAX).check(
+            errors, ("applied_tags",), body.get("applied_tags")
         )
-        for i, tag in enumerate(tags):
-            if not _is_snowflake(tag):
-                errors.add(
-                    ("applied_tags", i), "NUMBER_TYPE_COERCE", f'Value "{tag}" is not snowflake.'
-                )
         return
     if parent_type is None:
         return
     ttype = body.get("type")
-    valid = {10} if parent_type == 5 else {11, 12}
+    valid = [10] if parent_type == 5 else [11, 12]
     if ttype not in valid:
-        errors.add(("type",), "BASE_TYPE_CHOICES", f"Value must be one of {sorted(valid)}.")
+        errors.add(("type",), "BASE_TYPE_CHOICES", f"Value must be one of {valid}.")

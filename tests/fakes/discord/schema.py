@@ -144,8 +144,12 @@ def _snowflakes_as_strings(value: Any, key: str = "") -> Any:
     return value
 
 
-@functools.cache
 def load_openapi_validator(path: Path | None = None) -> OpenAPIValidator:
-    """The validator for the spec at `path` (default: located), loaded once per process."""
-    source = path or locate_openapi_spec()
+    """The validator for the spec at `path` (default: located now, so a spec that went missing
+    is reported even after an earlier load), parsed once per file."""
+    return _load_validator(path or locate_openapi_spec())
+
+
+@functools.cache
+def _load_validator(source: Path) -> OpenAPIValidator:
     return OpenAPIValidator(json.loads(source.read_text(encoding="utf-8")), source)
