@@ -7,6 +7,8 @@ Discord error handler can turn it into one clear line instead of a traceback::
     ├── ConfigError          bad configuration file or environment (exit 2)
     ├── QueryError           a search or feed query that cannot be understood (exit 2)
     ├── PaperIdError         a string that names no arXiv paper (exit 2)
+    ├── UsageError           a command that cannot be carried out as asked (exit 2)
+    ├── UserFacingError      a slash command refused (permission, channel kind): shown as it is
     ├── StoreError           the database cannot be opened, migrated or written (exit 1)
     │   └── DuplicateFeedName    a feed of that name already exists in the guild
     ├── SourceError          an upstream (arXiv, Hugging Face) failed (exit 1)
@@ -41,6 +43,18 @@ class QueryError(PaperfeedError):
 
 class PaperIdError(PaperfeedError):
     """A string is not an arXiv identifier or paper URL."""
+
+    exit_code = 2
+
+
+class UsageError(PaperfeedError):
+    """A command that cannot be carried out as asked (ambiguous name, file-managed feed)."""
+
+    exit_code = 2
+
+
+class UserFacingError(PaperfeedError):
+    """An expected refusal of a slash command; the Discord error handler shows its text as it is."""
 
     exit_code = 2
 

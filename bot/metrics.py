@@ -7,6 +7,7 @@ store when `/metrics` is scraped, so they are never stale and cost nothing betwe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -44,87 +45,88 @@ def status_class(status: int | None) -> str:
     return "error"
 
 
+@dataclass(frozen=True)
+class _Definition:
+    """One exported metric: the attribute that holds it, its kind, name, help and labels."""
+
+    attr: str
+    kind: type[Counter] | type[Gauge] | type[Histogram]
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+
+    def make(self, registry: CollectorRegistry) -> Counter | Gauge | Histogram:
+        """Register the metric in this process's own registry (only histograms take buckets)."""
+        if self.kind is Histogram:
+            return Histogram(
+                self.name, self.help, self.labels, buckets=self.buckets, registry=registry
+            )
+        return self.kind(self.name, self.help, self.labels, registry=registry)
+
+
+_DEFINITIONS = (
+    _Definition("build_info", Gauge, "paperfeed_build_info", "The running version (always 1).",
+                ("version",)),
+    _Definition("polls", Counter, "paperfeed_source_polls", "Polls of an upstream source.",
+                ("source",)),
+    _Definition("poll_failures", Counter, "paperfeed_source_poll_failures",
+                "Polls that recorded an error (the run's error in `paperfeed poll`).", ("source",)),
+    _Definition("warnings", Counter, "paperfeed_source_warnings",
+                "Items a poll skipped or fields it ignored; the poll still succeeded.",
+                ("source",)),
+    _Definition("papers_new", Counter, "paperfeed_source_papers_new",
+                "Papers a source brought that the database did not have.", ("source",)),
+    _Definition("poll_duration", Histogram, "paperfeed_source_poll_duration_seconds",
+                "Time one poll took: fetch, store, match and queue.", ("source",),
+                _POLL_BUCKETS),
+    _Definition("papers_stored", Gauge, "paperfeed_papers_stored",
+                "Papers in the database (read at scrape)."),
+    _Definition("deliveries", Counter, "paperfeed_deliveries",
+                "Delivery attempts by outcome: sent, failed, skipped, retried.", ("outcome",)),
+    _Definition("delivery_latency", Histogram, "paperfeed_delivery_latency_seconds",
+                "Time from a delivery being queued to Discord accepting it.", (),
+                _LATENCY_BUCKETS),
+    _Definition("queue_depth", Gauge, "paperfeed_delivery_queue_depth",
+                "Deliveries waiting to be sent (read at scrape)."),
+    _Definition("feeds_paused", Gauge, "paperfeed_feeds_paused",
+                "Feeds that are paused (read at scrape)."),
+    _Definition("feeds_total", Gauge, "paperfeed_feeds", "Feeds in the database (read at scrape)."),
+    _Definition("discord_requests", Counter, "paperfeed_discord_requests",
+                "Discord REST requests by status class (2xx, 4xx, 429, 5xx, error = no answer).",
+                ("status",)),
+)  # fmt: skip
+# Known label values start at zero, so dashboards and rate() see them before the first event.
+_KNOWN_VALUES = {"source": SOURCES, "outcome": DELIVERY_OUTCOMES, "status": DISCORD_STATUS_CLASSES}
+
+
 class Metrics:
     """Owns the registry and every metric the bot exports, with a method per event worth counting."""
 
+    # Made from _DEFINITIONS, one attribute each.
+    build_info: Gauge
+    polls: Counter
+    poll_failures: Counter
+    warnings: Counter
+    papers_new: Counter
+    poll_duration: Histogram
+    papers_stored: Gauge
+    deliveries: Counter
+    delivery_latency: Histogram
+    queue_depth: Gauge
+    feeds_paused: Gauge
+    feeds_total: Gauge
+    discord_requests: Counter
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.build_info = Gauge(
-            "paperfeed_build_info", "The running version (always 1).", ["version"], registry=r
-        )
+        for definition in _DEFINITIONS:
+            metric = definition.make(self.registry)
+            setattr(self, definition.attr, metric)
+            for label in definition.labels:
+                for value in _KNOWN_VALUES.get(label, ()):
+                    metric.labels(**{label: value})
         self.build_info.labels(version=__version__).set(1)
-        self.polls = Counter(
-            "paperfeed_source_polls", "Polls of an upstream source.", ["source"], registry=r
-        )
-        self.poll_failures = Counter(
-            "paperfeed_source_poll_failures",
-            "Polls that recorded an error (the run's error in `paperfeed poll`).",
-            ["source"],
-            registry=r,
-        )
-        self.warnings = Counter(
-            "paperfeed_source_warnings",
-            "Items a poll skipped or fields it ignored; the poll still succeeded.",
-            ["source"],
-            registry=r,
-        )
-        self.papers_new = Counter(
-            "paperfeed_source_papers_new",
-            "Papers a source brought that the database did not have.",
-            ["source"],
-            registry=r,
-        )
-        self.poll_duration = Histogram(
-            "paperfeed_source_poll_duration_seconds",
-            "Time one poll took: fetch, store, match and queue.",
-            ["source"],
-            buckets=_POLL_BUCKETS,
-            registry=r,
-        )
-        self.papers_stored = Gauge(
-            "paperfeed_papers_stored", "Papers in the database (read at scrape).", registry=r
-        )
-        self.deliveries = Counter(
-            "paperfeed_deliveries",
-            "Delivery attempts by outcome: sent, failed, skipped, retried.",
-            ["outcome"],
-            registry=r,
-        )
-        self.delivery_latency = Histogram(
-            "paperfeed_delivery_latency_seconds",
-            "Time from a delivery being queued to Discord accepting it.",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.queue_depth = Gauge(
-            "paperfeed_delivery_queue_depth",
-            "Deliveries waiting to be sent (read at scrape).",
-            registry=r,
-        )
-        self.feeds_paused = Gauge(
-            "paperfeed_feeds_paused", "Feeds that are paused (read at scrape).", registry=r
-        )
-        self.feeds_total = Gauge(
-            "paperfeed_feeds", "Feeds in the database (read at scrape).", registry=r
-        )
-        self.discord_requests = Counter(
-            "paperfeed_discord_requests",
-            "Discord REST requests by status class (2xx, 4xx, 429, 5xx, error = no answer).",
-            ["status"],
-            registry=r,
-        )
-        # Known label values start at zero, so dashboards and rate() see them before the first event.
-        for source in SOURCES:
-            self.polls.labels(source=source)
-            self.poll_failures.labels(source=source)
-            self.warnings.labels(source=source)
-            self.papers_new.labels(source=source)
-            self.poll_duration.labels(source=source)
-        for outcome in DELIVERY_OUTCOMES:
-            self.deliveries.labels(outcome=outcome)
-        for status in DISCORD_STATUS_CLASSES:
-            self.discord_requests.labels(status=status)
 
     def record_poll(
         self, source: str, seconds: float, *, failed: bool, new: int = 0, warnings: int = 0

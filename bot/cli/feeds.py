@@ -18,6 +18,7 @@ from typing import Any
 from bot.cli.common import emit, iso
 from bot.config import Config, feed_spec_to_dict, parse_config_text
 from bot.errors import ConfigError, PaperfeedError
+from bot.errors import UsageError as UsageError  # moved to the tree; still imported from here
 from bot.models import Feed, FeedOrigin, FeedSpec, utcnow
 from bot.query import compile_query
 from bot.services.feeds import create_feed, import_feeds
@@ -26,12 +27,6 @@ from bot.store.interfaces import Database
 
 _SNOWFLAKE_MAX = 2**63 - 1
 _PAUSE_REASON = "paused from the command line"
-
-
-class UsageError(PaperfeedError):
-    """A command that cannot be carried out as asked (ambiguous name, file-managed feed)."""
-
-    exit_code = 2
 
 
 def snowflake(text: str) -> int:

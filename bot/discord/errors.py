@@ -7,13 +7,12 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.errors import PaperfeedError
+from bot.errors import PaperfeedError, UserFacingError
+
+# UserFacingError lives in the exception tree (bot.errors); the cogs still import it from here.
+__all__ = ["UserFacingError", "install_error_handler", "reply_privately"]
 
 log = logging.getLogger(__name__)
-
-
-class UserFacingError(app_commands.AppCommandError):
-    """An expected refusal (bad query, missing permission); its text is shown as it is."""
 
 
 async def reply_privately(interaction: discord.Interaction, text: str) -> None:
@@ -35,7 +34,7 @@ def install_error_handler(tree: app_commands.CommandTree[discord.Client]) -> Non
         interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         original = getattr(error, "original", error)
-        if isinstance(original, UserFacingError | PaperfeedError):
+        if isinstance(original, PaperfeedError):  # UserFacingError among them
             await reply_privately(interaction, str(original))
             return
         if isinstance(error, app_commands.MissingPermissions | app_commands.NoPrivateMessage):

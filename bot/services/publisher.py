@@ -1,19 +1,23 @@
 """Delivery from the outbox to Discord: oldest first, exactly once, and never lost.
 
 The guarantee rests on three steps. Every send is recorded as an attempt (state `sending`)
-before it leaves; every send carries a nonce derived from (feed, paper), which Discord uses to
-answer a repeated send with the message it already made; and on start, attempts whose outcome
-was never recorded are reconciled: the channel's recent messages are checked for the paper and
-only then is the send repeated with the same nonce; a retry of an attempt that failed without
-an answer (a timeout, a dropped connection) is checked the same way, since Discord remembers a
-nonce only for minutes. Failures are sorted by what they mean: a forbidden or missing channel
-pauses its feeds at once (no retry storm toward Discord's invalid-request limit), a refused body
-marks that delivery failed, anything transient goes back to the queue with exponential backoff.
+before it leaves; every send carries a nonce derived from (feed, paper), or (feed, day) for a
+digest, which Discord uses to answer a repeated send with the message it already made; and on
+start, attempts whose outcome was never recorded are reconciled: the channel's recent messages
+are checked for the paper and only then is the send repeated with the same nonce; a retry of an
+attempt that failed without an answer (a timeout, a dropped connection) is checked the same
+way, since Discord remembers a nonce only for minutes. Failures are sorted by what they mean: a
+forbidden or missing channel pauses every feed on it at once (no retry storm toward Discord's
+invalid-request limit), a refused body marks its deliveries failed, anything transient goes
+back to the queue with exponential backoff. An instant post and a daily digest are both one
+message settling some deliveries, so both go through one routine (`_send`): one nonce rule,
+one pause rule, one place that counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import hashlib
 import logging
 import random
@@ -24,16 +28,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.errors import ChannelUnavailable, DeliveryRetryable, MessageRejected, StoreError
-from bot.models import DueDelivery, Paper
+from bot.clock import Clock, MonotonicClock
+from bot.errors import ChannelUnavailable, DeliveryRetryable, MessageRejected
+from bot.models import Delivery, DeliveryState, DueDelivery, FeedMode, Paper
 from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 Body = dict[str, Any]
 BodyBuilder = Callable[[Paper, str], Body]  # (paper, feed name) -> message body
 # (papers best first, feed name, how many more matched, date label) -> one digest message
 DigestBuilder = Callable[[Sequence[Paper], str, int, str], Body]
+# (outcome, seconds from queued to sent when the outcome is "sent") -> None; e.g. Metrics.record_delivery
+OutcomeObserver = Callable[[str, float | None], None]
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,11 @@ class DeliveryTarget(Protocol):
         ...
 
 
-def delivery_nonce(feed_id: int, paper_id: str) -> str:
-    """Deterministic per (feed, paper), at most 25 characters, as Discord allows."""
-    digest = hashlib.sha256(f"{feed_id}:{paper_id}".encode()).hexdigest()
-    return "pf" + digest[:23]
+def delivery_nonce(feed_id: int, key: str, *, digest: bool = False) -> str:
+    """Deterministic per (feed, paper), or per (feed, day) for a digest, so a repeated send is
+    answered with the message already made; at most 25 characters, as Discord allows."""
+    prefix = "pd" if digest else "pf"  # a day and a paper id never share a nonce
+    return prefix + hashlib.sha256(f"{feed_id}:{key}".encode()).hexdigest()[:23]
 
 
 def retry_delay(attempts: int, rand: float) -> timedelta:
@@ -89,7 +96,7 @@ class RateLimiter:
         self,
         rate: float = 44.0,
         burst: int = 5,
-        clock: Callable[[], float] = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.rate = rate
@@ -117,9 +124,31 @@ class PublishReport:
     sent: int = 0
     failed: int = 0
     retried: int = 0
-    skipped: int = 0  # already in the channel from another feed
+    skipped: int = 0  # already in the channel from another feed, or left out of a full digest
     paused_channels: list[int] = field(default_factory=list)
     more: bool = False  # the round took a full batch: more may be due right now
+
+
+class Outcome(enum.Enum):
+    """How one send settled; SENT and FAILED leave the channel usable for the next message."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    RETRY = "retry"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to post and the deliveries it settles: one paper, or a day's digest."""
+
+    deliveries: Sequence[Delivery]
+    channel_id: int
+    feed_name: str
+    nonce: str
+    title: str
+    rejected: str  # what the admins are told if Discord refuses this message for good
+    look_for: tuple[Paper, datetime] | None = None  # an earlier attempt may have posted it
 
 
 class Publisher:
@@ -136,7 +165,7 @@ class Publisher:
         max_channels: int = 16,
         batch_size: int = 500,
         rand: Callable[[], float] = random.random,
-        on_outcome: Callable[[str], None] | None = None,
+        on_outcome: OutcomeObserver | None = None,
         build_digest: DigestBuilder | None = None,
     ) -> None:
         self._store = store
@@ -187,23 +216,27 @@ class Publisher:
         if self._build_digest is None or self._stopping:
             return 0
         posted = 0
+        report = PublishReport()
         async with self._lock:
             now = self._clock()
             today = now.date().isoformat()
             for feed in await self._store.feeds.list(active_only=True):
+                if self._stopping:
+                    break
                 if (
-                    feed.spec.mode.value != "digest"
+                    feed.spec.mode is not FeedMode.DIGEST
                     or now.strftime("%H:%M") < feed.spec.digest_time
+                    or feed.channel_id in report.paused_channels  # paused earlier this round
                 ):
                     continue
                 if await self._store.outbox.last_digest(feed.id) == today:
                     continue
                 posted += await self._post_digest(feed.id, feed.name, feed.channel_id,
-                                                  feed.spec.digest_size, today)  # fmt: skip
+                                                  feed.spec.digest_size, today, report)  # fmt: skip
         return posted
 
     async def _post_digest(
-        self, feed_id: int, name: str, channel_id: int, size: int, today: str
+        self, feed_id: int, name: str, channel_id: int, size: int, today: str, report: PublishReport
     ) -> int:
         """One message with the top papers; the rest are counted in it and marked skipped."""
         assert self._build_digest is not None
@@ -213,45 +246,35 @@ class Publisher:
         )
         for delivery_id, paper in candidates:
             if paper.id in elsewhere:
-                await self._skip_duplicate(delivery_id, paper.id, channel_id, elsewhere[paper.id])
+                await self._skip_duplicate(
+                    delivery_id, paper.id, channel_id, elsewhere[paper.id], report
+                )
         candidates = [(d, p) for d, p in candidates if p.id not in elsewhere]
         if not candidates:
             await self._store.outbox.set_last_digest(feed_id, today)
             return 0
         chosen, rest = candidates[:size], candidates[size:]
-        ids = [delivery_id for delivery_id, _ in chosen]
+        waiting = {
+            d.id: d
+            for d in await self._store.outbox.deliveries(
+                feed_id=feed_id, states=[DeliveryState.QUEUED, DeliveryState.SENDING]
+            )
+        }
+        message = OutgoingMessage(
+            deliveries=[waiting[delivery_id] for delivery_id, _ in chosen],
+            channel_id=channel_id,
+            feed_name=name,
+            nonce=delivery_nonce(feed_id, today, digest=True),
+            title=f"{name} · {today}",
+            rejected=f"The digest of **{name}** could not be posted",
+        )
         body = self._build_digest([p for _, p in chosen], name, len(rest), today)
-        nonce = "pd" + hashlib.sha256(f"{feed_id}:{today}".encode()).hexdigest()[:23]
-        await self._store.outbox.mark_sending(ids, nonce, self._clock())
-        try:
-            await self._pace(channel_id)
-            posted = await self._target.send(
-                channel_id, body, nonce=nonce, title=f"{name} · {today}"
-            )
-        except ChannelUnavailable as exc:
-            await self._store.outbox.requeue(ids, str(exc))
-            feeds = [f for f in await self._store.feeds.list(active_only=True) if f.id == feed_id]
-            for feed in feeds:
-                await self._store.feeds.set_paused(feed.id, True, str(exc))
-            await self._target.alert(f"Paused **{name}**: Discord refused <#{channel_id}> ({exc}).")
-            return 0
-        except MessageRejected as exc:
-            await self._store.outbox.mark_failed(ids, str(exc))
-            await self._target.alert(f"The digest of **{name}** could not be posted: {exc}")
+        outcome = await self._send(message, body, report)
+        if outcome is Outcome.SENT and rest:
+            await self._skip([d for d, _ in rest], f"digest of {today} was full", report)
+        if outcome in (Outcome.SENT, Outcome.FAILED):  # settled for today, either way
             await self._store.outbox.set_last_digest(feed_id, today)
-            return 0
-        except DeliveryRetryable as exc:
-            await self._store.outbox.requeue(ids, str(exc))
-            log.warning("digest of feed %d will be retried: %s", feed_id, exc)
-            return 0
-        await self._store.outbox.mark_sent(ids, posted.message_id, self._clock(), posted.thread_id)
-        if rest:
-            await self._store.outbox.mark_skipped(
-                [delivery_id for delivery_id, _ in rest], f"digest of {today} was full"
-            )
-        await self._store.outbox.set_last_digest(feed_id, today)
-        self._count("sent")
-        return 1
+        return 1 if outcome is Outcome.SENT else 0
 
     async def _publish(self, items: Sequence[DueDelivery], *, reconciling: bool) -> PublishReport:
         report = PublishReport()
@@ -282,9 +305,8 @@ class Publisher:
     async def _deliver(
         self, item: DueDelivery, paper: Paper, reconciling: bool, report: PublishReport
     ) -> bool:
-        """Send one delivery; False when its channel must not be tried again this round."""
+        """Send one paper; False when its channel must not be tried again this round."""
         delivery = item.delivery
-        nonce = item.nonce or delivery_nonce(delivery.feed_id, delivery.paper_id)
         # One channel never gets the same paper twice, whatever feeds point at it: a paper that
         # another feed sent (or is sending) here is skipped, naming that feed. The publisher's
         # lock and one worker per channel make this check and the send below one step.
@@ -292,88 +314,110 @@ class Publisher:
             item.channel_id, [paper.id], delivery.feed_id
         )
         if paper.id in elsewhere:
-            await self._skip_duplicate(delivery.id, paper.id, item.channel_id, elsewhere[paper.id])
-            report.skipped += 1
-            return True
-        try:
-            # An attempt whose outcome is unknown (a crash, or a timeout or dropped connection
-            # after Discord may have made the message) is looked for in the channel before it
-            # is sent again: the nonce alone only deduplicates for a few minutes.
-            if reconciling or item.attempted_at is not None:
-                since = (item.attempted_at or delivery.queued_at) - timedelta(minutes=5)
-                await self._pace(item.channel_id)
-                found = await self._target.find_posted(
-                    item.channel_id, paper.id, paper.title, since
-                )
-                if found is not None:
-                    await self._store.outbox.mark_sent(
-                        [delivery.id], found.message_id, self._clock(), found.thread_id
-                    )
-                    report.sent += 1
-                    self._count("sent")  # sent by an earlier attempt; found in the channel
-                    return True
-            body = self._build_body(paper, item.feed_name)
-            await self._store.outbox.mark_sending([delivery.id], nonce, self._clock())
-            await self._pace(item.channel_id)
-            posted = await self._target.send(item.channel_id, body, nonce=nonce, title=paper.title)
-        except ChannelUnavailable as exc:
-            await self._store.outbox.requeue([delivery.id], str(exc))
-            await self._pause_channel(item, str(exc))
-            report.paused_channels.append(item.channel_id)
-            return False
-        except MessageRejected as exc:
-            await self._store.outbox.mark_failed([delivery.id], str(exc))
-            report.failed += 1
-            self._count("failed")
-            await self._target.alert(
-                f"A paper could not be posted to feed **{item.feed_name}** ({paper.id}): {exc}"
+            await self._skip_duplicate(
+                delivery.id, paper.id, item.channel_id, elsewhere[paper.id], report
             )
             return True
+        # An attempt whose outcome is unknown (a crash, or a timeout or dropped connection after
+        # Discord may have made the message) is looked for in the channel before it is sent
+        # again: the nonce alone only deduplicates for a few minutes.
+        look_for = None
+        if reconciling or item.attempted_at is not None:
+            look_for = (paper, (item.attempted_at or delivery.queued_at) - timedelta(minutes=5))
+        message = OutgoingMessage(
+            deliveries=[delivery],
+            channel_id=item.channel_id,
+            feed_name=item.feed_name,
+            nonce=item.nonce or delivery_nonce(delivery.feed_id, delivery.paper_id),
+            title=paper.title,
+            rejected=f"A paper could not be posted to feed **{item.feed_name}** ({paper.id})",
+            look_for=look_for,
+        )
+        outcome = await self._send(message, self._build_body(paper, item.feed_name), report)
+        return outcome in (Outcome.SENT, Outcome.FAILED)
+
+    async def _send(self, message: OutgoingMessage, body: Body, report: PublishReport) -> Outcome:
+        """Record the attempt, pace, send, and settle the outcome: the one road to Discord."""
+        ids = [d.id for d in message.deliveries]
+        channel_id = message.channel_id
+        try:
+            if message.look_for is not None:
+                paper, since = message.look_for
+                await self._pace(channel_id)
+                found = await self._target.find_posted(channel_id, paper.id, paper.title, since)
+                if found is not None:  # sent by an earlier attempt; found in the channel
+                    await self._settle_sent(message.deliveries, found, report)
+                    return Outcome.SENT
+            await self._store.outbox.mark_sending(ids, message.nonce, self._clock())
+            await self._pace(channel_id)
+            posted = await self._target.send(
+                channel_id, body, nonce=message.nonce, title=message.title
+            )
+        except ChannelUnavailable as exc:
+            await self._store.outbox.requeue(ids, str(exc))
+            await self._pause_channel(channel_id, message.feed_name, str(exc))
+            report.paused_channels.append(channel_id)
+            return Outcome.PAUSED
+        except MessageRejected as exc:
+            await self._store.outbox.mark_failed(ids, str(exc))
+            report.failed += len(ids)
+            self._count("failed", times=len(ids))
+            await self._target.alert(f"{message.rejected}: {exc}")
+            return Outcome.FAILED
         except DeliveryRetryable as exc:
             if self._stopping:  # cut short by our own shutdown: no backoff, and the next
-                await self._store.outbox.requeue([delivery.id], str(exc))  # start looks first
-                return False
-            when = self._clock() + retry_delay(delivery.attempts + 1, self._rand())
-            await self._store.outbox.mark_retry(delivery.id, str(exc), when)
-            report.retried += 1
-            self._count("retried")
-            log.warning(
-                "delivery %d to channel %d will be retried: %s", delivery.id, item.channel_id, exc
-            )
-            return False
-        except StoreError:
-            raise
+                await self._store.outbox.requeue(ids, str(exc))  # start looks first
+                return Outcome.RETRY
+            for delivery in message.deliveries:
+                when = self._clock() + retry_delay(delivery.attempts + 1, self._rand())
+                await self._store.outbox.mark_retry(delivery.id, str(exc), when)
+            report.retried += len(ids)
+            self._count("retried", times=len(ids))
+            log.warning("delivery %s to channel %d will be retried: %s",
+                        ",".join(map(str, ids)), channel_id, exc)  # fmt: skip
+            return Outcome.RETRY
+        await self._settle_sent(message.deliveries, posted, report)
+        return Outcome.SENT
+
+    async def _settle_sent(
+        self, deliveries: Sequence[Delivery], posted: Posted, report: PublishReport
+    ) -> None:
+        """Record where the message landed, and how long each delivery waited for it."""
+        now = self._clock()
         await self._store.outbox.mark_sent(
-            [delivery.id], posted.message_id, self._clock(), posted.thread_id
+            [d.id for d in deliveries], posted.message_id, now, posted.thread_id
         )
-        report.sent += 1
-        self._count("sent")
-        return True
+        report.sent += len(deliveries)
+        for delivery in deliveries:
+            self._count("sent", latency=(now - delivery.queued_at).total_seconds())
+
+    async def _skip(self, delivery_ids: Sequence[int], reason: str, report: PublishReport) -> None:
+        """Drop deliveries on purpose, keeping the reason, and count them."""
+        await self._store.outbox.mark_skipped(delivery_ids, reason)
+        report.skipped += len(delivery_ids)
+        self._count("skipped", times=len(delivery_ids))
 
     async def _skip_duplicate(
-        self, delivery_id: int, paper_id: str, channel_id: int, other_feed: str
-    ) -> None:
+        self, delivery_id: int, paper_id: str, channel_id: int, other_feed: str,
+        report: PublishReport,
+    ) -> None:  # fmt: skip
         """Mark a delivery skipped because another feed already put the paper in its channel."""
-        await self._store.outbox.mark_skipped(
-            [delivery_id], f'already posted to this channel by feed "{other_feed}"'
-        )
+        await self._skip([delivery_id], f'already posted to this channel by feed "{other_feed}"',
+                         report)  # fmt: skip
         log.info("delivery %d skipped: %s is already in channel %d from feed %r",
                  delivery_id, paper_id, channel_id, other_feed)  # fmt: skip
-        self._count("skipped")
 
-    async def _pause_channel(self, item: DueDelivery, reason: str) -> None:
+    async def _pause_channel(self, channel_id: int, feed_name: str, reason: str) -> None:
         """Pause every active feed posting to a channel Discord refuses, and say so once."""
         feeds = [
-            f
-            for f in await self._store.feeds.list(active_only=True)
-            if f.channel_id == item.channel_id
+            f for f in await self._store.feeds.list(active_only=True) if f.channel_id == channel_id
         ]
         for feed in feeds:
             await self._store.feeds.set_paused(feed.id, True, reason)
-        names = ", ".join(f"**{f.name}**" for f in feeds) or f"**{item.feed_name}**"
-        log.warning("paused feed(s) %s on channel %d: %s", names, item.channel_id, reason)
+        names = ", ".join(f"**{f.name}**" for f in feeds) or f"**{feed_name}**"
+        log.warning("paused feed(s) %s on channel %d: %s", names, channel_id, reason)
         await self._target.alert(
-            f"Paused {names}: Discord refused channel <#{item.channel_id}> ({reason}). "
+            f"Paused {names}: Discord refused channel <#{channel_id}> ({reason}). "
             "Fix the bot's access, then `/feed resume`."
         )
 
@@ -386,11 +430,12 @@ class Publisher:
                 await self._limiter.acquire()
         await self._limiter.acquire()
 
-    def _count(self, outcome: str) -> None:
+    def _count(self, outcome: str, *, times: int = 1, latency: float | None = None) -> None:
         """Tell the observer (metrics); an observer that fails must never stop a delivery."""
         if self._on_outcome is None:
             return
         try:
-            self._on_outcome(outcome)
+            for _ in range(times):
+                self._on_outcome(outcome, latency)
         except Exception:
             log.warning("the delivery observer refused outcome %r", outcome, exc_info=True)

@@ -6,8 +6,9 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,11 +16,13 @@ import pytest
 from bot.config import HealthConfig
 from bot.errors import PaperfeedError, SourceUnavailable
 from bot.metrics import Metrics, status_class
-from bot.models import FeedSpec
+from bot.models import FeedMode, FeedSpec
 from bot.services.poller import Poller
+from bot.services.publisher import Posted, Publisher, RateLimiter
 from bot.sources.base import FetchResult
 from bot.store.interfaces import Database
 from bot.web import HealthServer, run_checks
+from tests.factories import NOW
 from tests.ops.support import StepClock, free_port, make_paper
 
 METRIC_NAMES = (
@@ -277,6 +280,78 @@ def test_delivery_and_discord_counters_and_registries_are_separate() -> None:
     assert [status_class(s) for s in (301, 418, 429, 503, 99)] == [
         "3xx", "4xx", "429", "5xx", "error",
     ]  # fmt: skip
+
+
+class AcceptingTarget:
+    """A Discord that takes every post."""
+
+    def __init__(self) -> None:
+        self.posts = 0
+
+    async def send(
+        self, channel_id: int, body: dict[str, Any], *, nonce: str, title: str
+    ) -> Posted:
+        self.posts += 1
+        return Posted(message_id=9000 + self.posts)
+
+    async def find_posted(
+        self, channel_id: int, paper_id: str, title: str, since: datetime
+    ) -> Posted | None:
+        return None
+
+    async def alert(self, text: str) -> None:
+        return None
+
+    def knows_channel(self, channel_id: int) -> bool:
+        return True
+
+
+async def test_the_publisher_records_delivery_latency_and_skips(store: Database) -> None:
+    """Issue 13: the latency histogram was fed only by a test, and a full digest's left-out
+    papers never reached the skipped counter; the publisher, wired as the runner wires it,
+    records both where they happen."""
+    metrics = Metrics()
+    await store.papers.upsert([make_paper("2411.00001"), make_paper("2411.00002")])
+    instant = await store.feeds.add(FeedSpec(name="now", channel_id=10, query="x"), guild_id=1)
+    daily = await store.feeds.add(
+        FeedSpec(
+            name="daily",
+            channel_id=11,
+            query="x",
+            mode=FeedMode.DIGEST,
+            digest_size=1,
+            digest_time="00:00",
+        ),
+        guild_id=1,
+    )
+    await store.outbox.queue([(instant.id, "2411.00001"), (daily.id, "2411.00001"),
+                              (daily.id, "2411.00002")])  # fmt: skip
+    publisher = Publisher(
+        store, AcceptingTarget(), lambda paper, feed: {"content": paper.title},
+        lambda: NOW + timedelta(minutes=2),  # the store queues at NOW
+        limiter=RateLimiter(sleep=lambda _: asyncio.sleep(0)),
+        on_outcome=metrics.record_delivery,
+        build_digest=lambda papers, name, more, day: {"content": name},
+    )  # fmt: skip
+    assert (await publisher.publish_due()).sent == 1
+    assert await publisher.publish_digests() == 1
+    text = metrics.render().decode()
+    assert sample(text, "paperfeed_deliveries_total", outcome="sent") == 2
+    assert sample(text, "paperfeed_deliveries_total", outcome="skipped") == 1
+    assert sample(text, "paperfeed_delivery_latency_seconds_count") == 2
+    assert sample(text, "paperfeed_delivery_latency_seconds_sum") == 240.0
+    assert sample(text, "paperfeed_delivery_latency_seconds_bucket", le="300.0") == 2
+    assert sample(text, "paperfeed_delivery_latency_seconds_bucket", le="60.0") == 0
+
+
+def test_every_declared_metric_is_made_with_its_declared_kind() -> None:
+    """The metrics come from a table; a typed attribute the table forgot would fail only when
+    its event first happens, so check them all at once."""
+    metrics = Metrics()
+    declared = Metrics.__annotations__
+    assert len(declared) == len(METRIC_NAMES)
+    for attr, kind in declared.items():
+        assert type(getattr(metrics, attr)).__name__ == kind, attr
 
 
 async def test_metrics_without_a_registry_is_404(store: Database) -> None:

@@ -7,6 +7,7 @@ send and its record.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -288,7 +289,7 @@ async def test_one_channel_never_gets_the_same_paper_twice(store: Database) -> N
     other_channel = await feed_with(store, "c", 11, [paper(1)])
     outcomes: list[str] = []
     pub = Publisher(store, target, body, FakeClock(), limiter=RateLimiter(sleep=no_sleep),
-                    on_outcome=outcomes.append)  # fmt: skip
+                    on_outcome=lambda outcome, _latency: outcomes.append(outcome))  # fmt: skip
     report = await pub.publish_due()
     assert [b["embeds"][0]["title"] for _, b in target.posts[10]] == [
         "Paper 1",
@@ -337,3 +338,91 @@ async def test_a_digest_leaves_out_papers_the_channel_already_has(store: Databas
     assert posted_digest["embeds"][0]["description"] == "2611.00001 +0"
     by_paper = {d.paper_id: d.state for d in await store.outbox.deliveries(feed_id=digest_feed)}
     assert by_paper == {"2611.00001": DeliveryState.SENT, "2611.00002": DeliveryState.SKIPPED}
+
+
+async def test_a_refused_digest_pauses_every_feed_on_its_channel_once(store: Database) -> None:
+    """Issue 13: the digest path paused only its own feed, where the instant path pauses the
+    channel; the other digest on that channel then tried again and alerted a second time."""
+    clock = FakeClock()
+    clock.now = NOW.replace(hour=9, minute=0)
+    target = FakeTarget()
+    daily = await feed_with(store, "daily", 30, [paper(1)], mode=FeedMode.DIGEST,
+                            digest_time="09:00")  # fmt: skip
+    early = await feed_with(store, "early", 30, [paper(2)], mode=FeedMode.DIGEST,
+                              digest_time="08:00")  # fmt: skip
+    instant = await feed_with(store, "instant", 30, [paper(3)])
+    elsewhere = await feed_with(store, "elsewhere", 31, [paper(4)], mode=FeedMode.DIGEST,
+                                digest_time="09:00")  # fmt: skip
+    target.fail[30] = ChannelUnavailable("403 Missing Access (50001)")
+    assert await publisher(store, target, clock).publish_digests() == 1  # channel 31 still posts
+    for feed_id in (daily, early, instant):
+        feed = await store.feeds.get(feed_id)
+        assert feed is not None and feed.paused and "50001" in (feed.pause_reason or "")
+    other = await store.feeds.get(elsewhere)
+    assert other is not None and not other.paused
+    assert len(target.alerts) == 1
+    assert all(f"**{name}**" in target.alerts[0] for name in ("daily", "early", "instant"))
+    assert await states(store, daily) == [DeliveryState.QUEUED]  # not lost
+    assert await states(store, early) == [DeliveryState.QUEUED]
+
+
+async def test_a_digest_carries_the_nonce_of_its_feed_and_day(store: Database) -> None:
+    clock = FakeClock()
+    clock.now = NOW.replace(hour=9, minute=0)
+    target = FakeTarget()
+    feed_id = await feed_with(store, "daily", 30, [paper(1)], mode=FeedMode.DIGEST,
+                              digest_time="09:00")  # fmt: skip
+    assert await publisher(store, target, clock).publish_digests() == 1
+    ((nonce, _),) = target.posts[30]
+    assert nonce == delivery_nonce(feed_id, "2026-11-25", digest=True)
+    assert nonce != delivery_nonce(feed_id, "2026-11-25") and len(nonce) <= 25
+    # the nonce a digest had before the rule was shared, so an attempt left by an older
+    # version is still answered with the message it made
+    assert nonce == "pd" + hashlib.sha256(f"{feed_id}:2026-11-25".encode()).hexdigest()[:23]
+
+
+async def test_outcomes_carry_the_wait_from_queue_to_post(store: Database) -> None:
+    """Issue 13: the delivery latency was documented but never recorded, and the papers a full
+    digest left out were never counted as skipped."""
+    clock = FakeClock()
+    clock.now = NOW + timedelta(seconds=90)  # the store queues at NOW
+    target = FakeTarget()
+    await feed_with(store, "a", 10, [paper(1)])
+    await feed_with(store, "daily", 30, [paper(2, upvotes=3), paper(3, upvotes=2),
+                    paper(4, upvotes=1)], mode=FeedMode.DIGEST, digest_size=2,
+                    digest_time="09:00")  # fmt: skip
+    seen: list[tuple[str, float | None]] = []
+    pub = Publisher(store, target, body, clock, limiter=RateLimiter(sleep=no_sleep),
+                    build_digest=digest,
+                    on_outcome=lambda outcome, latency: seen.append((outcome, latency)))  # fmt: skip
+    assert (await pub.publish_due()).sent == 1
+    assert seen == [("sent", 90.0)]
+    clock.now += timedelta(hours=1)
+    assert await pub.publish_digests() == 1
+    assert seen[1:] == [("sent", 3690.0), ("sent", 3690.0), ("skipped", None)]
+
+
+async def test_a_refused_or_retried_digest_is_counted(store: Database) -> None:
+    clock = FakeClock()
+    clock.now = NOW.replace(hour=9, minute=0)
+    target = FakeTarget()
+    failed = await feed_with(store, "daily", 30, [paper(1), paper(2)], mode=FeedMode.DIGEST,
+                             digest_time="09:00")  # fmt: skip
+    retried = await feed_with(store, "later", 31, [paper(3)], mode=FeedMode.DIGEST,
+                              digest_time="09:00")  # fmt: skip
+    target.fail[30] = MessageRejected("400 Invalid Form Body (50035)")
+    target.fail[31] = DeliveryRetryable("503 Service Unavailable")
+    outcomes: list[str] = []
+    pub = Publisher(store, target, body, clock, limiter=RateLimiter(sleep=no_sleep),
+                    build_digest=digest, rand=lambda: 0.5,
+                    on_outcome=lambda outcome, _latency: outcomes.append(outcome))  # fmt: skip
+    assert await pub.publish_digests() == 0
+    assert outcomes == ["failed", "failed", "retried"]
+    assert await states(store, failed) == [DeliveryState.FAILED] * 2
+    assert await states(store, retried) == [DeliveryState.QUEUED]
+    assert target.alerts == [
+        "The digest of **daily** could not be posted: 400 Invalid Form Body (50035)"
+    ]
+    del target.fail[31]
+    assert await pub.publish_digests() == 1  # the refused digest is settled for the day
+    assert await states(store, retried) == [DeliveryState.SENT]
