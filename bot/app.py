@@ -1,7 +1,8 @@
-"""The composition root: the one place that reads the configuration and wires the parts.
+"""The shared resources every front end opens: store, HTTP client, sources and services.
 
 Resources are opened here with `async with`, in order (store, HTTP client, sources), and
-closed in reverse; everything below receives what it needs instead of building it.
+closed in reverse; everything below receives what it needs instead of building it. The bot
+itself is wired by the composition root, `bot.discord.runner`; the CLI uses this alone.
 """
 
 from __future__ import annotations

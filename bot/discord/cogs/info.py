@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.context import BotContext
 from bot.discord.embeds import (
     COLOUR_SEARCH,
     DESCRIPTION_MAX,
@@ -25,9 +25,6 @@ from bot.discord.embeds import (
 from bot.discord.views import embeds_of
 from bot.models import Feed, SourceHealth
 from bot.services.health import source_health
-
-if TYPE_CHECKING:
-    from bot.discord.client import PaperfeedBot
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +158,7 @@ def help_body(commands_list: Sequence[tuple[str, str]]) -> Json:
 class InfoCog(commands.Cog):
     """What the bot is doing and how to use it; both answers are private."""
 
-    def __init__(self, bot: PaperfeedBot) -> None:
+    def __init__(self, bot: BotContext) -> None:
         self.bot = bot
 
     @app_commands.command(name="status")

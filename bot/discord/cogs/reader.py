@@ -15,15 +15,17 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import discord
 import httpx
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Services
 from bot.config import parse_duration
-from bot.discord.cogs.feeds import missing_permissions, require_manager
+from bot.discord.channels import missing_permissions, require_manager
+from bot.discord.context import BotContext
 from bot.discord.embeds import (
     COLOUR_HUGGINGFACE,
     Json,
@@ -43,10 +45,6 @@ from bot.services.feeds import create_feed
 from bot.services.matching import queue_matches
 from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
-
-if TYPE_CHECKING:
-    from bot.app import Services
-    from bot.discord.client import PaperfeedBot
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +234,7 @@ async def send_text(interaction: discord.Interaction, text: str, *, ephemeral: b
 class ReaderCog(commands.Cog):
     """Reading papers: search, one paper, trending."""
 
-    def __init__(self, bot: PaperfeedBot) -> None:
+    def __init__(self, bot: BotContext) -> None:
         self.bot = bot
         self.recent = RecentQueries()
         self.remote_timeout = REMOTE_TIMEOUT
