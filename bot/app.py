@@ -7,11 +7,12 @@ itself is wired by the composition root, `bot.discord.runner`; the CLI uses this
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
@@ -20,6 +21,7 @@ from bot import USER_AGENT
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.models import utcnow
+from bot.services.feeds import FeedService
 from bot.services.poller import Poller
 from bot.sources.arxiv import DEFAULT_SPACING, ArxivSource
 from bot.sources.base import Source
@@ -44,6 +46,12 @@ class Services:
     huggingface: HuggingFaceSource | None
     arxiv: ArxivSource | None
     clock: Clock
+    # Set by whatever queues deliveries; the publisher waits on it (see bot.discord.runner).
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    feeds: FeedService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feeds = FeedService(self.store, self.clock, self.wake.set)
 
 
 class ValidatorKeeper:

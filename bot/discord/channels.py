@@ -1,4 +1,4 @@
-"""Where feeds may post and who may manage them: the channel rules every feed entry point shares."""
+"""Where feeds may post and who may manage them: the rules every Discord feed entry point shares."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import discord
 from discord import app_commands
 
 from bot.discord.errors import UserFacingError
+from bot.errors import StoreError
+from bot.models import Feed, FeedSpec
+from bot.services.feeds import FeedService, FeedSpecError, validate
 
 # What the bot needs in a channel to post embeds there (and in threads / forum posts).
 NEEDED = {
@@ -61,3 +64,45 @@ def require_manager(interaction: discord.Interaction) -> int:
     if not interaction.permissions.manage_channels:
         raise UserFacingError("You need the **Manage Channels** permission to change feeds.")
     return interaction.guild_id
+
+
+def feed_target(interaction: discord.Interaction, channel: object | None) -> PostChannel:
+    """Where a new feed will post: the channel picked, else this one, if papers can go there.
+
+    `/feed add` and the Follow button both call this, so they accept the same channels.
+    """
+    target: object = channel
+    if target is None:
+        target = interaction.channel
+        guild = interaction.guild
+        if guild is not None and interaction.channel_id is not None:
+            target = guild.get_channel_or_thread(interaction.channel_id) or target
+    if not isinstance(target, discord.TextChannel | discord.ForumChannel | discord.Thread):
+        raise UserFacingError("Pick a text channel, a thread or a forum channel.")
+    guild = interaction.guild
+    if guild is not None and guild.me is not None:
+        missing = missing_permissions(target, guild.me)
+        if missing:
+            raise UserFacingError(
+                f"I can't post in {target.mention}: I'm missing **{', '.join(missing)}** there. "
+                "Grant them to my role (or in the channel's permissions) and try again."
+            )
+    return target
+
+
+def checked_spec(spec: FeedSpec) -> FeedSpec:
+    """The feeds service's verdict on a spec, as the answer when it is refused."""
+    try:
+        return validate(spec)
+    except FeedSpecError as exc:
+        if exc.field == "query":
+            raise UserFacingError(f"That query can't be used: {exc.reason}") from None
+        raise UserFacingError(f"That feed can't be made: {exc}.") from None
+
+
+async def create_feed(feeds: FeedService, spec: FeedSpec, guild_id: int) -> tuple[Feed, int]:
+    """Create through the feeds service; a taken name is the answer, not an error."""
+    try:
+        return await feeds.create(spec, guild_id=guild_id)
+    except StoreError as exc:
+        raise UserFacingError(str(exc)) from None

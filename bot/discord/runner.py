@@ -156,7 +156,7 @@ def build_bot(
     """Wire the bot to the services; tests use this with the loopback Discord."""
     config = services.config
     # One wake-up for everything that queues deliveries: a poll, a new feed, a kept paper.
-    wake = asyncio.Event()
+    wake = services.wake
     scheduler: PollScheduler | None = None
     if with_scheduler:
         intervals = {}

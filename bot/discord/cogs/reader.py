@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot.app import Services
 from bot.config import parse_duration
-from bot.discord.channels import missing_permissions, require_manager
+from bot.discord.channels import checked_spec, create_feed, feed_target, require_manager
 from bot.discord.context import BotContext
 from bot.discord.embeds import (
     COLOUR_HUGGINGFACE,
@@ -38,10 +38,9 @@ from bot.discord.embeds import (
 )
 from bot.discord.errors import UserFacingError, reply_privately
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
-from bot.errors import PaperfeedError, PaperIdError, QueryError, StoreError
+from bot.errors import PaperfeedError, PaperIdError, QueryError
 from bot.models import FeedSpec, Paper, SearchPage, SortOrder, parse_paper_id
 from bot.query import CompiledQuery, compile_query
-from bot.services.feeds import create_feed
 from bot.services.matching import queue_matches
 from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
@@ -386,37 +385,21 @@ class ReaderCog(commands.Cog):
         await send_body(interaction, body, ephemeral=True)
 
     async def follow(self, interaction: discord.Interaction, query: str) -> None:
-        """The follow button: a feed of this query in this channel (Manage Channels, like /feed add)."""
+        """The follow button: a feed of this query in this channel, made as /feed add makes one."""
         guild_id = require_manager(interaction)
-        guild = interaction.guild
-        target: object = interaction.channel
-        if guild is not None and interaction.channel_id is not None:
-            target = guild.get_channel_or_thread(interaction.channel_id) or target
-        if not isinstance(target, discord.TextChannel | discord.Thread):
-            raise UserFacingError("Papers can be followed in a text channel or a thread only.")
-        if guild is not None and guild.me is not None:
-            missing = missing_permissions(target, guild.me)
-            if missing:
-                raise UserFacingError(
-                    f"I can't post in {target.mention}: I'm missing **{', '.join(missing)}** there. "
-                    "Grant them to my role (or in the channel's permissions) and try again."
-                )
-        feeds = await self.store.feeds.list(guild_id=guild_id)
+        target = feed_target(interaction, None)
+        feeds = await self.services.feeds.list(guild_id=guild_id)
         for feed in feeds:
             if feed.channel_id == target.id and feed.spec.query == query:
                 raise UserFacingError(
                     f"{target.mention} already follows this search: feed **{plain(feed.name, 64)}**."
                 )
-        await interaction.response.defer(ephemeral=True, thinking=True)
         taken = [f.name for f in feeds]
-        spec = FeedSpec(name=feed_name_for(query, taken), channel_id=target.id, query=query)
-        try:
-            feed, queued = await create_feed(
-                self.store, spec, guild_id=guild_id, now=self.bot.clock()
-            )
-        except StoreError as exc:
-            raise UserFacingError(str(exc)) from None
-        self.bot.wake_publisher()
+        spec = checked_spec(
+            FeedSpec(name=feed_name_for(query, taken), channel_id=target.id, query=query)
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        feed, queued = await create_feed(self.services.feeds, spec, guild_id)
         log.info("feed %d (%s) created from a search by user %s", feed.id, feed.name,
                  interaction.user.id)  # fmt: skip
         shown = plain(query.replace("`", "'"), 200)
