@@ -10,6 +10,7 @@ from bot.config import Config
 from bot.models import SourceHealth
 from bot.services.feeds import sync_config_feeds
 from bot.services.health import source_health
+from bot.sources.registry import NAMES
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--source",
         action="append",
-        choices=["huggingface", "arxiv"],
+        choices=NAMES,
         help="only this source (repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")

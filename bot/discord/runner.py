@@ -30,6 +30,7 @@ from bot.models import Paper
 from bot.services.feeds import sync_config_feeds
 from bot.services.publisher import Body, Publisher
 from bot.services.scheduler import PollScheduler, plan_jobs
+from bot.sources.registry import SOURCES, section_of
 from bot.web import Check, HealthServer
 
 log = logging.getLogger(__name__)
@@ -159,11 +160,8 @@ def build_bot(
     wake = services.wake
     scheduler: PollScheduler | None = None
     if with_scheduler:
-        intervals = {}
-        if config.sources.huggingface.enabled:
-            intervals["huggingface"] = config.sources.huggingface.interval
-        if config.sources.arxiv.enabled:
-            intervals["arxiv"] = config.sources.arxiv.interval
+        sections = [(kind.name, section_of(config.sources, kind)) for kind in SOURCES]
+        intervals = {name: section.interval for name, section in sections if section.enabled}
         scheduler = PollScheduler(
             services.poller,
             plan_jobs(intervals, timedelta(seconds=FIRST_POLL_DELAY)),

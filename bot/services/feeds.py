@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.errors import ConfigError, PaperfeedError, QueryError
-from bot.models import KNOWN_SOURCES, Feed, FeedMode, FeedOrigin, FeedSpec, SearchPage
+from bot.models import Feed, FeedMode, FeedOrigin, FeedSpec, SearchPage
 from bot.query import compile_query
 from bot.services.matching import RECENT_WINDOW, backfill_feed
 from bot.sources.arxiv_categories import category_problem
+from bot.sources.registry import FEED_SOURCES
 from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,6 @@ NAME_MAX = 64
 MIN_UPVOTES_MAX = 1_000_000
 BACKFILL_MAX = 50
 DIGEST_SIZE_MAX = 25
-FEED_SOURCES = tuple(s for s in KNOWN_SOURCES if s != "import")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _LISTED_SOURCES = ", ".join(f'"{s}"' for s in FEED_SOURCES)
 EXPECTED = {

@@ -29,6 +29,7 @@ from bot.discord.context import BotContext
 from bot.discord.embeds import (
     COLOUR_HUGGINGFACE,
     Json,
+    credited_source,
     fit_message,
     md,
     no_mentions,
@@ -42,6 +43,7 @@ from bot.errors import PaperfeedError, PaperIdError, QueryError
 from bot.models import FeedSpec, Paper, SearchPage, SortOrder, parse_paper_id
 from bot.query import CompiledQuery, compile_query
 from bot.services.matching import queue_matches
+from bot.sources.registry import label_of
 from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
 
@@ -156,11 +158,6 @@ async def run_search(
 def remote_words(query: str, compiled: CompiledQuery) -> str:
     """What to send to Hugging Face's plain-text search: the words the query looks for."""
     return " ".join(compiled.highlight_terms()) or query
-
-
-def source_of(paper: Paper) -> str:
-    """The source a paper is credited to in its embed."""
-    return "huggingface" if "huggingface" in paper.sources else "arxiv"
 
 
 def feed_name_for(query: str, taken: Iterable[str]) -> str:
@@ -381,7 +378,7 @@ class ReaderCog(commands.Cog):
         paper = await self.store.papers.get(paper_id)
         if paper is None:
             raise UserFacingError("That paper is no longer in the library.")
-        body = paper_message(paper, source=source_of(paper))
+        body = paper_message(paper, source=credited_source(paper))
         await send_body(interaction, body, ephemeral=True)
 
     async def follow(self, interaction: discord.Interaction, query: str) -> None:
@@ -436,7 +433,7 @@ class ReaderCog(commands.Cog):
             if paper is None:
                 return
         await send_body(
-            interaction, paper_message(paper, source=source_of(paper)), ephemeral=not public
+            interaction, paper_message(paper, source=credited_source(paper)), ephemeral=not public
         )
 
     async def _look_up(
@@ -444,11 +441,8 @@ class ReaderCog(commands.Cog):
     ) -> Paper | None:
         """Ask Hugging Face, then arXiv, for a paper the store lacks; answer for it if none has it."""
         sources = [
-            (label, source)
-            for label, source in (
-                ("Hugging Face", self.services.huggingface),
-                ("arXiv", self.services.arxiv),
-            )
+            (label_of(source.name), source)
+            for source in (self.services.huggingface, self.services.arxiv)
             if source is not None
         ]
         if not sources:
