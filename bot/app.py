@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.metrics import Metrics
 from bot.models import utcnow
 from bot.services.feeds import FeedService
+from bot.services.library import Library
 from bot.services.poller import Poller
 from bot.sources.arxiv import ArxivSource
 from bot.sources.http import DEFAULT_RETRY, RetryPolicy
@@ -50,6 +51,12 @@ class Services:
 
     def __post_init__(self) -> None:
         self.feeds = FeedService(self.store, self.clock, self.wake.set)
+
+    @property
+    def library(self) -> Library:
+        """The library over the sources enabled now (Hugging Face first, then arXiv)."""
+        lookups = [s for s in (self.huggingface, self.arxiv) if s is not None]
+        return Library(self.store, self.clock, self.wake.set, lookups)
 
 
 def _each(hooks: list[AfterStore]) -> AfterStore | None:

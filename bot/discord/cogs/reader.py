@@ -40,12 +40,9 @@ from bot.discord.embeds import (
 from bot.discord.errors import UserFacingError, reply_privately
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
 from bot.errors import PaperfeedError, PaperIdError, QueryError
-from bot.models import FeedSpec, Paper, SearchPage, SortOrder, parse_paper_id
+from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
 from bot.query import CompiledQuery, compile_query
-from bot.services.matching import queue_matches
-from bot.sources.registry import label_of
-from bot.store.interfaces import Database
-from bot.store.matcher import BatchMatcher
+from bot.services.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -138,21 +135,6 @@ def since_time(text: str | None, now: datetime) -> datetime | None:
         ) from None
     except OverflowError:
         return None  # further back than dates go: no window at all
-
-
-async def run_search(
-    store: Database,
-    compiled: CompiledQuery,
-    *,
-    page: int = 0,
-    per_page: int = PER_PAGE,
-    since: datetime | None = None,
-    sort: SortOrder = "relevance",
-) -> SearchPage:
-    """One page of `/search` results from the local store (what ranking tests exercise)."""
-    return await store.papers.search(
-        compiled, limit=per_page, offset=page * per_page, since=since, sort=sort
-    )
 
 
 def remote_words(query: str, compiled: CompiledQuery) -> str:
@@ -248,23 +230,10 @@ class ReaderCog(commands.Cog):
         return self.bot.services
 
     @property
-    def store(self) -> Database:
-        return self.bot.services.store
+    def library(self) -> Library:
+        return self.bot.services.library
 
     # -- shared steps ---------------------------------------------------------------------------
-
-    async def keep(self, papers: Sequence[Paper]) -> None:
-        """Store papers fetched for a reader, and owe them to feeds as a poll would have."""
-        if not papers:
-            return
-        now = self.bot.clock()
-        async with self.store.transaction():
-            result = await self.store.papers.upsert(papers)
-            queued = await queue_matches(self.store, [*result.new, *result.updated], now)
-        log.info("stored %d paper(s) fetched for a reader (%d new, %d queued for feeds)",
-                 len(papers), len(result.new), queued)  # fmt: skip
-        if queued:
-            self.bot.wake_publisher()
 
     # -- /search --------------------------------------------------------------------------------
 
@@ -296,7 +265,7 @@ class ReaderCog(commands.Cog):
         compiled = compile_or_explain(query)
         after = since_time(since, self.bot.clock())
         self.recent.remember(interaction.guild_id, interaction.user.id, query, shared=public)
-        first = await run_search(self.store, compiled, since=after, sort=sort)
+        first = await self.library.search(compiled, per_page=PER_PAGE, since=after, sort=sort)
         from_hf: frozenset[str] = frozenset()
         note: str | None = None
         hf = self.services.huggingface
@@ -306,10 +275,14 @@ class ReaderCog(commands.Cog):
             if found:
                 local = {h.paper.id for h in first.hits}
                 from_hf = frozenset(p.id for p in found) - local
-                first = await run_search(self.store, compiled, since=after, sort=sort)
+                first = await self.library.search(
+                    compiled, per_page=PER_PAGE, since=after, sort=sort
+                )
 
         async def fetch(page: int) -> SearchPage:
-            return await run_search(self.store, compiled, page=page, since=after, sort=sort)
+            return await self.library.search(
+                compiled, page=page, per_page=PER_PAGE, since=after, sort=sort
+            )
 
         view = SearchView(
             owner_id=interaction.user.id,
@@ -370,12 +343,12 @@ class ReaderCog(commands.Cog):
                 [],
                 "Hugging Face's search is not answering right now: these are local results only.",
             )
-        await self.keep(papers)
+        await self.library.keep(papers)
         return papers, None
 
     async def open_paper(self, interaction: discord.Interaction, paper_id: str) -> None:
         """The select menu: one paper in full, privately, to whoever picked it."""
-        paper = await self.store.papers.get(paper_id)
+        paper = await self.library.get(paper_id)
         if paper is None:
             raise UserFacingError("That paper is no longer in the library.")
         body = paper_message(paper, source=credited_source(paper))
@@ -427,7 +400,7 @@ class ReaderCog(commands.Cog):
             ref = parse_paper_id(paper_id)
         except PaperIdError as exc:
             raise UserFacingError(f"That is {exc}.") from None
-        paper = await self.store.papers.get(ref.id)
+        paper = await self.library.get(ref.id)
         if paper is None:
             paper = await self._look_up(interaction, ref.id, public=public)
             if paper is None:
@@ -440,34 +413,17 @@ class ReaderCog(commands.Cog):
         self, interaction: discord.Interaction, paper_id: str, *, public: bool
     ) -> Paper | None:
         """Ask Hugging Face, then arXiv, for a paper the store lacks; answer for it if none has it."""
-        sources = [
-            (label_of(source.name), source)
-            for source in (self.services.huggingface, self.services.arxiv)
-            if source is not None
-        ]
-        if not sources:
+        library = self.library
+        if not library.lookups:
             raise UserFacingError(
                 f"I don't know the paper **{paper_id}**, and no source is enabled to look it up."
             )
         await interaction.response.defer(ephemeral=not public, thinking=True)
-        problems: list[str] = []
-        for label, source in sources:
-            try:
-                found = await asyncio.wait_for(source.lookup(paper_id), self.remote_timeout)
-            except TimeoutError:
-                log.warning(
-                    "%s lookup of %s took over %.0f s", label, paper_id, self.remote_timeout
-                )
-                problems.append(f"{label} did not answer in time")
-                continue
-            except (PaperfeedError, httpx.HTTPError) as exc:
-                log.warning("%s lookup of %s failed: %s", label, paper_id, exc)
-                problems.append(f"{label} is not answering right now")
-                continue
-            if found is not None:
-                await self.keep([found])
-                return await self.store.papers.get(found.id) or found
-        asked = " or ".join(label for label, _ in sources)
+        found = await library.look_up(paper_id, self.remote_timeout)
+        if found.paper is not None:
+            return found.paper
+        problems = found.problems
+        asked = " or ".join(found.asked)
         if problems:
             text = (
                 f"I couldn't find **{paper_id}**: {'; '.join(problems)}. "
@@ -502,10 +458,7 @@ class ReaderCog(commands.Cog):
         if self._due_refresh(period, now):
             await interaction.response.defer(ephemeral=not public, thinking=True)
             note = await self._refresh(period, now)
-        candidates = await self.store.papers.top(since, limit=TRENDING_POOL)
-        if compiled is not None and candidates:
-            matched = await asyncio.to_thread(_matching, candidates, compiled)
-            candidates = [p for p in candidates if p.id in matched]
+        candidates = await self.library.trending(since, compiled, pool=TRENDING_POOL)
         body = trending_body(
             candidates[:TRENDING_SHOWN],
             period=period,
@@ -538,14 +491,8 @@ class ReaderCog(commands.Cog):
             log.warning("Hugging Face %s list failed: %s", period, exc)
             self._refreshed.pop(period, None)
             return "Hugging Face is not answering right now: this is what the bot already knew."
-        await self.keep(result.all_papers)
+        await self.library.keep(result.all_papers)
         if result.error and not result.papers:
             self._refreshed.pop(period, None)
             return "Hugging Face is not answering right now: this is what the bot already knew."
         return None
-
-
-def _matching(papers: Sequence[Paper], compiled: CompiledQuery) -> frozenset[str]:
-    """Ids of the papers the query matches, with the engine feeds and search use."""
-    with BatchMatcher(papers) as matcher:
-        return frozenset(matcher.match(compiled))
