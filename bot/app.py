@@ -56,7 +56,7 @@ class Services:
     def library(self) -> Library:
         """The library over the sources enabled now (Hugging Face first, then arXiv)."""
         lookups = [s for s in (self.huggingface, self.arxiv) if s is not None]
-        return Library(self.store, self.clock, self.wake.set, lookups)
+        return Library(self.store, self.clock, self.wake.set, lookups, self.huggingface)
 
 
 def _each(hooks: list[AfterStore]) -> AfterStore | None:

@@ -27,7 +27,6 @@ from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
 from bot.metrics import Metrics
 from bot.models import Paper
-from bot.services.feeds import sync_config_feeds
 from bot.services.publisher import Body, Publisher
 from bot.services.scheduler import PollScheduler, plan_jobs
 from bot.sources.registry import SOURCES, section_of
@@ -222,7 +221,7 @@ async def run_bot(config: Config) -> int:
     use_discord_endpoints(config.discord.api_base, config.discord.gateway_url)
     metrics = Metrics()
     async with open_services(config, metrics=metrics) as services:
-        await sync_config_feeds(services.store, config.feeds, services.clock())
+        await services.feeds.sync_config(config.feeds)
         bot = build_bot(services, clock=services.clock, metrics=metrics)
         loop = asyncio.get_running_loop()
         closing: list[asyncio.Task[None]] = []

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 import httpx
 
@@ -20,6 +20,8 @@ from bot.models import Paper, SearchPage, SortOrder, UpsertResult
 from bot.query import CompiledQuery
 from bot.services.backlog import serve_backlog, split_backlog
 from bot.services.matching import queue_matches
+from bot.sources.base import FetchResult
+from bot.sources.huggingface import Period
 from bot.sources.registry import label_of
 from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
@@ -65,6 +67,25 @@ async def keep_papers(
     return Kept(upsert, queued, len(backlog))
 
 
+class UpstreamPapers(Protocol):
+    """A source with its own search and period lists (Hugging Face's, today)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def search(self, query: str, limit: int = 10) -> list[Paper]: ...
+
+    async def fetch_period(self, period: Period, now: datetime) -> FetchResult: ...
+
+
+@dataclass
+class Asked:
+    """What an upstream call brought (kept already), or how it failed: "timeout" or "error"."""
+
+    papers: list[Paper]
+    failure: Literal["timeout", "error"] | None = None
+
+
 class PaperLookup(Protocol):
     """A source that can find one paper by id."""
 
@@ -98,11 +119,13 @@ class Library:
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
         lookups: Sequence[PaperLookup] = (),
+        upstream: UpstreamPapers | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._wake = wake  # deliveries were queued: the publisher should look now
         self.lookups = tuple(lookups)
+        self.upstream = upstream
 
     async def keep(self, papers: Sequence[Paper]) -> int:
         """Store papers fetched for a reader, and owe them to feeds as a poll would have."""
@@ -163,3 +186,38 @@ class Library:
             matched = await asyncio.to_thread(_matching, candidates, compiled)
             candidates = [p for p in candidates if p.id in matched]
         return candidates
+
+    async def search_upstream(self, words: str, limit: int, timeout: float) -> Asked:
+        """The upstream's own search for these words, kept; a failure is said, not raised."""
+        if self.upstream is None:
+            return Asked([])
+        label = label_of(self.upstream.name)
+        try:
+            papers = await asyncio.wait_for(self.upstream.search(words, limit), timeout)
+        except TimeoutError:
+            log.warning("%s search for %r took over %.0f s; answered without it",
+                        label, words, timeout)  # fmt: skip
+            return Asked([], "timeout")
+        except (PaperfeedError, httpx.HTTPError) as exc:
+            log.warning("%s search for %r failed: %s", label, words, exc)
+            return Asked([], "error")
+        await self.keep(papers)
+        return Asked(papers)
+
+    async def refresh_period(self, period: Period, now: datetime, timeout: float) -> Asked:
+        """Fetch the upstream's list of the period into the store; a failure is said."""
+        if self.upstream is None:
+            return Asked([])
+        label = label_of(self.upstream.name)
+        try:
+            result = await asyncio.wait_for(self.upstream.fetch_period(period, now), timeout)
+        except TimeoutError:
+            log.warning("%s %s list took over %.0f s", label, period, timeout)
+            return Asked([], "timeout")
+        except (PaperfeedError, httpx.HTTPError) as exc:
+            log.warning("%s %s list failed: %s", label, period, exc)
+            return Asked([], "error")
+        await self.keep(result.all_papers)
+        if result.error and not result.papers:
+            return Asked(result.all_papers, "error")
+        return Asked(result.all_papers)

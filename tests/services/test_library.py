@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from bot.errors import SourceUnavailable
 from bot.models import FeedSpec, Paper
 from bot.query import compile_query
 from bot.services.feeds import create_feed
 from bot.services.library import Library
+from bot.sources.base import FetchResult
 from bot.store import open_store
 from tests.services.test_poller import NOW, hf_paper
 
@@ -74,3 +77,40 @@ async def test_trending_ranks_by_upvotes_and_filters_by_query(tmp_path: Path) ->
         assert [p.id for p in only] == ["2611.00010"]
         page = await library.search(compile_query("diffusion"))
         assert [h.paper.id for h in page.hits] == ["2611.00011"]
+
+
+class Upstream:
+    """An upstream search and period list that answers, fails or hangs."""
+
+    name = "huggingface"
+
+    def __init__(self, behaviour: str, papers: list[Paper]) -> None:
+        self.behaviour = behaviour
+        self.papers = papers
+
+    async def _answer(self) -> list[Paper]:
+        if self.behaviour == "hang":
+            await asyncio.sleep(3600)
+        if self.behaviour == "fail":
+            raise SourceUnavailable(self.name, "503")
+        return self.papers
+
+    async def search(self, query: str, limit: int = 10) -> list[Paper]:
+        return (await self._answer())[:limit]
+
+    async def fetch_period(
+        self, period: Literal["today", "week", "month"], now: datetime
+    ) -> FetchResult:
+        return FetchResult(papers=await self._answer())
+
+
+async def test_upstream_calls_keep_what_they_bring_and_say_how_they_failed(tmp_path: Path) -> None:
+    paper = hf_paper("2611.00020", "Upstream only", 4)
+    async with open_store(str(tmp_path / "l.sqlite3"), clock=lambda: NOW) as store:
+        for behaviour, failure in (("hang", "timeout"), ("fail", "error"), ("answer", None)):
+            library = Library(store, lambda: NOW, upstream=Upstream(behaviour, [paper]))
+            searched = await library.search_upstream("upstream", 10, timeout=0.05)
+            listed = await library.refresh_period("week", NOW, timeout=0.05)
+            assert (searched.failure, listed.failure) == (failure, failure)
+        assert await library.get(paper.id) is not None
+        assert (await Library(store, lambda: NOW).search_upstream("x", 1, 0.05)).papers == []

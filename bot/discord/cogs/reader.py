@@ -7,7 +7,6 @@ longer than `remote_timeout` still ends in an answer, from what the store has.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import weakref
@@ -18,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import discord
-import httpx
 from discord import app_commands
 from discord.ext import commands
 
@@ -39,7 +37,7 @@ from bot.discord.embeds import (
 )
 from bot.discord.errors import UserFacingError, reply_privately
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
-from bot.errors import PaperfeedError, PaperIdError, QueryError
+from bot.errors import PaperIdError, QueryError
 from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
 from bot.query import CompiledQuery, compile_query
 from bot.services.library import Library
@@ -268,8 +266,7 @@ class ReaderCog(commands.Cog):
         first = await self.library.search(compiled, per_page=PER_PAGE, since=after, sort=sort)
         from_hf: frozenset[str] = frozenset()
         note: str | None = None
-        hf = self.services.huggingface
-        if first.total < FEW_RESULTS and hf is not None:
+        if first.total < FEW_RESULTS and self.library.upstream is not None:
             await interaction.response.defer(ephemeral=not public, thinking=True)
             found, note = await self._ask_huggingface(remote_words(query, compiled))
             if found:
@@ -328,23 +325,12 @@ class ReaderCog(commands.Cog):
 
     async def _ask_huggingface(self, words: str) -> tuple[list[Paper], str | None]:
         """Hugging Face's search for these words, stored; a failure becomes a note, not an error."""
-        hf = self.services.huggingface
-        if hf is None:
-            return [], None
-        try:
-            papers = await asyncio.wait_for(hf.search(words, HF_SEARCH_LIMIT), self.remote_timeout)
-        except TimeoutError:
-            log.warning("Hugging Face search for %r took over %.0f s; answered without it",
-                        words, self.remote_timeout)  # fmt: skip
-            return [], "Hugging Face's search did not answer in time: these are local results only."
-        except (PaperfeedError, httpx.HTTPError) as exc:
-            log.warning("Hugging Face search for %r failed: %s", words, exc)
-            return (
-                [],
-                "Hugging Face's search is not answering right now: these are local results only.",
-            )
-        await self.library.keep(papers)
-        return papers, None
+        asked = await self.library.search_upstream(words, HF_SEARCH_LIMIT, self.remote_timeout)
+        notes = {
+            "timeout": "Hugging Face's search did not answer in time: these are local results only.",
+            "error": "Hugging Face's search is not answering right now: these are local results only.",
+        }
+        return asked.papers, notes.get(asked.failure or "")
 
     async def open_paper(self, interaction: discord.Interaction, paper_id: str) -> None:
         """The select menu: one paper in full, privately, to whoever picked it."""
@@ -470,29 +456,20 @@ class ReaderCog(commands.Cog):
 
     def _due_refresh(self, period: Period, now: datetime) -> bool:
         """Whether to fetch the period from Hugging Face first (at most every REFRESH_EVERY)."""
-        if self.services.huggingface is None:
+        if self.library.upstream is None:
             return False
         last = self._refreshed.get(period)
         return last is None or now - last >= REFRESH_EVERY
 
     async def _refresh(self, period: Period, now: datetime) -> str | None:
         """Fetch the period's daily papers into the store; say so when that failed."""
-        hf = self.services.huggingface
-        if hf is None:
+        if self.library.upstream is None:
             return None
         self._refreshed[period] = now
-        try:
-            result = await asyncio.wait_for(hf.fetch_period(period, now), self.remote_timeout)
-        except TimeoutError:
-            log.warning("Hugging Face %s list took over %.0f s", period, self.remote_timeout)
-            self._refreshed.pop(period, None)
+        asked = await self.library.refresh_period(period, now, self.remote_timeout)
+        if asked.failure is None:
+            return None
+        self._refreshed.pop(period, None)
+        if asked.failure == "timeout":
             return "Hugging Face did not answer in time: this is what the bot already knew."
-        except (PaperfeedError, httpx.HTTPError) as exc:
-            log.warning("Hugging Face %s list failed: %s", period, exc)
-            self._refreshed.pop(period, None)
-            return "Hugging Face is not answering right now: this is what the bot already knew."
-        await self.library.keep(result.all_papers)
-        if result.error and not result.papers:
-            self._refreshed.pop(period, None)
-            return "Hugging Face is not answering right now: this is what the bot already knew."
-        return None
+        return "Hugging Face is not answering right now: this is what the bot already knew."
