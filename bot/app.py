@@ -1,16 +1,17 @@
-"""The composition root: the one place that reads the configuration and wires the parts.
+"""The shared resources every front end opens: store, HTTP client, sources and services.
 
 Resources are opened here with `async with`, in order (store, HTTP client, sources), and
-closed in reverse; everything below receives what it needs instead of building it.
+closed in reverse; everything below receives what it needs instead of building it. The bot
+itself is wired by the composition root, `bot.discord.runner`; the CLI uses this alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
@@ -19,17 +20,18 @@ from bot import USER_AGENT
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.models import utcnow
+from bot.services.feeds import FeedService
+from bot.services.library import Library
 from bot.services.poller import Poller
-from bot.sources.arxiv import DEFAULT_SPACING, ArxivSource
-from bot.sources.base import Source
-from bot.sources.http import DEFAULT_RETRY, MemoryValidatorState, Pacer, RetryPolicy, Validators
+from bot.sources.arxiv import ArxivSource
+from bot.sources.http import DEFAULT_RETRY, RetryPolicy
 from bot.sources.huggingface import HuggingFaceSource
+from bot.sources.registry import SOURCES, AfterStore, SourceDeps, section_of
 from bot.store import open_store
 from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-_VALIDATOR_PREFIX = "validators:"
 
 
 @dataclass
@@ -43,40 +45,30 @@ class Services:
     huggingface: HuggingFaceSource | None
     arxiv: ArxivSource | None
     clock: Clock
+    # Set by whatever queues deliveries; the publisher waits on it (see bot.discord.runner).
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    feeds: FeedService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feeds = FeedService(self.store, self.clock, self.wake.set)
+
+    @property
+    def library(self) -> Library:
+        """The library over the sources enabled now (Hugging Face first, then arXiv)."""
+        lookups = [s for s in (self.huggingface, self.arxiv) if s is not None]
+        return Library(self.store, self.clock, self.wake.set, lookups, self.huggingface)
 
 
-class ValidatorKeeper:
-    """Persists arXiv's HTTP validators, but only once the papers they vouch for are stored.
+def _each(hooks: list[AfterStore]) -> AfterStore | None:
+    """One after-store hook that runs every source's own, in order."""
+    if not hooks:
+        return None
 
-    Saving an ETag before the papers are safe would make the next poll a 304 and lose them.
-    """
+    async def run_all(source: str, stored: bool) -> None:
+        for hook in hooks:
+            await hook(source, stored)
 
-    def __init__(self, store: Database, source: str, state: MemoryValidatorState) -> None:
-        self._store = store
-        self._source = source
-        self._state = state
-
-    async def after_store(self, source: str, stored: bool) -> None:
-        if source != self._source:
-            return
-        if not stored:
-            self._state.by_url.clear()
-            return
-        for url, validators in self._state.by_url.items():
-            value = json.dumps({"etag": validators.etag, "last_modified": validators.last_modified})
-            await self._store.sources.set_state(source, _VALIDATOR_PREFIX + url, value)
-
-
-async def _load_validators(store: Database, source: str, urls: list[str]) -> MemoryValidatorState:
-    state = MemoryValidatorState()
-    for url in urls:
-        raw = await store.sources.get_state(source, _VALIDATOR_PREFIX + url)
-        if raw:
-            data = json.loads(raw)
-            state.set(
-                url, Validators(etag=data.get("etag"), last_modified=data.get("last_modified"))
-            )
-    return state
+    return run_all
 
 
 @contextlib.asynccontextmanager
@@ -85,7 +77,7 @@ async def open_services(
     *,
     clock: Clock = utcnow,
     transport: httpx.AsyncBaseTransport | None = None,
-    arxiv_spacing: float = DEFAULT_SPACING,
+    arxiv_spacing: float | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     metrics: Metrics | None = None,
 ) -> AsyncIterator[Services]:
@@ -99,30 +91,21 @@ async def open_services(
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
         ) as client,
     ):
-        sources: list[Source] = []
-        hf: HuggingFaceSource | None = None
-        arxiv: ArxivSource | None = None
-        keeper: ValidatorKeeper | None = None
-        if config.sources.huggingface.enabled:
-            hf = HuggingFaceSource(
-                client, config.sources.huggingface.base_url, clock=clock, retry=retry
-            )
-            sources.append(hf)
-        if config.sources.arxiv.enabled:
-            ax = config.sources.arxiv
-            listing = f"{ax.rss_url.rstrip('/')}/{'+'.join(ax.categories)}"
-            state = await _load_validators(store, "arxiv", [listing])
-            arxiv = ArxivSource(
-                client, ax.rss_url, ax.api_url, ax.categories,
-                pacer=Pacer(arxiv_spacing), validators_state=state, clock=clock, retry=retry,
-            )  # fmt: skip
-            sources.append(arxiv)
-            keeper = ValidatorKeeper(store, arxiv.name, state)
+        deps = SourceDeps(client, clock, retry, store.sources, spacing=arxiv_spacing)
+        built = [
+            await kind.build(section_of(config.sources, kind), deps)
+            for kind in SOURCES
+            if section_of(config.sources, kind).enabled
+        ]
+        sources = [b.source for b in built]
+        hooks = [b.after_store for b in built if b.after_store is not None]
         poller = Poller(
             store,
             sources,
             clock,
-            after_store=keeper.after_store if keeper else None,
+            after_store=_each(hooks),
             metrics=metrics,
         )
-        yield Services(config, store, client, poller, hf, arxiv, clock)
+        hf = next((s for s in sources if isinstance(s, HuggingFaceSource)), None)
+        ax = next((s for s in sources if isinstance(s, ArxivSource)), None)
+        yield Services(config, store, client, poller, hf, ax, clock)

@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bot.errors import ConfigError, QueryError
-from bot.models import KNOWN_SOURCES, FeedMode, FeedSpec
-from bot.query import compile_query
+from bot.errors import ConfigError
+from bot.models import FeedMode, FeedSpec
+from bot.services.feeds import EXPECTED, FeedSpecError, validate
 from bot.sources.arxiv_categories import category_problem
 
 DEFAULT_CONFIG_PATH = "config.toml"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _CATEGORY = re.compile(r"^[A-Za-z][A-Za-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _SNOWFLAKE_MAX = 2**63 - 1
@@ -40,7 +39,6 @@ _SNOWFLAKE_MIN = 10**16
 # another host) may be polled as often as you like.
 POLL_FLOORS = {"arxiv": timedelta(minutes=15), "huggingface": timedelta(minutes=5)}
 PUBLIC_HOSTS = {"arxiv": ("arxiv.org",), "huggingface": ("huggingface.co", "hf.co")}
-_FEED_SOURCES = tuple(s for s in KNOWN_SOURCES if s != "import")
 
 
 class Secret:
@@ -255,6 +253,12 @@ def _as_int(low: int, high: int) -> Callable[[Any], int]:
     return check
 
 
+def _as_whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError
+    return value
+
+
 def _as_snowflake(value: Any) -> int:
     """A Discord id: a positive integer (a numeric string is accepted, since ids exceed JS ints)."""
     if isinstance(value, str) and value.isdigit():
@@ -301,22 +305,10 @@ def _as_duration(value: Any) -> timedelta:
     return parse_duration(value)
 
 
-def _as_time_of_day(value: Any) -> str:
-    if not isinstance(value, str) or not _TIME_OF_DAY.match(value):
-        raise ValueError
-    return value
-
-
 def _as_category(value: Any) -> str:
     if not isinstance(value, str) or not _CATEGORY.match(value):
         raise ValueError
     return value
-
-
-def _as_source(value: Any) -> str:
-    if value not in _FEED_SOURCES:
-        raise ValueError
-    return str(value)
 
 
 def _as_level(value: Any) -> str:
@@ -332,12 +324,6 @@ def _as_choice(*choices: str) -> Callable[[Any], str]:
         return str(value)
 
     return check
-
-
-def _as_feed_name(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64 or not value.isprintable():
-        raise ValueError
-    return value.strip()
 
 
 def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file: bool) -> Config:
@@ -515,37 +501,33 @@ def _as_level_table(value: Any) -> dict[str, str]:
 
 
 def _feed(r: _Reader) -> FeedSpec:
+    """A [[feeds]] table: TOML types are checked here, the values by the feeds service's gate."""
     if "name" not in r.table:
         raise ConfigError(f"{r.filename}: {r.where('name')}: missing (every feed needs a name)")
-    name = r.get("name", "", _as_feed_name, "expected a name of 1 to 64 characters")
-    r.section = f'[[feeds]] "{name}"'
+    name = r.get("name", "", _as_str, EXPECTED["name"])
+    r.section = f'[[feeds]] "{_one_line(name.strip())}"'
     r.check_keys({f.name for f in fields(FeedSpec)})
     for required in ("channel_id", "query"):
         if required not in r.table:
             raise ConfigError(f"{r.filename}: {r.where(required)}: missing")
     d = FeedSpec(name=name, channel_id=1, query="")
-    query = r.get("query", "", _as_str, "expected a query string")
-    try:
-        compile_query(query)
-    except QueryError as exc:
-        raise ConfigError(f"{r.filename}: {r.where('query')}: {exc}") from None
-    sources = r.get(
-        "sources", d.sources, _as_list(_as_source), 'expected a list of "huggingface", "arxiv"'
-    )
-    if not sources:
-        raise r.error("sources", 'expected at least one of "huggingface", "arxiv"', [])
-    return FeedSpec(
+    mode = r.get("mode", d.mode.value, _as_choice("instant", "digest"), EXPECTED["mode"])
+    spec = FeedSpec(
         name=name,
         channel_id=r.get("channel_id", 0, _as_snowflake, "expected a Discord channel id (a snowflake of 17 to 19 digits; Developer Mode, Copy ID)"),
-        query=query,
-        categories=_categories(r, d.categories, archives=True),
-        sources=sources,
-        min_upvotes=r.get("min_upvotes", d.min_upvotes, _as_int(0, 1_000_000), "expected a whole number >= 0"),
-        mode=FeedMode(r.get("mode", d.mode.value, _as_choice("instant", "digest"), 'expected "instant" or "digest"')),
-        digest_time=r.get("digest_time", d.digest_time, _as_time_of_day, 'expected a UTC time like "09:00"'),
-        digest_size=r.get("digest_size", d.digest_size, _as_int(1, 25), "expected a number from 1 to 25"),
-        backfill=r.get("backfill", d.backfill, _as_int(0, 50), "expected a number from 0 to 50"),
+        query=r.get("query", "", _as_str, "expected a query string"),
+        categories=r.get("categories", d.categories, _as_list(_as_str), 'expected a list of arXiv categories like ["cs.LG"]'),
+        sources=r.get("sources", d.sources, _as_list(_as_str), EXPECTED["sources"]),
+        min_upvotes=r.get("min_upvotes", d.min_upvotes, _as_whole, EXPECTED["min_upvotes"]),
+        mode=FeedMode(mode),
+        digest_time=r.get("digest_time", d.digest_time, _as_str, EXPECTED["digest_time"]),
+        digest_size=r.get("digest_size", d.digest_size, _as_whole, EXPECTED["digest_size"]),
+        backfill=r.get("backfill", d.backfill, _as_whole, EXPECTED["backfill"]),
     )  # fmt: skip
+    try:
+        return validate(spec)
+    except FeedSpecError as exc:
+        raise ConfigError(f"{r.filename}: {r.where(exc.field)}: {exc.reason}") from None
 
 
 def describe(config: Config) -> dict[str, Any]:

@@ -20,12 +20,13 @@ from prometheus_client import (
 )
 
 from bot import __version__
+from bot.sources.registry import NAMES
 
 if TYPE_CHECKING:
     from bot.store.interfaces import Database
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-SOURCES = ("huggingface", "arxiv")
+SOURCES = NAMES
 DELIVERY_OUTCOMES = ("sent", "failed", "skipped", "retried")
 DISCORD_STATUS_CLASSES = ("2xx", "3xx", "4xx", "429", "5xx", "error")
 # Polls take from under a second (a 304) to minutes (a paced arXiv API walk).

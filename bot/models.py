@@ -11,14 +11,13 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from bot.errors import PaperIdError
+from bot.sources.names import ARXIV, HUGGINGFACE
 
 # The two arXiv identifier schemes (arXiv help: "Understanding the arXiv identifier").
 _NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?")
 _OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Za-z]{2})?/\d{7})(?:v(?P<v>\d+))?")
 _URL_HOSTS = ("arxiv.org", "huggingface.co", "hf.co")
 _URL_PATH_PREFIXES = ("/abs/", "/pdf/", "/papers/", "/html/", "/api/papers/")
-
-KNOWN_SOURCES = ("huggingface", "arxiv", "import")
 
 Clock = Callable[[], datetime]
 SortOrder = Literal["relevance", "recent", "upvotes"]
@@ -140,7 +139,7 @@ class Paper:
 
     @property
     def hf_url(self) -> str | None:
-        return f"https://huggingface.co/papers/{self.id}" if "huggingface" in self.sources else None
+        return f"https://huggingface.co/papers/{self.id}" if HUGGINGFACE in self.sources else None
 
     @property
     def url(self) -> str:
@@ -149,9 +148,9 @@ class Paper:
 
     def links(self) -> dict[str, str]:
         """Every link that exists for this paper, in display order."""
-        out = {"arxiv": self.abs_url, "pdf": self.pdf_url}
+        out = {ARXIV: self.abs_url, "pdf": self.pdf_url}
         if self.hf_url:
-            out["huggingface"] = self.hf_url
+            out[HUGGINGFACE] = self.hf_url
         if self.github_repo:
             out["code"] = self.github_repo
         if self.project_page:
@@ -177,7 +176,7 @@ class FeedSpec:
     channel_id: int
     query: str
     categories: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ("huggingface", "arxiv")
+    sources: tuple[str, ...] = (HUGGINGFACE, ARXIV)
     min_upvotes: int = 0
     mode: FeedMode = FeedMode.INSTANT
     digest_time: str = "09:00"

@@ -203,3 +203,21 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("backfill = 99", "backfill: expected a number from 0 to 50, got 99"),
+        (
+            "min_upvotes = 1000001",
+            "min_upvotes: expected a whole number from 0 to 1000000, got 1000001",
+        ),
+    ],
+)
+def test_feed_limits_are_the_feeds_services_in_its_words(option: str, message: str) -> None:
+    """Issue 13: the config file, the CLI and /feed add refuse the same value in the same words."""
+    toml = f"[[feeds]]\nname = 'a'\nchannel_id = 555555555555555555\nquery = 'x'\n{option}"
+    with pytest.raises(ConfigError) as info:
+        parse_config_text(toml, {}, "config.toml")
+    assert str(info.value) == f'config.toml: [[feeds]] "a" {message}'

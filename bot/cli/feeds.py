@@ -1,8 +1,8 @@
 """`paperfeed feeds ...`: the /feed slash commands from the shell, plus export and import as TOML.
 
 Exported files are `[[feeds]]` tables, the same shape as in config.toml, and an import reads
-them through the configuration's own validation, so a file that imports is a file the bot
-understands. Feeds made here are database feeds (origin "discord"); those written in the
+them through the configuration's own reader, whose values pass the feeds service's one gate,
+so a file that imports is a file the bot understands. Feeds made here are database feeds (origin "discord"); those written in the
 configuration file stay managed by the file and are not removed or overwritten from here.
 """
 
@@ -17,11 +17,9 @@ from typing import Any
 
 from bot.cli.common import emit, iso
 from bot.config import Config, feed_spec_to_dict, parse_config_text
-from bot.errors import ConfigError, PaperfeedError
-from bot.errors import UsageError as UsageError  # moved to the tree; still imported from here
-from bot.models import Feed, FeedOrigin, FeedSpec, utcnow
-from bot.query import compile_query
-from bot.services.feeds import create_feed, import_feeds
+from bot.errors import ConfigError, PaperfeedError, UsageError
+from bot.models import Feed, FeedMode, FeedSpec, utcnow
+from bot.services.feeds import FeedService, FileManagedFeed
 from bot.store import open_store
 from bot.store.interfaces import Database
 
@@ -237,23 +235,22 @@ async def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_add(args: argparse.Namespace, config: Config) -> int:
-    """Validate exactly as a [[feeds]] table would be, then create it like /feed add does."""
-    compile_query(args.query)  # a refused query says why in one line (exit 2)
-    table: dict[str, Any] = {"name": args.name, "channel_id": args.channel, "query": args.query}
-    options = {
-        "mode": args.mode,
-        "digest_time": args.digest_time,
-        "digest_size": args.digest_size,
-        "categories": args.categories,
-        "sources": args.sources,
-        "min_upvotes": args.min_upvotes,
-        "backfill": args.backfill,
-    }
-    table.update({k: v for k, v in options.items() if v is not None})
-    text = "[[feeds]]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in table.items())
-    (spec,) = parse_config_text(text, {}, name="feeds add").feeds
+    """Parse the options into a spec; the feeds service validates and creates it as /feed add does."""
+    d = FeedSpec(name=args.name, channel_id=args.channel, query=args.query)
+    spec = FeedSpec(
+        name=args.name,
+        channel_id=args.channel,
+        query=args.query,
+        categories=d.categories if args.categories is None else tuple(args.categories),
+        sources=d.sources if args.sources is None else tuple(args.sources),
+        min_upvotes=d.min_upvotes if args.min_upvotes is None else args.min_upvotes,
+        mode=d.mode if args.mode is None else FeedMode(args.mode),
+        digest_time=d.digest_time if args.digest_time is None else args.digest_time,
+        digest_size=d.digest_size if args.digest_size is None else args.digest_size,
+        backfill=d.backfill if args.backfill is None else args.backfill,
+    )
     async with open_store(config.database.path) as store:
-        feed, queued = await create_feed(store, spec, guild_id=args.guild, now=utcnow())
+        feed, queued = await FeedService(store, utcnow).create(spec, guild_id=args.guild)
     if args.json:
         emit({"feed": feed_document(feed), "queued": queued})
     else:
@@ -264,12 +261,13 @@ async def cmd_add(args: argparse.Namespace, config: Config) -> int:
 async def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     async with open_store(config.database.path) as store:
         feed = await find_feed_arg(store, args.feed, args.guild)
-        if feed.origin is FeedOrigin.CONFIG:
+        try:
+            await FeedService(store, utcnow).remove(feed)
+        except FileManagedFeed:
             raise UsageError(
                 f'feed "{feed.name}" comes from the configuration file: '
                 "remove its [[feeds]] table there instead"
-            )
-        await store.feeds.remove(feed.id)
+            ) from None
     if args.json:
         emit({"removed": feed_document(feed)})
     else:
@@ -288,10 +286,10 @@ async def cmd_resume(args: argparse.Namespace, config: Config) -> int:
 async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool) -> int:
     async with open_store(config.database.path) as store:
         feed = await find_feed_arg(store, args.feed, args.guild)
-        changed = feed.paused != paused
+        feeds = FeedService(store, utcnow)
+        changed = await (feeds.pause(feed, args.reason) if paused else feeds.resume(feed))
         if changed:
-            await store.feeds.set_paused(feed.id, paused, args.reason if paused else None)
-            feed = await store.feeds.get(feed.id) or feed
+            feed = await feeds.get(feed.id) or feed
     if args.json:
         emit({"feed": feed_document(feed), "changed": changed})
     elif changed:
@@ -335,8 +333,8 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         raise PaperfeedError(f"{name}: cannot read: {reason}") from None
     specs = parse_feeds_toml(text, name)
     async with open_store(config.database.path) as store:
-        result = await import_feeds(
-            store, specs, guild_id=args.guild, now=utcnow(), backfill=not args.no_backfill
+        result = await FeedService(store, utcnow).import_specs(
+            specs, guild_id=args.guild, backfill=not args.no_backfill
         )
     outcome = {"created": result.created, "updated": result.updated,
                "unchanged": result.unchanged}  # fmt: skip

@@ -15,9 +15,10 @@ from bot.cli.common import (
     positive_int,
 )
 from bot.config import Config, format_duration
-from bot.errors import PaperfeedError
+from bot.errors import PaperfeedError, UsageError
 from bot.models import SearchPage, parse_paper_id, utcnow
 from bot.query import compile_query
+from bot.services.library import Library
 from bot.store import open_store
 
 
@@ -68,12 +69,13 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     since = utcnow() - args.since if args.since else None
     outside = stored = None
     async with open_store(config.database.path) as store:
-        page = await store.papers.search(compiled, limit=args.limit, since=since, sort=args.sort)
+        library = Library(store, utcnow)
+        page = await library.search(compiled, per_page=args.limit, since=since, sort=args.sort)
         if not page.hits and not args.json:
             # Say why nothing matched: an empty database, or a window that is too narrow.
             stored = await store.papers.count()
             if stored and since is not None:
-                outside = (await store.papers.search(compiled, limit=1, since=None)).total
+                outside = (await library.search(compiled, per_page=1)).total
     if args.json:
         emit(
             {
@@ -164,8 +166,6 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
     )
 
     if args.sample == (args.file is not None):
-        from bot.cli.feeds import UsageError
-
         raise UsageError("give a FILE to import, or --sample (not both)")
     if args.sample:
         from bot.data import sample_path

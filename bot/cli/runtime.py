@@ -8,8 +8,8 @@ from bot.app import open_services
 from bot.cli.common import emit, iso
 from bot.config import Config
 from bot.models import SourceHealth
-from bot.services.feeds import sync_config_feeds
 from bot.services.health import source_health
+from bot.sources.registry import NAMES
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--source",
         action="append",
-        choices=["huggingface", "arxiv"],
+        choices=NAMES,
         help="only this source (repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
     """Exit 1 if any source failed; what the others returned is stored all the same."""
     async with open_services(config) as services:
-        await sync_config_feeds(services.store, config.feeds, services.clock())
+        await services.feeds.sync_config(config.feeds)
         enabled = list(services.poller.sources)
         wanted = args.source or enabled
         skipped = [name for name in wanted if name not in enabled]

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +19,14 @@ import discord
 from discord.ext import commands
 
 from bot.app import Services
+from bot.discord.context import BotContext
+from bot.discord.errors import install_error_handler
 from bot.models import FeedOrigin
 from bot.services.publisher import Publisher
 from bot.services.scheduler import PollScheduler
 
 log = logging.getLogger(__name__)
+CogFactory = Callable[[BotContext], commands.Cog]
 
 PUBLISH_INTERVAL = 30.0  # seconds between outbox rounds when nothing wakes the publisher
 SHUTDOWN_GRACE = 8.0  # seconds in-flight sends get to finish on SIGTERM (Docker waits 10)
@@ -46,6 +49,8 @@ class PaperfeedBot(commands.AutoShardedBot):
         scheduler: PollScheduler | None,
         *,
         clock: Callable[[], datetime],
+        cogs: Sequence[CogFactory] = (),
+        wake: asyncio.Event | None = None,
         sync_global: bool = False,
         background: bool = True,
         **options: Any,
@@ -67,20 +72,17 @@ class PaperfeedBot(commands.AutoShardedBot):
         self.clock = clock
         self.sync_global = sync_global
         self.background = background  # False: commands only (sync-commands), no polls or sends
-        self._wake = asyncio.Event()
+        self._cogs = tuple(cogs)
+        # Shared with whatever queues deliveries (the scheduler, the services), so that they
+        # wake the publisher without knowing the bot.
+        self._wake = wake if wake is not None else asyncio.Event()
         self._publish_task: asyncio.Task[None] | None = None
         self._closing = False
 
     async def setup_hook(self) -> None:
-        from bot.discord.cogs.feeds import FeedsCog
-        from bot.discord.cogs.info import InfoCog
-        from bot.discord.cogs.reader import ReaderCog
-        from bot.discord.errors import install_error_handler
-
         install_error_handler(self.tree)
-        await self.add_cog(FeedsCog(self))
-        await self.add_cog(ReaderCog(self))
-        await self.add_cog(InfoCog(self))
+        for make_cog in self._cogs:
+            await self.add_cog(make_cog(self))
         if not self.background:
             return
         await self.sync_commands()

@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bot.models import Paper, SearchHit
+from bot.sources.names import ARXIV, HUGGINGFACE, SNAPSHOT
+from bot.sources.registry import SOURCES
 
 Json = dict[str, Any]
 
@@ -54,19 +56,19 @@ COLOUR_ARXIV = 0xB31B1B
 COLOUR_DIGEST = 0x5865F2
 COLOUR_SEARCH = 0x4F545C
 
-SOURCE_LABELS = {"huggingface": "Hugging Face", "arxiv": "arXiv", "import": "arXiv snapshot"}
+SOURCE_LABELS = {kind.name: kind.label for kind in SOURCES} | {SNAPSHOT: "arXiv snapshot"}
 LINK_LABELS = {
-    "arxiv": "arXiv",
+    ARXIV: "arXiv",
     "pdf": "PDF",
-    "huggingface": "Hugging Face",
+    HUGGINGFACE: "Hugging Face",
     "code": "Code",
     "project": "Project",
 }
 # Link buttons under a feed's post, in this order (at most one action row of five).
 BUTTON_LABELS = {
-    "arxiv": "Abstract",
+    ARXIV: "Abstract",
     "pdf": "PDF",
-    "huggingface": "Hugging Face",
+    HUGGINGFACE: "Hugging Face",
     "code": "Code",
     "project": "Project",
 }
@@ -474,7 +476,7 @@ def _shrink_labels(embeds: list[Json], excess: int) -> int:
 
 
 def _source_label(source: str | None) -> str | None:
-    """How a source is named to readers ("Hugging Face", not "huggingface")."""
+    """How a source is named to readers: its label, not its stored name."""
     if not source:
         return None
     return SOURCE_LABELS.get(source) or plain(source, 40) or None
@@ -482,7 +484,7 @@ def _source_label(source: str | None) -> str | None:
 
 def _colour(paper: Paper, source: str | None) -> int:
     """Hugging Face yellow for papers that came (or also came) through HF, arXiv red otherwise."""
-    if source == "huggingface" or (source is None and "huggingface" in paper.sources):
+    if source == HUGGINGFACE or (source is None and HUGGINGFACE in paper.sources):
         return COLOUR_HUGGINGFACE
     return COLOUR_ARXIV
 
@@ -588,7 +590,7 @@ def credited_source(paper: Paper) -> str:
 
     One rule for the runner and `paperfeed show --payload`, so the CLI prints what feeds post.
     """
-    return "huggingface" if "huggingface" in paper.sources else "arxiv"
+    return HUGGINGFACE if HUGGINGFACE in paper.sources else ARXIV
 
 
 def comment_line(paper: Paper) -> str:

@@ -1,4 +1,5 @@
-"""The composition root of `paperfeed run`: open everything in order, run, close in reverse."""
+"""The composition root of `paperfeed run`: the one place that wires the bot, its cogs, the
+poll schedule and the publisher's wake-up; it opens everything in order and closes in reverse."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -16,16 +17,19 @@ from discord.utils import MISSING
 
 from bot.app import Services, open_services
 from bot.config import Config
-from bot.discord.client import PaperfeedBot
+from bot.discord.client import CogFactory, PaperfeedBot
+from bot.discord.cogs.feeds import FeedsCog
+from bot.discord.cogs.info import InfoCog
+from bot.discord.cogs.reader import ReaderCog
 from bot.discord.embeds import credited_source, digest_message, feed_message
 from bot.discord.endpoints import use_discord_endpoints
 from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
 from bot.metrics import Metrics
 from bot.models import Paper
-from bot.services.feeds import sync_config_feeds
 from bot.services.publisher import Body, Publisher
 from bot.services.scheduler import PollScheduler, plan_jobs
+from bot.sources.registry import SOURCES, section_of
 from bot.web import Check, HealthServer
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ RETRY_CAP = 300.0  # the pause between retries doubles up to this
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, aiohttp.ClientError, TimeoutError)
 GATEWAY_ERRORS: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, discord.GatewayNotFound)
 Wait = Callable[[float], Awaitable[bool]]  # pause this long; True if asked to stop meanwhile
+COGS: tuple[CogFactory, ...] = (FeedsCog, ReaderCog, InfoCog)
 
 
 def backoff_delays(first: float = RETRY_FIRST, cap: float = RETRY_CAP) -> Iterator[float]:
@@ -150,20 +155,16 @@ def build_bot(
 ) -> PaperfeedBot:
     """Wire the bot to the services; tests use this with the loopback Discord."""
     config = services.config
+    # One wake-up for everything that queues deliveries: a poll, a new feed, a kept paper.
+    wake = services.wake
     scheduler: PollScheduler | None = None
-    holder: dict[str, PaperfeedBot] = {}
     if with_scheduler:
-        intervals = {}
-        if config.sources.huggingface.enabled:
-            intervals["huggingface"] = config.sources.huggingface.interval
-        if config.sources.arxiv.enabled:
-            intervals["arxiv"] = config.sources.arxiv.interval
-        from datetime import timedelta
-
+        sections = [(kind.name, section_of(config.sources, kind)) for kind in SOURCES]
+        intervals = {name: section.interval for name, section in sections if section.enabled}
         scheduler = PollScheduler(
             services.poller,
             plan_jobs(intervals, timedelta(seconds=FIRST_POLL_DELAY)),
-            after_poll=lambda: holder["bot"].wake_publisher(),
+            after_poll=wake.set,
         )
 
     def make_publisher(client: discord.Client) -> Publisher:
@@ -182,11 +183,10 @@ def build_bot(
             on_outcome=on_outcome,
         )
 
-    bot = PaperfeedBot(
-        services, make_publisher, scheduler, clock=clock, background=background, **options
-    )
-    holder["bot"] = bot
-    return bot
+    return PaperfeedBot(
+        services, make_publisher, scheduler, clock=clock, cogs=COGS, wake=wake,
+        background=background, **options,
+    )  # fmt: skip
 
 
 def health_checks(bot: PaperfeedBot) -> dict[str, Check]:
@@ -221,7 +221,7 @@ async def run_bot(config: Config) -> int:
     use_discord_endpoints(config.discord.api_base, config.discord.gateway_url)
     metrics = Metrics()
     async with open_services(config, metrics=metrics) as services:
-        await sync_config_feeds(services.store, config.feeds, services.clock())
+        await services.feeds.sync_config(config.feeds)
         bot = build_bot(services, clock=services.clock, metrics=metrics)
         loop = asyncio.get_running_loop()
         closing: list[asyncio.Task[None]] = []

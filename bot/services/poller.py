@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import PaperfeedError
 from bot.models import SourceRun
-from bot.services.backlog import serve_backlog, split_backlog
-from bot.services.matching import queue_matches
+from bot.services.library import Listed, keep_papers
 from bot.sources.base import FetchResult, Source, warning_key
 from bot.store.interfaces import Database
 
@@ -140,27 +139,20 @@ class Poller:
         listings = result.listings or {name: frozenset(p.id for p in papers)}
         usable = error is None or bool(papers)
         try:
-            async with self._store.transaction():
-                upsert = await self._store.papers.upsert(papers)
-                seen = await self._store.sources.seen_listings(name, list(listings))
-                news, backlog = split_backlog([*upsert.new, *upsert.updated], listings, seen)
-                queued = await queue_matches(self._store, news, started)
-                queued += await serve_backlog(self._store, backlog, started)
-                if usable:
-                    await self._store.sources.mark_listings_seen(name, list(listings), started)
+            kept = await keep_papers(self._store, papers, started, Listed(name, listings, usable))
         except PaperfeedError as exc:
             log.error("storing the %s poll failed: %s", name, exc)
             report = PollReport(name=name, fetched=len(papers), error=str(exc), warnings=warnings)
             return report, False
-        if backlog:
+        if kept.backlog:
             log.debug("poll %s: %d paper(s) first listed before the bot looked: backlog",
-                     name, len(backlog))  # fmt: skip
+                     name, kept.backlog)  # fmt: skip
         report = PollReport(
             name=name,
             fetched=len(papers),
-            new=len(upsert.new),
-            updated=len(upsert.updated),
-            queued=queued,
+            new=len(kept.upsert.new),
+            updated=len(kept.upsert.updated),
+            queued=kept.queued,
             error=error,
             warnings=warnings,
         )

@@ -12,12 +12,12 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 
 from bot.errors import PaperIdError, SourceError, SourceResponseError
-from bot.models import Paper, merge_papers, parse_paper_id
+from bot.models import Paper, SourceRun, merge_papers, parse_paper_id
 from bot.sources.arxiv_parse import (
     SOURCE,
     ApiPage,
@@ -213,3 +213,26 @@ def _in_category(wanted: str, categories: Sequence[str]) -> bool:
     have = {c.lower() for c in categories}
     wanted = wanted.lower()
     return wanted in have or ("." not in wanted and any(c.split(".")[0] == wanted for c in have))
+
+
+# arXiv announces new papers Sunday to Thursday at 20:00 US Eastern, so new ids appear between
+# 00:00 and 01:00 UTC Monday to Friday. arXiv's holidays are not known to the bot: a stale flag
+# on a holiday is a false alarm, said as such.
+STALE_GRACE = timedelta(hours=6)  # after 00:00 UTC on an announcement day
+
+
+def stale_reason(runs: Sequence[SourceRun], now: datetime) -> str | None:
+    """Why the listing looks stuck: polls succeed hours after the announcement, no new id today."""
+    midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+    if now.weekday() >= 5 or now - midnight < STALE_GRACE:
+        return None
+    today = [r for r in runs if r.finished_at >= midnight]
+    late_ok = [
+        r for r in today if r.error is None and r.finished_at >= midnight + timedelta(hours=2)
+    ]
+    if late_ok and not any(r.new > 0 for r in today):
+        return (
+            f"no new arXiv ids today although {len(late_ok)} poll(s) succeeded after the "
+            "announcement (a holiday, or a stale listing)"
+        )
+    return None

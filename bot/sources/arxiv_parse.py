@@ -17,8 +17,9 @@ import feedparser
 
 from bot.errors import PaperIdError, SourceResponseError
 from bot.models import Paper, PaperRef, parse_paper_id
+from bot.sources.names import ARXIV
 
-SOURCE = "arxiv"
+SOURCE = ARXIV
 
 NEW_TYPES = frozenset({"new", "cross"})
 REPLACED_TYPES = frozenset({"replace", "replace-cross"})

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from urllib.parse import quote
 
 import httpx
 
 from bot.errors import SourceError, SourceResponseError
-from bot.models import Paper, parse_paper_id
+from bot.models import Paper, SourceRun, parse_paper_id
 from bot.sources.base import FetchResult, ResultBuilder
 from bot.sources.http import DEFAULT_RETRY, DEFAULT_TIMEOUT, Fetcher, RetryPolicy, Sleep
 from bot.sources.huggingface_parse import SOURCE, parse_paper_detail, parse_paper_list
@@ -181,3 +181,17 @@ def period_params(period: Period, now: datetime) -> dict[str, str]:
     if period == "month":
         return {"month": f"{day:%Y-%m}"}
     raise ValueError(f"unknown period {period!r}; expected today, week or month")
+
+
+def stale_reason(runs: Sequence[SourceRun], now: datetime) -> str | None:
+    """Why the daily list looks stuck: it fills through each weekday, so a whole weekday of
+    successful polls with no new paper is stale."""
+    midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+    yesterday = midnight - timedelta(days=1)
+    if yesterday.weekday() >= 5:
+        return None
+    during = [r for r in runs if yesterday <= r.finished_at < midnight]
+    ok = [r for r in during if r.error is None]
+    if ok and not any(r.new > 0 for r in during):
+        return f"Hugging Face brought no new paper all of {yesterday:%A %Y-%m-%d}"
+    return None

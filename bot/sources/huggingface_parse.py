@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from bot.errors import PaperIdError, SourceResponseError
 from bot.models import Paper, PaperRef, parse_paper_id
+from bot.sources.names import HUGGINGFACE
 
-SOURCE = "huggingface"
+SOURCE = HUGGINGFACE
 
 _T = TypeVar("_T")
 _Place = tuple[Mapping[str, Any], str]  # (object, key): where a field may be found

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, TextIO, cast
 
 from bot.errors import PaperIdError
 from bot.models import Paper, parse_paper_id
+from bot.sources.names import SNAPSHOT
 
 _MONTHS = {m: n for n, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}  # fmt: skip
@@ -55,7 +56,7 @@ def parse_snapshot_line(line: str) -> Paper:
         doi=_text(obj, "doi") or None,
         journal_ref=_text(obj, "journal-ref") or None,
         comments=_text(obj, "comments") or None,
-        sources=frozenset({"import"}),
+        sources=frozenset({SNAPSHOT}),
     )
 
 

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from bot.discord.cogs.reader import RecentQueries, feed_name_for, run_search, trending_body
+from bot.discord.cogs.reader import RecentQueries, feed_name_for, trending_body
 from bot.discord.embeds import EMBED_TOTAL_MAX, embed_length
 from bot.errors import QueryError
-from bot.models import Paper
-from bot.query import compile_query
+from bot.models import Paper, SearchPage
+from bot.query import CompiledQuery, compile_query
+from bot.services.library import Library
 from bot.store import open_store
+from bot.store.interfaces import Database
 from tests.discord.conftest import Harness, Upstream, make_paper, reader_cog
 from tests.factories import NOW
 from tests.fakes.discord.records import InteractionRecord, Message
@@ -24,6 +26,11 @@ from tests.sources.samples import api_feed, hf_item
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "hf_style_corpus.jsonl"
 CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_UPDATE = 4, 5, 7
 _ENTRY_TITLE = re.compile(r"\*\*\d+\.\*\* \[(.+?)\]\(")
+
+
+async def run_search(store: Database, compiled: CompiledQuery, **options: Any) -> SearchPage:
+    """One page of /search results, as the library service gives the reader commands."""
+    return await Library(store, lambda: NOW).search(compiled, **options)
 
 
 def corpus() -> list[Paper]:

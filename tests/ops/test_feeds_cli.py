@@ -265,3 +265,24 @@ def test_quoting_prefers_the_readable_form() -> None:
     assert toml_string("a\nb\x7f") == '"a\\nb\\u007F"'
     spec = FeedSpec(name="n", channel_id=2**63 - 1, query="q", mode=FeedMode.DIGEST)
     assert parse_config_text(feeds_to_toml([spec]), {}).feeds == (spec,)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--backfill", "99"], "backfill: expected a number from 0 to 50, got 99"),
+        (
+            ["--min-upvotes", "1000001"],
+            "min_upvotes: expected a whole number from 0 to 1000000, got 1000001",
+        ),
+    ],
+)
+def test_add_refuses_what_the_config_refuses_in_the_same_words(
+    db: Path, capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
+    """Issue 13: the CLI validates through the feeds service, as the config file and Discord do."""
+    capsys.readouterr()
+    args = ["feeds", "add", "x", "--channel", CHANNEL, "--query", "a", *option]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert run_json(capsys, "feeds", "list")["feeds"] == []

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.context import BotContext
 from bot.discord.embeds import (
     COLOUR_SEARCH,
     DESCRIPTION_MAX,
@@ -25,14 +25,11 @@ from bot.discord.embeds import (
 from bot.discord.views import embeds_of
 from bot.models import Feed, SourceHealth
 from bot.services.health import source_health
-
-if TYPE_CHECKING:
-    from bot.discord.client import PaperfeedBot
+from bot.sources.registry import SOURCES, section_of
 
 log = logging.getLogger(__name__)
 
 README_URL = "https://github.com/paperfeed/paperfeed#readme"
-SOURCES = (("huggingface", "Hugging Face"), ("arxiv", "arXiv"))
 QUERY_EXAMPLES = """\
 causal discovery        every word (causal also finds causality)
 "language model"        the exact phrase
@@ -161,7 +158,7 @@ def help_body(commands_list: Sequence[tuple[str, str]]) -> Json:
 class InfoCog(commands.Cog):
     """What the bot is doing and how to use it; both answers are private."""
 
-    def __init__(self, bot: PaperfeedBot) -> None:
+    def __init__(self, bot: BotContext) -> None:
         self.bot = bot
 
     @app_commands.command(name="status")
@@ -171,19 +168,15 @@ class InfoCog(commands.Cog):
         services = self.bot.services
         store = services.store
         now = self.bot.clock()
-        enabled = {
-            "huggingface": services.config.sources.huggingface.enabled,
-            "arxiv": services.config.sources.arxiv.enabled,
-        }
         scheduler = self.bot.scheduler
         sources: list[tuple[str, str]] = []
-        for name, label in SOURCES:
-            if not enabled[name]:
-                sources.append((label, "Disabled in the configuration."))
+        for kind in SOURCES:
+            if not section_of(services.config.sources, kind).enabled:
+                sources.append((kind.label, "Disabled in the configuration."))
                 continue
-            health = await source_health(store, name, now)
-            next_run = scheduler.next_run(name) if scheduler is not None else None
-            sources.append((label, source_lines(health, next_run, scheduler is not None)))
+            health = await source_health(store, kind.name, now)
+            next_run = scheduler.next_run(kind.name) if scheduler is not None else None
+            sources.append((kind.label, source_lines(health, next_run, scheduler is not None)))
         feeds = None
         if interaction.guild_id is not None:
             listed = await store.feeds.list(guild_id=interaction.guild_id)

@@ -7,7 +7,6 @@ longer than `remote_timeout` still ends in an answer, from what the store has.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import weakref
@@ -15,18 +14,20 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import discord
-import httpx
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Services
 from bot.config import parse_duration
-from bot.discord.cogs.feeds import missing_permissions, require_manager
+from bot.discord.channels import checked_spec, create_feed, feed_target, require_manager
+from bot.discord.context import BotContext
 from bot.discord.embeds import (
     COLOUR_HUGGINGFACE,
     Json,
+    credited_source,
     fit_message,
     md,
     no_mentions,
@@ -36,17 +37,10 @@ from bot.discord.embeds import (
 )
 from bot.discord.errors import UserFacingError, reply_privately
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
-from bot.errors import PaperfeedError, PaperIdError, QueryError, StoreError
-from bot.models import FeedSpec, Paper, SearchPage, SortOrder, parse_paper_id
+from bot.errors import PaperIdError, QueryError
+from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
 from bot.query import CompiledQuery, compile_query
-from bot.services.feeds import create_feed
-from bot.services.matching import queue_matches
-from bot.store.interfaces import Database
-from bot.store.matcher import BatchMatcher
-
-if TYPE_CHECKING:
-    from bot.app import Services
-    from bot.discord.client import PaperfeedBot
+from bot.services.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -141,29 +135,9 @@ def since_time(text: str | None, now: datetime) -> datetime | None:
         return None  # further back than dates go: no window at all
 
 
-async def run_search(
-    store: Database,
-    compiled: CompiledQuery,
-    *,
-    page: int = 0,
-    per_page: int = PER_PAGE,
-    since: datetime | None = None,
-    sort: SortOrder = "relevance",
-) -> SearchPage:
-    """One page of `/search` results from the local store (what ranking tests exercise)."""
-    return await store.papers.search(
-        compiled, limit=per_page, offset=page * per_page, since=since, sort=sort
-    )
-
-
 def remote_words(query: str, compiled: CompiledQuery) -> str:
     """What to send to Hugging Face's plain-text search: the words the query looks for."""
     return " ".join(compiled.highlight_terms()) or query
-
-
-def source_of(paper: Paper) -> str:
-    """The source a paper is credited to in its embed."""
-    return "huggingface" if "huggingface" in paper.sources else "arxiv"
 
 
 def feed_name_for(query: str, taken: Iterable[str]) -> str:
@@ -236,7 +210,7 @@ async def send_text(interaction: discord.Interaction, text: str, *, ephemeral: b
 class ReaderCog(commands.Cog):
     """Reading papers: search, one paper, trending."""
 
-    def __init__(self, bot: PaperfeedBot) -> None:
+    def __init__(self, bot: BotContext) -> None:
         self.bot = bot
         self.recent = RecentQueries()
         self.remote_timeout = REMOTE_TIMEOUT
@@ -254,23 +228,10 @@ class ReaderCog(commands.Cog):
         return self.bot.services
 
     @property
-    def store(self) -> Database:
-        return self.bot.services.store
+    def library(self) -> Library:
+        return self.bot.services.library
 
     # -- shared steps ---------------------------------------------------------------------------
-
-    async def keep(self, papers: Sequence[Paper]) -> None:
-        """Store papers fetched for a reader, and owe them to feeds as a poll would have."""
-        if not papers:
-            return
-        now = self.bot.clock()
-        async with self.store.transaction():
-            result = await self.store.papers.upsert(papers)
-            queued = await queue_matches(self.store, [*result.new, *result.updated], now)
-        log.info("stored %d paper(s) fetched for a reader (%d new, %d queued for feeds)",
-                 len(papers), len(result.new), queued)  # fmt: skip
-        if queued:
-            self.bot.wake_publisher()
 
     # -- /search --------------------------------------------------------------------------------
 
@@ -302,20 +263,23 @@ class ReaderCog(commands.Cog):
         compiled = compile_or_explain(query)
         after = since_time(since, self.bot.clock())
         self.recent.remember(interaction.guild_id, interaction.user.id, query, shared=public)
-        first = await run_search(self.store, compiled, since=after, sort=sort)
+        first = await self.library.search(compiled, per_page=PER_PAGE, since=after, sort=sort)
         from_hf: frozenset[str] = frozenset()
         note: str | None = None
-        hf = self.services.huggingface
-        if first.total < FEW_RESULTS and hf is not None:
+        if first.total < FEW_RESULTS and self.library.upstream is not None:
             await interaction.response.defer(ephemeral=not public, thinking=True)
             found, note = await self._ask_huggingface(remote_words(query, compiled))
             if found:
                 local = {h.paper.id for h in first.hits}
                 from_hf = frozenset(p.id for p in found) - local
-                first = await run_search(self.store, compiled, since=after, sort=sort)
+                first = await self.library.search(
+                    compiled, per_page=PER_PAGE, since=after, sort=sort
+                )
 
         async def fetch(page: int) -> SearchPage:
-            return await run_search(self.store, compiled, page=page, since=after, sort=sort)
+            return await self.library.search(
+                compiled, page=page, per_page=PER_PAGE, since=after, sort=sort
+            )
 
         view = SearchView(
             owner_id=interaction.user.id,
@@ -361,64 +325,37 @@ class ReaderCog(commands.Cog):
 
     async def _ask_huggingface(self, words: str) -> tuple[list[Paper], str | None]:
         """Hugging Face's search for these words, stored; a failure becomes a note, not an error."""
-        hf = self.services.huggingface
-        if hf is None:
-            return [], None
-        try:
-            papers = await asyncio.wait_for(hf.search(words, HF_SEARCH_LIMIT), self.remote_timeout)
-        except TimeoutError:
-            log.warning("Hugging Face search for %r took over %.0f s; answered without it",
-                        words, self.remote_timeout)  # fmt: skip
-            return [], "Hugging Face's search did not answer in time: these are local results only."
-        except (PaperfeedError, httpx.HTTPError) as exc:
-            log.warning("Hugging Face search for %r failed: %s", words, exc)
-            return (
-                [],
-                "Hugging Face's search is not answering right now: these are local results only.",
-            )
-        await self.keep(papers)
-        return papers, None
+        asked = await self.library.search_upstream(words, HF_SEARCH_LIMIT, self.remote_timeout)
+        notes = {
+            "timeout": "Hugging Face's search did not answer in time: these are local results only.",
+            "error": "Hugging Face's search is not answering right now: these are local results only.",
+        }
+        return asked.papers, notes.get(asked.failure or "")
 
     async def open_paper(self, interaction: discord.Interaction, paper_id: str) -> None:
         """The select menu: one paper in full, privately, to whoever picked it."""
-        paper = await self.store.papers.get(paper_id)
+        paper = await self.library.get(paper_id)
         if paper is None:
             raise UserFacingError("That paper is no longer in the library.")
-        body = paper_message(paper, source=source_of(paper))
+        body = paper_message(paper, source=credited_source(paper))
         await send_body(interaction, body, ephemeral=True)
 
     async def follow(self, interaction: discord.Interaction, query: str) -> None:
-        """The follow button: a feed of this query in this channel (Manage Channels, like /feed add)."""
+        """The follow button: a feed of this query in this channel, made as /feed add makes one."""
         guild_id = require_manager(interaction)
-        guild = interaction.guild
-        target: object = interaction.channel
-        if guild is not None and interaction.channel_id is not None:
-            target = guild.get_channel_or_thread(interaction.channel_id) or target
-        if not isinstance(target, discord.TextChannel | discord.Thread):
-            raise UserFacingError("Papers can be followed in a text channel or a thread only.")
-        if guild is not None and guild.me is not None:
-            missing = missing_permissions(target, guild.me)
-            if missing:
-                raise UserFacingError(
-                    f"I can't post in {target.mention}: I'm missing **{', '.join(missing)}** there. "
-                    "Grant them to my role (or in the channel's permissions) and try again."
-                )
-        feeds = await self.store.feeds.list(guild_id=guild_id)
+        target = feed_target(interaction, None)
+        feeds = await self.services.feeds.list(guild_id=guild_id)
         for feed in feeds:
             if feed.channel_id == target.id and feed.spec.query == query:
                 raise UserFacingError(
                     f"{target.mention} already follows this search: feed **{plain(feed.name, 64)}**."
                 )
-        await interaction.response.defer(ephemeral=True, thinking=True)
         taken = [f.name for f in feeds]
-        spec = FeedSpec(name=feed_name_for(query, taken), channel_id=target.id, query=query)
-        try:
-            feed, queued = await create_feed(
-                self.store, spec, guild_id=guild_id, now=self.bot.clock()
-            )
-        except StoreError as exc:
-            raise UserFacingError(str(exc)) from None
-        self.bot.wake_publisher()
+        spec = checked_spec(
+            FeedSpec(name=feed_name_for(query, taken), channel_id=target.id, query=query)
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        feed, queued = await create_feed(self.services.feeds, spec, guild_id)
         log.info("feed %d (%s) created from a search by user %s", feed.id, feed.name,
                  interaction.user.id)  # fmt: skip
         shown = plain(query.replace("`", "'"), 200)
@@ -449,50 +386,30 @@ class ReaderCog(commands.Cog):
             ref = parse_paper_id(paper_id)
         except PaperIdError as exc:
             raise UserFacingError(f"That is {exc}.") from None
-        paper = await self.store.papers.get(ref.id)
+        paper = await self.library.get(ref.id)
         if paper is None:
             paper = await self._look_up(interaction, ref.id, public=public)
             if paper is None:
                 return
         await send_body(
-            interaction, paper_message(paper, source=source_of(paper)), ephemeral=not public
+            interaction, paper_message(paper, source=credited_source(paper)), ephemeral=not public
         )
 
     async def _look_up(
         self, interaction: discord.Interaction, paper_id: str, *, public: bool
     ) -> Paper | None:
         """Ask Hugging Face, then arXiv, for a paper the store lacks; answer for it if none has it."""
-        sources = [
-            (label, source)
-            for label, source in (
-                ("Hugging Face", self.services.huggingface),
-                ("arXiv", self.services.arxiv),
-            )
-            if source is not None
-        ]
-        if not sources:
+        library = self.library
+        if not library.lookups:
             raise UserFacingError(
                 f"I don't know the paper **{paper_id}**, and no source is enabled to look it up."
             )
         await interaction.response.defer(ephemeral=not public, thinking=True)
-        problems: list[str] = []
-        for label, source in sources:
-            try:
-                found = await asyncio.wait_for(source.lookup(paper_id), self.remote_timeout)
-            except TimeoutError:
-                log.warning(
-                    "%s lookup of %s took over %.0f s", label, paper_id, self.remote_timeout
-                )
-                problems.append(f"{label} did not answer in time")
-                continue
-            except (PaperfeedError, httpx.HTTPError) as exc:
-                log.warning("%s lookup of %s failed: %s", label, paper_id, exc)
-                problems.append(f"{label} is not answering right now")
-                continue
-            if found is not None:
-                await self.keep([found])
-                return await self.store.papers.get(found.id) or found
-        asked = " or ".join(label for label, _ in sources)
+        found = await library.look_up(paper_id, self.remote_timeout)
+        if found.paper is not None:
+            return found.paper
+        problems = found.problems
+        asked = " or ".join(found.asked)
         if problems:
             text = (
                 f"I couldn't find **{paper_id}**: {'; '.join(problems)}. "
@@ -527,10 +444,7 @@ class ReaderCog(commands.Cog):
         if self._due_refresh(period, now):
             await interaction.response.defer(ephemeral=not public, thinking=True)
             note = await self._refresh(period, now)
-        candidates = await self.store.papers.top(since, limit=TRENDING_POOL)
-        if compiled is not None and candidates:
-            matched = await asyncio.to_thread(_matching, candidates, compiled)
-            candidates = [p for p in candidates if p.id in matched]
+        candidates = await self.library.trending(since, compiled, pool=TRENDING_POOL)
         body = trending_body(
             candidates[:TRENDING_SHOWN],
             period=period,
@@ -542,35 +456,20 @@ class ReaderCog(commands.Cog):
 
     def _due_refresh(self, period: Period, now: datetime) -> bool:
         """Whether to fetch the period from Hugging Face first (at most every REFRESH_EVERY)."""
-        if self.services.huggingface is None:
+        if self.library.upstream is None:
             return False
         last = self._refreshed.get(period)
         return last is None or now - last >= REFRESH_EVERY
 
     async def _refresh(self, period: Period, now: datetime) -> str | None:
         """Fetch the period's daily papers into the store; say so when that failed."""
-        hf = self.services.huggingface
-        if hf is None:
+        if self.library.upstream is None:
             return None
         self._refreshed[period] = now
-        try:
-            result = await asyncio.wait_for(hf.fetch_period(period, now), self.remote_timeout)
-        except TimeoutError:
-            log.warning("Hugging Face %s list took over %.0f s", period, self.remote_timeout)
-            self._refreshed.pop(period, None)
+        asked = await self.library.refresh_period(period, now, self.remote_timeout)
+        if asked.failure is None:
+            return None
+        self._refreshed.pop(period, None)
+        if asked.failure == "timeout":
             return "Hugging Face did not answer in time: this is what the bot already knew."
-        except (PaperfeedError, httpx.HTTPError) as exc:
-            log.warning("Hugging Face %s list failed: %s", period, exc)
-            self._refreshed.pop(period, None)
-            return "Hugging Face is not answering right now: this is what the bot already knew."
-        await self.keep(result.all_papers)
-        if result.error and not result.papers:
-            self._refreshed.pop(period, None)
-            return "Hugging Face is not answering right now: this is what the bot already knew."
-        return None
-
-
-def _matching(papers: Sequence[Paper], compiled: CompiledQuery) -> frozenset[str]:
-    """Ids of the papers the query matches, with the engine feeds and search use."""
-    with BatchMatcher(papers) as matcher:
-        return frozenset(matcher.match(compiled))
+        return "Hugging Face is not answering right now: this is what the bot already knew."

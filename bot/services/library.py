@@ -1,0 +1,223 @@
+"""The library gate: keep papers (store, match, queue), look one up, search, trending.
+
+The poller and the reader commands keep papers through `keep_papers`, so a paper fetched for a
+reader is owed to feeds exactly as a polled one is; front ends parse, call and render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+import httpx
+
+from bot.errors import PaperfeedError
+from bot.models import Paper, SearchPage, SortOrder, UpsertResult
+from bot.query import CompiledQuery
+from bot.services.backlog import serve_backlog, split_backlog
+from bot.services.matching import queue_matches
+from bot.sources.base import FetchResult
+from bot.sources.huggingface import Period
+from bot.sources.registry import label_of
+from bot.store.interfaces import Database
+from bot.store.matcher import BatchMatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """Where polled papers were listed, to tell news from backlog (bot.services.backlog)."""
+
+    source: str
+    listings: Mapping[str, frozenset[str]]
+    mark_seen: bool  # the poll gave something usable: its listings count as read
+
+
+@dataclass(frozen=True)
+class Kept:
+    upsert: UpsertResult
+    queued: int
+    backlog: int = 0
+
+
+async def keep_papers(
+    store: Database, papers: Sequence[Paper], now: datetime, listed: Listed | None = None
+) -> Kept:
+    """Store papers and queue what feeds are owed, in one transaction.
+
+    Without `listed` every new or changed paper is news (a reader's look-up); with it, papers a
+    listing shows for the first time are backlog, served within each feed's backfill.
+    """
+    async with store.transaction():
+        upsert = await store.papers.upsert(papers)
+        changed = [*upsert.new, *upsert.updated]
+        if listed is None:
+            return Kept(upsert, await queue_matches(store, changed, now))
+        seen = await store.sources.seen_listings(listed.source, list(listed.listings))
+        news, backlog = split_backlog(changed, listed.listings, seen)
+        queued = await queue_matches(store, news, now)
+        queued += await serve_backlog(store, backlog, now)
+        if listed.mark_seen:
+            await store.sources.mark_listings_seen(listed.source, list(listed.listings), now)
+    return Kept(upsert, queued, len(backlog))
+
+
+class UpstreamPapers(Protocol):
+    """A source with its own search and period lists (Hugging Face's, today)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def search(self, query: str, limit: int = 10) -> list[Paper]: ...
+
+    async def fetch_period(self, period: Period, now: datetime) -> FetchResult: ...
+
+
+@dataclass
+class Asked:
+    """What an upstream call brought (kept already), or how it failed: "timeout" or "error"."""
+
+    papers: list[Paper]
+    failure: Literal["timeout", "error"] | None = None
+
+
+class PaperLookup(Protocol):
+    """A source that can find one paper by id."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def lookup(self, paper_id: str) -> Paper | None: ...
+
+
+@dataclass
+class LookUp:
+    """What asking upstream found: the paper, or which sources failed and which were asked."""
+
+    paper: Paper | None
+    asked: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _matching(papers: Sequence[Paper], compiled: CompiledQuery) -> frozenset[str]:
+    """Ids of the papers the query matches, with the engine feeds and search use."""
+    with BatchMatcher(papers) as matcher:
+        return frozenset(matcher.match(compiled))
+
+
+class Library:
+    """The paper use cases as one object, over the store and the sources that look papers up."""
+
+    def __init__(
+        self,
+        store: Database,
+        clock: Callable[[], datetime],
+        wake: Callable[[], None] = lambda: None,
+        lookups: Sequence[PaperLookup] = (),
+        upstream: UpstreamPapers | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._wake = wake  # deliveries were queued: the publisher should look now
+        self.lookups = tuple(lookups)
+        self.upstream = upstream
+
+    async def keep(self, papers: Sequence[Paper]) -> int:
+        """Store papers fetched for a reader, and owe them to feeds as a poll would have."""
+        if not papers:
+            return 0
+        kept = await keep_papers(self._store, papers, self._clock())
+        log.info("stored %d paper(s) fetched for a reader (%d new, %d queued for feeds)",
+                 len(papers), len(kept.upsert.new), kept.queued)  # fmt: skip
+        if kept.queued:
+            self._wake()
+        return kept.queued
+
+    async def get(self, paper_id: str) -> Paper | None:
+        return await self._store.papers.get(paper_id)
+
+    async def look_up(self, paper_id: str, timeout: float) -> LookUp:
+        """Ask each look-up source in turn for a paper the store lacks; keep the first found."""
+        outcome = LookUp(None)
+        for source in self.lookups:
+            label = label_of(source.name)
+            outcome.asked.append(label)
+            try:
+                found = await asyncio.wait_for(source.lookup(paper_id), timeout)
+            except TimeoutError:
+                log.warning("%s lookup of %s took over %.0f s", label, paper_id, timeout)
+                outcome.problems.append(f"{label} did not answer in time")
+                continue
+            except (PaperfeedError, httpx.HTTPError) as exc:
+                log.warning("%s lookup of %s failed: %s", label, paper_id, exc)
+                outcome.problems.append(f"{label} is not answering right now")
+                continue
+            if found is not None:
+                await self.keep([found])
+                outcome.paper = await self.get(found.id) or found
+                return outcome
+        return outcome
+
+    async def search(
+        self,
+        compiled: CompiledQuery,
+        *,
+        page: int = 0,
+        per_page: int = 5,
+        since: datetime | None = None,
+        sort: SortOrder = "relevance",
+    ) -> SearchPage:
+        """One page of results from the local store (what ranking tests exercise)."""
+        return await self._store.papers.search(
+            compiled, limit=per_page, offset=page * per_page, since=since, sort=sort
+        )
+
+    async def trending(
+        self, since: datetime, compiled: CompiledQuery | None, *, pool: int
+    ) -> list[Paper]:
+        """The most upvoted papers since then, best first, that the query (if any) matches."""
+        candidates = await self._store.papers.top(since, limit=pool)
+        if compiled is not None and candidates:
+            matched = await asyncio.to_thread(_matching, candidates, compiled)
+            candidates = [p for p in candidates if p.id in matched]
+        return candidates
+
+    async def search_upstream(self, words: str, limit: int, timeout: float) -> Asked:
+        """The upstream's own search for these words, kept; a failure is said, not raised."""
+        if self.upstream is None:
+            return Asked([])
+        label = label_of(self.upstream.name)
+        try:
+            papers = await asyncio.wait_for(self.upstream.search(words, limit), timeout)
+        except TimeoutError:
+            log.warning("%s search for %r took over %.0f s; answered without it",
+                        label, words, timeout)  # fmt: skip
+            return Asked([], "timeout")
+        except (PaperfeedError, httpx.HTTPError) as exc:
+            log.warning("%s search for %r failed: %s", label, words, exc)
+            return Asked([], "error")
+        await self.keep(papers)
+        return Asked(papers)
+
+    async def refresh_period(self, period: Period, now: datetime, timeout: float) -> Asked:
+        """Fetch the upstream's list of the period into the store; a failure is said."""
+        if self.upstream is None:
+            return Asked([])
+        label = label_of(self.upstream.name)
+        try:
+            result = await asyncio.wait_for(self.upstream.fetch_period(period, now), timeout)
+        except TimeoutError:
+            log.warning("%s %s list took over %.0f s", label, period, timeout)
+            return Asked([], "timeout")
+        except (PaperfeedError, httpx.HTTPError) as exc:
+            log.warning("%s %s list failed: %s", label, period, exc)
+            return Asked([], "error")
+        await self.keep(result.all_papers)
+        if result.error and not result.papers:
+            return Asked(result.all_papers, "error")
+        return Asked(result.all_papers)
