@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import httpx
 
 from bot import USER_AGENT
+from bot.clock import Clock, utcnow
 from bot.config import Config
 from bot.metrics import Metrics
-from bot.models import utcnow
 from bot.services.feeds import FeedService
 from bot.services.library import Library
 from bot.services.poller import Poller
@@ -31,7 +30,6 @@ from bot.store import open_store
 from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 
 
 @dataclass

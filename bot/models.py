@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
@@ -19,13 +19,7 @@ _OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Za-z]{2})?/\d{7})(?:v(?P<v>\d
 _URL_HOSTS = ("arxiv.org", "huggingface.co", "hf.co")
 _URL_PATH_PREFIXES = ("/abs/", "/pdf/", "/papers/", "/html/", "/api/papers/")
 
-Clock = Callable[[], datetime]
 SortOrder = Literal["relevance", "recent", "upvotes"]
-
-
-def utcnow() -> datetime:
-    """The default clock: aware UTC, so stored and compared times never mix zones."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ import math
 import os
 import stat
 import time
-from collections.abc import Callable
 from typing import TextIO
 
-Clock = Callable[[], float]
+from bot.clock import MonotonicClock
+
 BAR_WIDTH = 24
 REDRAW_EVERY = 0.2  # seconds between bar redraws: smooth without flooding a slow terminal
 PLAIN_EVERY = 10.0  # seconds between plain lines
@@ -100,7 +100,7 @@ class Progress:
         stream: TextIO,
         total_bytes: int | None = None,
         *,
-        clock: Clock = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         interval: float = PLAIN_EVERY,
         verb: str = "imported",
         noun: str = "papers",

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.common import emit, iso
+from bot.clock import utcnow
 from bot.config import Config, feed_spec_to_dict, parse_config_text
 from bot.errors import ConfigError, PaperfeedError, UsageError
-from bot.models import Feed, FeedMode, FeedSpec, utcnow
+from bot.models import Feed, FeedMode, FeedSpec
 from bot.services.feeds import FeedService, FileManagedFeed
 from bot.store import open_store
 from bot.store.interfaces import Database

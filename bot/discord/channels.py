@@ -5,8 +5,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.discord.errors import UserFacingError
-from bot.errors import StoreError
+from bot.errors import StoreError, UserFacingError
 from bot.models import Feed, FeedSpec
 from bot.services.feeds import FeedService, FeedSpecError, validate
 

@@ -7,10 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.errors import PaperfeedError, UserFacingError
-
-# UserFacingError lives in the exception tree (bot.errors); the cogs still import it from here.
-__all__ = ["UserFacingError", "install_error_handler", "reply_privately"]
+from bot.errors import PaperfeedError
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bot.discord.embeds import (
     search_results_embed,
     short_authors,
 )
-from bot.discord.errors import UserFacingError, reply_privately
+from bot.discord.errors import reply_privately
 from bot.errors import PaperfeedError
 from bot.models import Paper, SearchHit, SearchPage
 
@@ -195,7 +195,7 @@ class SearchView(discord.ui.View):
         self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
     ) -> None:
         """Expected refusals are said privately; anything else is logged and apologised for."""
-        if isinstance(error, UserFacingError | PaperfeedError):
+        if isinstance(error, PaperfeedError):
             await reply_privately(interaction, str(error))
             return
         log.error(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.clock import Clock
 from bot.errors import PaperfeedError
 from bot.models import SourceRun
 from bot.services.library import Listed, keep_papers
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 # Told whether a source's batch reached the database, so what the source remembers between
 # polls (HTTP validators) is kept only once the papers are safe.
 AfterStore = Callable[[str, bool], Awaitable[None]]

@@ -12,10 +12,11 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import httpx
 
+from bot.clock import Clock, utcnow
 from bot.errors import PaperIdError, SourceError, SourceResponseError
 from bot.models import Paper, SourceRun, merge_papers, parse_paper_id
 from bot.sources.arxiv_parse import (
@@ -43,10 +44,6 @@ DEFAULT_SPACING = 3.0  # seconds between requests (arXiv API terms of use)
 _ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.1"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ArxivSource:
     """Reads the arXiv RSS listing for some categories and the query API by id."""
 
@@ -63,7 +60,7 @@ class ArxivSource:
         validators_state: ValidatorState | None = None,
         *,
         batch_size: int = MAX_BATCH,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utcnow,
         sleep: Sleep = asyncio.sleep,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         rand: Callable[[], float] = random.random,

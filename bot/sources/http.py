@@ -24,13 +24,12 @@ from typing import Protocol
 import httpx
 
 from bot import USER_AGENT
+from bot.clock import Clock, MonotonicClock, utcnow
 from bot.errors import SourceResponseError, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
-WallClock = Callable[[], datetime]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_DEADLINE = 120.0  # seconds for one attempt, however slowly the body trickles in
@@ -45,10 +44,6 @@ _TRANSIENT_ERRORS = (
     TimeoutError,
 )
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +125,11 @@ class Pacer:
     """
 
     def __init__(
-        self, spacing: float = 3.0, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+        self,
+        spacing: float = 3.0,
+        *,
+        clock: MonotonicClock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         if spacing < 0:
             raise ValueError("Pacer spacing must not be negative")
@@ -198,7 +197,7 @@ class Fetcher:
         deadline: float = DEFAULT_DEADLINE,
         max_bytes: int = DEFAULT_MAX_BYTES,
         sleep: Sleep = asyncio.sleep,
-        wall_clock: WallClock = _utc_now,
+        wall_clock: Clock = utcnow,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.source = source

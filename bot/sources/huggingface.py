@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.clock import Clock, utcnow
 from bot.errors import SourceError, SourceResponseError
 from bot.models import Paper, SourceRun, parse_paper_id
 from bot.sources.base import FetchResult, ResultBuilder
@@ -26,10 +27,6 @@ MAX_PAGE_SIZE = 100  # the API refuses limit > 100
 MAX_QUERY_CHARS = 250  # longer search queries are refused upstream
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class HuggingFaceSource:
     """Reads the Hugging Face Papers JSON API; parsing lives in `huggingface_parse`."""
 
@@ -41,7 +38,7 @@ class HuggingFaceSource:
         base_url: str,
         *,
         retry: RetryPolicy = DEFAULT_RETRY,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utcnow,
         sleep: Sleep = asyncio.sleep,
         page_size: int = MAX_PAGE_SIZE,
         max_pages: int = 10,

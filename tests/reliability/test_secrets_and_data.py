@@ -17,9 +17,10 @@ from pathlib import Path
 import discord
 import pytest
 
+from bot.clock import utcnow
 from bot.config import Secret, describe, parse_config_text
 from bot.errors import ConfigError, StoreError
-from bot.models import FeedSpec, utcnow
+from bot.models import FeedSpec
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
 from bot.store import open_store

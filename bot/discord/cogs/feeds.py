@@ -19,8 +19,7 @@ from bot.discord.channels import (
 )
 from bot.discord.context import BotContext
 from bot.discord.embeds import plain, search_results_embed
-from bot.discord.errors import UserFacingError
-from bot.errors import QueryError
+from bot.errors import QueryError, UserFacingError
 from bot.models import Feed, FeedMode, FeedSpec, SearchPage
 from bot.services.feeds import (
     BACKFILL_MAX,

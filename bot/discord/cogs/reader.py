@@ -35,9 +35,9 @@ from bot.discord.embeds import (
     plain,
     search_results_embed,
 )
-from bot.discord.errors import UserFacingError, reply_privately
+from bot.discord.errors import reply_privately
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
-from bot.errors import PaperIdError, QueryError
+from bot.errors import PaperIdError, QueryError, UserFacingError
 from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
 from bot.query import CompiledQuery, compile_query
 from bot.services.library import Library

@@ -9,8 +9,8 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from bot.clock import Clock, utcnow
 from bot.errors import StoreError
-from bot.models import Clock, utcnow
 from bot.store.sqlite.connection import MEMORY, Connections, create_private_file, open_connections
 from bot.store.sqlite.feeds import SqliteFeeds
 from bot.store.sqlite.outbox import SqliteOutbox

@@ -7,8 +7,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.clock import Clock
 from bot.errors import DuplicateFeedName
-from bot.models import Clock, Feed, FeedOrigin, FeedSpec
+from bot.models import Feed, FeedOrigin, FeedSpec
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections
 

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.models import Clock, Delivery, DeliveryState, DueDelivery, Paper
+from bot.clock import Clock
+from bot.models import Delivery, DeliveryState, DueDelivery, Paper
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, marks
 

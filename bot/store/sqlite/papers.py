@@ -10,9 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.clock import Clock
 from bot.errors import StoreError
 from bot.models import (
-    Clock,
     Paper,
     SearchHit,
     SearchPage,

@@ -7,7 +7,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.models import Clock, SourceHealth, SourceRun, health_from_runs
+from bot.clock import Clock
+from bot.models import SourceHealth, SourceRun, health_from_runs
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections
 

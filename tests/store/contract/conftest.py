@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import Clock
+from bot.clock import Clock
 from bot.store import open_store
 from bot.store.interfaces import Database
 from tests.store.contract.support import FakeClock
