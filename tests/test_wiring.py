@@ -1,4 +1,5 @@
-"""Issue 13: the import graph of `bot/` has no cycle, counting TYPE_CHECKING and deferred imports."""
+"""The import graph of `bot/`: one-way layers and no cycle, counting TYPE_CHECKING and deferred
+imports. `python -m tests.test_wiring` prints the graph by layer, as docs/architecture.md shows it."""
 
 from __future__ import annotations
 
@@ -69,3 +70,85 @@ def test_the_bot_class_and_the_cogs_do_not_know_each_other() -> None:
     for cog in cogs:
         assert "bot.discord.client" not in graph[cog], cog
         assert not graph[cog] & (cogs - {cog}), cog  # shared helpers live outside the cogs
+
+
+# The layers of `bot/`, top first; docs/architecture.md says what lives in each and why. A module
+# belongs to the layer of the longest prefix that names it, and imports only its own layer or
+# lower ones, so dependencies run one way: Discord face → services → store and sources → models.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("entry", ("bot.__main__", "bot.cli")),
+    ("discord", ("bot.discord",)),
+    ("composition", ("bot.app", "bot.web")),
+    ("configuration", ("bot.config", "bot.logs")),
+    ("services", ("bot.services",)),
+    ("observability", ("bot.metrics",)),
+    ("adapters", ("bot.store", "bot.sources", "bot.data")),
+    ("query", ("bot.query",)),
+    ("models", ("bot.models",)),
+    ("foundation", ("bot", "bot.errors", "bot.clock", "bot.progress", "bot.sources.names")),
+)
+# Side by side in one layer, these never import each other (a store that knows the upstreams,
+# or a source that writes SQL, would tie the second database backend to them).
+APART = (("bot.store", "bot.sources"),)
+
+
+def _prefix_of(module: str) -> tuple[int, str]:
+    """(layer index, prefix) for the longest prefix that names the module."""
+    matches = [
+        (len(prefix), index, prefix)
+        for index, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or (prefix != "bot" and module.startswith(prefix + "."))
+    ]
+    assert matches, f"{module} is in no layer: add it to LAYERS and to docs/architecture.md"
+    _, index, prefix = max(matches)
+    return index, prefix
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import from a lower layer into a higher one, and between packages kept apart."""
+    found = []
+    for module, targets in sorted(graph.items()):
+        mine, my_prefix = _prefix_of(module)
+        for target in sorted(targets):
+            theirs, their_prefix = _prefix_of(target)
+            if theirs < mine:
+                found.append(f"{module} ({LAYERS[mine][0]}) -> {target} ({LAYERS[theirs][0]})")
+            elif {my_prefix, their_prefix} in [set(pair) for pair in APART]:
+                found.append(f"{module} -> {target} (kept apart)")
+    return found
+
+
+def test_every_import_points_down_the_layers() -> None:
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    graph = {"bot.models": {"bot.services.poller"}, "bot.services.poller": {"bot.models"}}
+    assert upward_imports(graph) == ["bot.models (models) -> bot.services.poller (services)"]
+    assert upward_imports({"bot.store.x": {"bot.sources.y"}, "bot.sources.y": set()}) == [
+        "bot.store.x -> bot.sources.y (kept apart)"
+    ]
+
+
+def layer_graph(graph: dict[str, set[str]]) -> str:
+    """The graph folded to one node per layer prefix, as Mermaid text for the docs."""
+    edges = sorted(
+        {
+            (_prefix_of(module)[1], _prefix_of(target)[1])
+            for module, targets in graph.items()
+            for target in targets
+            if _prefix_of(module)[1] != _prefix_of(target)[1]
+        }
+    )
+    lines = ["flowchart TD"]
+    for name, prefixes in LAYERS:
+        lines.append(f"  subgraph {name}")
+        lines.extend(f'    {p.replace(".", "_")}["{p}"]' for p in prefixes)
+        lines.append("  end")
+    lines.extend(f"  {a.replace('.', '_')} --> {b.replace('.', '_')}" for a, b in edges)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(layer_graph(import_graph()))
