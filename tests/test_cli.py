@@ -199,3 +199,21 @@ def test_search_as_a_real_process(env: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["query"] == "causal discovery"
+
+
+def test_check_config_names_the_backend_and_never_prints_the_database_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", "postgresql://pf:PG-SECRET-PW@db:5432/pf")
+    assert main(["check-config"]) == 0
+    out, _ = capsys.readouterr()
+    assert "database: PostgreSQL at postgresql://pf:***@db:5432/pf" in out
+    assert main(["check-config", "--json"]) == 0
+    out_json, err = capsys.readouterr()
+    assert json.loads(out_json)["backend"] == "postgresql"
+    assert "PG-SECRET-PW" not in out + out_json + err
+    monkeypatch.delenv("PAPERFEED_DATABASE_URL")
+    assert main(["check-config"]) == 0
+    assert "database: SQLite file data/paperfeed.sqlite3" in capsys.readouterr().out

@@ -46,6 +46,11 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
         emit(data)
         return 0
     print(f"configuration: {config.path or 'none found, using defaults'}")
+    db = config.database
+    if db.url:
+        print(f"database: PostgreSQL at {db.url.redacted()} ([database] path is ignored)")
+    else:
+        print(f"database: SQLite file {db.path}")
     for section in ("discord", "database", "health", "logging"):
         for key, value in data[section].items():
             print(f"  [{section}] {key} = {json.dumps(value)}")
