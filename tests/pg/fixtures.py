@@ -142,7 +142,8 @@ def postgres_template(postgres_admin_url: str) -> Iterator[str]:
     run_sync(lambda: _admin(postgres_admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-def _fresh_database(admin_url: str, template: str) -> Iterator[str]:
+def fresh_database(admin_url: str, template: str) -> Iterator[str]:
+    """A new database copied from `template`, yielded as a URL and dropped afterwards."""
     name = f"paperfeed_test_{os.getpid()}_{next(_names)}"
     run_sync(lambda: _admin(admin_url, f"CREATE DATABASE {name} TEMPLATE {template}"))
     try:
@@ -154,10 +155,10 @@ def _fresh_database(admin_url: str, template: str) -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_admin_url: str, postgres_template: str) -> Iterator[str]:
     """The URL of a fresh database with the latest schema, dropped after the test."""
-    yield from _fresh_database(postgres_admin_url, postgres_template)
+    yield from fresh_database(postgres_admin_url, postgres_template)
 
 
 @pytest.fixture
 def postgres_empty_url(postgres_admin_url: str) -> Iterator[str]:
     """The URL of a fresh, empty database (no schema at all), dropped after the test."""
-    yield from _fresh_database(postgres_admin_url, "template0")
+    yield from fresh_database(postgres_admin_url, "template0")
