@@ -217,3 +217,16 @@ def test_check_config_names_the_backend_and_never_prints_the_database_password(
     monkeypatch.delenv("PAPERFEED_DATABASE_URL")
     assert main(["check-config"]) == 0
     assert "database: SQLite file data/paperfeed.sqlite3" in capsys.readouterr().out
+
+
+def test_a_database_url_is_refused_until_postgresql_is_wired_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interim (issue 14): never run on SQLite while the configuration says PostgreSQL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", "postgresql://pf:PG-SECRET-PW@db/pf")
+    assert main(["search", "causal"]) == 2
+    err = capsys.readouterr().err
+    assert "PostgreSQL is not available in this build yet" in err and "PG-SECRET-PW" not in err
+    assert not (tmp_path / "data").exists()

@@ -12,7 +12,7 @@ from bot import __version__
 from bot.cli import feeds, ops, papers, runtime
 from bot.cli.common import Handler
 from bot.config import load_config
-from bot.errors import PaperfeedError
+from bot.errors import ConfigError, PaperfeedError
 from bot.logs import setup_logging
 
 COMMAND_MODULES = (papers, ops, runtime, feeds)
@@ -42,6 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, os.environ)
         setup_logging(config.logging)
+        if config.database.url and args.command != "check-config":
+            # Interim, until the PostgreSQL store is wired in (issue 14): a URL must never
+            # silently mean "SQLite after all".
+            raise ConfigError(
+                "[database] url: PostgreSQL is not available in this build yet; "
+                "unset it (and $PAPERFEED_DATABASE_URL) to use SQLite"
+            )
         handler: Handler = args.handler
         return asyncio.run(handler(args, config))
     except PaperfeedError as exc:
