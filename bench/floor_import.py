@@ -8,8 +8,8 @@ It creates the database with the real migrations (same tables, indexes and full-
 then reads the file line by line with `json.loads`, takes only what the tables need without
 validating, normalising or merging anything (dates are stored as the snapshot's `update_date`
 string), assigns primary keys itself and inserts with `executemany`, one transaction a batch,
-with the same connection settings as the store. `bench/run.py` runs it as a subprocess to
-compare its wall time and memory with `paperfeed import` of the same file.
+with the same connection settings as the store. The ingest benchmark (`bench/ingest.py`) runs
+it as a subprocess to compare its wall time and memory with `paperfeed import` of the same file.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.store import codec, open_store  # noqa: E402
+from bot.store import open_store  # noqa: E402
+from bot.store.sqlite import codec  # noqa: E402
 
 COLUMNS = ("pk", *codec.PAPER_COLUMNS)
 INSERT_PAPER = (

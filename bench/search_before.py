@@ -4,7 +4,7 @@ Usage::
 
     python bench/search_before.py [--sizes 100000,1000000] [--reps 20] [--workdir DIR]
 
-Runs, for each query of `bench/run.py`'s search benchmark, the two statements the old
+Runs, for each query of the search benchmark (`bench/search.py`), the two statements the old
 `Store.search` ran for a relevance search: every match joined to its paper row, scored with
 bm25 x recency and sorted (LIMIT 10), then a count over the same join; for a cat:-only query,
 the category test on every paper, newest first, and the same count. Raw sqlite3 on the cached
@@ -27,15 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import (  # noqa: E402
-    DEFAULT_WORKDIR,
-    PRESETS,
-    SEARCH_QUERIES,
-    Context,
-    percentiles,
-)
+from bench.harness import DEFAULT_WORKDIR, PRESETS, Context, percentiles  # noqa: E402
+from bench.search import SEARCH_QUERIES  # noqa: E402
 from bot.query import compile_query  # noqa: E402
-from bot.store import store as store_module  # noqa: E402
+from bot.store.sqlite import search_sql  # noqa: E402
 
 NOW = "2026-01-01T00:00:00Z"
 
@@ -56,7 +51,7 @@ def old_statements(text: str) -> tuple[str, str, dict[str, Any]]:
         source = "papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
         where.insert(0, "papers_fts MATCH :fts")
         params["fts"] = compiled.fts
-        score = f"(-{store_module._BM25}) * {store_module._RECENCY}"
+        score = f"(-{search_sql.BM25}) * {search_sql.RECENCY}"
         order = "score DESC, p.published DESC"
     where_sql = " AND ".join(where)
     rank = f"SELECT p.*, {score} AS score FROM {source} WHERE {where_sql} ORDER BY {order} LIMIT 10"

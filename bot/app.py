@@ -18,13 +18,14 @@ import httpx
 from bot import USER_AGENT
 from bot.config import Config
 from bot.metrics import Metrics
+from bot.models import utcnow
 from bot.services.poller import Poller
 from bot.sources.arxiv import DEFAULT_SPACING, ArxivSource
 from bot.sources.base import Source
 from bot.sources.http import DEFAULT_RETRY, MemoryValidatorState, Pacer, RetryPolicy, Validators
 from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store, open_store
-from bot.store.store import utcnow
+from bot.store import open_store
+from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -36,7 +37,7 @@ class Services:
     """What a command or the bot gets to work with; built only by `open_services`."""
 
     config: Config
-    store: Store
+    store: Database
     http: httpx.AsyncClient
     poller: Poller
     huggingface: HuggingFaceSource | None
@@ -50,7 +51,7 @@ class ValidatorKeeper:
     Saving an ETag before the papers are safe would make the next poll a 304 and lose them.
     """
 
-    def __init__(self, store: Store, source: str, state: MemoryValidatorState) -> None:
+    def __init__(self, store: Database, source: str, state: MemoryValidatorState) -> None:
         self._store = store
         self._source = source
         self._state = state
@@ -63,13 +64,13 @@ class ValidatorKeeper:
             return
         for url, validators in self._state.by_url.items():
             value = json.dumps({"etag": validators.etag, "last_modified": validators.last_modified})
-            await self._store.set_state(source, _VALIDATOR_PREFIX + url, value)
+            await self._store.sources.set_state(source, _VALIDATOR_PREFIX + url, value)
 
 
-async def _load_validators(store: Store, source: str, urls: list[str]) -> MemoryValidatorState:
+async def _load_validators(store: Database, source: str, urls: list[str]) -> MemoryValidatorState:
     state = MemoryValidatorState()
     for url in urls:
-        raw = await store.get_state(source, _VALIDATOR_PREFIX + url)
+        raw = await store.sources.get_state(source, _VALIDATOR_PREFIX + url)
         if raw:
             data = json.loads(raw)
             state.set(

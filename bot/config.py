@@ -13,15 +13,17 @@ import os
 import re
 import tomllib
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from bot.errors import ConfigError, QueryError
 from bot.models import KNOWN_SOURCES, FeedMode, FeedSpec
 from bot.query import compile_query
+from bot.sources.arxiv_categories import category_problem
 
 DEFAULT_CONFIG_PATH = "config.toml"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -30,6 +32,15 @@ _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _CATEGORY = re.compile(r"^[A-Za-z][A-Za-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _SNOWFLAKE_MAX = 2**63 - 1
+# Discord ids carry their creation time (ms since 2015 shifted left 22 bits): every id made
+# since Discord opened has at least 17 digits, so a small number is a placeholder or a typo.
+_SNOWFLAKE_MIN = 10**16
+# Politeness floors: arXiv's listings change once a day and its terms ask for restraint; Hugging
+# Face's daily list changes over hours. Polling faster gains nothing and risks being blocked.
+# The floors guard the public services only: a mirror or a test server of your own (a URL on
+# another host) may be polled as often as you like.
+POLL_FLOORS = {"arxiv": timedelta(minutes=15), "huggingface": timedelta(minutes=5)}
+PUBLIC_HOSTS = {"arxiv": ("arxiv.org",), "huggingface": ("huggingface.co", "hf.co")}
 _FEED_SOURCES = tuple(s for s in KNOWN_SOURCES if s != "import")
 
 
@@ -296,7 +307,9 @@ def _as_snowflake(value: Any) -> int:
     """A Discord id: a positive integer (a numeric string is accepted, since ids exceed JS ints)."""
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _SNOWFLAKE_MAX:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError
+    if not _SNOWFLAKE_MIN <= value <= _SNOWFLAKE_MAX:
         raise ValueError
     return value
 
@@ -429,8 +442,8 @@ def _discord(r: _Reader, env: Mapping[str, str]) -> DiscordConfig:
         token_file=token_file,
         api_base=r.get("api_base", d.api_base, _as_url, 'expected an http(s) URL like "https://discord.com/api/v10"'),
         gateway_url=r.get("gateway_url", d.gateway_url, _as_ws_url_or_empty, 'expected "" or a ws(s):// URL'),
-        dev_guild_ids=r.get("dev_guild_ids", d.dev_guild_ids, _as_list(_as_snowflake), "expected a list of Discord guild ids"),
-        alerts_channel_id=r.get("alerts_channel_id", d.alerts_channel_id, _as_snowflake_or_zero, "expected a Discord channel id or 0"),
+        dev_guild_ids=r.get("dev_guild_ids", d.dev_guild_ids, _as_list(_as_snowflake), "expected a list of Discord guild ids (snowflakes of 17 to 19 digits; Developer Mode, Copy ID)"),
+        alerts_channel_id=r.get("alerts_channel_id", d.alerts_channel_id, _as_snowflake_or_zero, "expected a Discord channel id or 0 (a snowflake of 17 to 19 digits; Developer Mode, Copy ID)"),
     )  # fmt: skip
 
 
@@ -489,23 +502,62 @@ def _is_postgres_url(text: str) -> bool:
 def _huggingface(r: _Reader) -> HuggingFaceConfig:
     r.check_keys({"enabled", "base_url", "interval"})
     d = HuggingFaceConfig()
+    base_url = r.get("base_url", d.base_url, _as_url, "expected an http(s) URL")
     return HuggingFaceConfig(
         enabled=r.get("enabled", d.enabled, _as_bool, "expected true or false"),
-        base_url=r.get("base_url", d.base_url, _as_url, "expected an http(s) URL"),
-        interval=r.get("interval", d.interval, _as_duration, 'expected a duration like "20m"'),
+        base_url=base_url,
+        interval=_interval(
+            r, "huggingface", d.interval, 'expected a duration like "20m"', [base_url]
+        ),
     )
 
 
 def _arxiv(r: _Reader) -> ArxivConfig:
     r.check_keys({"enabled", "categories", "api_url", "rss_url", "interval"})
     d = ArxivConfig()
+    api_url = r.get("api_url", d.api_url, _as_url, "expected an http(s) URL")
+    rss_url = r.get("rss_url", d.rss_url, _as_url, "expected an http(s) URL")
     return ArxivConfig(
         enabled=r.get("enabled", d.enabled, _as_bool, "expected true or false"),
-        categories=r.get("categories", d.categories, _as_list(_as_category), 'expected a list of arXiv categories like ["cs.LG"]'),
-        api_url=r.get("api_url", d.api_url, _as_url, "expected an http(s) URL"),
-        rss_url=r.get("rss_url", d.rss_url, _as_url, "expected an http(s) URL"),
-        interval=r.get("interval", d.interval, _as_duration, 'expected a duration like "30m"'),
+        categories=_categories(r, d.categories, archives=False),
+        api_url=api_url,
+        rss_url=rss_url,
+        interval=_interval(r, "arxiv", d.interval, 'expected a duration like "30m"', [api_url, rss_url]),
     )  # fmt: skip
+
+
+def _is_public(url: str, source: str) -> bool:
+    """Whether a URL points at the public service itself (or a subdomain of it)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == h or host.endswith("." + h) for h in PUBLIC_HOSTS[source])
+
+
+def _interval(
+    r: _Reader, source: str, default: timedelta, expected: str, urls: Sequence[str]
+) -> timedelta:
+    """A poll interval, no shorter than the politeness floor when a URL is the public service."""
+    interval = r.get("interval", default, _as_duration, expected)
+    floor = POLL_FLOORS[source]
+    if interval < floor and any(_is_public(url, source) for url in urls):
+        raise r.error(
+            "interval",
+            f'expected at least "{format_duration(floor)}" (polling {source} more often '
+            "gains nothing and is impolite to it)",
+            r.table["interval"],
+        )
+    return interval
+
+
+def _categories(r: _Reader, default: tuple[str, ...], *, archives: bool) -> tuple[str, ...]:
+    """arXiv category codes, checked against arXiv's taxonomy; feeds may also name an archive
+    (the arXiv source needs real categories: each is a listing it polls)."""
+    expected = 'expected a list of arXiv categories like ["cs.LG"]'
+    codes = r.get("categories", default, _as_list(_as_category), expected)
+    for code in codes:
+        problem = category_problem(code, archives=archives)
+        if problem is not None:
+            raise ConfigError(f"{r.filename}: {r.where('categories')}: {_one_line(problem)}")
+    return codes
 
 
 def _health(r: _Reader) -> HealthConfig:
@@ -562,9 +614,9 @@ def _feed(r: _Reader) -> FeedSpec:
         raise r.error("sources", 'expected at least one of "huggingface", "arxiv"', [])
     return FeedSpec(
         name=name,
-        channel_id=r.get("channel_id", 0, _as_snowflake, "expected a Discord channel id"),
+        channel_id=r.get("channel_id", 0, _as_snowflake, "expected a Discord channel id (a snowflake of 17 to 19 digits; Developer Mode, Copy ID)"),
         query=query,
-        categories=r.get("categories", d.categories, _as_list(_as_category), 'expected a list of arXiv categories like ["cs.LG"]'),
+        categories=_categories(r, d.categories, archives=True),
         sources=sources,
         min_upvotes=r.get("min_upvotes", d.min_upvotes, _as_int(0, 1_000_000), "expected a whole number >= 0"),
         mode=FeedMode(r.get("mode", d.mode.value, _as_choice("instant", "digest"), 'expected "instant" or "digest"')),

@@ -8,6 +8,7 @@ Discord error handler can turn it into one clear line instead of a traceback::
     ├── QueryError           a search or feed query that cannot be understood (exit 2)
     ├── PaperIdError         a string that names no arXiv paper (exit 2)
     ├── StoreError           the database cannot be opened, migrated or written (exit 1)
+    │   └── DuplicateFeedName    a feed of that name already exists in the guild
     ├── SourceError          an upstream (arXiv, Hugging Face) failed (exit 1)
     │   ├── SourceUnavailable    transient: timeouts, 429, 5xx (retried with backoff)
     │   └── SourceResponseError  the upstream answered something we cannot use
@@ -46,6 +47,14 @@ class PaperIdError(PaperfeedError):
 
 class StoreError(PaperfeedError):
     """The database could not be opened, migrated or written."""
+
+
+class DuplicateFeedName(StoreError):
+    """A feed name is unique within its guild; `name` is the one already taken."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f'a feed named "{name}" already exists here')
+        self.name = name
 
 
 class SourceError(PaperfeedError):

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import aiohttp
+
 from bot.config import LoggingConfig
 
 # Libraries that log every request or heartbeat at INFO.
@@ -46,6 +48,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class OneLineNetworkErrors(logging.Filter):
+    """discord.py logs every failed reconnect with a full traceback; for a network error (Discord
+    unreachable: DNS, refused, reset, timeout) the traceback says nothing the reason does not, so
+    the record becomes one line carrying the reason. Other exceptions keep their traceback."""
+
+    NETWORK = (OSError, aiohttp.ClientError, TimeoutError)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("discord") or not record.exc_info:
+            return True
+        exc = record.exc_info[1]
+        if isinstance(exc, self.NETWORK):
+            reason = " ".join(str(exc).split())
+            record.msg = (
+                f"{record.getMessage()} ({type(exc).__name__}{': ' + reason if reason else ''})"
+            )
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class TextFormatter(logging.Formatter):
     """Readable lines with a UTC timestamp (the configuration's times of day are UTC too)."""
 
@@ -58,6 +82,7 @@ def setup_logging(config: LoggingConfig, stream: TextIO | None = None) -> None:
     """Configure the root logger from the [logging] table; calling it again replaces the old set-up."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if config.format == "json" else TextFormatter())
+    handler.addFilter(OneLineNetworkErrors())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

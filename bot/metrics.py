@@ -21,7 +21,7 @@ from prometheus_client import (
 from bot import __version__
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.store.interfaces import Database
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 SOURCES = ("huggingface", "arxiv")
@@ -60,6 +60,12 @@ class Metrics:
         self.poll_failures = Counter(
             "paperfeed_source_poll_failures",
             "Polls that recorded an error (the run's error in `paperfeed poll`).",
+            ["source"],
+            registry=r,
+        )
+        self.warnings = Counter(
+            "paperfeed_source_warnings",
+            "Items a poll skipped or fields it ignored; the poll still succeeded.",
             ["source"],
             registry=r,
         )
@@ -112,6 +118,7 @@ class Metrics:
         for source in SOURCES:
             self.polls.labels(source=source)
             self.poll_failures.labels(source=source)
+            self.warnings.labels(source=source)
             self.papers_new.labels(source=source)
             self.poll_duration.labels(source=source)
         for outcome in DELIVERY_OUTCOMES:
@@ -119,11 +126,15 @@ class Metrics:
         for status in DISCORD_STATUS_CLASSES:
             self.discord_requests.labels(status=status)
 
-    def record_poll(self, source: str, seconds: float, *, failed: bool, new: int = 0) -> None:
+    def record_poll(
+        self, source: str, seconds: float, *, failed: bool, new: int = 0, warnings: int = 0
+    ) -> None:
         """Count one poll of a source with its duration; called by the poller after every run."""
         self.polls.labels(source=source).inc()
         if failed:
             self.poll_failures.labels(source=source).inc()
+        if warnings > 0:
+            self.warnings.labels(source=source).inc(warnings)
         if new > 0:
             self.papers_new.labels(source=source).inc(new)
         self.poll_duration.labels(source=source).observe(max(0.0, seconds))
@@ -140,11 +151,11 @@ class Metrics:
         """Count one Discord REST answer by class (None when the request got no answer at all)."""
         self.discord_requests.labels(status=status_class(status)).inc()
 
-    async def refresh(self, store: Store) -> None:
+    async def refresh(self, store: Database) -> None:
         """Set the gauges that describe the database; `/metrics` calls this before rendering."""
-        self.papers_stored.set(await store.count_papers())
-        self.queue_depth.set(await store.queue_depth())
-        feeds = await store.list_feeds()
+        self.papers_stored.set(await store.papers.count())
+        self.queue_depth.set(await store.outbox.depth())
+        feeds = await store.feeds.list()
         self.feeds_total.set(len(feeds))
         self.feeds_paused.set(sum(1 for f in feeds if f.paused))
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from bot.errors import PaperIdError
@@ -17,6 +19,14 @@ _URL_HOSTS = ("arxiv.org", "huggingface.co", "hf.co")
 _URL_PATH_PREFIXES = ("/abs/", "/pdf/", "/papers/", "/html/", "/api/papers/")
 
 KNOWN_SOURCES = ("huggingface", "arxiv", "import")
+
+Clock = Callable[[], datetime]
+SortOrder = Literal["relevance", "recent", "upvotes"]
+
+
+def utcnow() -> datetime:
+    """The default clock: aware UTC, so stored and compared times never mix zones."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,12 +231,32 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A delivery with what the publisher needs to send it: where and for which feed."""
+
+    delivery: Delivery
+    channel_id: int
+    feed_name: str
+    guild_id: int | None
+    nonce: str | None
+    thread_id: int | None
+    attempted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertResult:
-    """What an upsert did: which ids were new and which changed in a way feeds care about."""
+    """What an upsert did: which ids were new, which changed at all, and which of those matter to feeds.
+
+    ``changed`` holds every known paper whose stored row changed (a new title counts);
+    ``updated`` is the part of it feeds act on (see `feed_relevant_change`); ``unchanged``
+    counts known papers left as they were, so ``len(new) + len(changed) + unchanged`` is the
+    number of distinct papers upserted.
+    """
 
     new: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     unchanged: int = 0
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +282,7 @@ class SourceRun:
     new: int = 0
     updated: int = 0
     error: str | None = None
+    warnings: int = 0  # items skipped or fields ignored by a poll that still worked
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +297,27 @@ class SourceHealth:
     consecutive_failures: int = 0
     stale: bool = False
     stale_reason: str | None = None
+    warnings: int = 0  # in the last poll; never a failure
+
+
+def health_from_runs(source: str, runs: Sequence[SourceRun]) -> SourceHealth:
+    """Last success, last error and the run of failures since, from runs newest first."""
+    failures = 0
+    for run in runs:
+        if run.error is None:
+            break
+        failures += 1
+    last_ok = next((r for r in runs if r.error is None), None)
+    last_bad = next((r for r in runs if r.error is not None), None)
+    return SourceHealth(
+        source=source,
+        last_run=runs[0].finished_at if runs else None,
+        last_success=last_ok.finished_at if last_ok else None,
+        last_error=last_bad.error if last_bad else None,
+        last_error_at=last_bad.finished_at if last_bad else None,
+        consecutive_failures=failures,
+        warnings=runs[0].warnings if runs else 0,
+    )
 
 
 def merge_papers(old: Paper, new: Paper) -> Paper:

@@ -51,7 +51,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TypeAlias
 
@@ -80,6 +80,10 @@ _EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
 _FIELD_PREFIX = re.compile(r"[\W_]*([A-Za-z]+):")
 _CATEGORY = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)?", re.ASCII)
 _CATEGORY_MAX = 40
+# How many other words may stand between the query's words for a title to hold them "close
+# together" (titles are short: beyond this the words usually belong to different ideas).
+NEAR_SLACK = 2
+_TOKEN = re.compile(r"[^\W_]+")
 
 
 # --- The syntax tree ----------------------------------------------------------------------
@@ -421,12 +425,18 @@ class CompiledQuery:
     ``include_categories`` is a conjunction of disjunctions (every group must have a match);
     ``exclude_categories`` must all miss. A value without a dot names a whole archive.
     ``fts`` is None when the query is categories only.
+
+    ``title_evidence`` serves ranking only: MATCH expressions over the title column, each
+    stronger than the one before and implying it: the title alone holds the query's words
+    (OR-groups as asked); then they stand close together; then they form the query as one
+    phrase, in order. A paper's title tier is how many of them it matches.
     """
 
     fts: str | None
     include_categories: tuple[tuple[str, ...], ...] = ()
     exclude_categories: tuple[str, ...] = ()
     ast: Node | None = None
+    title_evidence: tuple[str, ...] = ()
 
     def matches_categories(self, categories: Sequence[str]) -> bool:
         """Whether a paper with these categories passes the category filters."""
@@ -465,6 +475,7 @@ class CompiledQuery:
             include_categories=_dedupe_groups([*self.include_categories, group]),
             exclude_categories=self.exclude_categories,
             ast=_make_and([self.ast, extra]),
+            title_evidence=self.title_evidence,
         )
 
 
@@ -504,7 +515,69 @@ def compile_query(text: str) -> CompiledQuery:
         include_categories=_dedupe_groups(include),
         exclude_categories=_dedupe(exclude),
         ast=root,
+        title_evidence=_title_evidence(words),
     )
+
+
+# --- Title evidence for ranking ------------------------------------------------------------
+
+
+def _title_evidence(words: Sequence[Node]) -> tuple[str, ...]:
+    """All words in the title, then close together, then the phrase (see `CompiledQuery`)."""
+    every = _title_fts(_make_and(words))
+    if every is None:
+        return ()
+    leaves = _title_run(words)
+    if len(leaves) < 2:
+        return (every,)
+    tokens = sum(len(_TOKEN.findall(_leaf_text(leaf))) for leaf in leaves)
+    near = " ".join(_fts_leaf(replace(leaf, field=None)) for leaf in leaves)
+    close = f"title : NEAR({near}, {max(tokens - 2, 0) + NEAR_SLACK})"
+    phrase = _fts_leaf(Phrase(tuple(_leaf_text(leaf) for leaf in leaves), "title"))
+    return (every, close, phrase)
+
+
+def _title_fts(node: Node | None) -> str | None:
+    """The query's wanted words looked for in the title alone; None if it asks nothing of it.
+
+    Exclusions, categories and words meant for another field ask nothing of the title (the
+    match already checked them); an OR with such an alternative asks nothing either.
+    """
+    if isinstance(node, Term | Phrase):
+        return _fts_leaf(replace(node, field="title")) if node.field in (None, "title") else None
+    if isinstance(node, And):
+        parts = [p for p in map(_title_fts, node.children) if p is not None]
+        if len(parts) < 2:
+            return parts[0] if parts else None
+        return " AND ".join(f"({p})" for p in parts)
+    if isinstance(node, Or):
+        alternatives = [_title_fts(child) for child in node.children]
+        if any(a is None for a in alternatives):
+            return None
+        return " OR ".join(f"({a})" for a in alternatives)
+    return None
+
+
+def _title_run(words: Sequence[Node]) -> list[Term | Phrase]:
+    """The title words of a plain conjunction, in query order; empty when the query is not one.
+
+    Only words and phrases side by side can form a phrase or stand close: an OR, a group or a
+    prefix has no single reading, so such queries get the all-words evidence only.
+    """
+    leaves: list[Term | Phrase] = []
+    for node in words:
+        if isinstance(node, Not) or (
+            isinstance(node, Term | Phrase) and node.field not in (None, "title")
+        ):
+            continue
+        if not isinstance(node, Term | Phrase) or (isinstance(node, Term) and node.prefix):
+            return []
+        leaves.append(node)
+    return leaves
+
+
+def _leaf_text(leaf: Term | Phrase) -> str:
+    return leaf.text if isinstance(leaf, Term) else " ".join(leaf.words)
 
 
 def _sort_conjunct(

@@ -20,7 +20,7 @@ from bot.errors import PaperfeedError
 from bot.metrics import CONTENT_TYPE, Metrics
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ async def run_checks(checks: Mapping[str, Check], timeout: float = CHECK_TIMEOUT
 def build_app(
     checks: Mapping[str, Check],
     metrics: Metrics | None = None,
-    store: Store | None = None,
+    store: Database | None = None,
     *,
     check_timeout: float = CHECK_TIMEOUT,
 ) -> web.Application:
@@ -99,7 +99,7 @@ class HealthServer:
         config: HealthConfig,
         checks: Mapping[str, Check],
         metrics: Metrics | None = None,
-        store: Store | None = None,
+        store: Database | None = None,
         *,
         check_timeout: float = CHECK_TIMEOUT,
     ) -> None:

@@ -50,10 +50,23 @@ async def test_import_counts_and_skips_bad_lines_with_their_numbers(tmp_path: Pa
             "line 8",
             "line 10",
         ]
-        assert await store.count_papers() == 20
+        assert await store.papers.count() == 20
         again = await import_lines(store, iter(lines), batch_size=7)
         assert again.new == 0 and again.updated == 0
-        assert await store.count_papers() == 20
+        assert await store.papers.count() == 20
+
+
+async def test_reimport_with_a_new_title_counts_as_updated(tmp_path: Path) -> None:
+    line = FIXTURE.read_text().splitlines()[0]
+    revised = json.loads(line)
+    revised["title"] = "Causal Discovery from Heterogeneous Time Series"
+    revised["update_date"] = "2025-01-15"
+    async with open_store(str(tmp_path / "p.sqlite3")) as store:
+        await import_lines(store, [line])
+        report = await import_lines(store, [json.dumps(revised)])
+        stored = await store.papers.get("2410.00101")
+    assert (report.new, report.updated, report.unchanged) == (0, 1, 0)
+    assert stored is not None and stored.title == revised["title"]
 
 
 async def test_progress_is_reported_per_batch(tmp_path: Path) -> None:

@@ -117,6 +117,7 @@ PAPERS = (
 )
 
 # What never reaches FTS5 as syntax: quoted strings, our operators, our column names.
+SAFE_EVIDENCE = re.compile(r'(?:\s+|"(?:[^"]|"")*"|\(|\)|\*|:|AND|OR|title|NEAR\(|, \d+\))*')
 SAFE_FTS = re.compile(r'(?:\s+|"(?:[^"]|"")*"|\(|\)|\*|:|AND|OR|NOT|title|author_text|abstract)*')
 
 
@@ -434,6 +435,44 @@ def test_highlight_terms_skip_exclusions_and_categories() -> None:
     assert compiled.highlight_terms() == ("causal", "language model", "transform")
 
 
+@pytest.mark.parametrize(
+    ("text", "evidence"),
+    [
+        ("causal", ('title : ("causal")',)),
+        (
+            '"language model" scaling -survey cat:cs.LG',
+            (
+                '(title : ("language model")) AND (title : ("scaling"))',
+                'title : NEAR("language model" "scaling", 3)',
+                'title : ("language model scaling")',
+            ),
+        ),
+        # words meant for another field ask nothing of the title
+        (
+            "diffusion author:tanaka video",
+            (
+                '(title : ("diffusion")) AND (title : ("video"))',
+                'title : NEAR("diffusion" "video", 2)',
+                'title : ("diffusion video")',
+            ),
+        ),
+        # an OR or a prefix has no single phrase: every word in the title is all it asks
+        (
+            "(diffusion OR flow) model",
+            ('((title : ("diffusion")) OR (title : ("flow"))) AND (title : ("model"))',),
+        ),
+        ("transform* model", ('(title : ("transform" *)) AND (title : ("model"))',)),
+        ("(author:bengio OR diffusion) video", ('title : ("video")',)),
+        ("author:bengio", ()),
+        ("cat:cs.LG", ()),
+    ],
+)
+def test_title_evidence_comes_from_the_wanted_words(text: str, evidence: tuple[str, ...]) -> None:
+    compiled = compile_query(text)
+    assert compiled.title_evidence == evidence
+    assert compiled.with_categories(["cs.CV"]).title_evidence == evidence
+
+
 def test_str_is_the_description() -> None:
     compiled = compile_query("Causal  (Inference OR discovery)   -SURVEY")
     assert str(compiled) == "causal (inference OR discovery) -survey"
@@ -502,6 +541,14 @@ def check(db: sqlite3.Connection, text: str) -> None:
     if compiled.fts is not None:
         assert SAFE_FTS.fullmatch(compiled.fts), compiled.fts
     run(db, compiled)
+    # Title evidence is safe too, and each expression implies the one before it.
+    found: set[int] | None = None
+    for expression in compiled.title_evidence:
+        assert SAFE_EVIDENCE.fullmatch(expression), expression
+        rows = db.execute("SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?", (expression,))
+        ids = {row[0] for row in rows}
+        assert found is None or ids <= found, expression
+        found = ids
     again = compile_query(compiled.describe())
     assert (again.fts, again.include_categories, again.exclude_categories) == (
         compiled.fts,

@@ -18,11 +18,11 @@ from typing import Any
 from bot.cli.common import emit, iso
 from bot.config import Config, feed_spec_to_dict, parse_config_text
 from bot.errors import ConfigError, PaperfeedError
-from bot.models import Feed, FeedOrigin, FeedSpec
+from bot.models import Feed, FeedOrigin, FeedSpec, utcnow
 from bot.query import compile_query
-from bot.services.feeds import create_feed
-from bot.store import Store, open_store
-from bot.store.store import utcnow
+from bot.services.feeds import create_feed, import_feeds
+from bot.store import open_store
+from bot.store.interfaces import Database
 
 _SNOWFLAKE_MAX = 2**63 - 1
 _PAUSE_REASON = "paused from the command line"
@@ -201,9 +201,9 @@ def parse_feeds_toml(text: str, name: str) -> tuple[FeedSpec, ...]:
 # -- commands -------------------------------------------------------------------------------
 
 
-async def find_feed_arg(store: Store, text: str, guild_id: int | None) -> Feed:
+async def find_feed_arg(store: Database, text: str, guild_id: int | None) -> Feed:
     """A feed named on the command line, by id or by name; an ambiguous name is refused."""
-    feeds = await store.list_feeds(guild_id=guild_id)
+    feeds = await store.feeds.list(guild_id=guild_id)
     wanted = text.strip()
     if wanted.isdigit():
         for feed in feeds:
@@ -225,7 +225,7 @@ async def find_feed_arg(store: Store, text: str, guild_id: int | None) -> Feed:
 
 async def cmd_list(args: argparse.Namespace, config: Config) -> int:
     async with open_store(config.database.path) as store:
-        feeds = await store.list_feeds(guild_id=args.guild)
+        feeds = await store.feeds.list(guild_id=args.guild)
     if args.json:
         emit({"feeds": [feed_document(f) for f in feeds]})
         return 0
@@ -274,7 +274,7 @@ async def cmd_remove(args: argparse.Namespace, config: Config) -> int:
                 f'feed "{feed.name}" comes from the configuration file: '
                 "remove its [[feeds]] table there instead"
             )
-        await store.remove_feed(feed.id)
+        await store.feeds.remove(feed.id)
     if args.json:
         emit({"removed": feed_document(feed)})
     else:
@@ -295,8 +295,8 @@ async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool)
         feed = await find_feed_arg(store, args.feed, args.guild)
         changed = feed.paused != paused
         if changed:
-            await store.set_feed_paused(feed.id, paused, args.reason if paused else None)
-            feed = await store.get_feed(feed.id) or feed
+            await store.feeds.set_paused(feed.id, paused, args.reason if paused else None)
+            feed = await store.feeds.get(feed.id) or feed
     if args.json:
         emit({"feed": feed_document(feed), "changed": changed})
     elif changed:
@@ -308,7 +308,7 @@ async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool)
 
 async def cmd_export(args: argparse.Namespace, config: Config) -> int:
     async with open_store(config.database.path) as store:
-        feeds = await store.list_feeds(guild_id=args.guild)
+        feeds = await store.feeds.list(guild_id=args.guild)
     seen: dict[str, Feed] = {}
     for feed in feeds:
         other = seen.setdefault(feed.name.casefold(), feed)
@@ -331,7 +331,7 @@ async def cmd_export(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, config: Config) -> int:
-    """Create or update feeds by name within the guild, all in one transaction."""
+    """Create or update feeds (matched by name, or by channel and query), in one transaction."""
     name = "<stdin>" if args.file == "-" else args.file
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
@@ -339,26 +339,13 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PaperfeedError(f"{name}: cannot read: {reason}") from None
     specs = parse_feeds_toml(text, name)
-    outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
-    skipped: list[dict[str, str]] = []
-    queued = 0
-    now = utcnow()
-    async with open_store(config.database.path) as store, store.transaction():
-        for spec in specs:
-            existing = await store.find_feed(spec.name, args.guild)
-            if existing is None:
-                if args.no_backfill:
-                    await store.add_feed(spec, guild_id=args.guild)
-                else:
-                    queued += (await create_feed(store, spec, guild_id=args.guild, now=now))[1]
-                outcome["created"].append(spec.name)
-            elif existing.origin is FeedOrigin.CONFIG:
-                skipped.append({"name": spec.name, "reason": "managed by the configuration file"})
-            elif existing.spec == spec:
-                outcome["unchanged"].append(spec.name)
-            else:
-                await store.update_feed(existing.id, spec, existing.guild_id)
-                outcome["updated"].append(spec.name)
+    async with open_store(config.database.path) as store:
+        result = await import_feeds(
+            store, specs, guild_id=args.guild, now=utcnow(), backfill=not args.no_backfill
+        )
+    outcome = {"created": result.created, "updated": result.updated,
+               "unchanged": result.unchanged}  # fmt: skip
+    skipped, queued = result.skipped, result.queued
     if args.json:
         emit({"file": name, **outcome, "skipped": skipped, "queued": queued})
         return 0

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("db", help="database maintenance")
     dsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     q = dsub.add_parser("backup", help="write a consistent copy of the live database")
-    q.add_argument("path")
+    q.add_argument("path", help="the new file (its folder must exist; it is never overwritten)")
+    q.add_argument("--json", action="store_true", help="print one JSON document")
     q.set_defaults(handler=cmd_db_backup)
 
     p = sub.add_parser("invite-url", help="print the link that adds the bot to a server")
@@ -69,8 +70,11 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
 async def cmd_db_backup(args: argparse.Namespace, config: Config) -> int:
     async with open_store(config.database.path, create=False) as store:
         dest = await store.backup(args.path)
-        papers = await store.count_papers()
-    print(f"backed up {papers} papers to {dest}")
+        papers = await store.papers.count()
+    if args.json:
+        emit({"path": str(dest), "papers": papers})
+    else:
+        print(f"backed up {papers} papers to {dest}")
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import lzma
 import sys
+from typing import BinaryIO, TextIO
 
 from bot.cli.common import (
     duration_arg,
@@ -12,17 +14,20 @@ from bot.cli.common import (
     paper_summary,
     positive_int,
 )
-from bot.config import Config
+from bot.config import Config, format_duration
 from bot.errors import PaperfeedError
-from bot.models import SearchPage, parse_paper_id
+from bot.models import SearchPage, parse_paper_id, utcnow
 from bot.query import compile_query
 from bot.store import open_store
-from bot.store.store import utcnow
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="search the local database")
-    p.add_argument("query", help="a query, e.g. 'causal (inference OR discovery) -survey'")
+    p.add_argument(
+        "query",
+        nargs="+",
+        help="a query, e.g. 'causal (inference OR discovery) -survey'; it may start with '-'",
+    )
     p.add_argument("--limit", type=positive_int, default=10, help="results to show (default 10)")
     p.add_argument(
         "--since", type=duration_arg, help='only papers from this recent period, e.g. "7d"'
@@ -36,32 +41,63 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--payload",
         action="store_true",
-        help="print the exact JSON body the bot would post to Discord",
+        help="print the exact JSON body a feed would post to Discord for it",
+    )
+    p.add_argument(
+        "--feed",
+        metavar="NAME",
+        help="the feed name its footer shows with --payload (default: a placeholder)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_show)
 
     p = sub.add_parser("import", help="load papers from an arXiv metadata snapshot (JSON lines)")
-    p.add_argument("file", help='a .json / .jsonl file, or "-" for standard input')
+    p.add_argument("file", nargs="?", help='a .json / .jsonl file, or "-" for standard input')
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        help="load the small sample of real papers shipped with paperfeed",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_import)
 
 
 async def cmd_search(args: argparse.Namespace, config: Config) -> int:
-    compiled = compile_query(args.query)
+    query = " ".join(args.query)  # unquoted words are one query: `search causal -survey`
+    compiled = compile_query(query)
     since = utcnow() - args.since if args.since else None
+    outside = stored = None
     async with open_store(config.database.path) as store:
-        page = await store.search(compiled, limit=args.limit, since=since, sort=args.sort)
+        page = await store.papers.search(compiled, limit=args.limit, since=since, sort=args.sort)
+        if not page.hits and not args.json:
+            # Say why nothing matched: an empty database, or a window that is too narrow.
+            stored = await store.papers.count()
+            if stored and since is not None:
+                outside = (await store.papers.search(compiled, limit=1, since=None)).total
     if args.json:
         emit(
             {
-                "query": args.query,
+                "query": query,
                 "total": page.total,
                 "results": [paper_summary(h.paper, h.score) for h in page.hits],
             }
         )
         return 0
-    print_search(args.query, page)
+    if stored == 0:
+        print(
+            "the database is empty: load papers with `paperfeed import FILE` (arXiv's metadata "
+            "snapshot) or fetch the latest with `paperfeed poll`"
+        )
+        return 0
+    if outside:
+        window = format_duration(args.since)
+        older = f"{outside} older paper{'s' if outside != 1 else ''}"
+        print(
+            f"no papers from the last {window} match {query!r} "
+            f"({older} {'do' if outside != 1 else 'does'}: widen or drop --since)"
+        )
+        return 0
+    print_search(query, page)
     return 0
 
 
@@ -82,15 +118,17 @@ def print_search(query: str, page: SearchPage) -> None:
 async def cmd_show(args: argparse.Namespace, config: Config) -> int:
     ref = parse_paper_id(args.id)
     async with open_store(config.database.path) as store:
-        paper = await store.get_paper(ref.id)
+        paper = await store.papers.get(ref.id)
     if paper is None:
         raise PaperfeedError(
             f"{ref.id}: not in the local database (run `paperfeed poll` or `paperfeed import`)"
         )
     if args.payload:
-        from bot.discord.embeds import paper_message
+        # The body a feed posts (footer: feed name and source; link buttons). The publisher
+        # adds only the per-(feed, paper) nonce when it sends it.
+        from bot.discord.embeds import FEED_PLACEHOLDER, feed_message
 
-        emit(paper_message(paper))
+        emit(feed_message(paper, args.feed or FEED_PLACEHOLDER))
         return 0
     if args.json:
         emit(paper_document(paper))
@@ -118,26 +156,55 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
 async def cmd_import(args: argparse.Namespace, config: Config) -> int:
     from bot.progress import Progress, bytes_read, file_size
     from bot.services.importer import ImportReport, import_lines
+    from bot.sources.snapshot import (
+        FirstLine,
+        SnapshotFormatError,
+        describe_unreadable,
+        open_snapshot,
+    )
 
+    if args.sample == (args.file is not None):
+        from bot.cli.feeds import UsageError
+
+        raise UsageError("give a FILE to import, or --sample (not both)")
+    if args.sample:
+        from bot.data import sample_path
+
+        args.file = str(sample_path())
+    raw: BinaryIO | None = None
     if args.file == "-":
-        stream = sys.stdin
+        stream: TextIO = sys.stdin
     else:
         try:
-            stream = open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
+            stream, raw = open_snapshot(args.file)
         except OSError as exc:
-            raise PaperfeedError(f"{args.file}: cannot read: {exc.strerror}") from None
+            raise PaperfeedError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+        except SnapshotFormatError as exc:
+            raise PaperfeedError(f"{args.file}: {exc}") from None
     progress = Progress(sys.stderr, file_size(stream))
+    lines = FirstLine(stream)
+
+    def position() -> int | None:
+        # The raw file's offset, so progress is right for a compressed file too.
+        return raw.tell() if raw is not None else bytes_read(stream)
 
     def on_batch(done: ImportReport) -> None:
-        progress.update(done.loaded, bytes_read(stream))
+        progress.update(done.loaded, position())
 
     try:
         async with open_store(config.database.path) as store:
-            report = await import_lines(store, stream, progress=on_batch)
+            report = await import_lines(store, lines, progress=on_batch)
+    except (OSError, EOFError, lzma.LZMAError) as exc:  # a truncated or corrupt .gz/.bz2/.xz
+        raise PaperfeedError(f"{args.file}: cannot read: {exc}") from None
     finally:
         if stream is not sys.stdin:
             stream.close()
+        if raw is not None:
+            raw.close()
     progress.finish()
+    if report.bad and not report.loaded:  # nothing at all could be read: the wrong kind of file
+        first = report.problems[0] if report.problems else None
+        raise PaperfeedError(f"{args.file}: {describe_unreadable(lines.text, first)}")
     for problem in report.problems:
         print(f"{args.file}: {problem}", file=sys.stderr)
     if report.bad > len(report.problems):

@@ -42,11 +42,12 @@ async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
             {
                 "sources": [
                     {"name": r.name, "fetched": r.fetched, "new": r.new, "updated": r.updated,
-                     "queued": r.queued, "error": r.error, **health_document(health[r.name])}
+                     "queued": r.queued, "error": r.error, "warnings": list(r.warnings),
+                     **health_document(health[r.name])}
                     for r in reports
                 ]
                 + [{"name": n, "fetched": 0, "new": 0, "updated": 0, "queued": 0,
-                    "error": "disabled in the configuration"} for n in skipped],
+                    "error": "disabled in the configuration", "warnings": []} for n in skipped],
                 "queued": queued,
             }
         )  # fmt: skip
@@ -54,6 +55,8 @@ async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
         for r in reports:
             line = f"{r.name}: fetched={r.fetched} new={r.new} updated={r.updated}"
             print(f"{line} error: {r.error}" if r.error else line)
+            if r.warnings:  # a successful poll that skipped or ignored something
+                print(f"{r.name}: {len(r.warnings)} warning(s); first: {r.warnings[0]}")
             if health[r.name].stale:
                 print(f"{r.name}: stale: {health[r.name].stale_reason}")
         for name in skipped:

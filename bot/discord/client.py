@@ -50,6 +50,10 @@ class PaperfeedBot(commands.AutoShardedBot):
         background: bool = True,
         **options: Any,
     ) -> None:
+        # discord.py warns at every start that voice libraries are missing; the bot never
+        # joins a voice channel, so the warning is noise (these flags only gate the warning).
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
@@ -110,12 +114,12 @@ class PaperfeedBot(commands.AutoShardedBot):
     async def bind_config_feeds(self) -> None:
         """Config feeds name only a channel; learn its guild so /feed list shows them there."""
         store = self.services.store
-        for feed in await store.list_feeds():
+        for feed in await store.feeds.list():
             if feed.origin is FeedOrigin.CONFIG and feed.guild_id is None:
                 channel = self.get_channel(feed.channel_id)
                 guild = getattr(channel, "guild", None)
                 if guild is not None:
-                    await store.bind_feed_guild(feed.id, guild.id)
+                    await store.feeds.bind_guild(feed.id, guild.id)
 
     def command_payload_hash(self) -> str:
         """A fingerprint of the global commands, so they are re-synced only when they change."""
@@ -133,9 +137,9 @@ class PaperfeedBot(commands.AutoShardedBot):
                 log.warning("could not sync commands to guild %d: %s", guild_id, exc)
         digest = self.command_payload_hash()
         store = self.services.store
-        if self.sync_global or await store.get_state("discord", "commands_hash") != digest:
+        if self.sync_global or await store.sources.get_state("discord", "commands_hash") != digest:
             await self.tree.sync()
-            await store.set_state("discord", "commands_hash", digest)
+            await store.sources.set_state("discord", "commands_hash", digest)
             log.info("global slash commands synced")
 
     async def close(self) -> None:

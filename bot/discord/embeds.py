@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -36,11 +36,15 @@ EMBEDS_MAX = 10
 CONTENT_MAX = 2000
 URL_MAX = 2048
 THREAD_NAME_MAX = 100
+ROW_BUTTONS_MAX = 5  # components in one action row
+BUTTON_LABEL_MAX = 80
+BUTTON_URL_MAX = 512  # a link button's url (Discord's spec: ButtonComponentForMessageRequest)
 
 # ---- our own choices ----------------------------------------------------------------------------
 
 SUMMARY_MAX = 600  # characters of abstract or AI summary shown under a paper's title
 SUMMARY_MIN = 300  # a sentence boundary earlier than this is too short a summary; cut at a word
+COMMENT_MAX = 300  # characters of arXiv's comment line ("12 pages, 5 figures")
 AUTHORS_SHOWN = 3
 RAW_MAX = 10_000  # characters of any one input text worth cleaning (a message shows ≤ 6,000)
 DIGEST_MAX = 25  # papers listed in one digest message
@@ -58,6 +62,15 @@ LINK_LABELS = {
     "code": "Code",
     "project": "Project",
 }
+# Link buttons under a feed's post, in this order (at most one action row of five).
+BUTTON_LABELS = {
+    "arxiv": "Abstract",
+    "pdf": "PDF",
+    "huggingface": "Hugging Face",
+    "code": "Code",
+    "project": "Project",
+}
+FEED_PLACEHOLDER = "<feed>"  # the feed name `paperfeed show --payload` shows without --feed
 ELLIPSIS = "…"
 ZWSP = "\u200b"
 SEP = " · "
@@ -506,11 +519,16 @@ def summary(paper: Paper, limit: int = SUMMARY_MAX) -> tuple[str, bool]:
     return summary_text(clean(paper.abstract, raw=_raw(2 * limit)), limit), False
 
 
-def links_line(paper: Paper, limit: int = 1000) -> str:
-    """`[arXiv](…) · [PDF](…) · …` for the links that exist, in `Paper.links()` order, within `limit`."""
+def links_line(paper: Paper, limit: int = 1000, *, skip: Collection[str] = ()) -> str:
+    """`[arXiv](…) · [PDF](…) · …` for the links that exist, in `Paper.links()` order, within `limit`.
+
+    Links named in `skip` (those already shown as buttons) are left out.
+    """
     parts: list[str] = []
     used = 0
     for key, url in paper.links().items():
+        if key in skip:
+            continue
         target = _link_target(url)
         if target is None:
             continue
@@ -565,13 +583,62 @@ def _footer(paper: Paper, feed_name: str | None, source: str | None) -> str:
     return SEP.join(p for p in parts if p)
 
 
-def paper_embed(paper: Paper, *, feed_name: str | None = None, source: str | None = None) -> Json:
-    """One paper as a rich embed: linked title, summary, links, authors, numbers, source footer."""
+def credited_source(paper: Paper) -> str:
+    """The source a feed's post credits: Hugging Face when it listed the paper, else arXiv.
+
+    One rule for the runner and `paperfeed show --payload`, so the CLI prints what feeds post.
+    """
+    return "huggingface" if "huggingface" in paper.sources else "arxiv"
+
+
+def comment_line(paper: Paper) -> str:
+    """arXiv's own comment ("12 pages, 5 figures"), escaped and cut, as an italic line; "" if none."""
+    text = md(paper.comments, COMMENT_MAX)
+    return f"*{text}*" if text else ""
+
+
+def _button_url(url: str | None) -> str | None:
+    """A URL a link button accepts: http(s), valid for Discord, at most 512 characters."""
+    good = http_url(url)
+    return good if good is not None and len(good) <= BUTTON_URL_MAX else None
+
+
+def link_buttons(paper: Paper) -> list[Json]:
+    """One action row of link buttons (Abstract, PDF, Hugging Face, Code, Project) for the links
+    that exist and fit a button; an empty list when none does."""
+    buttons: list[Json] = []
+    for key, url in paper.links().items():
+        label = BUTTON_LABELS.get(key)
+        target = _button_url(url)
+        if label is None or target is None:
+            continue
+        buttons.append({"type": 2, "style": 5, "label": label[:BUTTON_LABEL_MAX], "url": target})
+        if len(buttons) == ROW_BUTTONS_MAX:
+            break
+    return [{"type": 1, "components": buttons}] if buttons else []
+
+
+def _button_keys(components: Sequence[Json], paper: Paper) -> set[str]:
+    """Which of the paper's links the buttons already carry (so the text need not repeat them)."""
+    urls = {b.get("url") for row in components for b in row.get("components", [])}
+    return {key for key, url in paper.links().items() if _button_url(url) in urls}
+
+
+def paper_embed(
+    paper: Paper,
+    *,
+    feed_name: str | None = None,
+    source: str | None = None,
+    skip_links: Collection[str] = (),
+) -> Json:
+    """One paper as a rich embed: linked title, summary, arXiv's comment, links, authors,
+    numbers, source footer. Links in `skip_links` are shown elsewhere (buttons) and left out."""
     text, is_ai = summary(paper)
     body = inert(escape_markdown(text))
     if is_ai and body:
         body = "*AI summary:* " + body
-    description = "\n\n".join(p for p in (cut(body, 2000), links_line(paper)) if p)
+    parts = (cut(body, 2000), comment_line(paper), links_line(paper, skip=skip_links))
+    description = "\n\n".join(p for p in parts if p)
     embed: Json = {
         "title": md(paper.title, TITLE_MAX) or md(paper.id, TITLE_MAX) or "Untitled paper"
     }
@@ -593,10 +660,33 @@ def paper_embed(paper: Paper, *, feed_name: str | None = None, source: str | Non
     return embed
 
 
-def paper_message(paper: Paper, *, feed_name: str | None = None, source: str | None = None) -> Json:
-    """The exact body to POST to `/channels/{id}/messages` for one paper (the caller adds a nonce)."""
-    embed = paper_embed(paper, feed_name=feed_name, source=source)
-    return fit_message({"embeds": [embed], "allowed_mentions": no_mentions()})
+def paper_message(
+    paper: Paper,
+    *,
+    feed_name: str | None = None,
+    source: str | None = None,
+    buttons: bool = False,
+) -> Json:
+    """The exact body to POST to `/channels/{id}/messages` for one paper (the caller adds a nonce).
+
+    With `buttons`, the links become a row of link buttons (message components) and leave the
+    description; without, they stay a markdown line (for replies sent through discord.py, which
+    carries components as views, not raw rows).
+    """
+    components = link_buttons(paper) if buttons else []
+    skip = _button_keys(components, paper)
+    embed = paper_embed(paper, feed_name=feed_name, source=source, skip_links=skip)
+    body: Json = {"embeds": [embed], "allowed_mentions": no_mentions()}
+    if components:
+        body["components"] = components
+    return fit_message(body)
+
+
+def feed_message(paper: Paper, feed_name: str) -> Json:
+    """Exactly what a feed posts for a paper: the feed's name and the credited source in the
+    footer, and the links as buttons. Channel messages and forum starter messages both take
+    components, so every channel a feed can post to shows them."""
+    return paper_message(paper, feed_name=feed_name, source=credited_source(paper), buttons=True)
 
 
 # ---- lists: digests and search results ----------------------------------------------------------
@@ -738,10 +828,10 @@ def forum_post(message: Mapping[str, Any], *, name: str) -> Json:
 
 
 def paper_forum_post(
-    paper: Paper, *, feed_name: str | None = None, source: str | None = None
+    paper: Paper, *, feed_name: str | None = None, source: str | None = None, buttons: bool = False
 ) -> Json:
-    """One paper as a forum post named after its title."""
-    message = paper_message(paper, feed_name=feed_name, source=source)
+    """One paper as a forum post named after its title (its starter message may carry buttons)."""
+    message = paper_message(paper, feed_name=feed_name, source=source, buttons=buttons)
     return forum_post(message, name=clean(paper.title) or paper.id)
 
 

@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import discord
+from discord.utils import MISSING
 
 from bot.app import Services, open_services
 from bot.config import Config
 from bot.discord.client import PaperfeedBot
-from bot.discord.embeds import digest_message, paper_message
+from bot.discord.embeds import credited_source, digest_message, feed_message
 from bot.discord.endpoints import use_discord_endpoints
 from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
@@ -28,14 +30,109 @@ from bot.web import Check, HealthServer
 
 log = logging.getLogger(__name__)
 FIRST_POLL_DELAY = 20.0  # seconds after start before the first source is polled
+RETRY_FIRST = 30.0  # seconds before the first retry when Discord cannot be reached
+RETRY_CAP = 300.0  # the pause between retries doubles up to this
+# What "cannot reach" looks like: DNS failures and refused connections are OSErrors (aiohttp's
+# ClientConnectorError included); a stalled connection is a timeout.
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, aiohttp.ClientError, TimeoutError)
+GATEWAY_ERRORS: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, discord.GatewayNotFound)
+Wait = Callable[[float], Awaitable[bool]]  # pause this long; True if asked to stop meanwhile
+
+
+def backoff_delays(first: float = RETRY_FIRST, cap: float = RETRY_CAP) -> Iterator[float]:
+    """30 s, 60 s, 120 s, ... capped: patient with an outage, never hammering."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
+
+
+def _say_delay(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds < 60 else f"{seconds / 60:g} min"
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def login_with_retry(
+    client: discord.Client,
+    token: str,
+    api_base: str,
+    *,
+    wait: Wait,
+    delays: Iterator[float] | None = None,
+) -> bool:
+    """Log in, retrying while Discord cannot be reached; False if stopped while waiting.
+
+    One warning line per failed attempt, naming the API base (never the token). A refused
+    token (LoginFailure) is not a network error and goes straight up.
+    """
+    delays = backoff_delays() if delays is None else delays
+    while True:
+        try:
+            await client.login(token)
+            return True
+        except NETWORK_ERRORS as exc:
+            if client.user is not None:
+                # Failed after Discord accepted the token, inside setup_hook: logging in
+                # again would run setup_hook twice, so this is not retried.
+                raise PaperfeedError(
+                    f"lost Discord at {api_base} while starting: {_reason(exc)}"
+                ) from None
+            delay = next(delays)
+            log.warning(
+                "cannot reach Discord at %s (%s): retrying in %s",
+                api_base,
+                _reason(exc),
+                _say_delay(delay),
+            )
+            # static_login opens a new HTTP session on each attempt: close this one first (its
+            # connector goes with it, so let discord.py make a fresh one).
+            await client.http.close()
+            client.http.connector = MISSING
+            if await wait(delay):
+                return False
+
+
+async def connect_with_retry(
+    client: discord.Client,
+    api_base: str,
+    *,
+    wait: Wait,
+    delays: Iterator[float] | None = None,
+) -> None:
+    """Run the gateway; asking Discord for it (GET /gateway/bot) is retried like the login.
+
+    Once connected, discord.py reconnects by itself (reconnect=True) with its own backoff.
+    """
+    delays = backoff_delays() if delays is None else delays
+    while not client.is_closed():
+        try:
+            await client.connect(reconnect=True)
+            return
+        except GATEWAY_ERRORS as exc:
+            if client.is_closed():
+                return
+            delay = next(delays)
+            log.warning(
+                "cannot reach Discord's gateway via %s (%s): retrying in %s",
+                api_base,
+                _reason(exc),
+                _say_delay(delay),
+            )
+            if await wait(delay):
+                return
 
 
 def source_label(paper: Paper) -> str:
-    return "huggingface" if "huggingface" in paper.sources else "arxiv"
+    return credited_source(paper)
 
 
 def paper_body(paper: Paper, feed_name: str) -> Body:
-    return paper_message(paper, feed_name=feed_name, source=source_label(paper))
+    """What a feed posts; `paperfeed show --payload` prints the same body."""
+    return feed_message(paper, feed_name)
 
 
 def digest_body(papers: Any, feed_name: str, more: int, day: str) -> Body:
@@ -128,11 +225,18 @@ async def run_bot(config: Config) -> int:
         bot = build_bot(services, clock=services.clock, metrics=metrics)
         loop = asyncio.get_running_loop()
         closing: list[asyncio.Task[None]] = []
+        stop = asyncio.Event()
 
         def request_stop(name: str) -> None:
             if not closing:
                 log.info("%s received: stopping", name)
+                stop.set()
                 closing.append(loop.create_task(bot.close()))
+
+        async def wait(delay: float) -> bool:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            return stop.is_set()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
@@ -142,7 +246,11 @@ async def run_bot(config: Config) -> int:
                 HealthServer(config.health, health_checks(bot), metrics, services.store),
                 bot,
             ):
-                await bot.start(token)
+                api_base = config.discord.api_base
+                if await login_with_retry(bot, token, api_base, wait=wait):
+                    await connect_with_retry(bot, api_base, wait=wait)
+                if closing:
+                    await closing[0]
         except discord.LoginFailure:
             raise ConfigError("Discord refused the token (401): check $DISCORD_TOKEN") from None
         except discord.PrivilegedIntentsRequired:  # pragma: no cover - we ask for none
@@ -170,7 +278,7 @@ async def sync_commands(config: Config, guild_id: int | None) -> int:
                     synced = await bot.tree.sync(guild=guild)
                 else:
                     synced = await bot.tree.sync()
-                    await services.store.set_state(
+                    await services.store.sources.set_state(
                         "discord", "commands_hash", bot.command_payload_hash()
                     )
         except discord.LoginFailure:

@@ -13,15 +13,15 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from bot.models import SourceHealth, SourceRun
-from bot.store import Store
+from bot.store.interfaces import Database
 
 ARXIV_GRACE = timedelta(hours=6)  # after 00:00 UTC on an announcement day
 
 
-async def source_health(store: Store, source: str, now: datetime) -> SourceHealth:
+async def source_health(store: Database, source: str, now: datetime) -> SourceHealth:
     """The recorded health of a source plus the stale judgement for `now`."""
-    health = await store.source_health(source)
-    runs = await store.source_runs(source, limit=500)
+    health = await store.sources.health(source)
+    runs = await store.sources.runs(source, limit=500)
     reason = None
     if source == "arxiv":
         reason = _arxiv_stale(runs_since(runs, _midnight(now)), now)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from bot.models import Paper
 from bot.sources.snapshot import SnapshotLineError, parse_snapshot_line
-from bot.store import Store
+from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 10_000
@@ -40,7 +40,7 @@ ProgressCallback = Callable[[ImportReport], None]
 
 
 async def import_lines(
-    store: Store,
+    store: Database,
     lines: Iterable[str],
     *,
     batch_size: int = BATCH_SIZE,
@@ -98,13 +98,13 @@ async def _finish(
         progress(report)
 
 
-async def _flush(store: Store, batch: list[Paper], report: ImportReport) -> None:
+async def _flush(store: Database, batch: list[Paper], report: ImportReport) -> None:
     if not batch:
         return
-    result = await store.upsert_papers(batch)
+    result = await store.papers.upsert(batch)
     report.new += len(result.new)
-    report.updated += len(result.updated)
-    report.unchanged += result.unchanged + (
-        len(batch) - len(result.new) - len(result.updated) - result.unchanged
-    )
+    # Any stored change counts for the import (a corrected title is an update), not only the
+    # changes feeds act on; a paper repeated within the batch was merged, so it is unchanged.
+    report.updated += len(result.changed)
+    report.unchanged += len(batch) - len(result.new) - len(result.changed)
     batch.clear()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from bot.errors import QueryError
 from bot.models import Feed, Paper
 from bot.query import CompiledQuery, compile_query
-from bot.store import Store
+from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
 
 log = logging.getLogger(__name__)
@@ -81,26 +81,31 @@ def match_batch(
     return pairs
 
 
-async def queue_matches(store: Store, paper_ids: Sequence[str], now: datetime) -> int:
+async def queue_matches(store: Database, paper_ids: Sequence[str], now: datetime) -> int:
     """Match the given (new or changed) papers against every active feed and queue them."""
     if not paper_ids:
         return 0
-    feeds = compile_feeds(await store.list_feeds(active_only=True))
+    feeds = compile_feeds(await store.feeds.list(active_only=True))
     if not feeds:
         return 0
-    papers = await store.get_papers(paper_ids)
+    papers = await store.papers.get_many(paper_ids)
     pairs = await asyncio.to_thread(match_batch, feeds, papers, now)
-    return await store.queue_deliveries(pairs)
+    return await store.outbox.queue(pairs)
 
 
 async def backfill_feed(
-    store: Store, feed: Feed, now: datetime, *, queue: bool = True
+    store: Database, feed: Feed, now: datetime, *, queue: bool = True
 ) -> list[Paper]:
-    """What a new feed would have matched in the last week; queue its `backfill` most recent."""
+    """What a new feed would have matched in the last week; queue its `backfill` most recent.
+
+    What it queues counts against its `backfill`, so backlog from a later first poll of a
+    listing only fills what is left (bot.services.backlog).
+    """
     compiled = compile_query(feed.spec.query)
-    page = await store.search(compiled, limit=200, since=now - RECENT_WINDOW, sort="recent")
+    page = await store.papers.search(compiled, limit=200, since=now - RECENT_WINDOW, sort="recent")
     matches = [h.paper for h in page.hits if feed_accepts(feed, h.paper)]
     chosen = matches[: feed.spec.backfill]
     if queue and chosen:
-        await store.queue_deliveries((feed.id, p.id) for p in reversed(chosen))
+        count = await store.outbox.queue((feed.id, p.id) for p in reversed(chosen))
+        await store.feeds.use_backfill(feed.id, count)
     return matches

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from bot.errors import PaperfeedError
 from bot.models import SourceRun
+from bot.services.backlog import serve_backlog, split_backlog
 from bot.services.matching import queue_matches
-from bot.sources.base import FetchResult, Source
-from bot.store import Store
+from bot.sources.base import FetchResult, Source, warning_key
+from bot.store.interfaces import Database
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -33,7 +34,8 @@ class PollReport:
     new: int = 0
     updated: int = 0
     queued: int = 0
-    error: str | None = None
+    error: str | None = None  # the source gave no usable listing (or storing it failed)
+    warnings: tuple[str, ...] = ()  # items skipped or fields ignored: never a failure
 
 
 class Poller:
@@ -41,7 +43,7 @@ class Poller:
 
     def __init__(
         self,
-        store: Store,
+        store: Database,
         sources: Sequence[Source],
         clock: Clock,
         *,
@@ -78,14 +80,17 @@ class Poller:
             if self._after_store is not None:
                 await self._after_store(name, stored)
         finished = self._clock()
+        if result is not None:
+            await self._log_new_warnings(name, report.warnings, finished)
         if self._metrics is not None:
             self._metrics.record_poll(
                 name,
                 (finished - started).total_seconds(),
                 failed=report.error is not None,
                 new=report.new,
+                warnings=len(report.warnings),
             )
-        await self._store.record_run(
+        await self._store.sources.record_run(
             SourceRun(
                 source=name,
                 started_at=started,
@@ -94,32 +99,62 @@ class Poller:
                 new=report.new,
                 updated=report.updated,
                 error=report.error,
+                warnings=len(report.warnings),
             )
         )
         log.info(
-            "poll %s: fetched=%d new=%d updated=%d queued=%d%s",
+            "poll %s: fetched=%d new=%d updated=%d queued=%d warnings=%d%s",
             name, report.fetched, report.new, report.updated, report.queued,
-            f" error={report.error}" if report.error else "",
+            len(report.warnings), f" error={report.error}" if report.error else "",
         )  # fmt: skip
         return report
+
+    async def _log_new_warnings(self, name: str, warnings: Sequence[str], now: datetime) -> None:
+        """Log each warning once per item and kind, not at every poll that meets it again.
+
+        The seen-set is persisted (the store keeps the last poll's), so `paperfeed poll` run
+        from cron is as quiet as the bot; a warning that goes away and comes back is logged again.
+        """
+        by_key = {warning_key(text): text for text in warnings}
+        try:
+            fresh = await self._store.sources.note_warnings(name, list(by_key), now)
+        except PaperfeedError as exc:
+            log.error("remembering the %s warnings failed: %s", name, exc)
+            fresh = set(by_key)
+        for key, text in by_key.items():
+            if key in fresh:
+                log.warning("%s: %s", name, text)
 
     async def _store_result(
         self, name: str, result: FetchResult, started: datetime
     ) -> tuple[PollReport, bool]:
-        """Keep whatever parsed, even when part of the fetch failed."""
+        """Keep whatever parsed, even when part of the fetch failed; warnings never fail it.
+
+        Papers a listing shows the first time it is read are backlog (bot.services.backlog);
+        the others are news. A listing counts as read once the poll gave anything usable.
+        """
         error = result.error
-        if result.problems and error is None:
-            shown = "; ".join(result.problems[:3])
-            more = f" (+{len(result.problems) - 3} more)" if len(result.problems) > 3 else ""
-            error = f"{len(result.problems)} problem(s): {shown}{more}"
+        # one per item and kind: the same item on two lists (today's and trending) warns once
+        warnings = tuple({warning_key(w): w for w in result.warnings}.values())
         papers = result.all_papers
+        listings = result.listings or {name: frozenset(p.id for p in papers)}
+        usable = error is None or bool(papers)
         try:
             async with self._store.transaction():
-                upsert = await self._store.upsert_papers(papers)
-                queued = await queue_matches(self._store, [*upsert.new, *upsert.updated], started)
+                upsert = await self._store.papers.upsert(papers)
+                seen = await self._store.sources.seen_listings(name, list(listings))
+                news, backlog = split_backlog([*upsert.new, *upsert.updated], listings, seen)
+                queued = await queue_matches(self._store, news, started)
+                queued += await serve_backlog(self._store, backlog, started)
+                if usable:
+                    await self._store.sources.mark_listings_seen(name, list(listings), started)
         except PaperfeedError as exc:
             log.error("storing the %s poll failed: %s", name, exc)
-            return PollReport(name=name, fetched=len(papers), error=str(exc)), False
+            report = PollReport(name=name, fetched=len(papers), error=str(exc), warnings=warnings)
+            return report, False
+        if backlog:
+            log.debug("poll %s: %d paper(s) first listed before the bot looked: backlog",
+                     name, len(backlog))  # fmt: skip
         report = PollReport(
             name=name,
             fetched=len(papers),
@@ -127,5 +162,6 @@ class Poller:
             updated=len(upsert.updated),
             queued=queued,
             error=error,
+            warnings=warnings,
         )
         return report, True

@@ -25,9 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.errors import ChannelUnavailable, DeliveryRetryable, MessageRejected, StoreError
-from bot.models import Paper
-from bot.store import Store
-from bot.store.store import DueDelivery
+from bot.models import DueDelivery, Paper
+from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -118,6 +117,7 @@ class PublishReport:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    skipped: int = 0  # already in the channel from another feed
     paused_channels: list[int] = field(default_factory=list)
     more: bool = False  # the round took a full batch: more may be due right now
 
@@ -127,7 +127,7 @@ class Publisher:
 
     def __init__(
         self,
-        store: Store,
+        store: Database,
         target: DeliveryTarget,
         build_body: BodyBuilder,
         clock: Clock,
@@ -160,7 +160,7 @@ class Publisher:
     async def reconcile(self) -> PublishReport:
         """Settle attempts a crash left unrecorded: found in the channel, or re-sent by nonce."""
         async with self._lock:
-            pending = await self._store.in_flight_deliveries()
+            pending = await self._store.outbox.in_flight()
             if pending:
                 log.info(
                     "reconciling %d delivery attempt(s) left from a previous run", len(pending)
@@ -172,7 +172,7 @@ class Publisher:
         async with self._lock:
             if self._stopping:
                 return PublishReport()
-            due = await self._store.due_deliveries(self._clock(), self._batch_size)
+            due = await self._store.outbox.due(self._clock(), self._batch_size)
             report = await self._publish(due, reconciling=False)
             report.more = len(due) >= self._batch_size
             if report.sent or report.failed or report.paused_channels:
@@ -190,13 +190,13 @@ class Publisher:
         async with self._lock:
             now = self._clock()
             today = now.date().isoformat()
-            for feed in await self._store.list_feeds(active_only=True):
+            for feed in await self._store.feeds.list(active_only=True):
                 if (
                     feed.spec.mode.value != "digest"
                     or now.strftime("%H:%M") < feed.spec.digest_time
                 ):
                     continue
-                if await self._store.last_digest(feed.id) == today:
+                if await self._store.outbox.last_digest(feed.id) == today:
                     continue
                 posted += await self._post_digest(feed.id, feed.name, feed.channel_id,
                                                   feed.spec.digest_size, today)  # fmt: skip
@@ -207,42 +207,49 @@ class Publisher:
     ) -> int:
         """One message with the top papers; the rest are counted in it and marked skipped."""
         assert self._build_digest is not None
-        candidates = await self._store.digest_candidates(feed_id)
+        candidates = await self._store.outbox.digest_candidates(feed_id)
+        elsewhere = await self._store.outbox.posted_to_channel_by_others(
+            channel_id, [p.id for _, p in candidates], feed_id
+        )
+        for delivery_id, paper in candidates:
+            if paper.id in elsewhere:
+                await self._skip_duplicate(delivery_id, paper.id, channel_id, elsewhere[paper.id])
+        candidates = [(d, p) for d, p in candidates if p.id not in elsewhere]
         if not candidates:
-            await self._store.set_last_digest(feed_id, today)
+            await self._store.outbox.set_last_digest(feed_id, today)
             return 0
         chosen, rest = candidates[:size], candidates[size:]
         ids = [delivery_id for delivery_id, _ in chosen]
         body = self._build_digest([p for _, p in chosen], name, len(rest), today)
         nonce = "pd" + hashlib.sha256(f"{feed_id}:{today}".encode()).hexdigest()[:23]
-        await self._store.mark_sending(ids, nonce, self._clock())
+        await self._store.outbox.mark_sending(ids, nonce, self._clock())
         try:
             await self._pace(channel_id)
             posted = await self._target.send(
                 channel_id, body, nonce=nonce, title=f"{name} · {today}"
             )
         except ChannelUnavailable as exc:
-            await self._store.requeue(ids, str(exc))
-            feeds = [f for f in await self._store.list_feeds(active_only=True) if f.id == feed_id]
+            await self._store.outbox.requeue(ids, str(exc))
+            feeds = [f for f in await self._store.feeds.list(active_only=True) if f.id == feed_id]
             for feed in feeds:
-                await self._store.set_feed_paused(feed.id, True, str(exc))
+                await self._store.feeds.set_paused(feed.id, True, str(exc))
             await self._target.alert(f"Paused **{name}**: Discord refused <#{channel_id}> ({exc}).")
             return 0
         except MessageRejected as exc:
-            await self._store.mark_failed(ids, str(exc))
+            await self._store.outbox.mark_failed(ids, str(exc))
             await self._target.alert(f"The digest of **{name}** could not be posted: {exc}")
-            await self._store.set_last_digest(feed_id, today)
+            await self._store.outbox.set_last_digest(feed_id, today)
             return 0
         except DeliveryRetryable as exc:
-            await self._store.requeue(ids, str(exc))
+            await self._store.outbox.requeue(ids, str(exc))
             log.warning("digest of feed %d will be retried: %s", feed_id, exc)
             return 0
-        await self._store.mark_sent(ids, posted.message_id, self._clock(), posted.thread_id)
+        await self._store.outbox.mark_sent(ids, posted.message_id, self._clock(), posted.thread_id)
         if rest:
-            await self._store.mark_skipped(
+            await self._store.outbox.mark_skipped(
                 [delivery_id for delivery_id, _ in rest], f"digest of {today} was full"
             )
-        await self._store.set_last_digest(feed_id, today)
+        await self._store.outbox.set_last_digest(feed_id, today)
         self._count("sent")
         return 1
 
@@ -251,7 +258,7 @@ class Publisher:
         if not items:
             return report
         papers = {
-            p.id: p for p in await self._store.get_papers([i.delivery.paper_id for i in items])
+            p.id: p for p in await self._store.papers.get_many([i.delivery.paper_id for i in items])
         }
         by_channel: dict[int, list[DueDelivery]] = defaultdict(list)
         for item in items:
@@ -264,7 +271,7 @@ class Publisher:
                         return
                     paper = papers.get(item.delivery.paper_id)
                     if paper is None:  # cannot happen with the foreign key; never crash on it
-                        await self._store.mark_failed([item.delivery.id], "paper missing")
+                        await self._store.outbox.mark_failed([item.delivery.id], "paper missing")
                         continue
                     if not await self._deliver(item, paper, reconciling, report):
                         return  # the channel is unusable: stop sending to it at once
@@ -278,6 +285,16 @@ class Publisher:
         """Send one delivery; False when its channel must not be tried again this round."""
         delivery = item.delivery
         nonce = item.nonce or delivery_nonce(delivery.feed_id, delivery.paper_id)
+        # One channel never gets the same paper twice, whatever feeds point at it: a paper that
+        # another feed sent (or is sending) here is skipped, naming that feed. The publisher's
+        # lock and one worker per channel make this check and the send below one step.
+        elsewhere = await self._store.outbox.posted_to_channel_by_others(
+            item.channel_id, [paper.id], delivery.feed_id
+        )
+        if paper.id in elsewhere:
+            await self._skip_duplicate(delivery.id, paper.id, item.channel_id, elsewhere[paper.id])
+            report.skipped += 1
+            return True
         try:
             # An attempt whose outcome is unknown (a crash, or a timeout or dropped connection
             # after Discord may have made the message) is looked for in the channel before it
@@ -289,23 +306,23 @@ class Publisher:
                     item.channel_id, paper.id, paper.title, since
                 )
                 if found is not None:
-                    await self._store.mark_sent(
+                    await self._store.outbox.mark_sent(
                         [delivery.id], found.message_id, self._clock(), found.thread_id
                     )
                     report.sent += 1
                     self._count("sent")  # sent by an earlier attempt; found in the channel
                     return True
             body = self._build_body(paper, item.feed_name)
-            await self._store.mark_sending([delivery.id], nonce, self._clock())
+            await self._store.outbox.mark_sending([delivery.id], nonce, self._clock())
             await self._pace(item.channel_id)
             posted = await self._target.send(item.channel_id, body, nonce=nonce, title=paper.title)
         except ChannelUnavailable as exc:
-            await self._store.requeue([delivery.id], str(exc))
+            await self._store.outbox.requeue([delivery.id], str(exc))
             await self._pause_channel(item, str(exc))
             report.paused_channels.append(item.channel_id)
             return False
         except MessageRejected as exc:
-            await self._store.mark_failed([delivery.id], str(exc))
+            await self._store.outbox.mark_failed([delivery.id], str(exc))
             report.failed += 1
             self._count("failed")
             await self._target.alert(
@@ -314,10 +331,10 @@ class Publisher:
             return True
         except DeliveryRetryable as exc:
             if self._stopping:  # cut short by our own shutdown: no backoff, and the next
-                await self._store.requeue([delivery.id], str(exc))  # start looks first
+                await self._store.outbox.requeue([delivery.id], str(exc))  # start looks first
                 return False
             when = self._clock() + retry_delay(delivery.attempts + 1, self._rand())
-            await self._store.mark_retry(delivery.id, str(exc), when)
+            await self._store.outbox.mark_retry(delivery.id, str(exc), when)
             report.retried += 1
             self._count("retried")
             log.warning(
@@ -326,22 +343,33 @@ class Publisher:
             return False
         except StoreError:
             raise
-        await self._store.mark_sent(
+        await self._store.outbox.mark_sent(
             [delivery.id], posted.message_id, self._clock(), posted.thread_id
         )
         report.sent += 1
         self._count("sent")
         return True
 
+    async def _skip_duplicate(
+        self, delivery_id: int, paper_id: str, channel_id: int, other_feed: str
+    ) -> None:
+        """Mark a delivery skipped because another feed already put the paper in its channel."""
+        await self._store.outbox.mark_skipped(
+            [delivery_id], f'already posted to this channel by feed "{other_feed}"'
+        )
+        log.info("delivery %d skipped: %s is already in channel %d from feed %r",
+                 delivery_id, paper_id, channel_id, other_feed)  # fmt: skip
+        self._count("skipped")
+
     async def _pause_channel(self, item: DueDelivery, reason: str) -> None:
         """Pause every active feed posting to a channel Discord refuses, and say so once."""
         feeds = [
             f
-            for f in await self._store.list_feeds(active_only=True)
+            for f in await self._store.feeds.list(active_only=True)
             if f.channel_id == item.channel_id
         ]
         for feed in feeds:
-            await self._store.set_feed_paused(feed.id, True, reason)
+            await self._store.feeds.set_paused(feed.id, True, reason)
         names = ", ".join(f"**{f.name}**" for f in feeds) or f"**{item.feed_name}**"
         log.warning("paused feed(s) %s on channel %d: %s", names, item.channel_id, reason)
         await self._target.alert(

@@ -70,6 +70,7 @@ class ArxivSource:
     ) -> None:
         if not categories:
             raise ValueError("ArxivSource needs at least one category")
+        self.categories = tuple(categories)
         self.listing_url = f"{rss_url.rstrip('/')}/{'+'.join(categories)}"
         self.api_url = api_url
         self.pacer = pacer if pacer is not None else Pacer(DEFAULT_SPACING)
@@ -101,6 +102,7 @@ class ArxivSource:
             return run.build()
         if fetched.not_modified:
             log.debug("%s: listing unchanged since the last poll", SOURCE)
+            self._listed(run, [])
             return run.build(not_modified=True)
         try:
             listing = parse_listing(fetched.body)
@@ -108,13 +110,32 @@ class ArxivSource:
             log.warning("%s: unusable listing from %s: %s", SOURCE, self.listing_url, exc.reason)
             run.fail(exc, where="listing")
             return run.build()
-        run.note(listing.problems, where="listing")
+        if not listing.complete:
+            # a body cut short or broken is a failed request, like a failed page: the entries
+            # that arrived whole are kept, the rest of the listing is missing
+            reason = listing.problems[0] if listing.problems else "feed is malformed or cut short"
+            log.warning("%s: incomplete listing from %s: %s", SOURCE, self.listing_url, reason)
+            run.fail(SourceResponseError(SOURCE, reason), where="listing")
+            run.note(listing.problems[1:], where="listing")
+        else:
+            run.note(listing.problems, where="listing")
         details = await self._details(run, [p.id for p in (*listing.papers, *listing.replaced)])
         run.add(_filled(listing.papers, details))
         run.add_replaced(_filled(listing.replaced, details))
+        self._listed(run, [*listing.papers, *listing.replaced])
         if listing.complete:
             self._fetcher.remember(self.listing_url, fetched)
         return run.build()
+
+    def _listed(self, run: ResultBuilder, papers: Sequence[Paper]) -> None:
+        """One listing per category (a newly configured one starts as backlog); a paper whose
+        categories name none of them is counted in all."""
+        for category in self.categories:
+            run.listed(f"{SOURCE}/{category}")
+        for paper in papers:
+            fits = [c for c in self.categories if _in_category(c, paper.categories)]
+            for category in fits or self.categories:
+                run.listed(f"{SOURCE}/{category}", [paper.id])
 
     async def fetch_by_ids(self, ids: Iterable[str]) -> FetchResult:
         """Papers by id (a version suffix asks for that version), from the query API."""
@@ -185,3 +206,10 @@ class ArxivSource:
 def _filled(listed: list[Paper], details: dict[str, Paper]) -> list[Paper]:
     """Listing papers with what the API added (times, primary category, comments)."""
     return [merge_papers(p, details[p.id]) if p.id in details else p for p in listed]
+
+
+def _in_category(wanted: str, categories: Sequence[str]) -> bool:
+    """`cs.LG` is one category, `cs` a whole archive, as arXiv's listing reads them."""
+    have = {c.lower() for c in categories}
+    wanted = wanted.lower()
+    return wanted in have or ("." not in wanted and any(c.split(".")[0] == wanted for c in have))

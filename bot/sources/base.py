@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,10 +30,19 @@ class FetchResult:
     # arXiv replacements (announce type replace / replace-cross): papers carrying the new
     # version and the metadata the listing gave; upsert them like any other paper.
     replaced: list[Paper] = field(default_factory=list)
+    # The listings this fetch read (a source's own, or one per arXiv category), each with the
+    # ids it showed: what a listing shows the first time the bot sees it is backlog, not news.
+    # Empty means one listing named after the source, holding every paper.
+    listings: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was skipped or ignored without costing the listing: never a failure."""
+        return [p for p in self.problems if p != self.error]
 
     @property
     def all_papers(self) -> list[Paper]:
@@ -49,6 +59,15 @@ class Source(Protocol):
     async def poll(self, now: datetime) -> FetchResult:
         """Fetch what is new; never raises for upstream failures (they land in `error`)."""
         ...
+
+
+# Where a problem was met (page, batch, position, day): changes from poll to poll.
+_PLACE = re.compile(r"\b(?:page|batch|item|entry) \d+(?:/\d+)?|\b(?:date|week|month|sort)=\S+")
+
+
+def warning_key(text: str) -> str:
+    """A warning without where it was met: the same item and kind give the same key every poll."""
+    return " ".join(_PLACE.sub("", text).split())
 
 
 def merge_by_id(*batches: Iterable[Paper]) -> list[Paper]:
@@ -72,6 +91,7 @@ class ResultBuilder:
         self._replaced: list[Paper] = []
         self._problems: list[str] = []
         self._notes: list[str] = []
+        self._listings: dict[str, set[str]] = {}
 
     def add(
         self, papers: Iterable[Paper], problems: Iterable[str] = (), *, where: str = ""
@@ -81,6 +101,10 @@ class ResultBuilder:
 
     def add_replaced(self, papers: Iterable[Paper]) -> None:
         self._replaced.extend(papers)
+
+    def listed(self, listing: str, ids: Iterable[str] = ()) -> None:
+        """Record that `listing` was read and showed these ids (it may show none)."""
+        self._listings.setdefault(listing, set()).update(ids)
 
     def note(self, problems: Iterable[str], *, where: str = "") -> None:
         """Record problems that degraded the fetch without failing it."""
@@ -105,8 +129,8 @@ class ResultBuilder:
             self.unavailable = True
 
     def build(self, *, not_modified: bool = False) -> FetchResult:
-        if self._notes:
-            log.warning(
+        if self._notes:  # the poller logs each warning once; this is for other callers
+            log.debug(
                 "%s: %d problem(s) while reading the response; first: %s",
                 self.source,
                 len(self._notes),
@@ -118,4 +142,5 @@ class ResultBuilder:
             error=self.error,
             not_modified=not_modified,
             replaced=merge_by_id(self._replaced),
+            listings={name: frozenset(ids) for name, ids in self._listings.items()},
         )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import json
+import lzma
 import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, BinaryIO, TextIO, cast
 
 from bot.errors import PaperIdError
 from bot.models import Paper, parse_paper_id
@@ -115,3 +120,85 @@ def _date(value: Any) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+# -- the file around the lines ------------------------------------------------------------------
+
+# Leading bytes of the containers people keep the snapshot in (it is ~4 GB uncompressed).
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+_ARCHIVES = {b"PK\x03\x04": "ZIP archive", b"7z\xbc\xaf\x27\x1c": "7-Zip archive",
+             b"\x28\xb5\x2f\xfd": "zstd-compressed file"}  # fmt: skip
+EXPECTED_FORMAT = (
+    "expected JSON lines as in arXiv's metadata snapshot (one paper object a line, with "
+    '"id" and "title"), plain or compressed with gzip, bzip2 or xz'
+)
+
+
+class SnapshotFormatError(ValueError):
+    """The file as a whole is not a snapshot; the message says what it looks like."""
+
+
+def open_snapshot(path: str) -> tuple[TextIO, BinaryIO]:
+    """The file's lines as text, decompressing gzip, bzip2 and xz on the fly.
+
+    Returns the text stream and the raw file under it, whose position is how far into the file
+    the import is (for progress, compressed or not). OSError if it cannot be opened;
+    SnapshotFormatError for a container that holds files rather than one stream (ZIP, 7-Zip).
+    """
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    try:
+        head = raw.read(8)
+        raw.seek(0)
+        for magic, kind in _ARCHIVES.items():
+            if head.startswith(magic):
+                raise SnapshotFormatError(
+                    f"looks like a {kind}; {EXPECTED_FORMAT} (unpack it first)"
+                )
+        stream: BinaryIO = raw
+        for magic, kind in _COMPRESSED.items():
+            if head.startswith(magic):
+                if kind == "gzip":
+                    stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw))
+                elif kind == "bzip2":
+                    stream = cast(BinaryIO, bz2.BZ2File(raw))
+                else:
+                    stream = cast(BinaryIO, lzma.LZMAFile(raw))  # noqa: SIM115 - closed with the text stream
+        return io.TextIOWrapper(stream, encoding="utf-8", errors="replace"), raw
+    except BaseException:
+        raw.close()
+        raise
+
+
+class FirstLine:
+    """Passes lines through, keeping the first non-blank one (to say what a bad file looks like)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = lines
+        self.text: str | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            if self.text is None and line.strip():
+                self.text = line.strip()
+            yield line
+
+
+def describe_unreadable(first_line: str | None, first_problem: str | None) -> str:
+    """Why no line of a file could be read, from its first line: what it looks like, what is expected."""
+    text = first_line or ""
+    if text.startswith("["):
+        looks = "it looks like a JSON array"
+        hint = " (convert it with: jq -c '.[]' FILE > FILE.jsonl)"
+    elif text.startswith("{"):
+        looks = "it looks like JSON spread over several lines"
+        hint = " (convert it with: jq -c . FILE > FILE.jsonl)"
+    elif text.startswith("<"):
+        looks = "it looks like XML or HTML"
+        hint = ""
+    elif "\ufffd" in text or any(ord(ch) < 32 and ch not in "\t\r\n" for ch in text):
+        looks = "it looks like binary data"
+        hint = ""
+    else:
+        looks = f"no line is a paper ({first_problem})" if first_problem else "no line is a paper"
+        hint = ""
+    return f"nothing imported: {looks}; {EXPECTED_FORMAT}{hint}"

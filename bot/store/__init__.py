@@ -1,5 +1,9 @@
-"""The only package that speaks SQL: the database, its migrations and the batch matcher."""
+"""The only package that speaks SQL: the interfaces, the SQLite backend and the batch matcher.
 
-from bot.store.store import Store, open_store
+Callers type against `bot.store.interfaces`; `open_store` (SQLite) is the one way to open a
+database, used by the composition roots.
+"""
 
-__all__ = ["Store", "open_store"]
+from bot.store.sqlite.database import open_store
+
+__all__ = ["open_store"]

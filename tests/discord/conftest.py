@@ -23,7 +23,8 @@ from bot.sources.arxiv import ArxivSource
 from bot.sources.base import FetchResult
 from bot.sources.http import NO_RETRY, Pacer
 from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store, open_store
+from bot.store import open_store
+from bot.store.interfaces import Database
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
 from tests.fakes.discord.server import FakeDiscord
 
@@ -65,7 +66,7 @@ class Harness:
     fake: FakeDiscord
     alerts_channel: int
     started: StartedBot[PaperfeedBot]
-    store: Store
+    store: Database
     hf: ScriptedSource
     clock: Callable[[], datetime]
 
@@ -94,6 +95,8 @@ async def harness(
     clock = lambda: NOW  # noqa: E731
     async with open_store(config.database.path, clock=clock) as store, httpx.AsyncClient() as http:
         hf = ScriptedSource("huggingface")
+        # a bot that has been running: what the stories' polls bring is news, not backlog
+        await store.sources.mark_listings_seen("huggingface", ["huggingface"], NOW)
         poller = Poller(store, [hf], clock)
         services = Services(config, store, http, poller, None, None, clock)
         started = await start_bot(

@@ -43,7 +43,9 @@ async def test_text_and_forum_feeds_receive_matching_papers_once(harness: Harnes
     assert len(h.fake.messages(world.papers)) == 2
     assert len(h.fake.threads(world.forum)) == 2
     for feed_id in (text_feed, forum_feed):
-        assert {d.state for d in await h.store.deliveries(feed_id=feed_id)} == {DeliveryState.SENT}
+        assert {d.state for d in await h.store.outbox.deliveries(feed_id=feed_id)} == {
+            DeliveryState.SENT
+        }
 
 
 async def test_a_forbidden_channel_pauses_only_its_feed_with_one_alert(harness: Harness) -> None:
@@ -54,18 +56,18 @@ async def test_a_forbidden_channel_pauses_only_its_feed_with_one_alert(harness: 
     fine = await add_feed(h, "fine", world.papers.id, "causal")
     await h.poll_and_deliver([make_paper(10, "Causal A"), make_paper(11, "Causal B")])
     await h.fake.wait_for_messages(world.papers, 2)
-    feed = await h.store.get_feed(blocked)
+    feed = await h.store.feeds.get(blocked)
     assert feed is not None and feed.paused and "50013" in (feed.pause_reason or "")
     alerts = await h.fake.wait_for_messages(h.alerts_channel, 1)
     assert len(alerts) == 1 and "blocked" in alerts[0].content
     assert not alerts[0].pings.any
     # the blocked feed's papers are kept, not lost, and no more requests hit the channel
-    queued = await h.store.deliveries(feed_id=blocked)
+    queued = await h.store.outbox.deliveries(feed_id=blocked)
     assert [d.state for d in queued] == [DeliveryState.QUEUED, DeliveryState.QUEUED]
     before = h.fake.invalid_request_count()
     await h.bot.publisher.publish_due()
     assert h.fake.invalid_request_count() == before <= 2
-    assert {d.state for d in await h.store.deliveries(feed_id=fine)} == {DeliveryState.SENT}
+    assert {d.state for d in await h.store.outbox.deliveries(feed_id=fine)} == {DeliveryState.SENT}
 
 
 async def test_hostile_titles_ping_nobody(harness: Harness) -> None:
@@ -105,8 +107,8 @@ async def test_a_kill_between_send_and_record_posts_nothing_twice(harness: Harne
     await h.poll_and_deliver([make_paper(40, "Causal K")])
     await h.fake.wait_for_messages(world.papers, 1)
     # pretend the process died after Discord made the message but before it was recorded
-    (delivery,) = await h.store.deliveries(feed_id=feed_id)
-    await h.store.mark_sending([delivery.id], None, NOW)
+    (delivery,) = await h.store.outbox.deliveries(feed_id=feed_id)
+    await h.store.outbox.mark_sending([delivery.id], None, NOW)
     assert (await h.bot.publisher.reconcile()).sent == 1
     assert len(h.fake.messages(world.papers)) == 1
 
@@ -119,11 +121,55 @@ async def test_slash_feed_add_needs_manage_channels(harness: Harness) -> None:
         "feed add", {"name": "x", "query": "causal"}, member=world.alice, force=True
     )
     await h.fake.wait_for_callback(refused)
-    assert await h.store.list_feeds() == []
+    assert await h.store.feeds.list() == []
     done = await h.fake.invoke(
         "feed add", {"name": "causal", "query": "causal -survey"}, member=world.mod
     )
     original = await h.fake.wait_for_original(done)
     assert "will post to" in original.content
-    (feed,) = await h.store.list_feeds(guild_id=world.guild.id)
+    (feed,) = await h.store.feeds.list(guild_id=world.guild.id)
     assert feed.name == "causal" and feed.channel_id == world.papers.id
+
+
+async def test_posts_carry_link_buttons_and_arxivs_comment_line(harness: Harness) -> None:
+    """Text channels and forum posts both get the buttons; the fake Discord validates them."""
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    await add_feed(h, "causal", world.papers.id, "causal")
+    await add_feed(h, "forum", world.forum.id, "causal")
+    paper = make_paper(
+        7, "Causal transport", comments="12 pages, 5 figures", github_repo="https://github.com/a/b"
+    )
+    await h.poll_and_deliver([paper])
+    (message,) = await h.fake.wait_for_messages(world.papers, 1)
+    (thread,) = h.fake.threads(world.forum)
+    (starter,) = h.fake.messages(thread)
+    for posted in (message, starter):
+        (row,) = posted.components
+        assert row["type"] == 1
+        assert [(b["type"], b["style"], b["label"], b["url"]) for b in row["components"]] == [
+            (2, 5, "Abstract", "https://arxiv.org/abs/2611.00007"),
+            (2, 5, "PDF", "https://arxiv.org/pdf/2611.00007"),
+            (2, 5, "Hugging Face", "https://huggingface.co/papers/2611.00007"),
+            (2, 5, "Code", "https://github.com/a/b"),
+        ]
+        embed = posted.embeds[0]
+        assert "*12 pages, 5 figures*" in embed["description"]
+        assert embed["footer"]["text"].endswith("· via Hugging Face · arXiv:2611.00007v1")
+    assert message.embeds[0]["footer"]["text"].startswith("causal · ")
+    assert starter.embeds[0]["footer"]["text"].startswith("forum · ")
+
+
+async def test_two_feeds_on_one_channel_post_a_paper_once(harness: Harness) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    first = await add_feed(h, "causal", world.papers.id, "causal")
+    second = await add_feed(h, "causal-copy", world.papers.id, "causal OR discovery")
+    await h.poll_and_deliver([make_paper(8, "Causal discovery at scale")])
+    await h.fake.wait_for_messages(world.papers, 1)
+    await h.poll_and_deliver([make_paper(8, "Causal discovery at scale")])
+    assert len(h.fake.messages(world.papers)) == 1
+    states = [d.state for f in (first, second) for d in await h.store.outbox.deliveries(feed_id=f)]
+    assert sorted(s.value for s in states) == ["sent", "skipped"]

@@ -20,12 +20,15 @@ from referencing.jsonschema import DRAFT202012
 from bot.cli import main
 from bot.discord.embeds import (
     alert_message,
+    comment_line,
     cut,
     digest_forum_post,
     digest_message,
     embed_length,
+    feed_message,
     fit_message,
     forum_post,
+    link_buttons,
     paper_embed,
     paper_forum_post,
     paper_message,
@@ -34,6 +37,7 @@ from bot.discord.embeds import (
     thread_name,
 )
 from bot.models import Paper, SearchHit
+from tests.fakes.discord import rules
 from tests.fakes.discord.schema import spec_or_skip
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "papers.jsonl"
@@ -686,6 +690,114 @@ def test_paper_message_is_exactly_the_body() -> None:
     assert len(body["embeds"]) == 1
 
 
+# ---- what a feed posts: link buttons, arXiv's comment line, the footer -------------------------
+
+
+def fake_discord_errors(body: Body, kind: str = "create") -> dict[str, Any]:
+    """What the loopback Discord's hand-written rules say about a body (empty: accepted)."""
+    errors = rules.FormErrors()
+    rules.check_message(errors, body, kind=kind)
+    return errors.tree
+
+
+def test_feed_posts_carry_link_buttons(message_schema: jsonschema.Draft202012Validator) -> None:
+    body = feed_message(paper(), "causality")
+    assert body["components"] == [
+        {
+            "type": 1,
+            "components": [
+                {"type": 2, "style": 5, "label": "Abstract", "url": "https://arxiv.org/abs/2410.00101"},
+                {"type": 2, "style": 5, "label": "PDF", "url": "https://arxiv.org/pdf/2410.00101"},
+                {"type": 2, "style": 5, "label": "Hugging Face", "url": "https://huggingface.co/papers/2410.00101"},
+                {"type": 2, "style": 5, "label": "Code", "url": "https://github.com/example/causal"},
+                {"type": 2, "style": 5, "label": "Project", "url": "https://example.org/causal"},
+            ],
+        }
+    ]  # fmt: skip
+    # The buttons carry every link, so the description does not repeat them.
+    assert "](https://" not in body["embeds"][0]["description"]
+    message_schema.validate(body)
+    assert fake_discord_errors(body) == {}
+
+
+def test_links_that_cannot_be_buttons_stay_in_the_text(
+    message_schema: jsonschema.Draft202012Validator,
+) -> None:
+    long_repo = "https://github.com/example/" + "r" * 600  # a valid URL, too long for a button
+    body = feed_message(paper(github_repo=long_repo, project_page="ftp://x.org"), "f")
+    labels = [b["label"] for b in body["components"][0]["components"]]
+    assert labels == ["Abstract", "PDF", "Hugging Face"]
+    description = body["embeds"][0]["description"]
+    assert description.endswith(f"[Code]({long_repo})")
+    assert "arxiv.org/abs" not in description and "Project" not in description
+    message_schema.validate(body)
+    assert fake_discord_errors(body) == {}
+    for hostile in (enormous(), paper(title=HOSTILE, github_repo=HOSTILE, project_page=LONG_URL)):
+        made = feed_message(hostile, HOSTILE)
+        for row in made["components"]:
+            assert 1 <= len(row["components"]) <= 5
+            for button in row["components"]:
+                check_url(button["url"])
+                assert len(button["url"]) <= 512 and 1 <= len(button["label"]) <= 80
+        check_limits(made)
+        check_inert(made)
+        message_schema.validate(made)
+        assert fake_discord_errors(made) == {}
+
+
+def test_replies_keep_links_as_text_without_components() -> None:
+    body = paper_message(paper())
+    assert "components" not in body
+    assert "[arXiv](https://arxiv.org/abs/2410.00101)" in body["embeds"][0]["description"]
+    assert link_buttons(paper(sources=frozenset({"arxiv"}), github_repo=None, project_page=None)) == [
+        {
+            "type": 1,
+            "components": [
+                {"type": 2, "style": 5, "label": "Abstract", "url": "https://arxiv.org/abs/2410.00101"},
+                {"type": 2, "style": 5, "label": "PDF", "url": "https://arxiv.org/pdf/2410.00101"},
+            ],
+        }
+    ]  # fmt: skip
+
+
+def test_forum_starter_messages_carry_the_buttons(
+    forum_schema: jsonschema.Draft202012Validator,
+) -> None:
+    post = paper_forum_post(paper(), feed_name="causality", source="arxiv", buttons=True)
+    assert post["message"]["components"] == feed_message(paper(), "causality")["components"]
+    forum_schema.validate(post)
+    errors = rules.FormErrors()
+    rules.check_thread(errors, post, parent_type=15, forum=True)
+    assert errors.tree == {}
+
+
+def test_arxivs_comment_line_is_shown_when_the_source_has_it(
+    message_schema: jsonschema.Draft202012Validator,
+) -> None:
+    with_comment = paper(comments="12 pages, 5 figures", sources=frozenset({"arxiv"}))
+    description = feed_message(with_comment, "f")["embeds"][0]["description"]
+    summary_part, comment = description.split("\n\n")[:2]
+    assert summary_part.startswith("We study causal discovery.")
+    assert comment == "*12 pages, 5 figures*"
+    assert "12 pages" not in paper_embed(paper())["description"]  # no comment, no line
+    assert comment_line(paper(comments="  \n ")) == ""
+    long = feed_message(paper(comments="Accepted at NeurIPS. " * 100), "f")
+    line = long["embeds"][0]["description"].split("\n\n")[1]
+    assert line.startswith("*Accepted at NeurIPS.") and line.endswith("…*") and len(line) <= 302
+    hostile = feed_message(paper(comments=HOSTILE), "f")
+    check_inert(hostile)
+    message_schema.validate(hostile)
+    check_limits(feed_message(enormous(comments="c" * 100_000), "f"))
+
+
+def test_feed_footer_names_the_feed_and_the_source() -> None:
+    hf = feed_message(paper(), "causality")["embeds"][0]["footer"]["text"]
+    assert hf == "causality · via Hugging Face · arXiv:2410.00101v2"
+    arxiv_only = paper(sources=frozenset({"arxiv"}))
+    text = feed_message(arxiv_only, "causality")["embeds"][0]["footer"]["text"]
+    assert text == "causality · via arXiv · arXiv:2410.00101v2"
+
+
 # ---- property ----------------------------------------------------------------------------------
 
 _PIECES = ["@everyone", "@here", "<@1>", "<@&2>", "<#3>", "](http://x)", "e.g. ", ". A", "…", "😀"]
@@ -739,6 +851,7 @@ def test_any_text_gives_valid_inert_bodies(
     forum = validator("CreateForumThreadRequest")
     for body in (
         paper_message(p, feed_name=feed, source=source),
+        feed_message(p, feed),
         digest_message([p] * copies, feed_name=feed, more=more, date_label=feed),
         {"embeds": [search_results_embed([p] * copies, query=feed, page=1, pages=1, total=copies)], "allowed_mentions": {"parse": []}},
         alert_message(feed),
@@ -746,7 +859,8 @@ def test_any_text_gives_valid_inert_bodies(
         check_limits(body)
         check_inert(body)
         message.validate(body)
-    post = paper_forum_post(p, feed_name=feed, source=source)
+        assert fake_discord_errors(body) == {}
+    post = paper_forum_post(p, feed_name=feed, source=source, buttons=True)
     forum.validate(post)
     assert 1 <= len(post["name"]) <= THREAD and post["name"].strip()
 
@@ -772,7 +886,7 @@ def test_show_payload_prints_the_exact_body(
     capsys.readouterr()
     assert main(["show", "arXiv:2410.00101v1", "--payload"]) == 0
     body = json.loads(capsys.readouterr().out)
-    assert set(body) == {"embeds", "allowed_mentions"}
+    assert set(body) == {"embeds", "allowed_mentions", "components"}
     assert body["allowed_mentions"] == {"parse": []}
     embed = body["embeds"][0]
     assert (
@@ -785,6 +899,37 @@ def test_show_payload_prints_the_exact_body(
 
     assert main(["show", "2410.00101", "--payload", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == body
+
+
+def test_show_payload_is_exactly_what_a_feed_posts(
+    env: Path, capsys: pytest.CaptureFixture[str], message_schema: jsonschema.Draft202012Validator
+) -> None:
+    import asyncio
+
+    from bot.discord.runner import paper_body
+    from bot.store import open_store
+
+    async def stored() -> Paper:
+        async with open_store(str(env / "papers.sqlite3")) as store:
+            found = await store.papers.get("2410.00101")
+        assert found is not None
+        return found
+
+    posted = paper_body(asyncio.run(stored()), "causality")
+    capsys.readouterr()
+    assert main(["show", "2410.00101", "--payload", "--feed", "causality"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == posted
+    footer = printed["embeds"][0]["footer"]["text"]
+    assert footer == "causality · via arXiv · arXiv:2410.00101v1"
+    assert [b["label"] for b in printed["components"][0]["components"]] == ["Abstract", "PDF"]
+    assert "*12 pages*" in printed["embeds"][0]["description"]  # the fixture's comment line
+    message_schema.validate(printed)
+    assert fake_discord_errors(printed) == {}
+
+    assert main(["show", "2410.00101", "--payload"]) == 0
+    default = json.loads(capsys.readouterr().out)["embeds"][0]["footer"]["text"]
+    assert default == "<feed> · via arXiv · arXiv:2410.00101v1"
 
 
 def test_show_payload_of_an_unknown_paper_fails_in_one_line(

@@ -11,6 +11,7 @@ from bot.config import ArxivConfig
 from bot.discord.embeds import EMBED_TOTAL_MAX, embed_length
 from bot.models import FeedSpec, SourceRun
 from bot.services.feeds import create_feed
+from bot.sources.base import FetchResult
 from tests.discord.conftest import NOW, Harness, make_paper
 from tests.fakes.discord.records import InteractionRecord, Message
 from tests.fakes.discord.state import Perm
@@ -38,7 +39,7 @@ async def run(
     h: Harness, source: str, ago: timedelta, *, new: int = 0, error: str | None = None
 ) -> None:
     at = NOW - ago
-    await h.store.record_run(
+    await h.store.sources.record_run(
         SourceRun(source=source, started_at=at, finished_at=at, fetched=new, new=new, error=error)
     )
 
@@ -65,13 +66,13 @@ async def test_status_shows_sources_and_this_servers_feeds(harness: Harness) -> 
     await run(h, "arxiv", timedelta(hours=5), new=9)
     for hours in (2, 1):
         await run(h, "arxiv", timedelta(hours=hours), error="arxiv: HTTP 503 (after 4 attempt(s))")
-    await h.store.upsert_papers([make_paper(1, "Causal A"), make_paper(2, "Causal B")])
+    await h.store.papers.upsert([make_paper(1, "Causal A"), make_paper(2, "Causal B")])
     spec = FeedSpec(name="causal", channel_id=world.papers.id, query="causal", backfill=2)
     causal, queued = await create_feed(h.store, spec, guild_id=world.guild.id, now=NOW)
     assert queued == 2
     quiet = FeedSpec(name="quiet", channel_id=world.forum.id, query="graph", backfill=0)
     paused, _ = await create_feed(h.store, quiet, guild_id=world.guild.id, now=NOW)
-    await h.store.set_feed_paused(paused.id, True, "403 50013 Missing Permissions in #paper-forum")
+    await h.store.feeds.set_paused(paused.id, True, "403 50013 Missing Permissions in #paper-forum")
     elsewhere = FeedSpec(name="elsewhere", channel_id=1, query="causal", backfill=0)
     await create_feed(h.store, elsewhere, guild_id=world.guild.id + 1, now=NOW)
 
@@ -96,8 +97,8 @@ async def test_status_shows_sources_and_this_servers_feeds(harness: Harness) -> 
     assert "⏸ paused: 403 50013 Missing Permissions in \\#paper-forum" in lines[2]
     assert "elsewhere" not in description
     # once the feed posted, its last post shows
-    due = await h.store.due_deliveries(NOW)
-    await h.store.mark_sent([d.delivery.id for d in due], 42, NOW - timedelta(minutes=5))
+    due = await h.store.outbox.due(NOW)
+    await h.store.outbox.mark_sent([d.delivery.id for d in due], 42, NOW - timedelta(minutes=5))
     again = await h.fake.invoke("status")
     reply = await h.fake.wait_for_original(again)
     line = reply.embeds[0]["description"].splitlines()[1]
@@ -138,7 +139,7 @@ async def test_status_totals_for_administrators_and_the_owner(harness: Harness) 
     h = harness
     world = h.fake.world
     assert world is not None
-    await h.store.upsert_papers([make_paper(i, f"Paper {i}") for i in range(3)])
+    await h.store.papers.upsert([make_paper(i, f"Paper {i}") for i in range(3)])
     admin = await h.fake.invoke("status", permissions=int(Perm.ADMINISTRATOR))
     reply = await h.fake.wait_for_original(admin)
     totals = fields(reply)["Totals (owners only)"]
@@ -183,3 +184,18 @@ async def test_help_explains_the_bot_within_limits(harness: Harness) -> None:
         assert permission in got["Permissions"]
     assert "README" in got["Read more"]
     assert "/search query:" in got["Examples"]
+
+
+async def test_status_counts_warnings_without_calling_them_failures(harness: Harness) -> None:
+    h = harness
+    odd = "date=2026-11-25 page 0: item 0 (2611.00001): projectPage: not an http(s) URL; ignored"
+    h.hf.next = FetchResult([make_paper(1, "Odd project page")], problems=[odd])
+    for _ in range(2):
+        report = await h.bot.services.poller.poll_source("huggingface")
+        assert report.error is None
+    record = await h.fake.invoke("status")
+    reply = await h.fake.wait_for_original(record)
+    hf = fields(reply)["Hugging Face"]
+    assert "Last error: none" in hf and "Consecutive failures: 0" in hf and "Stale: no" in hf
+    assert "Warnings in the last poll: 1" in hf
+    assert h.fake.messages(h.alerts_channel) == []

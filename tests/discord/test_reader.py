@@ -78,7 +78,7 @@ def answered_in_time(record: InteractionRecord, kind: int) -> None:
 
 
 async def with_corpus(h: Harness) -> None:
-    await h.store.upsert_papers(corpus())
+    await h.store.papers.upsert(corpus())
 
 
 # -- ranking (the store query /search runs, on a fixed corpus) ----------------------------------
@@ -100,7 +100,7 @@ async def with_corpus(h: Harness) -> None:
 )
 async def test_search_ranks_a_fixed_corpus(query: str, top: set[str], absent: set[str]) -> None:
     async with open_store(":memory:", clock=lambda: NOW) as store:
-        await store.upsert_papers(corpus())
+        await store.papers.upsert(corpus())
         page = await run_search(store, compile_query(query), per_page=10)
     ids = [h.paper.id for h in page.hits]
     assert set(ids[: len(top)]) == top, [TITLES[i] for i in ids]
@@ -109,7 +109,7 @@ async def test_search_ranks_a_fixed_corpus(query: str, top: set[str], absent: se
 
 async def test_search_ranking_by_recency_and_upvotes() -> None:
     async with open_store(":memory:", clock=lambda: NOW) as store:
-        await store.upsert_papers(corpus())
+        await store.papers.upsert(corpus())
         compiled = compile_query("diffusion video")
         recent = await run_search(store, compiled, sort="recent")
         voted = await run_search(store, compiled, sort="upvotes")
@@ -247,7 +247,7 @@ async def test_follow_creates_a_feed_for_a_manager(harness: Harness) -> None:
         assert done.ephemeral and "Following" in done.content
         names.append(re.search(r"as feed \*\*(.+?)\*\*", done.content).group(1))  # type: ignore[union-attr]
     assert names == ["vision-language-survey", "vision-language-survey-2"]
-    feeds = await h.store.list_feeds(guild_id=world.guild.id)
+    feeds = await h.store.feeds.list(guild_id=world.guild.id)
     assert [(f.name, f.spec.query, f.channel_id) for f in feeds] == [
         (names[0], query, world.papers.id),
         (names[1], query, world.thread.id),
@@ -256,7 +256,7 @@ async def test_follow_creates_a_feed_for_a_manager(harness: Harness) -> None:
     again = await h.fake.click(reply, "search:follow", member=world.mod)
     said = await h.fake.wait_for_original(again)
     assert "already follows this search" in said.content
-    assert len(await h.store.list_feeds()) == 2
+    assert len(await h.store.feeds.list()) == 2
 
 
 async def test_follow_is_refused_without_manage_channels(harness: Harness) -> None:
@@ -270,7 +270,7 @@ async def test_follow_is_refused_without_manage_channels(harness: Harness) -> No
     refusal = await h.fake.wait_for_original(click)
     answered_in_time(click, CALLBACK_MESSAGE)
     assert refusal.ephemeral and "Manage Channels" in refusal.content
-    assert await h.store.list_feeds() == []
+    assert await h.store.feeds.list() == []
 
 
 async def test_follow_is_refused_where_the_bot_cannot_post(harness: Harness) -> None:
@@ -285,7 +285,7 @@ async def test_follow_is_refused_where_the_bot_cannot_post(harness: Harness) -> 
     click = await h.fake.click(reply, "search:follow", member=world.mod)
     refusal = await h.fake.wait_for_original(click)
     assert refusal.ephemeral and "Send Messages" in refusal.content
-    assert await h.store.list_feeds() == []
+    assert await h.store.feeds.list() == []
 
 
 async def test_search_in_a_direct_message_offers_no_follow(harness: Harness) -> None:
@@ -351,7 +351,7 @@ async def test_few_local_results_also_ask_hugging_face(
     assert marker["name"] == "From Hugging Face" and marker["value"].startswith(f"Result {number}:")
     options = custom_ids(reply)["search:open"]["options"]
     assert "from Hugging Face" in options[number - 1]["description"]
-    stored = await h.store.get_paper("2611.20001")
+    stored = await h.store.papers.get("2611.20001")
     assert stored is not None and stored.sources == frozenset({"huggingface"})
     assert upstream.seen[0].url.params["q"] == "speculative decoding"
 
@@ -476,7 +476,7 @@ async def test_paper_fetched_from_hugging_face_is_stored(
     reply = await h.fake.wait_for_original(record)
     answered_in_time(record, CALLBACK_DEFERRED)
     assert reply.ephemeral and reply.embeds[0]["title"] == "Latent Planning for Web Agents"
-    stored = await h.store.get_paper("2611.20005")
+    stored = await h.store.papers.get("2611.20005")
     assert stored is not None and stored.upvotes == 12
     assert upstream.asked("/api/query") == 0  # Hugging Face had it: arXiv is not asked
 
@@ -491,7 +491,7 @@ async def test_paper_falls_back_to_arxiv_when_hugging_face_fails(
     reply = await h.fake.wait_for_original(record)
     answered_in_time(record, CALLBACK_DEFERRED)
     assert reply.embeds[0]["title"] == "Generated Paper 2611.30001"
-    stored = await h.store.get_paper("2611.30001")
+    stored = await h.store.papers.get("2611.30001")
     assert stored is not None and stored.sources == frozenset({"arxiv"})
 
 

@@ -118,6 +118,17 @@ def command(**parts: Any) -> list[dict[str, Any]]:
     return [{"name": "papers", "description": "Show papers", "type": 1, **parts}]
 
 
+def link_button(
+    url: str = "https://arxiv.org/abs/1", label: str = "Abstract", **extra: Any
+) -> dict[str, Any]:
+    return {"type": 2, "style": 5, "label": label, "url": url, **extra}
+
+
+def link_row(url: str, **extra: Any) -> dict[str, Any]:
+    label = extra.pop("label", "Abstract")
+    return {"type": 1, "components": [link_button(url, label, **extra)]}
+
+
 CASES = [
     # --- message bodies ---------------------------------------------------------------------------
     Case("content over 2000", "POST", MSG, {"content": "x" * 2001}, 400, 50035, ("content",)),
@@ -268,6 +279,51 @@ CASES = [
         400,
         50035,
         ("components",),
+    ),
+    Case(
+        "a link button with a url over 512",
+        "POST",
+        MSG,
+        {"content": "a", "components": [link_row("https://x.org/" + "a" * 499)]},
+        400,
+        50035,
+        ("components", "0", "components", "0", "url"),
+    ),
+    Case(
+        "a link button without http(s)",
+        "POST",
+        MSG,
+        {"content": "a", "components": [link_row("arxiv.org/abs/1")]},
+        400,
+        50035,
+        ("components", "0", "components", "0", "url"),
+    ),
+    Case(
+        "a link button with a custom_id",
+        "POST",
+        MSG,
+        {"content": "a", "components": [link_row("https://x.org", custom_id="c")]},
+        400,
+        50035,
+        ("components", "0", "components", "0", "custom_id"),
+    ),
+    Case(
+        "a link button label over 80",
+        "POST",
+        MSG,
+        {"content": "a", "components": [link_row("https://x.org", label="l" * 81)]},
+        400,
+        50035,
+        ("components", "0", "components", "0", "label"),
+    ),
+    Case(
+        "six buttons in a row",
+        "POST",
+        MSG,
+        {"content": "a", "components": [{"type": 1, "components": [link_button()] * 6}]},
+        400,
+        50035,
+        ("components", "0", "components"),
     ),
     Case(
         "ephemeral in a channel", "POST", MSG, {"content": "a", "flags": 64}, 400, 50035, ("flags",)
@@ -600,6 +656,22 @@ AT_THE_LIMITS = [
         0,
     ),
     Case("a context-menu command", "PUT", CMDS, [{"name": "Save Paper", "type": 3}], 200, 0),
+    Case(
+        "five link buttons at their limits",
+        "POST",
+        MSG,
+        {
+            "embeds": [embed()],
+            "components": [
+                {
+                    "type": 1,
+                    "components": [link_button("https://x.org/" + "a" * 498, "l" * 80)] * 5,
+                }
+            ],
+        },
+        200,
+        0,
+    ),
 ]
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store, open_store
+from bot.store import open_store
+from bot.store.interfaces import Database
 from tests.ops.support import NOW
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+async def store(tmp_path: Path) -> AsyncIterator[Database]:
     async with open_store(str(tmp_path / "db" / "paperfeed.sqlite3"), clock=lambda: NOW) as s:
         yield s

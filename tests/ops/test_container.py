@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -50,8 +51,24 @@ class Stage:
         return found[-1] if found else None
 
 
+def global_args(text: str) -> dict[str, str]:
+    """The `ARG NAME=default` lines before the first FROM (what FROM lines may use)."""
+    found = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.upper().startswith("FROM "):
+            break
+        match = re.fullmatch(r"ARG\s+(\w+)=(\S+)", line, re.I)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
 def read_dockerfile(text: str) -> list[Stage]:
-    """Join continuation lines, drop comments, split into stages (enough for the checks below)."""
+    """Join continuation lines, drop comments, split into stages (enough for the checks below).
+
+    A FROM's `${ARG}` is replaced by that global ARG's default."""
+    args_before = global_args(text)
     stages: list[Stage] = []
     logical: list[tuple[int, str]] = []
     buffer, start = "", 0
@@ -76,8 +93,11 @@ def read_dockerfile(text: str) -> list[Stage]:
         if keyword == "FROM":
             match = re.fullmatch(r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", args, re.I)
             assert match, f"line {number}: unreadable FROM {args!r}"
-            stages.append(Stage(match.group(1), match.group(2)))
+            image = re.sub(r"\$\{?(\w+)\}?", lambda m: args_before[m.group(1)], match.group(1))
+            stages.append(Stage(image, match.group(2)))
             continue
+        if keyword == "ARG" and not stages:
+            continue  # a global ARG, read above
         assert stages, f"line {number}: {keyword} before the first FROM"
         stages[-1].instructions.append(Instruction(keyword, args, number))
     return stages
@@ -111,12 +131,39 @@ def test_build_is_multi_stage_wheel_then_slim_runtime(stages: list[Stage], final
     builder = stages[0]
     assert builder.name, "the builder stage needs a name to copy from"
     assert any("pip wheel" in r.args for r in builder.all("RUN"))
-    assert final.image == "python:3.11-slim"
+    assert final.image.startswith("python:3.11") and "-slim" in final.image
     installs = [r.args for r in final.all("RUN") if "pip install" in r.args]
     assert installs, "the runtime stage installs the built wheels"
     for command in installs:
         assert "--no-index" in command and f"from={builder.name}" in command
         assert "--no-cache-dir" in command
+
+
+def test_base_image_is_pinned_to_one_python_and_debian_release(stages: list[Stage]) -> None:
+    """`python:3.11-slim` moves with every release of Python and Debian: pin both (issue 12)."""
+    images = {stage.image for stage in stages}
+    assert len(images) == 1, f"the stages start from different bases: {images}"
+    (image,) = images
+    name, _, digest = image.partition("@")
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-(bookworm|trixie)", name), image
+    assert not digest or re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image
+
+
+def test_dependencies_are_installed_before_the_code_is_copied(stages: list[Stage]) -> None:
+    """A change to bot/ must not rebuild every dependency's wheel: the builder installs them
+    from pyproject.toml (and the constraints) alone, in a layer that comes before `COPY bot`."""
+    builder = stages[0]
+    steps = [i for i in builder.instructions if i.keyword in ("COPY", "RUN")]
+    copy_code = next(i for i in steps if i.keyword == "COPY" and "bot" in i.args.split()[:-1])
+    deps = [i for i in steps if i.keyword == "RUN" and "-r requirements.txt" in i.args]
+    assert deps, "no RUN installs the dependencies on their own"
+    assert deps[0].line < copy_code.line, "the dependencies are installed after `COPY bot`"
+    before = [i for i in steps if i.line < deps[0].line and i.keyword == "COPY"]
+    copied = {s for i in before for s in i.args.split()[:-1]}
+    assert copied <= {"pyproject.toml", "constraints.txt"}, copied
+    assert "-c constraints.txt" in deps[0].args
+    project = [i for i in steps if i.line > copy_code.line and "pip wheel" in i.args]
+    assert project and "--no-deps" in project[0].args
 
 
 def test_runtime_stage_has_no_compiler_and_no_source_tree(final: Stage) -> None:
@@ -156,17 +203,18 @@ def test_stop_signal_health_check_and_entry_point(final: Stage) -> None:
     stop = final.last("STOPSIGNAL")
     assert stop is not None and stop.args == "SIGTERM"
     check = exec_form(final.last("HEALTHCHECK"))
-    script = " ".join(check)
-    assert check[0] == "python" and "urllib" in script
-    assert "http://127.0.0.1:8080/healthz" in script
+    assert check == ["paperfeed", "healthcheck"], "the check must follow the configured port"
     assert exec_form(final.last("ENTRYPOINT")) == ["paperfeed"]
     assert exec_form(final.last("CMD")) == ["run"]
     expose = final.last("EXPOSE")
     assert expose is not None and expose.args.split() == ["8080"]
 
 
-async def test_health_check_command_follows_the_endpoint(final: Stage) -> None:
-    """Run the HEALTHCHECK's own command against a live endpoint: exit 0 healthy, 1 unhealthy."""
+async def test_health_check_command_follows_the_configured_endpoint(
+    final: Stage, tmp_path: Path
+) -> None:
+    """Run the HEALTHCHECK's own command, unchanged, with a configuration that moves the health
+    endpoint off 8080: exit 0 while /healthz says ok, 1 when it fails or nothing listens."""
     from bot.config import HealthConfig
     from bot.web import HealthServer
     from tests.ops.support import free_port
@@ -177,17 +225,26 @@ async def test_health_check_command_follows_the_endpoint(final: Stage) -> None:
         return state["gateway"]
 
     port = free_port()
-    argv = [arg.replace(":8080/", f":{port}/") for arg in exec_form(final.last("HEALTHCHECK"))]
-    argv[0] = sys.executable
+    config = tmp_path / "config.toml"
+    config.write_text(f'[health]\nhost = "0.0.0.0"\nport = {port}\n')
+    argv = exec_form(final.last("HEALTHCHECK"))
+    assert argv[0] == "paperfeed"
+    argv = [sys.executable, "-m", "bot", *argv[1:]]  # the console script, from this checkout
+    env = {**os.environ, "PAPERFEED_CONFIG": str(config), "PYTHONPATH": str(REPO)}
+
+    async def check() -> int:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env
+        )
+        return await asyncio.wait_for(process.wait(), 30)
+
     codes = []
     async with HealthServer(HealthConfig("127.0.0.1", port), {"gateway": gateway}):
         for healthy in (True, False):
             state["gateway"] = healthy
-            process = await asyncio.create_subprocess_exec(
-                *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-            )
-            codes.append(await asyncio.wait_for(process.wait(), 30))
-    assert codes == [0, 1]
+            codes.append(await check())
+    codes.append(await check())  # nothing listens any more
+    assert codes == [0, 1, 1]
 
 
 def test_oci_labels(final: Stage) -> None:
@@ -195,6 +252,83 @@ def test_oci_labels(final: Stage) -> None:
     for name in OCI_LABELS:
         assert f"org.opencontainers.image.{name}=" in labels, name
     assert 'org.opencontainers.image.licenses="MIT"' in labels
+
+
+def test_the_version_is_written_in_one_place() -> None:
+    """bot/__init__.py holds it (pyproject reads it); the image gets it as a build argument."""
+    from bot import __version__
+
+    assert re.search(r'version\s*=\s*\{\s*attr\s*=\s*"bot.__version__"', (REPO / "pyproject.toml").read_text())  # fmt: skip
+    files = ["Dockerfile", "pyproject.toml", "docker-compose.yml", "constraints.txt",
+             *(str(p.relative_to(REPO)) for p in (REPO / "docker").iterdir())]  # fmt: skip
+    for name in files:
+        text = (REPO / name).read_text(encoding="utf-8")
+        assert __version__ not in text, f"{name} repeats the version {__version__}"
+    version_arg = re.search(r"^ARG VERSION(=\S*)?$", DOCKERFILE.read_text(), re.M)
+    assert version_arg is not None, "the version label comes from ARG VERSION"
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for raw in (REPO / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#")[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version, f"constraints.txt: {line!r} is not name==version"
+            pins[_canonical(name)] = version
+    return pins
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_constraints_pin_every_runtime_dependency_within_pyproject() -> None:
+    """constraints.txt is the lock: every package `paperfeed` needs at run time (all the way
+    down, for this Python) and its build tools, at one version that pyproject.toml allows."""
+    import tomllib
+    from importlib import metadata
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+
+    pins = _pins()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [Requirement(r) for r in project["project"]["dependencies"]]
+    wanted += [Requirement(r) for r in project["build-system"]["requires"]]
+    environment = {**default_environment(), "extra": ""}
+    seen: set[str] = set()
+    while wanted:
+        requirement = wanted.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        name = _canonical(requirement.name)
+        assert name in pins, f"constraints.txt does not pin {requirement.name}"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]}, outside {requirement}"
+        )
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(requirement.name) or []
+        except metadata.PackageNotFoundError:
+            continue  # a build tool this environment lacks: pinned above, not walked
+        wanted += [Requirement(r) for r in requires]
+
+
+def test_the_image_and_ci_install_with_the_constraints(stages: list[Stage]) -> None:
+    runs = [r.args for stage in stages for r in stage.all("RUN")]
+    assert any("pip wheel" in r and "-c constraints.txt" in r for r in runs)
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(r"pip install .*-c constraints\.txt", ci), ".ci/run ignores constraints.txt"
+
+
+def test_ci_runs_the_container_step() -> None:
+    """The real image is built and run by .ci/run (tests/container/run.sh), not only linted."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "bash tests/container/run.sh --prepare" in ci
+    assert re.search(r"^bash tests/container/run\.sh$", ci, re.M)
 
 
 def test_hadolint_finds_nothing() -> None:

@@ -48,7 +48,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
 def add_samples(capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "feeds", "add", "causality", "--channel", CHANNEL, "--guild", GUILD,
         "--query", 'causal (inference OR discovery) author:"Bernhard Schölkopf"')  # fmt: skip
-    run(capsys, "feeds", "add", "it's \\ odd", "--channel", "333", "--guild", GUILD,
+    run(capsys, "feeds", "add", "it's \\ odd", "--channel", "333333333333333333", "--guild", GUILD,
         "--query", "diffusion OR flow", "--mode", "digest", "--digest-time", "07:30",
         "--digest-size", "5", "--categories", "cs.LG,cs.CV", "--sources", "arxiv",
         "--min-upvotes", "4", "--backfill", "0")  # fmt: skip
@@ -83,10 +83,10 @@ def test_add_refuses_bad_values_with_one_line(db: Path, capsys: pytest.CaptureFi
         (["--query", "a", "--backfill", "99"], "backfill"),
     ):  # fmt: skip
         capsys.readouterr()
-        assert main(["feeds", "add", "x", "--channel", "5", *extra]) == 2
+        assert main(["feeds", "add", "x", "--channel", "555555555555555555", *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and wanted in err, err
-    assert main(["feeds", "add", "x", "--channel", "5", "--query=-survey"]) == 2
+    assert main(["feeds", "add", "x", "--channel", "555555555555555555", "--query=-survey"]) == 2
     assert run_json(capsys, "feeds", "list")["feeds"] == []
 
 
@@ -111,12 +111,37 @@ def test_pause_resume_and_remove_by_name_or_id(
 def test_an_ambiguous_name_asks_for_the_id_or_guild(
     db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "feeds", "add", "same", "--channel", "5", "--guild", "1", "--query", "a")
-    run(capsys, "feeds", "add", "same", "--channel", "6", "--guild", "2", "--query", "b")
+    run(
+        capsys,
+        "feeds",
+        "add",
+        "same",
+        "--channel",
+        "555555555555555555",
+        "--guild",
+        "1",
+        "--query",
+        "a",
+    )
+    run(
+        capsys,
+        "feeds",
+        "add",
+        "same",
+        "--channel",
+        "666666666666666666",
+        "--guild",
+        "2",
+        "--query",
+        "b",
+    )
     capsys.readouterr()
     assert main(["feeds", "pause", "same"]) == 2
     assert "several feeds" in capsys.readouterr().err
-    assert run_json(capsys, "feeds", "pause", "same", "--guild", "2")["feed"]["channel_id"] == "6"
+    assert (
+        run_json(capsys, "feeds", "pause", "same", "--guild", "2")["feed"]["channel_id"]
+        == "666666666666666666"
+    )
     assert main(["feeds", "export"]) == 2  # one file cannot hold both
     assert "--guild" in capsys.readouterr().err
     assert "same" in run(capsys, "feeds", "export", "--guild", "1")
@@ -150,15 +175,47 @@ def test_export_import_round_trip_into_a_fresh_database(
     assert run_json(capsys, "feeds", "list")["feeds"][1]["query"] == "diffusion OR flows"
 
 
+def test_importing_an_export_without_a_guild_duplicates_nothing(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12 item 6: re-importing an export (no --guild) made a second feed per channel."""
+    add_samples(capsys)
+    file = tmp_path / "feeds.toml"
+    run(capsys, "feeds", "export", str(file))
+    before = run_json(capsys, "feeds", "list")["feeds"]
+    for _ in range(2):
+        result = run_json(capsys, "feeds", "import", str(file))
+        assert result["created"] == [] and result["updated"] == []
+        assert result["unchanged"] == ["causality", "it's \\ odd"]
+    assert run_json(capsys, "feeds", "list")["feeds"] == before
+
+    # Renamed in the file: the same channel and query is the same feed, renamed in place.
+    file.write_text(file.read_text().replace('name = "causality"', 'name = "causal"'))
+    renamed = run_json(capsys, "feeds", "import", str(file))
+    assert renamed["updated"] == ["causal"] and renamed["created"] == []
+    feeds = run_json(capsys, "feeds", "list")["feeds"]
+    assert [(f["id"], f["name"], f["guild_id"]) for f in feeds] == [
+        (before[0]["id"], "causal", GUILD),
+        (before[1]["id"], "it's \\ odd", GUILD),
+    ]
+    # With the guild named, the same file is still the same feeds.
+    again = run_json(capsys, "feeds", "import", str(file), "--guild", GUILD)
+    assert again["unchanged"] == ["causal", "it's \\ odd"] and again["created"] == []
+    # A new feed on a known channel joins that channel's guild.
+    file.write_text(feeds_to_toml([FeedSpec(name="more", channel_id=int(CHANNEL), query="flow")]))
+    assert run_json(capsys, "feeds", "import", str(file))["created"] == ["more"]
+    assert run_json(capsys, "feeds", "list")["feeds"][-1]["guild_id"] == GUILD
+
+
 def test_import_refuses_a_bad_file_whole(
     db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     file = tmp_path / "bad.toml"
     for text, wanted in (
-        ("[[feeds]]\nname = 'a'\nchannel_id = 5\nquery = 'x'\n[[feeds]]\nname = 'b'\n", "channel_id: missing"),
+        ("[[feeds]]\nname = 'a'\nchannel_id = 555555555555555555\nquery = 'x'\n[[feeds]]\nname = 'b'\n", "channel_id: missing"),
         ("[discord]\napi_base = 'https://x'\n", "only [[feeds]] tables"),
         ("[[feeds]\n", "not valid TOML"),
-        ("[[feeds]]\nname = 'a'\nchannel_id = 5\nquery = 'x'\ncolour = 'red'\n", "unknown key"),
+        ("[[feeds]]\nname = 'a'\nchannel_id = 555555555555555555\nquery = 'x'\ncolour = 'red'\n", "unknown key"),
     ):  # fmt: skip
         file.write_text(text)
         capsys.readouterr()
@@ -178,15 +235,17 @@ def test_file_managed_feeds_are_left_to_the_file(
 
     async def add_config_feed() -> None:
         async with open_store(str(db / "paperfeed.sqlite3")) as store:
-            spec = FeedSpec(name="from-file", channel_id=9, query="a")
-            await store.add_feed(spec, guild_id=None, origin=FeedOrigin.CONFIG)
+            spec = FeedSpec(name="from-file", channel_id=999999999999999999, query="a")
+            await store.feeds.add(spec, guild_id=None, origin=FeedOrigin.CONFIG)
 
     asyncio.run(add_config_feed())
     capsys.readouterr()
     assert main(["feeds", "remove", "from-file"]) == 2
     assert "configuration file" in capsys.readouterr().err
     file = tmp_path / "f.toml"
-    file.write_text(feeds_to_toml([FeedSpec(name="from-file", channel_id=9, query="b")]))
+    file.write_text(
+        feeds_to_toml([FeedSpec(name="from-file", channel_id=999999999999999999, query="b")])
+    )
     result = run_json(capsys, "feeds", "import", str(file))
     assert result["skipped"] == [
         {"name": "from-file", "reason": "managed by the configuration file"}

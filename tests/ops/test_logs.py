@@ -15,7 +15,7 @@ from bot.config import LoggingConfig, parse_config_text
 from bot.logs import setup_logging
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
-from bot.store import Store
+from bot.store.interfaces import Database
 from tests.ops.support import StepClock, make_paper
 
 LIBRARIES = ("httpx", "httpcore", "discord", "discord.gateway", "discord.http", "apscheduler")
@@ -146,7 +146,7 @@ class OneShot:
         return FetchResult(papers=[make_paper("2411.00001"), make_paper("2411.00002")])
 
 
-async def test_the_poller_logs_one_line_per_poll_with_its_figures(store: Store) -> None:
+async def test_the_poller_logs_one_line_per_poll_with_its_figures(store: Database) -> None:
     stream = configure(format="json")
     await Poller(store, [OneShot()], StepClock()).poll_source("huggingface")
     polls = [e for e in json_lines(stream) if e["logger"] == "bot.services.poller"]

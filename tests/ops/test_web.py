@@ -18,7 +18,7 @@ from bot.metrics import Metrics, status_class
 from bot.models import FeedSpec
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
-from bot.store import Store
+from bot.store.interfaces import Database
 from bot.web import HealthServer, run_checks
 from tests.ops.support import StepClock, free_port, make_paper
 
@@ -26,6 +26,7 @@ METRIC_NAMES = (
     "paperfeed_build_info",
     "paperfeed_source_polls_total",
     "paperfeed_source_poll_failures_total",
+    "paperfeed_source_warnings_total",
     "paperfeed_source_papers_new_total",
     "paperfeed_source_poll_duration_seconds",
     "paperfeed_papers_stored",
@@ -89,7 +90,7 @@ def flags() -> dict[str, Flag]:
 
 @pytest.fixture
 async def server(
-    store: Store, flags: dict[str, Flag]
+    store: Database, flags: dict[str, Flag]
 ) -> AsyncIterator[tuple[HealthServer, Metrics]]:
     metrics = Metrics()
     checks: dict[str, Callable[[], Awaitable[bool]]] = {
@@ -144,7 +145,7 @@ async def test_each_failing_part_is_named_with_503(
 
 
 async def test_a_database_that_cannot_take_writes_is_unhealthy(
-    server: tuple[HealthServer, Metrics], store: Store, flags: dict[str, Flag]
+    server: tuple[HealthServer, Metrics], store: Database, flags: dict[str, Flag]
 ) -> None:
     flags["gateway"].answer = False
     blocker = sqlite3.connect(store.path, isolation_level=None)
@@ -173,17 +174,17 @@ async def test_a_check_that_hangs_fails_on_time() -> None:
     assert results == {"gateway": "error: no answer within 0.05s", "database": "ok"}
 
 
-async def test_writable_probe_leaves_an_open_transaction_alone(store: Store) -> None:
+async def test_writable_probe_leaves_an_open_transaction_alone(store: Database) -> None:
     async with store.transaction():
-        await store.upsert_papers([make_paper("2411.00001")])
+        await store.papers.upsert([make_paper("2411.00001")])
         assert await store.check_writable()
     # concurrent probes and writes on the same store never trip over each other
     results = await asyncio.gather(
-        *(store.upsert_papers([make_paper(f"2411.0001{n}")]) for n in range(5)),
+        *(store.papers.upsert([make_paper(f"2411.0001{n}")]) for n in range(5)),
         *(store.check_writable() for _ in range(5)),
     )
     assert all(r is True for r in results[5:])
-    assert await store.count_papers() == 6
+    assert await store.papers.count() == 6
 
 
 async def test_writable_probe_fails_when_the_file_is_gone(tmp_path: Path) -> None:
@@ -200,7 +201,7 @@ async def test_writable_probe_fails_when_the_file_is_gone(tmp_path: Path) -> Non
         moved.rename(path)
 
 
-async def test_port_zero_means_no_server(store: Store) -> None:
+async def test_port_zero_means_no_server(store: Database) -> None:
     health = HealthServer(HealthConfig(host="127.0.0.1", port=0), {}, Metrics(), store)
     async with health:
         assert not health.enabled
@@ -214,12 +215,12 @@ async def test_a_port_in_use_is_one_clear_error(server: tuple[HealthServer, Metr
 
 
 async def test_metrics_are_listed_and_move_after_polls(
-    server: tuple[HealthServer, Metrics], store: Store
+    server: tuple[HealthServer, Metrics], store: Database
 ) -> None:
     health, metrics = server
-    await store.add_feed(FeedSpec(name="causal", channel_id=5, query="causal"), guild_id=1)
-    feed = await store.add_feed(FeedSpec(name="other", channel_id=6, query="flow"), guild_id=1)
-    await store.set_feed_paused(feed.id, True, "channel deleted")
+    await store.feeds.add(FeedSpec(name="causal", channel_id=5, query="causal"), guild_id=1)
+    feed = await store.feeds.add(FeedSpec(name="other", channel_id=6, query="flow"), guild_id=1)
+    await store.feeds.set_paused(feed.id, True, "channel deleted")
 
     before = await get(health, "/metrics")
     assert before.status_code == 200
@@ -236,6 +237,8 @@ async def test_metrics_are_listed_and_move_after_polls(
         FetchResult(papers=[make_paper("2411.00001"), make_paper("2411.00002")]),
         SourceUnavailable("arxiv", "HTTP 503"),
     ]
+    # a bot that has been running: what the listing brings is news, not backlog
+    await store.sources.mark_listings_seen("arxiv", ["arxiv"], StepClock()())
     poller = Poller(store, [source], StepClock(), metrics=metrics)
     assert (await poller.poll_source("arxiv")).new == 2
     assert (await poller.poll_source("arxiv")).error is not None
@@ -247,7 +250,7 @@ async def test_metrics_are_listed_and_move_after_polls(
     assert sample(after, "paperfeed_source_poll_duration_seconds_count", source="arxiv") == 2
     assert sample(after, "paperfeed_source_poll_duration_seconds_sum", source="arxiv") > 0
     assert sample(after, "paperfeed_papers_stored") == 2
-    assert sample(after, "paperfeed_delivery_queue_depth") == await store.queue_depth()
+    assert sample(after, "paperfeed_delivery_queue_depth") == await store.outbox.depth()
     assert sample(after, "paperfeed_delivery_queue_depth") >= 1  # the feed "causal" matched
 
 
@@ -276,7 +279,7 @@ def test_delivery_and_discord_counters_and_registries_are_separate() -> None:
     ]  # fmt: skip
 
 
-async def test_metrics_without_a_registry_is_404(store: Store) -> None:
+async def test_metrics_without_a_registry_is_404(store: Database) -> None:
     config = HealthConfig(host="127.0.0.1", port=free_port())
     async with HealthServer(config, {}) as health:
         assert (await get(health, "/metrics")).status_code == 404

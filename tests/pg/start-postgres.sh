@@ -6,6 +6,9 @@
 #     python -m pytest ...
 #     tests/pg/stop-postgres.sh                 # or: kill -INT "$PAPERFEED_TEST_POSTGRES_PID"
 #
+# `--install-only` installs the server binaries if missing and starts nothing (CI runs it before
+# anything else uses apt, so two apt-gets never race for the dpkg lock).
+#
 # The server lives in a fresh temporary directory with its own port and socket, so it never
 # touches a cluster the machine already runs (Debian's 15/main stays as it was). It runs as the
 # `postgres` user, because PostgreSQL refuses to run as root; root gets a superuser role of its
@@ -30,10 +33,12 @@ if [[ -z "$bindir" ]]; then
     fi
     log "installing postgresql from Debian"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends postgresql >&2
+    # Wait for the dpkg lock rather than fail if another apt is running (CI's container step).
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends postgresql >&2
     bindir=$(find_bindir)
 fi
+if [[ "${1:-}" == --install-only ]]; then exit 0; fi
 
 # Whoever runs the server: `postgres` when we are root, ourselves otherwise.
 as_server() {

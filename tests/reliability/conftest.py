@@ -25,10 +25,11 @@ from bot.discord.runner import build_bot
 from bot.metrics import Metrics
 from bot.models import FeedSpec, Paper
 from bot.services.poller import Poller
-from bot.store import Store, open_store
-from tests.fakes.discord import OpenAPIValidator, World, load_openapi_validator
+from bot.store import open_store
+from bot.store.interfaces import Database
+from tests.fakes.discord import OpenAPIValidator, World
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
-from tests.fakes.discord.schema import spec_required
+from tests.fakes.discord.schema import openapi_validator_or_none
 from tests.reliability.support import HoldingDiscord
 
 DEFAULT_KILL_POINTS = 5
@@ -86,7 +87,7 @@ class LiveBot:
 
     fake: HoldingDiscord
     started: StartedBot[PaperfeedBot]
-    store: Store
+    store: Database
     clock: MovableClock
     alerts: int
     metrics: Metrics
@@ -103,35 +104,32 @@ class LiveBot:
 
     async def feed(self, name: str, channel: int, *, guild: int | None = None) -> int:
         spec = FeedSpec(name=name, channel_id=channel, query="delivery", backfill=0)
-        feed = await self.store.add_feed(spec, guild_id=guild or self.world.guild.id)
+        feed = await self.store.feeds.add(spec, guild_id=guild or self.world.guild.id)
         return feed.id
 
     async def owe(self, feed_ids: Sequence[int], papers: Sequence[Paper]) -> None:
         """Owe every paper to every feed, straight into the outbox."""
-        await self.store.upsert_papers(papers)
-        await self.store.queue_deliveries([(f, p.id) for f in feed_ids for p in papers])
+        await self.store.papers.upsert(papers)
+        await self.store.outbox.queue([(f, p.id) for f in feed_ids for p in papers])
 
     async def deliver_all(self, *, rounds: int = 20, step: timedelta = timedelta(hours=2)) -> int:
         """Publish rounds, moving the clock past every backoff, until nothing is due; the count."""
         for n in range(1, rounds + 1):
             await self.bot.publisher.publish_due()
-            if not await self.store.due_deliveries(self.clock() + timedelta(days=30)):
+            if not await self.store.outbox.due(self.clock() + timedelta(days=30)):
                 return n
             self.clock.offset += step
         raise AssertionError(f"deliveries still queued after {rounds} rounds")
 
     async def states(self, feed_id: int) -> dict[str, int]:
-        return dict(Counter(d.state.value for d in await self.store.deliveries(feed_id=feed_id)))
+        return dict(
+            Counter(d.state.value for d in await self.store.outbox.deliveries(feed_id=feed_id))
+        )
 
 
 def openapi_or_none() -> OpenAPIValidator | None:
     """Discord's spec checks every body, as in tests/discord (required in CI, see schema.py)."""
-    try:
-        return load_openapi_validator()
-    except FileNotFoundError:
-        if spec_required():
-            raise
-        return None
+    return openapi_validator_or_none()
 
 
 @pytest.fixture

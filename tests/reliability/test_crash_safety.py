@@ -67,11 +67,11 @@ async def prefill(fake: HoldingDiscord, db: Path) -> tuple[set[tuple[int, str]],
     papers = [make_paper(n) for n in range(1, PAPERS + 1)]
     expected: set[tuple[int, str]] = set()
     async with open_store(str(db)) as store:
-        await store.upsert_papers(papers)
+        await store.papers.upsert(papers)
         feeds = []
         for n, channel in enumerate(channels):
             spec = FeedSpec(name=f"drill-{n:02d}", channel_id=channel, query="delivery", backfill=0)
-            feeds.append(await store.add_feed(spec, guild_id=world.guild.id))
+            feeds.append(await store.feeds.add(spec, guild_id=world.guild.id))
         pairs = []
         for n, paper in enumerate(papers):
             targets = [n % CHANNELS] + (
@@ -80,7 +80,7 @@ async def prefill(fake: HoldingDiscord, db: Path) -> tuple[set[tuple[int, str]],
             for t in targets:
                 pairs.append((feeds[t].id, paper.id))
                 expected.add((channels[t], paper.id))
-        assert await store.queue_deliveries(pairs) == len(expected)
+        assert await store.outbox.queue(pairs) == len(expected)
     return expected, channels
 
 
@@ -254,15 +254,15 @@ async def small_fan_out(fake: HoldingDiscord, db: Path, papers: int = 60) -> lis
     assert world is not None
     channels = [(await fake.create_channel(f"term-{n}", notify=False)).id for n in range(6)]
     async with open_store(str(db)) as store:
-        await store.upsert_papers([make_paper(n) for n in range(1, papers + 1)])
+        await store.papers.upsert([make_paper(n) for n in range(1, papers + 1)])
         feeds = [
-            await store.add_feed(
+            await store.feeds.add(
                 FeedSpec(name=f"term-{n}", channel_id=c, query="delivery", backfill=0),
                 guild_id=world.guild.id,
             )
             for n, c in enumerate(channels)
         ]
-        await store.queue_deliveries(
+        await store.outbox.queue(
             [(feeds[n % len(feeds)].id, make_paper(n).id) for n in range(1, papers + 1)]
         )
     return channels
@@ -345,8 +345,8 @@ async def test_sigterm_during_the_start_up_reconcile_exits_0_and_loses_nothing(
     try:
         channels = await small_fan_out(fake, db)
         async with open_store(str(db)) as store:  # the trace a SIGKILL leaves: 'sending'
-            owed = await store.deliveries()
-            await store.mark_sending([d.id for d in owed[:24]], None, datetime.now(UTC))
+            owed = await store.outbox.deliveries()
+            await store.outbox.mark_sending([d.id for d in owed[:24]], None, datetime.now(UTC))
         hold = fake.hold(before=True)  # the first re-send of the reconcile waits at Discord
         await bot.start()
         await bot.wait_until(fake, hold.reached.is_set, timeout=STEP_TIMEOUT, what="a re-send")

@@ -57,7 +57,7 @@ async def test_403_and_404_mid_fan_out_pause_only_their_feeds(live: LiveBot) -> 
     assert sorted(report.paused_channels) == sorted([forbidden, deleted])
 
     for feed_id, channel in zip(feeds, chans, strict=True):
-        feed = await live.store.get_feed(feed_id)
+        feed = await live.store.feeds.get(feed_id)
         assert feed is not None
         posted = len(fake.messages(channel, include_deleted=True))
         states = await live.states(feed_id)
@@ -79,7 +79,7 @@ async def test_403_and_404_mid_fan_out_pause_only_their_feeds(live: LiveBot) -> 
 
     # the admin fixes the permission and resumes: the rest arrives, nothing twice
     await fake.set_overwrite(forbidden, fake.bot_user.id, allow=Perm.SEND_MESSAGES)
-    await live.store.set_feed_paused(feeds[1], False)
+    await live.store.feeds.set_paused(feeds[1], False)
     await live.deliver_all()
     assert await live.states(feeds[1]) == {"sent": 10}
     assert len(fake.messages(forbidden)) == 10
@@ -102,7 +102,9 @@ async def test_a_429_storm_is_waited_out_and_posts_each_paper_once(live: LiveBot
     assert_once(live)
     storm = len(fake.requests_to("POST /channels/{id}/messages", status=429))
     assert storm == 20
-    retried = sum([d.attempts > 1 for f in feeds for d in await live.store.deliveries(feed_id=f)])
+    retried = sum(
+        [d.attempts > 1 for f in feeds for d in await live.store.outbox.deliveries(feed_id=f)]
+    )
     check_budget(live, "429-storm", injected_429=storm, rounds=rounds, retried_deliveries=retried)
 
 
@@ -142,12 +144,12 @@ async def test_5xx_bursts_are_retried_with_backoff_and_post_once(
     assert sleeps.backoffs() == [1, 3, 5]  # discord.py's backoff for the flaky channel
     assert await live.states(feeds[0]) == {"sent": 5}
     # the down channel: the publisher backs off 30 s, 60 s, 120 s (±20 %), never sooner
-    first_id = (await live.store.deliveries(feed_id=feeds[1]))[0].id
+    first_id = (await live.store.outbox.deliveries(feed_id=feeds[1]))[0].id
     waits = []
     for _ in range(3):
         (item,) = [d for d in await _queued(live, feeds[1]) if d[0] == first_id]
         due_at = item[1]
-        due_now = [d.delivery.id for d in await live.store.due_deliveries(live.clock())]
+        due_now = [d.delivery.id for d in await live.store.outbox.due(live.clock())]
         assert first_id not in due_now  # not before its time
         waits.append((due_at - live.clock()).total_seconds())
         live.clock.offset += due_at - live.clock() + timedelta(seconds=1)
@@ -155,7 +157,9 @@ async def test_5xx_bursts_are_retried_with_backoff_and_post_once(
     assert 23 <= waits[0] <= 37 and 47 <= waits[1] <= 73 and 95 <= waits[2] <= 145
     assert sleeps.backoffs()[3:] == [1, 3, 5, 7, 9]  # the five 500s, in the third attempt
     assert await live.states(feeds[1]) == {"sent": 5}
-    (delivery,) = [d for d in await live.store.deliveries(feed_id=feeds[1]) if d.id == first_id]
+    (delivery,) = [
+        d for d in await live.store.outbox.deliveries(feed_id=feeds[1]) if d.id == first_id
+    ]
     assert delivery.attempts == 4
     assert_once(live)
     check_budget(live, "5xx-bursts", injected_5xx=10, discord_py_waits=sleeps.backoffs(),
@@ -184,7 +188,7 @@ async def test_an_answer_lost_after_discord_made_the_message_is_not_posted_again
     fake.drop_after_create(1)
     await live.bot.publisher.publish_due()
     assert len(fake.dropped) == 1 and len(fake.messages(channel)) >= 1
-    (first, *_) = await live.store.deliveries(feed_id=feed)
+    (first, *_) = await live.store.outbox.deliveries(feed_id=feed)
     assert first.state.value == "queued" and first.attempts == 1  # the bot could not know
     # ten minutes later: Discord no longer deduplicates the nonce
     fake.clock.advance(fake.nonce_window + 480)

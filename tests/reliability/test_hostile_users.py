@@ -39,10 +39,10 @@ async def reply_to(
 
 async def seed(live: LiveBot) -> None:
     spec = FeedSpec(name="secret", channel_id=live.world.papers.id, query="causal", backfill=0)
-    feed = await live.store.add_feed(spec, guild_id=live.world.guild.id)
+    feed = await live.store.feeds.add(spec, guild_id=live.world.guild.id)
     paused = FeedSpec(name="sleeping", channel_id=live.world.papers.id, query="graph", backfill=0)
-    sleeping = await live.store.add_feed(paused, guild_id=live.world.guild.id)
-    await live.store.set_feed_paused(sleeping.id, True, "paused by an admin")
+    sleeping = await live.store.feeds.add(paused, guild_id=live.world.guild.id)
+    await live.store.feeds.set_paused(sleeping.id, True, "paused by an admin")
     assert feed.id
 
 
@@ -115,7 +115,7 @@ async def test_feed_names_and_channels_of_another_guild_are_out_of_reach(live: L
     # eve's own feed in her guild works, and stays there
     text = await reply_to(live, "feed add", {"name": "secret", "query": "causal"}, **here)
     assert "will post to" in text
-    names = {(f.name, f.guild_id) for f in await live.store.list_feeds()}
+    names = {(f.name, f.guild_id) for f in await live.store.feeds.list()}
     assert {("secret", live.world.guild.id), ("secret", guild.id)} <= names
     record_figures("hostile-users/other-guild", crafted=len(ACTIONS) + 2, changed=0)
 
@@ -180,10 +180,10 @@ async def test_command_spam_from_one_user_meets_a_friendly_cooldown(live: LiveBo
     spammer = fake.state.add_member(
         live.world.guild.id, fake.state.add_user("spammer"), roles=[live.world.moderators.id]
     )
-    before = len(await live.store.list_feeds())
+    before = len(await live.store.feeds.list())
     for n in range(15):
         await reply_to(live, "feed add", {"name": f"spam-{n}", "query": "causal"}, member=spammer)
-    made = len(await live.store.list_feeds()) - before
+    made = len(await live.store.feeds.list()) - before
     assert 1 <= made <= 10
     # another moderator is not slowed by the spammer
     other = fake.state.add_member(

@@ -19,7 +19,7 @@ import pytest
 
 from bot.config import Secret, describe, parse_config_text
 from bot.errors import ConfigError, StoreError
-from bot.models import FeedSpec
+from bot.models import FeedSpec, utcnow
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
 from bot.store import open_store
@@ -95,12 +95,12 @@ async def test_the_token_never_shows_in_a_running_bots_debug_logs(tmp_path: Path
         world = fake.world
         assert world is not None
         async with open_store(str(db)) as store:
-            await store.upsert_papers([make_paper(n) for n in range(1, 6)])
-            feed = await store.add_feed(
+            await store.papers.upsert([make_paper(n) for n in range(1, 6)])
+            feed = await store.feeds.add(
                 FeedSpec(name="leak-check", channel_id=world.papers.id, query="x", backfill=0),
                 guild_id=world.guild.id,
             )
-            await store.queue_deliveries([(feed.id, make_paper(n).id) for n in range(1, 6)])
+            await store.outbox.queue([(feed.id, make_paper(n).id) for n in range(1, 6)])
         await bot.start()
         await bot.wait_until(fake, lambda: len(fake.messages()) >= 5, timeout=60, what="5 posts")
         record = await fake.invoke("feed list", member=world.mod)
@@ -195,8 +195,9 @@ async def test_database_its_journal_and_backups_are_owner_only_even_with_umask_0
     db = data / "p.sqlite3"
     with umask(0):
         async with open_store(str(db)) as store:
-            await store.upsert_papers([make_paper(1)])  # the WAL and its index now exist
+            await store.papers.upsert([make_paper(1)])  # the WAL and its index now exist
             files = {p.name: mode(p) for p in data.iterdir()}
+            (tmp_path / "backups").mkdir()  # backup() creates no folders
             backup = await store.backup(tmp_path / "backups" / "b.sqlite3")
         (tmp_path / "config.toml").write_text(f'[database]\npath = "{db}"\n')
         cli_backup = tmp_path / "cli-backup.sqlite3"
@@ -222,7 +223,8 @@ def hold_exclusive(db: Path) -> sqlite3.Connection:
 
 async def short_busy_timeout(live: LiveBot) -> None:
     """The product waits 5 s for a lock; the story needs the same outcome sooner."""
-    await live.store._conn.execute("PRAGMA busy_timeout = 50")
+    for conn in live.store.connections.each():
+        await conn.execute("PRAGMA busy_timeout = 50")
 
 
 async def test_a_locked_database_is_a_clear_error_and_the_next_round_delivers_once(
@@ -263,11 +265,13 @@ async def test_a_poll_into_an_unwritable_database_keeps_nothing_half_and_recover
     db = tmp_path / "p.sqlite3"
     papers = [make_paper(n, abstract="word " * 400) for n in range(1, 301)]
     async with open_store(str(db)) as store:
-        feed = await store.add_feed(
+        feed = await store.feeds.add(
             FeedSpec(name="all", channel_id=1, query="delivery", backfill=0), guild_id=1
         )
-        poller = Poller(store, [_Scripted(papers)], store._clock)
-        conn = store._conn
+        # a bot that has been running: what the listing brings is news, not backlog
+        await store.sources.mark_listings_seen("huggingface", ["huggingface"], utcnow())
+        poller = Poller(store, [_Scripted(papers)], utcnow)
+        conn = store.connections.each()[0]  # the writer
         await conn.execute("PRAGMA busy_timeout = 50")
         lock = None
         if fault == "locked":
@@ -290,15 +294,15 @@ async def test_a_poll_into_an_unwritable_database_keeps_nothing_half_and_recover
         expected = {"locked": "locked", "read-only": "readonly", "full": "full"}[fault]
         assert expected in message and "Traceback" not in message
         # nothing half-written: no paper, no delivery, and the file is sound
-        assert await store.count_papers() == 0
-        assert await store.deliveries(feed_id=feed.id) == []
+        assert await store.papers.count() == 0
+        assert await store.outbox.deliveries(feed_id=feed.id) == []
         assert await store.integrity_check() == "ok"
         # the fault ends: the next poll stores everything and queues it once
         await conn.execute("PRAGMA query_only = OFF")
         await conn.execute("PRAGMA max_page_count = 1073741823")
         report = await poller.poll_source("huggingface")
         assert report.error is None and report.new == 300 and report.queued == 300
-        assert len(await store.deliveries(feed_id=feed.id)) == 300
-        assert (await store.source_health("huggingface")).consecutive_failures == 0
+        assert len(await store.outbox.deliveries(feed_id=feed.id)) == 300
+        assert (await store.sources.health("huggingface")).consecutive_failures == 0
         assert await store.integrity_check() == "ok"
     record_figures(f"data/{fault}", error=message)

@@ -5,7 +5,7 @@ the arXiv validator keeper) against a scripted upstream on a virtual clock, then
 
 1. the poll keeps running (returns a report, never raises);
 2. whatever parsed is kept (the papers the fault did not touch are stored);
-3. the failure is recorded (`store.source_health`: last error, consecutive failures);
+3. the failure is recorded (`store.sources.health`: last error, consecutive failures);
 4. transient faults are retried with backoff, Retry-After honoured, all on the virtual clock;
 5. the next poll, once the fault is gone, succeeds and resets consecutive failures;
 6. the upstreams' limits hold even while retrying: arXiv ≥ 3 s between requests (one
@@ -59,6 +59,7 @@ TRANSIENT = {"500", "429", "timeout"}
 # source check watches for days without new ids), and a query-API date feedparser cannot read
 # only drops that date. An empty query-API answer for listed ids is also taken quietly: the
 # listed papers are kept without their submission times (see docs/reliability.md, gaps).
+PAGES = ("first", "later")
 QUIET = {
     ("huggingface", "empty", "first"),
     ("huggingface", "empty", "later"),
@@ -66,7 +67,14 @@ QUIET = {
     ("arxiv", "empty", "later"),
     ("arxiv", "wrong-type", "later"),
 }
-PAGES = ("first", "later")
+# Answers that are warnings of a poll that worked, not failures (issue 12): items skipped or
+# fields ignored, and a failed enrichment of arXiv's listing (the query API), which never
+# costs the listing. A source failed only when it gave no usable listing, or part of it.
+WARNED = {
+    *((source, fault, page) for source in ("huggingface", "arxiv")
+      for fault in ("wrong-type", "no-id") for page in PAGES),
+    *(("arxiv", fault, "later") for fault in FAULTS),
+} - QUIET  # fmt: skip
 
 CONFIG = """
 [database]
@@ -205,6 +213,12 @@ async def upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
         from bot.services.feeds import sync_config_feeds
 
         await sync_config_feeds(services.store, config.feeds, vclock.wall())
+        # a bot that has been running: both listings were seen, so what they bring is news
+        listings = ["huggingface", *(f"arxiv/{c}" for c in config.sources.arxiv.categories)]
+        for listing in listings:
+            await services.store.sources.mark_listings_seen(
+                listing.split("/")[0], [listing], vclock.wall()
+            )
         yield Upstream(script, vclock, services)
 
 
@@ -258,12 +272,14 @@ async def test_upstream_fault_matrix(
     requests = len(script.requests)
 
     # 2. what parsed is kept
-    stored = {p.id for p in await store.get_papers(sorted(everything))}
+    stored = {p.id for p in await store.papers.get_many(sorted(everything))}
     assert kept <= stored, f"lost {sorted(kept - stored)[:5]}"
     # 3. the failure is recorded (see QUIET for the answers that are no failure)
-    health = await store.source_health(source)
+    health = await store.sources.health(source)
     if (source, fault, page) in QUIET:
         assert report.error is None and health.consecutive_failures == 0
+    elif (source, fault, page) in WARNED:
+        assert report.error is None and health.consecutive_failures == 0 and report.warnings
     else:
         assert report.error and health.consecutive_failures == 1 and health.last_error
     # 4. transient faults: every attempt used, waits on the virtual clock, Retry-After honoured
@@ -287,10 +303,10 @@ async def test_upstream_fault_matrix(
     vclock.now += 20 * 60  # the next scheduled poll
     again = await services.poller.poll_source(source)
     assert again.error is None, again.error
-    assert {p.id for p in await store.get_papers(sorted(everything))} == everything
-    assert (await store.source_health(source)).consecutive_failures == 0
+    assert {p.id for p in await store.papers.get_many(sorted(everything))} == everything
+    assert (await store.sources.health(source)).consecutive_failures == 0
     assert_polite(script, source)
-    deliveries = await store.deliveries()
+    deliveries = await store.outbox.deliveries()
     assert len(deliveries) == len({d.paper_id for d in deliveries}) == len(everything)
     record_figures(
         f"upstream/{source}/{fault}/{page}",

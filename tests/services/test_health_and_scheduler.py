@@ -17,7 +17,7 @@ SATURDAY = datetime(2026, 11, 28, tzinfo=UTC)
 
 
 async def record(store, source: str, at: datetime, new: int, error: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    await store.record_run(SourceRun(source, at, at, fetched=new, new=new, error=error))
+    await store.sources.record_run(SourceRun(source, at, at, fetched=new, new=new, error=error))
 
 
 async def test_arxiv_is_stale_when_late_polls_bring_no_new_id(tmp_path: Path) -> None:

@@ -144,8 +144,8 @@ async def poll(config: Config, now: datetime) -> list[dict[str, Any]]:
 async def queued(config: Config) -> dict[str, list[str]]:
     async with open_store(config.database.path) as store:
         out: dict[str, list[str]] = {}
-        for feed in await store.list_feeds():
-            out[feed.name] = [d.paper_id for d in await store.deliveries(feed_id=feed.id)]
+        for feed in await store.feeds.list():
+            out[feed.name] = [d.paper_id for d in await store.outbox.deliveries(feed_id=feed.id)]
         return out
 
 
@@ -165,8 +165,8 @@ async def test_two_days_of_polls(tmp_path: Path, upstream) -> None:  # type: ign
         ("arxiv", 2, 1, None),
     ]
     async with open_store(config.database.path) as store:
-        assert await store.count_papers() == 3
-        both = await store.get_paper("2609.00001")
+        assert await store.papers.count() == 3
+        both = await store.papers.get("2609.00001")
         assert both is not None and both.sources == {"arxiv", "huggingface"}
         assert both.categories == ("cs.LG",) and both.published is not None
     assert await queued(config) == {"causal": ["2609.00001"], "popular": []}
@@ -189,7 +189,7 @@ async def test_two_days_of_polls(tmp_path: Path, upstream) -> None:  # type: ign
     assert by_name["huggingface"]["new"] == 1 and by_name["huggingface"]["updated"] == 1
     assert by_name["arxiv"]["updated"] >= 1  # the v2 replacement
     async with open_store(config.database.path) as store:
-        v2 = await store.get_paper("2609.00003")
+        v2 = await store.papers.get("2609.00003")
         assert v2 is not None and v2.version == 2
     assert await queued(config) == {
         "causal": ["2609.00001", "2609.00004"],
@@ -220,8 +220,8 @@ async def test_a_hugging_face_fault_is_recorded_and_arxiv_still_stored(
     assert reports["huggingface"]["error"]
     assert reports["arxiv"]["error"] is None and reports["arxiv"]["new"] == 1
     async with open_store(config.database.path) as store:
-        assert (await store.source_health("huggingface")).consecutive_failures == 1
-        assert await store.get_paper("2609.00010") is not None
+        assert (await store.sources.health("huggingface")).consecutive_failures == 1
+        assert await store.papers.get("2609.00010") is not None
 
 
 ARXIV_FAULTS = {
@@ -251,7 +251,7 @@ async def test_an_arxiv_fault_is_recorded_and_hugging_face_still_stored(
     assert reports["arxiv"]["error"]
     assert reports["huggingface"]["error"] is None and reports["huggingface"]["new"] == 1
     async with open_store(config.database.path) as store:
-        assert (await store.source_health("arxiv")).last_error
+        assert (await store.sources.health("arxiv")).last_error
 
 
 async def test_paperfeed_poll_as_a_process_prints_json_and_exits_1_on_failure(
@@ -284,3 +284,56 @@ async def test_paperfeed_poll_as_a_process_prints_json_and_exits_1_on_failure(
     assert data["sources"][0]["consecutive_failures"] == 1
     assert data["sources"][0]["stale"] is False
     assert data["queued"] == 0
+
+
+async def test_a_fresh_install_with_backfill_0_posts_only_what_is_new(
+    tmp_path: Path,
+    upstream,  # type: ignore[no-untyped-def]
+) -> None:
+    server, up = upstream
+    text = CONFIG.format(db=tmp_path / "p.sqlite3", url=server.url) + "backfill = 0\n"
+    text = text.replace('query = "causal"\n', 'query = "causal"\nbackfill = 0\n')
+    config = parse_config_text(text, {}, str(tmp_path / "config.toml"))
+    listed = [Listed(f"2609.{n:05d}", f"Causal study number {n}") for n in range(1, 25)]
+    up.day("2026-09-18", [hf(f"2609.{n:05d}", f"Causal model {n}", 50) for n in range(40, 60)],
+           listed)  # fmt: skip
+    first = await poll(config, DAY1)
+    assert sum(r["queued"] for r in first) == 0 and all(r["error"] is None for r in first)
+    assert await queued(config) == {"causal": [], "popular": []}
+    # something new appears on each source: that, and only that, is posted
+    up.day("2026-09-18", [hf(f"2609.{n:05d}", f"Causal model {n}", 50) for n in range(40, 61)],
+           [*listed, Listed("2609.00025", "Causal news")])  # fmt: skip
+    await poll(config, DAY1 + timedelta(minutes=20))
+    assert await queued(config) == {"causal": ["2609.00060", "2609.00025"], "popular": []}
+
+
+async def test_paperfeed_poll_with_an_odd_item_exits_0_with_warnings(
+    tmp_path: Path,
+    upstream,  # type: ignore[no-untyped-def]
+) -> None:
+    server, up = upstream
+    _, config_path = make_config(tmp_path, server.url)
+    odd = hf_item("2609.00070", "An odd project page", projectPage="javascript:alert(1)")
+    # the subprocess lives in today's real time: every day's list (and trending) shows both
+    up.script.route("/api/daily_papers", Reply.json([odd, hf("2609.00071", "A fine one", 3)]),
+                    query={"p": 0})  # fmt: skip
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config_path), "poll", "--json",
+             "--source", "huggingface"],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "DISCORD_TOKEN": ""},
+        )  # fmt: skip
+
+    import asyncio
+
+    for attempt in range(2):
+        proc = await asyncio.to_thread(run)
+        assert proc.returncode == 0, proc.stderr
+        (source,) = json.loads(proc.stdout)["sources"]
+        assert source["error"] is None and source["consecutive_failures"] == 0
+        assert source["fetched"] == 2 and source["stale"] is False
+        assert len(source["warnings"]) == 1 and "projectPage" in source["warnings"][0]
+        # logged the first time only, not at every poll that meets it again
+        assert proc.stderr.count("projectPage") == (1 if attempt == 0 else 0), proc.stderr

@@ -14,7 +14,8 @@ from bot.services.feeds import create_feed, sync_config_feeds
 from bot.services.matching import category_fits, match_batch
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
-from bot.store import Store, open_store
+from bot.store import open_store
+from bot.store.interfaces import Database
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 
@@ -76,8 +77,8 @@ async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield store, Poller(store, [hf, ax], clock), hf, ax, clock
 
 
-async def queued_ids(store: Store, feed_id: int) -> list[str]:
-    return [d.paper_id for d in await store.deliveries(feed_id=feed_id)]
+async def queued_ids(store: Database, feed_id: int) -> list[str]:
+    return [d.paper_id for d in await store.outbox.deliveries(feed_id=feed_id)]
 
 
 async def test_a_paper_on_both_sources_is_stored_once_and_queued_once(world) -> None:  # type: ignore[no-untyped-def]
@@ -94,8 +95,8 @@ async def test_a_paper_on_both_sources_is_stored_once_and_queued_once(world) -> 
         ("arxiv", 2, 1, None),
     ]
     assert reports[1].updated == 1  # arXiv added itself as a source of the HF paper
-    assert await store.count_papers() == 2
-    paper = await store.get_paper("2611.00001")
+    assert await store.papers.count() == 2
+    paper = await store.papers.get("2611.00001")
     assert paper is not None and paper.sources == {"arxiv", "huggingface"}
     assert await queued_ids(store, feed.id) == ["2611.00001"]
     # the identical poll again: nothing new, nothing changed, nothing queued
@@ -154,7 +155,7 @@ async def test_a_failing_source_is_recorded_and_the_other_still_stores(world) ->
     reports = await poller.poll_all()
     assert reports[0].error == "huggingface: HTTP 503 after 3 attempts"
     assert reports[1].error is None and reports[1].new == 1
-    health = await store.source_health("huggingface")
+    health = await store.sources.health("huggingface")
     assert health.consecutive_failures == 1 and health.last_error == reports[0].error
 
 
@@ -163,7 +164,7 @@ async def test_a_crashing_source_is_recorded_not_raised(world) -> None:  # type:
     hf.next = RuntimeError("bug")
     report = await poller.poll_source("huggingface")
     assert report.error == "internal error: RuntimeError: bug"
-    assert (await store.source_health("huggingface")).consecutive_failures == 1
+    assert (await store.sources.health("huggingface")).consecutive_failures == 1
 
 
 async def test_partial_results_are_kept_and_the_problem_recorded(world) -> None:  # type: ignore[no-untyped-def]
@@ -175,7 +176,7 @@ async def test_partial_results_are_kept_and_the_problem_recorded(world) -> None:
     )
     report = await poller.poll_source("huggingface")
     assert report.new == 1 and report.error == "page 2: body is not JSON"
-    assert await store.get_paper("2611.00008") is not None
+    assert await store.papers.get("2611.00008") is not None
 
 
 async def test_backfill_queues_at_most_the_chosen_number_newest_first(world) -> None:  # type: ignore[no-untyped-def]
@@ -184,7 +185,7 @@ async def test_backfill_queues_at_most_the_chosen_number_newest_first(world) -> 
         arxiv_paper(f"2611.0010{i}", f"Causal paper {i}", published=NOW - timedelta(days=i))
         for i in range(1, 10)
     ]
-    await store.upsert_papers(papers)
+    await store.papers.upsert(papers)
     feed, queued = await create_feed(
         store, FeedSpec(name="c", channel_id=1, query="causal", backfill=3), guild_id=9, now=NOW
     )
@@ -199,11 +200,13 @@ async def test_backfill_queues_at_most_the_chosen_number_newest_first(world) -> 
 
 async def test_config_feeds_are_synced_with_backfill(world) -> None:  # type: ignore[no-untyped-def]
     store, _poller, _hf, _ax, _clock = world
-    await store.upsert_papers([arxiv_paper("2611.00200", "Causal thing")])
+    await store.papers.upsert([arxiv_paper("2611.00200", "Causal thing")])
     await sync_config_feeds(store, [FeedSpec(name="f", channel_id=5, query="causal")], NOW)
-    (feed,) = await store.list_feeds()
+    (feed,) = await store.feeds.list()
     assert feed.origin.value == "config"
-    assert [d.state for d in await store.deliveries(feed_id=feed.id)] == [DeliveryState.QUEUED]
+    assert [d.state for d in await store.outbox.deliveries(feed_id=feed.id)] == [
+        DeliveryState.QUEUED
+    ]
 
 
 def test_match_batch_respects_feed_rules_without_the_database() -> None:

@@ -22,7 +22,8 @@ from bot.services.publisher import (
     delivery_nonce,
     retry_delay,
 )
-from bot.store import Store, open_store
+from bot.store import open_store
+from bot.store.interfaces import Database
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -100,25 +101,27 @@ async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield s
 
 
-def publisher(store: Store, target: FakeTarget, clock: Clock | None = None) -> Publisher:
+def publisher(store: Database, target: FakeTarget, clock: Clock | None = None) -> Publisher:
     return Publisher(store, target, body, clock or Clock(), build_digest=digest,
                      limiter=RateLimiter(sleep=no_sleep), rand=lambda: 0.5)  # fmt: skip
 
 
-async def feed_with(store: Store, name: str, channel: int, papers: list[Paper], **kw: Any) -> int:
-    await store.upsert_papers(papers)
-    feed = await store.add_feed(
+async def feed_with(
+    store: Database, name: str, channel: int, papers: list[Paper], **kw: Any
+) -> int:
+    await store.papers.upsert(papers)
+    feed = await store.feeds.add(
         FeedSpec(name=name, channel_id=channel, query="x", **kw), guild_id=1
     )
-    await store.queue_deliveries((feed.id, p.id) for p in papers)
+    await store.outbox.queue((feed.id, p.id) for p in papers)
     return feed.id
 
 
-async def states(store: Store, feed_id: int) -> list[DeliveryState]:
-    return [d.state for d in await store.deliveries(feed_id=feed_id)]
+async def states(store: Database, feed_id: int) -> list[DeliveryState]:
+    return [d.state for d in await store.outbox.deliveries(feed_id=feed_id)]
 
 
-async def test_sends_oldest_first_and_records_message_ids(store: Store) -> None:
+async def test_sends_oldest_first_and_records_message_ids(store: Database) -> None:
     target = FakeTarget()
     feed_id = await feed_with(store, "a", 10, [paper(1), paper(2), paper(3)])
     report = await publisher(store, target).publish_due()
@@ -128,12 +131,12 @@ async def test_sends_oldest_first_and_records_message_ids(store: Store) -> None:
         "Paper 2",
         "Paper 3",
     ]
-    deliveries = await store.deliveries(feed_id=feed_id)
+    deliveries = await store.outbox.deliveries(feed_id=feed_id)
     assert all(d.state is DeliveryState.SENT and d.message_id for d in deliveries)
     assert (await publisher(store, target).publish_due()).sent == 0
 
 
-async def test_a_crash_between_send_and_record_does_not_post_twice(store: Store) -> None:
+async def test_a_crash_between_send_and_record_does_not_post_twice(store: Database) -> None:
     target = FakeTarget()
     feed_id = await feed_with(store, "a", 10, [paper(1)])
     target.crash_after_send = True
@@ -147,15 +150,17 @@ async def test_a_crash_between_send_and_record_does_not_post_twice(store: Store)
     assert await states(store, feed_id) == [DeliveryState.SENT]
 
 
-async def test_a_crash_before_the_send_loses_nothing(store: Store) -> None:
+async def test_a_crash_before_the_send_loses_nothing(store: Database) -> None:
     target = FakeTarget()
     feed_id = await feed_with(store, "a", 10, [paper(1)])
-    await store.mark_sending([(await store.deliveries(feed_id=feed_id))[0].id], None, NOW)
+    await store.outbox.mark_sending(
+        [(await store.outbox.deliveries(feed_id=feed_id))[0].id], None, NOW
+    )
     assert (await publisher(store, target).reconcile()).sent == 1
     assert len(target.posts[10]) == 1
 
 
-async def test_a_forbidden_channel_pauses_its_feeds_once_and_others_go_on(store: Store) -> None:
+async def test_a_forbidden_channel_pauses_its_feeds_once_and_others_go_on(store: Database) -> None:
     target = FakeTarget()
     bad = await feed_with(store, "bad", 10, [paper(1), paper(2)])
     bad_too = await feed_with(store, "bad2", 10, [paper(3)])
@@ -164,7 +169,7 @@ async def test_a_forbidden_channel_pauses_its_feeds_once_and_others_go_on(store:
     report = await publisher(store, target).publish_due()
     assert report.sent == 1 and report.paused_channels == [10]
     for feed_id in (bad, bad_too):
-        feed = await store.get_feed(feed_id)
+        feed = await store.feeds.get(feed_id)
         assert feed is not None and feed.paused and "50013" in (feed.pause_reason or "")
     assert await states(store, bad) == [DeliveryState.QUEUED, DeliveryState.QUEUED]  # not lost
     assert await states(store, good) == [DeliveryState.SENT]
@@ -174,19 +179,19 @@ async def test_a_forbidden_channel_pauses_its_feeds_once_and_others_go_on(store:
     assert again.paused_channels == []
 
 
-async def test_a_rejected_message_is_marked_failed_with_its_reason(store: Store) -> None:
+async def test_a_rejected_message_is_marked_failed_with_its_reason(store: Database) -> None:
     target = FakeTarget()
     feed_id = await feed_with(store, "a", 10, [paper(1), paper(2)])
     target.fail[10] = MessageRejected("400 Invalid Form Body (50035)")
     report = await publisher(store, target).publish_due()
     assert report.failed == 2
-    deliveries = await store.deliveries(feed_id=feed_id)
+    deliveries = await store.outbox.deliveries(feed_id=feed_id)
     assert [d.state for d in deliveries] == [DeliveryState.FAILED] * 2
     assert "50035" in (deliveries[0].error or "")
     assert target.alerts
 
 
-async def test_transient_failures_back_off_then_succeed(store: Store) -> None:
+async def test_transient_failures_back_off_then_succeed(store: Database) -> None:
     clock = Clock()
     target = FakeTarget()
     feed_id = await feed_with(store, "a", 10, [paper(1), paper(2)])
@@ -202,15 +207,15 @@ async def test_transient_failures_back_off_then_succeed(store: Store) -> None:
     assert await states(store, feed_id) == [DeliveryState.SENT, DeliveryState.SENT]
 
 
-async def test_paused_feeds_and_digest_feeds_are_not_sent_instantly(store: Store) -> None:
+async def test_paused_feeds_and_digest_feeds_are_not_sent_instantly(store: Database) -> None:
     target = FakeTarget()
     paused = await feed_with(store, "p", 10, [paper(1)])
-    await store.set_feed_paused(paused, True, "by an admin")
+    await store.feeds.set_paused(paused, True, "by an admin")
     await feed_with(store, "d", 11, [paper(2)], mode=FeedMode.DIGEST)
     assert (await publisher(store, target).publish_due()).sent == 0
 
 
-async def test_a_digest_posts_one_message_with_the_top_papers_at_its_time(store: Store) -> None:
+async def test_a_digest_posts_one_message_with_the_top_papers_at_its_time(store: Database) -> None:
     clock = Clock()
     clock.now = NOW.replace(hour=8, minute=59)
     target = FakeTarget()
@@ -228,7 +233,7 @@ async def test_a_digest_posts_one_message_with_the_top_papers_at_its_time(store:
     assert await pub.publish_digests() == 1
     ((_nonce, message),) = target.posts[30]
     assert message["embeds"][0]["description"] == "2611.00002 | 2611.00004 +2"
-    by_paper = {d.paper_id: d.state for d in await store.deliveries(feed_id=feed_id)}
+    by_paper = {d.paper_id: d.state for d in await store.outbox.deliveries(feed_id=feed_id)}
     assert by_paper == {"2611.00002": DeliveryState.SENT, "2611.00004": DeliveryState.SENT,
                         "2611.00001": DeliveryState.SKIPPED, "2611.00003": DeliveryState.SKIPPED}  # fmt: skip
     assert await pub.publish_digests() == 0  # once a day
@@ -257,7 +262,7 @@ async def test_rate_limiter_keeps_below_the_global_limit() -> None:
     assert t[0] >= (100 - 10) / 45 - 1e-9
 
 
-async def test_stop_takes_no_new_deliveries(store: Store) -> None:
+async def test_stop_takes_no_new_deliveries(store: Database) -> None:
     target = FakeTarget()
     await feed_with(store, "a", 10, [paper(1)])
     pub = publisher(store, target)
@@ -266,7 +271,7 @@ async def test_stop_takes_no_new_deliveries(store: Store) -> None:
     assert not target.posts
 
 
-async def test_reconcile_trusts_a_message_found_in_the_channel(store: Store) -> None:
+async def test_reconcile_trusts_a_message_found_in_the_channel(store: Database) -> None:
     class Finds(FakeTarget):
         async def find_posted(
             self, channel_id: int, paper_id: str, title: str, since: datetime
@@ -275,8 +280,69 @@ async def test_reconcile_trusts_a_message_found_in_the_channel(store: Store) -> 
 
     target = Finds()
     feed_id = await feed_with(store, "a", 10, [paper(1)])
-    await store.mark_sending([(await store.deliveries(feed_id=feed_id))[0].id], "n", NOW)
+    await store.outbox.mark_sending(
+        [(await store.outbox.deliveries(feed_id=feed_id))[0].id], "n", NOW
+    )
     await publisher(store, target).reconcile()
     assert not target.posts
-    (d,) = await store.deliveries(feed_id=feed_id)
+    (d,) = await store.outbox.deliveries(feed_id=feed_id)
     assert d.state is DeliveryState.SENT and d.message_id == 4242
+
+
+async def test_one_channel_never_gets_the_same_paper_twice(store: Database) -> None:
+    """Issue 12 item 6: two feeds on one channel (e.g. an import that duplicated them)."""
+    target = FakeTarget()
+    first = await feed_with(store, "a", 10, [paper(1), paper(2)])
+    second = await feed_with(store, "b", 10, [paper(1), paper(2), paper(3)])
+    other_channel = await feed_with(store, "c", 11, [paper(1)])
+    outcomes: list[str] = []
+    pub = Publisher(store, target, body, Clock(), limiter=RateLimiter(sleep=no_sleep),
+                    on_outcome=outcomes.append)  # fmt: skip
+    report = await pub.publish_due()
+    assert [b["embeds"][0]["title"] for _, b in target.posts[10]] == [
+        "Paper 1",
+        "Paper 2",
+        "Paper 3",
+    ]
+    assert len(target.posts[11]) == 1  # another channel still gets it
+    assert (report.sent, report.skipped) == (4, 2)
+    assert outcomes.count("skipped") == 2
+    assert await states(store, first) == [DeliveryState.SENT] * 2
+    assert await states(store, other_channel) == [DeliveryState.SENT]
+    skipped = await store.outbox.deliveries(feed_id=second)
+    assert [(d.paper_id, d.state) for d in skipped] == [
+        ("2611.00001", DeliveryState.SKIPPED),
+        ("2611.00002", DeliveryState.SKIPPED),
+        ("2611.00003", DeliveryState.SENT),
+    ]
+    assert skipped[0].error == 'already posted to this channel by feed "a"'
+    assert (await pub.publish_due()).sent == 0
+
+
+async def test_a_paper_being_sent_by_another_feed_is_not_sent_again(store: Database) -> None:
+    target = FakeTarget()
+    first = await feed_with(store, "a", 10, [paper(1)])
+    (sending,) = await store.outbox.deliveries(feed_id=first)
+    await store.outbox.mark_sending([sending.id], "pf-a", NOW)  # a crash left it in flight
+    second = await feed_with(store, "b", 10, [paper(1)])
+    assert (await publisher(store, target).publish_due()).sent == 0
+    (other,) = await store.outbox.deliveries(feed_id=second)
+    assert other.state is DeliveryState.SKIPPED and '"a"' in (other.error or "")
+    assert 10 not in target.posts
+
+
+async def test_a_digest_leaves_out_papers_the_channel_already_has(store: Database) -> None:
+    clock = Clock()
+    clock.now = NOW.replace(hour=9, minute=0)
+    target = FakeTarget()
+    await feed_with(store, "instant", 30, [paper(2)])
+    digest_feed = await feed_with(store, "daily", 30, [paper(1), paper(2)], mode=FeedMode.DIGEST,
+                                  digest_time="09:00")  # fmt: skip
+    pub = publisher(store, target, clock)
+    assert (await pub.publish_due()).sent == 1
+    assert await pub.publish_digests() == 1
+    (_, first), (_, posted_digest) = target.posts[30]
+    assert first["embeds"][0]["title"] == "Paper 2"
+    assert posted_digest["embeds"][0]["description"] == "2611.00001 +0"
+    by_paper = {d.paper_id: d.state for d in await store.outbox.deliveries(feed_id=digest_feed)}
+    assert by_paper == {"2611.00001": DeliveryState.SENT, "2611.00002": DeliveryState.SKIPPED}

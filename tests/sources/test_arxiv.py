@@ -247,8 +247,9 @@ async def test_a_truncated_listing_is_not_remembered_so_the_next_poll_fetches_it
     source = make_source(client, vclock)
 
     first = await source.fetch_listing()
-    assert ids(first.papers) == ["2609.00001", "2609.00002"] and first.ok
-    assert "cut short" in first.problems[0]
+    # the whole items are kept, but a listing cut short is a failed request, not a warning
+    assert ids(first.papers) == ["2609.00001", "2609.00002"] and not first.ok
+    assert first.error is not None and "cut short" in first.error and first.warnings == []
     second = await source.fetch_listing()
     assert "if-none-match" not in script.requests_to(LISTING)[1].headers
     assert len(second.papers) == 3

@@ -16,7 +16,7 @@ from bot.models import Feed, FeedMode, FeedSpec, SearchPage
 from bot.query import compile_query
 from bot.services.feeds import create_feed
 from bot.services.matching import RECENT_WINDOW
-from bot.store import Store
+from bot.store.interfaces import Database
 
 if TYPE_CHECKING:
     from bot.discord.client import PaperfeedBot
@@ -96,11 +96,11 @@ class FeedsCog(commands.Cog):
         self.bot = bot
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Database:
         return self.bot.services.store
 
     async def _feed_named(self, guild_id: int, name: str) -> Feed:
-        feed = await self.store.find_feed(name, guild_id)
+        feed = await self.store.feeds.find(name, guild_id)
         if feed is None:
             raise UserFacingError(f"There is no feed named **{plain(name, 64)}** in this server.")
         return feed
@@ -112,7 +112,7 @@ class FeedsCog(commands.Cog):
         if interaction.guild_id is None:
             return []
         needle = current.casefold()
-        feeds = await self.store.list_feeds(guild_id=interaction.guild_id)
+        feeds = await self.store.feeds.list(guild_id=interaction.guild_id)
         names = [f.name for f in feeds if needle in f.name.casefold()]
         return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names[:25]]
 
@@ -176,6 +176,7 @@ class FeedsCog(commands.Cog):
             )
         except StoreError as exc:
             raise UserFacingError(str(exc)) from None
+        log.info("feed %d (%s) created with /feed add; %d queued", feed.id, feed.name, queued)
         self.bot.wake_publisher()
         preview = await self._preview(query, min_upvotes)
         when = f"daily at {digest_time} UTC" if mode is FeedMode.DIGEST else "as papers arrive"
@@ -188,7 +189,7 @@ class FeedsCog(commands.Cog):
     async def _preview(self, query: str, min_upvotes: int = 0) -> SearchPage:
         compiled = compile_query(query)
         since = self.bot.clock() - RECENT_WINDOW
-        return await self.store.search(compiled, limit=5, since=since, sort="recent")
+        return await self.store.papers.search(compiled, limit=5, since=since, sort="recent")
 
     @feed.command(name="preview")
     @FEED_COOLDOWN
@@ -213,7 +214,7 @@ class FeedsCog(commands.Cog):
     async def list_(self, interaction: discord.Interaction) -> None:
         """List this server's feeds and their state"""
         guild_id = require_manager(interaction)
-        feeds = await self.store.list_feeds(guild_id=guild_id)
+        feeds = await self.store.feeds.list(guild_id=guild_id)
         if not feeds:
             await interaction.response.send_message(
                 "No feeds here yet: try `/feed add`.", ephemeral=True
@@ -243,7 +244,7 @@ class FeedsCog(commands.Cog):
         feed = await self._feed_named(guild_id, name)
         if feed.origin.value == "config":
             raise UserFacingError("That feed comes from the configuration file; remove it there.")
-        await self.store.remove_feed(feed.id)
+        await self.store.feeds.remove(feed.id)
         await interaction.response.send_message(
             f"Removed **{plain(feed.name, 64)}**.", ephemeral=True
         )
@@ -256,7 +257,7 @@ class FeedsCog(commands.Cog):
         """Stop posting a feed for now (matches are still kept)"""
         guild_id = require_manager(interaction)
         feed = await self._feed_named(guild_id, name)
-        await self.store.set_feed_paused(feed.id, True, f"paused by {interaction.user.name}")
+        await self.store.feeds.set_paused(feed.id, True, f"paused by {interaction.user.name}")
         await interaction.response.send_message(
             f"Paused **{plain(feed.name, 64)}**.", ephemeral=True
         )
@@ -269,7 +270,7 @@ class FeedsCog(commands.Cog):
         """Start posting a paused feed again"""
         guild_id = require_manager(interaction)
         feed = await self._feed_named(guild_id, name)
-        await self.store.set_feed_paused(feed.id, False)
+        await self.store.feeds.set_paused(feed.id, False)
         self.bot.wake_publisher()
         await interaction.response.send_message(
             f"Resumed **{plain(feed.name, 64)}**.", ephemeral=True

@@ -82,6 +82,8 @@ def source_lines(health: SourceHealth, next_run: datetime | None, scheduled: boo
         lines.append(f"**Stale**: {md(health.stale_reason or 'no new papers lately', 300)}")
     else:
         lines.append("Stale: no")
+    if health.warnings:  # skipped items or ignored fields: the poll itself worked
+        lines.append(f"Warnings in the last poll: {health.warnings:,}")
     if scheduled:
         lines.append(f"Next run: {when(next_run, 'not scheduled')}")
     return "\n".join(lines)
@@ -184,13 +186,13 @@ class InfoCog(commands.Cog):
             sources.append((label, source_lines(health, next_run, scheduler is not None)))
         feeds = None
         if interaction.guild_id is not None:
-            listed = await store.list_feeds(guild_id=interaction.guild_id)
-            states = await store.delivery_states_by_feed(interaction.guild_id)
+            listed = await store.feeds.list(guild_id=interaction.guild_id)
+            states = await store.outbox.states_by_feed(interaction.guild_id)
             feeds = feeds_text(listed, states)
         totals = None
         if await self._is_owner(interaction):
-            papers = await store.count_papers()
-            counts = await store.delivery_counts(now - timedelta(hours=24))
+            papers = await store.papers.count()
+            counts = await store.outbox.counts(now - timedelta(hours=24))
             queued = counts.get("queued", 0) + counts.get("sending", 0)
             totals = (
                 f"{papers:,} papers stored{SEP}{counts.get('sent', 0):,} posts in the last 24 h"

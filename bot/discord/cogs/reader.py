@@ -37,13 +37,12 @@ from bot.discord.embeds import (
 from bot.discord.errors import UserFacingError, reply_privately
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
 from bot.errors import PaperfeedError, PaperIdError, QueryError, StoreError
-from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
+from bot.models import FeedSpec, Paper, SearchPage, SortOrder, parse_paper_id
 from bot.query import CompiledQuery, compile_query
 from bot.services.feeds import create_feed
 from bot.services.matching import queue_matches
-from bot.store import Store
+from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
-from bot.store.store import SortOrder
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -143,7 +142,7 @@ def since_time(text: str | None, now: datetime) -> datetime | None:
 
 
 async def run_search(
-    store: Store,
+    store: Database,
     compiled: CompiledQuery,
     *,
     page: int = 0,
@@ -152,7 +151,7 @@ async def run_search(
     sort: SortOrder = "relevance",
 ) -> SearchPage:
     """One page of `/search` results from the local store (what ranking tests exercise)."""
-    return await store.search(
+    return await store.papers.search(
         compiled, limit=per_page, offset=page * per_page, since=since, sort=sort
     )
 
@@ -255,7 +254,7 @@ class ReaderCog(commands.Cog):
         return self.bot.services
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Database:
         return self.bot.services.store
 
     # -- shared steps ---------------------------------------------------------------------------
@@ -266,7 +265,7 @@ class ReaderCog(commands.Cog):
             return
         now = self.bot.clock()
         async with self.store.transaction():
-            result = await self.store.upsert_papers(papers)
+            result = await self.store.papers.upsert(papers)
             queued = await queue_matches(self.store, [*result.new, *result.updated], now)
         log.info("stored %d paper(s) fetched for a reader (%d new, %d queued for feeds)",
                  len(papers), len(result.new), queued)  # fmt: skip
@@ -382,7 +381,7 @@ class ReaderCog(commands.Cog):
 
     async def open_paper(self, interaction: discord.Interaction, paper_id: str) -> None:
         """The select menu: one paper in full, privately, to whoever picked it."""
-        paper = await self.store.get_paper(paper_id)
+        paper = await self.store.papers.get(paper_id)
         if paper is None:
             raise UserFacingError("That paper is no longer in the library.")
         body = paper_message(paper, source=source_of(paper))
@@ -404,7 +403,7 @@ class ReaderCog(commands.Cog):
                     f"I can't post in {target.mention}: I'm missing **{', '.join(missing)}** there. "
                     "Grant them to my role (or in the channel's permissions) and try again."
                 )
-        feeds = await self.store.list_feeds(guild_id=guild_id)
+        feeds = await self.store.feeds.list(guild_id=guild_id)
         for feed in feeds:
             if feed.channel_id == target.id and feed.spec.query == query:
                 raise UserFacingError(
@@ -450,7 +449,7 @@ class ReaderCog(commands.Cog):
             ref = parse_paper_id(paper_id)
         except PaperIdError as exc:
             raise UserFacingError(f"That is {exc}.") from None
-        paper = await self.store.get_paper(ref.id)
+        paper = await self.store.papers.get(ref.id)
         if paper is None:
             paper = await self._look_up(interaction, ref.id, public=public)
             if paper is None:
@@ -492,7 +491,7 @@ class ReaderCog(commands.Cog):
                 continue
             if found is not None:
                 await self.keep([found])
-                return await self.store.get_paper(found.id) or found
+                return await self.store.papers.get(found.id) or found
         asked = " or ".join(label for label, _ in sources)
         if problems:
             text = (
@@ -528,7 +527,7 @@ class ReaderCog(commands.Cog):
         if self._due_refresh(period, now):
             await interaction.response.defer(ephemeral=not public, thinking=True)
             note = await self._refresh(period, now)
-        candidates = await self.store.top_papers(since, limit=TRENDING_POOL)
+        candidates = await self.store.papers.top(since, limit=TRENDING_POOL)
         if compiled is not None and candidates:
             matched = await asyncio.to_thread(_matching, candidates, compiled)
             candidates = [p for p in candidates if p.id in matched]

@@ -38,6 +38,7 @@ ROW_ITEMS_MAX = 5
 COMPONENTS_V2_MAX = 40
 CUSTOM_ID_MAX = 100
 BUTTON_LABEL_MAX = 80
+BUTTON_URL_MAX = 512  # ButtonComponentForMessageRequest.url in Discord's OpenAPI spec
 SELECT_OPTIONS_MAX = 25
 SELECT_PLACEHOLDER_MAX = 150
 SELECT_TEXT_MAX = 100
@@ -554,7 +555,12 @@ def _check_button(
             path, "BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED", "A label or an emoji is required."
         )
     if style == 5:
-        _check_url(errors, (*path, "url"), button.get("url"), required=True)
+        url = button.get("url")
+        _check_url(errors, (*path, "url"), url, required=True)
+        if isinstance(url, str) and len(url) > BUTTON_URL_MAX:
+            _too_long(errors, (*path, "url"), BUTTON_URL_MAX)
+        elif isinstance(url, str) and url.startswith("attachment://"):
+            errors.add((*path, "url"), "URL_TYPE_INVALID_URL", "Not a well formed URL.")
         if button.get("custom_id") is not None:
             errors.add(
                 (*path, "custom_id"),

@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import StoreError
 from bot.store import open_store
-from bot.store.migrate import available_migrations, current_version, migrate
+from bot.store.sqlite.migrate import available_migrations, current_version, migrate
 
 
 def test_migrations_are_numbered_without_gaps_and_commented() -> None:
@@ -55,4 +55,35 @@ async def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     async with open_store(path):
         pass
     async with open_store(path) as store:
-        assert await store.count_papers() == 0
+        assert await store.papers.count() == 0
+
+
+async def test_0004_treats_an_upgraded_install_s_sources_as_seen(tmp_path: Path) -> None:
+    """Sources that fetched before the upgrade have seen everything ("<source>/*"); feeds that
+    exist had their backfill at creation; runs so far had no warnings."""
+    path = tmp_path / "v3.sqlite3"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await migrate(conn, target=3)
+        await conn.execute(
+            "INSERT INTO source_runs (source, started_at, finished_at, fetched, new) VALUES "
+            "('huggingface', '2026-11-24T12:00:00Z', '2026-11-24T12:00:00Z', 30, 30), "
+            "('huggingface', '2026-11-25T12:00:00Z', '2026-11-25T12:00:00Z', 30, 0), "
+            "('arxiv', '2026-11-24T12:00:00Z', '2026-11-24T12:00:00Z', 0, 0)"
+        )
+        await conn.execute(
+            "INSERT INTO feeds (name, channel_id, query, backfill, created_at) "
+            "VALUES ('old', 1, 'causal', 3, '2026-11-01T00:00:00Z')"
+        )
+        assert await migrate(conn, target=4) == 4
+        async with conn.execute("SELECT listing, seen_at FROM listings_seen") as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [
+                ("huggingface/*", "2026-11-24T12:00:00Z")  # arXiv never fetched anything
+            ]
+        async with conn.execute("SELECT backfill, backfill_used FROM feeds") as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [(3, 3)]
+        async with conn.execute("SELECT DISTINCT warnings FROM source_runs") as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [(0,)]
+    async with open_store(str(path)) as store:
+        assert await store.sources.seen_listings("huggingface", ["huggingface"]) == {"huggingface"}
+        assert await store.sources.seen_listings("arxiv", ["arxiv/cs.LG"]) == set()
+        assert await store.feeds.backfill_left() == {}

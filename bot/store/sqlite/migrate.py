@@ -60,7 +60,7 @@ async def migrate(conn: aiosqlite.Connection, target: int | None = None) -> int:
     try:
         await conn.execute("BEGIN IMMEDIATE")
         for migration in pending:
-            log.info("applying migration %s", migration.name)
+            log.debug("applying migration %s", migration.name)
             for statement in _statements(migration.sql):
                 await conn.execute(statement)
         # PRAGMA cannot take a bound parameter; the value is our own integer.
@@ -69,6 +69,13 @@ async def migrate(conn: aiosqlite.Connection, target: int | None = None) -> int:
     except sqlite3.Error as exc:
         await conn.rollback()
         raise StoreError(f"migration failed, database left at version {version}: {exc}") from exc
+    if version > 0:  # a new database is not news; an upgraded one is worth one line
+        log.info(
+            "upgraded the database schema from version %d to %d (%s)",
+            version,
+            pending[-1].version,
+            ", ".join(m.name for m in pending),
+        )
     return pending[-1].version
 
 

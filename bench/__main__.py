@@ -1,0 +1,5 @@
+"""`python -m bench`: the same command line as `python bench/run.py`."""
+
+from bench.run import main
+
+raise SystemExit(main())

@@ -1,0 +1,297 @@
+"""What the program needs from a database, one small protocol per concern, no backend types.
+
+Services and the Discord layer depend on these protocols only; `bot.store.sqlite` implements
+them today and a PostgreSQL backend will implement them next, checked by the same contract
+suite (`tests/store/contract`). The rules every backend keeps:
+
+* Every write method is atomic on its own, and joins the caller's `Database.transaction()`
+  when one is open in the same task, so a poll commits its papers and deliveries together.
+* A read never sees another task's uncommitted writes (they may still roll back); a read
+  inside the task's own open transaction sees that transaction's writes.
+* A (feed, paper) pair is owed at most once, ever; a feed name is unique within its guild.
+* Times are aware datetimes in, UTC out.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from bot.models import (
+    Delivery,
+    DeliveryState,
+    DueDelivery,
+    Feed,
+    FeedOrigin,
+    FeedSpec,
+    Paper,
+    SearchPage,
+    SortOrder,
+    SourceHealth,
+    SourceRun,
+    UpsertResult,
+)
+
+if TYPE_CHECKING:
+    from bot.query import CompiledQuery
+
+
+class PaperRepository(Protocol):
+    """Papers, merged from every source, and the ranked search over them."""
+
+    async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
+        """Insert new papers and merge known ones together; report which were new, which
+        changed at all (`changed`) and which of those changed in a way feeds act on (`updated`)."""
+        ...
+
+    async def get(self, paper_id: str) -> Paper | None: ...
+
+    async def get_many(self, ids: Sequence[str]) -> list[Paper]:
+        """Papers by id, in the order asked, skipping unknown ids."""
+        ...
+
+    async def count(self) -> int: ...
+
+    async def search(
+        self,
+        query: CompiledQuery,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        since: datetime | None = None,
+        sort: SortOrder = "relevance",
+        hf_only: bool = False,
+    ) -> SearchPage:
+        """One page of matches, ranked as `sort` says; `total` counts every match.
+
+        Relevance puts title evidence first: a paper's tier is how many of the query's
+        `title_evidence` expressions its title matches, and a higher tier always ranks first;
+        within a tier, field-weighted relevance with a gentle recency bonus. Each hit's score
+        is its tier plus that relevance squashed below 1, so scores alone order the page.
+        """
+        ...
+
+    async def recent(self, since: datetime, limit: int = 5000) -> list[Paper]:
+        """Papers that appeared since a time, newest first (a new feed's backfill)."""
+        ...
+
+    async def top(self, since: datetime, limit: int = 10) -> list[Paper]:
+        """The most upvoted Hugging Face papers that appeared since a time."""
+        ...
+
+
+class FeedRepository(Protocol):
+    """Feeds: made in Discord or the CLI, or managed by the configuration file."""
+
+    async def add(
+        self,
+        spec: FeedSpec,
+        *,
+        guild_id: int | None,
+        origin: FeedOrigin = FeedOrigin.DISCORD,
+        backfill_used: int | None = None,
+    ) -> Feed:
+        """Store a new feed; a name already used in the guild raises DuplicateFeedName.
+
+        `backfill_used` (default: all of its `backfill`) is how many old papers the feed has
+        had already; a feed added without its backfill takes no backlog later either.
+        """
+        ...
+
+    async def update(self, feed_id: int, spec: FeedSpec, guild_id: int | None) -> None: ...
+
+    async def get(self, feed_id: int) -> Feed | None: ...
+
+    async def find(self, name: str, guild_id: int | None) -> Feed | None:
+        """A feed by name within one guild (None: config feeds not yet bound to a guild)."""
+        ...
+
+    async def list(self, *, guild_id: int | None = None, active_only: bool = False) -> list[Feed]:
+        """Feeds in creation order, of one guild or all, paused ones unless `active_only`."""
+        ...
+
+    async def remove(self, feed_id: int) -> bool:
+        """Delete a feed and what it is owed; False when there was no such feed."""
+        ...
+
+    async def set_paused(self, feed_id: int, paused: bool, reason: str | None = None) -> None: ...
+
+    async def bind_guild(self, feed_id: int, guild_id: int) -> None:
+        """Record the guild of a config feed once Discord says where its channel lives."""
+        ...
+
+    async def sync_config(
+        self, specs: Sequence[FeedSpec]
+    ) -> tuple[builtins.list[Feed], builtins.list[Feed]]:
+        """Make the file-managed feeds equal the config's [[feeds]]; return (added, removed).
+
+        Feeds it adds have had none of their backfill yet.
+        """
+        ...
+
+    async def backfill_left(self) -> dict[int, int]:
+        """Active feeds that may still take old papers (backlog), with how many."""
+        ...
+
+    async def use_backfill(self, feed_id: int, count: int) -> None:
+        """Count old papers queued to a feed against its `backfill`."""
+        ...
+
+
+class Outbox(Protocol):
+    """Papers owed to feeds, and the record of each attempt to post them."""
+
+    async def queue(self, pairs: Iterable[tuple[int, str]]) -> int:
+        """Owe papers to feeds, each (feed, paper) pair once ever; return how many are new."""
+        ...
+
+    async def deliveries(
+        self, *, feed_id: int | None = None, states: Sequence[DeliveryState] | None = None
+    ) -> list[Delivery]:
+        """Deliveries in the order they were queued, optionally of one feed or some states."""
+        ...
+
+    async def depth(self) -> int:
+        """How many deliveries wait to be sent (queued or sending)."""
+        ...
+
+    async def due(self, now: datetime, limit: int = 500) -> list[DueDelivery]:
+        """Queued deliveries of active instant feeds whose retry time has come, oldest first."""
+        ...
+
+    async def in_flight(self) -> list[DueDelivery]:
+        """Deliveries whose send was recorded but whose outcome was not: reconcile these first."""
+        ...
+
+    async def mark_sending(
+        self, delivery_ids: Sequence[int], nonce: str | None, now: datetime
+    ) -> None:
+        """Record the attempt before the send, so a crash leaves a trace to reconcile."""
+        ...
+
+    async def mark_sent(
+        self,
+        delivery_ids: Sequence[int],
+        message_id: int,
+        now: datetime,
+        thread_id: int | None = None,
+    ) -> None:
+        """Record where the message landed, and the feed's last post time."""
+        ...
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Back to the queue after a transient failure, not before `next_attempt_at`."""
+        ...
+
+    async def requeue(self, delivery_ids: Sequence[int], error: str | None = None) -> None:
+        """Undo an attempt that never reached Discord (the feed paused, or shutdown)."""
+        ...
+
+    async def mark_failed(self, delivery_ids: Sequence[int], error: str) -> None:
+        """Discord refused the message for good (e.g. 400); keep the reason for /status."""
+        ...
+
+    async def mark_skipped(self, delivery_ids: Sequence[int], reason: str) -> None:
+        """Dropped on purpose (e.g. a digest that over-filled); keep the reason."""
+        ...
+
+    async def posted_to_channel_by_others(
+        self, channel_id: int, paper_ids: Sequence[str], feed_id: int
+    ) -> dict[str, str]:
+        """Which of these papers a feed other than `feed_id` sent (or is sending) to the
+        channel, each with that feed's name: one channel never gets the same paper twice."""
+        ...
+
+    async def digest_candidates(self, feed_id: int) -> list[tuple[int, Paper]]:
+        """A digest feed's unsent (delivery id, paper) pairs, best first."""
+        ...
+
+    async def last_digest(self, feed_id: int) -> str | None:
+        """The day (YYYY-MM-DD) of the feed's last digest, if it ever had one."""
+        ...
+
+    async def set_last_digest(self, feed_id: int, day: str) -> None: ...
+
+    async def counts(self, since: datetime) -> dict[str, int]:
+        """Deliveries by state (sent ones only since a time), for status and metrics."""
+        ...
+
+    async def states_by_feed(self, guild_id: int) -> dict[int, dict[str, int]]:
+        """Unsent deliveries of one guild's feeds, counted by feed and state (for /status)."""
+        ...
+
+
+class SourceLog(Protocol):
+    """Each poll of each upstream, and the small state a source keeps between polls."""
+
+    async def record_run(self, run: SourceRun) -> None: ...
+
+    async def runs(self, source: str, limit: int = 50) -> list[SourceRun]:
+        """The latest runs of a source, newest first."""
+        ...
+
+    async def health(self, source: str) -> SourceHealth:
+        """Last success, last error and the run of failures since, from the recorded runs."""
+        ...
+
+    async def last_new_paper_at(self, source: str) -> datetime | None:
+        """When a run of this source last brought an unseen id (for the stale check)."""
+        ...
+
+    async def seen_listings(self, source: str, listings: Sequence[str]) -> set[str]:
+        """Which of a source's listings (a source, or one arXiv category) the bot has read
+        before; all of them while the source's upgrade wildcard ("<source>/*") stands."""
+        ...
+
+    async def mark_listings_seen(self, source: str, listings: Sequence[str], now: datetime) -> None:
+        """Remember listings as read; the source's upgrade wildcard gives way to their names."""
+        ...
+
+    async def note_warnings(self, source: str, keys: Sequence[str], now: datetime) -> set[str]:
+        """Keep this poll's warnings (by key) in place of the last; return the new ones."""
+        ...
+
+    async def get_state(self, source: str, key: str) -> str | None: ...
+
+    async def set_state(self, source: str, key: str, value: str) -> None: ...
+
+
+class Database(Protocol):
+    """One open database: its repositories, its transactions and its maintenance."""
+
+    @property
+    def papers(self) -> PaperRepository: ...
+
+    @property
+    def feeds(self) -> FeedRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def sources(self) -> SourceLog: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """Everything inside commits together or not at all; nesting joins the outer one."""
+        ...
+
+    async def backup(self, destination: str | os.PathLike[str]) -> Path:
+        """A consistent copy of the committed data in a new file only its owner can read.
+
+        Creates nothing but that file: an existing destination, or a folder that is missing,
+        not a folder or not writable, is a StoreError.
+        """
+        ...
+
+    async def integrity_check(self) -> str:
+        """The word "ok", or the backend's description of what is damaged."""
+        ...
+
+    async def check_writable(self, timeout: float = 2.0) -> bool:
+        """True when the database still takes writes; raises StoreError saying why not."""
+        ...

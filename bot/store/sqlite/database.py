@@ -1,0 +1,110 @@
+"""The SQLite `Database`: the repositories over one pair of connections, and maintenance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from bot.errors import StoreError
+from bot.models import Clock, utcnow
+from bot.store.sqlite.connection import MEMORY, Connections, create_private_file, open_connections
+from bot.store.sqlite.feeds import SqliteFeeds
+from bot.store.sqlite.outbox import SqliteOutbox
+from bot.store.sqlite.papers import SqlitePapers
+from bot.store.sqlite.sources import SqliteSources
+
+
+class SqliteDatabase:
+    """One SQLite file (or `:memory:`), opened by `open_store` and closed when its block ends."""
+
+    def __init__(self, conns: Connections, clock: Clock = utcnow) -> None:
+        self._conns = conns
+        self.path = conns.path
+        self.papers = SqlitePapers(conns, clock)
+        self.feeds = SqliteFeeds(conns, clock)
+        self.outbox = SqliteOutbox(conns, clock)
+        self.sources = SqliteSources(conns, clock)
+
+    @property
+    def connections(self) -> Connections:
+        """The underlying connections, for SQLite-specific tests and tools."""
+        return self._conns
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Everything inside commits together or not at all; nesting in one task joins it."""
+        return self._conns.transaction()
+
+    async def backup(self, destination: str | os.PathLike[str]) -> Path:
+        """A consistent copy of the live database (SQLite online backup), readable by the owner only."""
+        dest = Path(destination)
+        if dest.exists():
+            raise StoreError(f"{dest}: already exists; choose a new file name")
+        # Nothing is created but the copy itself: a typo in the folder must not become a folder.
+        folder = dest.parent
+        if not folder.exists():
+            raise StoreError(f"{folder}: no such folder; create it first (mkdir -p {folder})")
+        if not folder.is_dir():
+            raise StoreError(f"{folder}: not a folder")
+        try:
+            create_private_file(dest)
+        except OSError as exc:
+            raise StoreError(f"{dest}: cannot create the backup: {exc.strerror}") from None
+        try:
+            target = sqlite3.connect(dest)
+        except sqlite3.Error as exc:
+            dest.unlink(missing_ok=True)
+            raise StoreError(f"backup to {dest} failed: {exc}") from None
+        try:
+            async with self._conns.reading() as conn:
+                await conn.backup(target)
+        except sqlite3.Error as exc:
+            target.close()
+            dest.unlink(missing_ok=True)
+            raise StoreError(f"backup to {dest} failed: {exc}") from exc
+        target.close()
+        return dest
+
+    async def integrity_check(self) -> str:
+        row = await self._conns.fetchone("PRAGMA integrity_check")
+        return str(row[0]) if row else "no answer"
+
+    async def check_writable(self, timeout: float = 2.0) -> bool:
+        """Prove the database still takes writes (for /healthz) without writing or disturbing anything.
+
+        The probe runs on a separate, short-lived connection so it can never join or roll back a
+        transaction in progress on the writer: it takes the write lock (BEGIN IMMEDIATE), which
+        fails on a read-only file, a vanished file or a lock nobody releases, then rolls back.
+        """
+        if self.path == MEMORY or self._conns.in_transaction:
+            return True  # nothing on disk to probe, or the writer is writing right now
+
+        def probe() -> None:
+            uri = Path(self.path).resolve().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+
+        try:
+            await asyncio.to_thread(probe)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: not writable: {exc}") from None
+        return True
+
+
+@contextlib.asynccontextmanager
+async def open_store(
+    path: str, *, clock: Clock = utcnow, create: bool = True
+) -> AsyncIterator[SqliteDatabase]:
+    """Open (creating and migrating if needed) the database; always closes its connections."""
+    conns = await open_connections(path, create=create)
+    try:
+        yield SqliteDatabase(conns, clock)
+    finally:
+        await conns.close()

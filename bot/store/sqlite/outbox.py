@@ -1,0 +1,210 @@
+"""The outbox in SQLite: deliveries owed, the attempt recorded before each send, digests."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.models import Clock, Delivery, DeliveryState, DueDelivery, Paper
+from bot.store.sqlite import codec
+from bot.store.sqlite.connection import Connections, marks
+
+_DUE_COLUMNS = (
+    "SELECT d.*, f.channel_id AS channel_id, f.name AS feed_name, f.guild_id AS guild_id "
+    "FROM deliveries d JOIN feeds f ON f.id = d.feed_id "
+)
+
+
+class SqliteOutbox:
+    """The Outbox on SQLite: the deliveries table, with its feeds for where to post."""
+
+    def __init__(self, conns: Connections, clock: Clock) -> None:
+        self._conns = conns
+        self._clock = clock
+
+    async def queue(self, pairs: Iterable[tuple[int, str]]) -> int:
+        """Owe papers to feeds; a (feed, paper) pair is owed once, ever. Returns how many are new."""
+        rows = [(feed_id, paper_id, codec.ts(self._clock())) for feed_id, paper_id in pairs]
+        if not rows:
+            return 0
+        async with self._conns.transaction():
+            conn = self._conns.writer
+            before = conn.total_changes
+            await conn.executemany(
+                "INSERT OR IGNORE INTO deliveries (feed_id, paper_id, queued_at) VALUES (?, ?, ?)",
+                rows,
+            )
+            return conn.total_changes - before
+
+    async def deliveries(
+        self, *, feed_id: int | None = None, states: Sequence[DeliveryState] | None = None
+    ) -> list[Delivery]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if feed_id is not None:
+            clauses.append("feed_id = ?")
+            params.append(feed_id)
+        if states:
+            clauses.append(f"state IN ({marks(states)})")
+            params.extend(s.value for s in states)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = await self._conns.fetchall(f"SELECT * FROM deliveries{where} ORDER BY id", params)
+        return [codec.delivery_from_row(r) for r in rows]
+
+    async def depth(self) -> int:
+        row = await self._conns.fetchone(
+            "SELECT count(*) FROM deliveries WHERE state IN ('queued', 'sending')"
+        )
+        return int(row[0]) if row else 0
+
+    async def due(self, now: datetime, limit: int = 500) -> list[DueDelivery]:
+        """Queued deliveries of active instant feeds whose retry time has come, oldest first."""
+        rows = await self._conns.fetchall(
+            _DUE_COLUMNS + "WHERE d.state = 'queued' AND f.paused = 0 AND f.mode = 'instant' "
+            "AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) "
+            "ORDER BY d.id LIMIT ?",
+            (codec.ts(now), limit),
+        )
+        return [_due(r) for r in rows]
+
+    async def in_flight(self) -> list[DueDelivery]:
+        """Deliveries whose send was recorded but whose outcome was not: reconcile these first."""
+        rows = await self._conns.fetchall(_DUE_COLUMNS + "WHERE d.state = 'sending' ORDER BY d.id")
+        return [_due(r) for r in rows]
+
+    async def mark_sending(
+        self, delivery_ids: Sequence[int], nonce: str | None, now: datetime
+    ) -> None:
+        """Record the attempt before the send, so a crash leaves a trace to reconcile."""
+        await self._each(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
+            "nonce = coalesce(?, nonce), attempted_at = ? WHERE id = ?",
+            [(nonce, codec.ts(now), i) for i in delivery_ids],
+        )
+
+    async def mark_sent(
+        self,
+        delivery_ids: Sequence[int],
+        message_id: int,
+        now: datetime,
+        thread_id: int | None = None,
+    ) -> None:
+        async with self._conns.transaction():
+            conn = self._conns.writer
+            await conn.executemany(
+                "UPDATE deliveries SET state = 'sent', message_id = ?, thread_id = ?, sent_at = ?, "
+                "error = NULL WHERE id = ?",
+                [(message_id, thread_id, codec.ts(now), i) for i in delivery_ids],
+            )
+            await conn.execute(
+                "UPDATE feeds SET last_post_at = ? WHERE id IN "
+                f"(SELECT feed_id FROM deliveries WHERE id IN ({marks(delivery_ids)}))",
+                (codec.ts(now), *delivery_ids),
+            )
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Back to the queue after a transient failure, not before `next_attempt_at`."""
+        await self._each(
+            "UPDATE deliveries SET state = 'queued', error = ?, next_attempt_at = ? WHERE id = ?",
+            [(error, codec.ts(next_attempt_at), delivery_id)],
+        )
+
+    async def requeue(self, delivery_ids: Sequence[int], error: str | None = None) -> None:
+        """Undo an attempt that never reached Discord (the feed paused, or shutdown)."""
+        await self._each(
+            "UPDATE deliveries SET state = 'queued', error = coalesce(?, error) WHERE id = ?",
+            [(error, i) for i in delivery_ids],
+        )
+
+    async def mark_failed(self, delivery_ids: Sequence[int], error: str) -> None:
+        """Discord refused the message for good (e.g. 400); keep the reason for /status."""
+        await self._each(
+            "UPDATE deliveries SET state = 'failed', error = ? WHERE id = ?",
+            [(error, i) for i in delivery_ids],
+        )
+
+    async def mark_skipped(self, delivery_ids: Sequence[int], reason: str) -> None:
+        await self._each(
+            "UPDATE deliveries SET state = 'skipped', error = ? WHERE id = ?",
+            [(reason, i) for i in delivery_ids],
+        )
+
+    async def _each(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """One statement over many rows, in one transaction."""
+        async with self._conns.transaction():
+            await self._conns.writer.executemany(sql, rows)
+
+    async def posted_to_channel_by_others(
+        self, channel_id: int, paper_ids: Sequence[str], feed_id: int
+    ) -> dict[str, str]:
+        """Papers that a feed other than `feed_id` sent (or is sending) to this channel, each
+        with that feed's name: one channel never gets the same paper twice."""
+        if not paper_ids:
+            return {}
+        rows = await self._conns.fetchall(
+            "SELECT d.paper_id AS paper_id, f.name AS feed_name FROM feeds f "
+            "JOIN deliveries d ON d.feed_id = f.id "
+            "WHERE f.channel_id = ? AND f.id != ? AND d.state IN ('sent', 'sending') "
+            "AND d.paper_id IN (SELECT value FROM json_each(?)) ORDER BY d.id DESC",
+            (channel_id, feed_id, json.dumps(list(paper_ids))),
+        )
+        return {str(r["paper_id"]): str(r["feed_name"]) for r in rows}
+
+    async def digest_candidates(self, feed_id: int) -> list[tuple[int, Paper]]:
+        """A digest feed's queued papers, best first: most upvoted, then most recent."""
+        rows = await self._conns.fetchall(
+            "SELECT d.id AS delivery_id, p.* FROM deliveries d JOIN papers p ON p.id = d.paper_id "
+            "WHERE d.feed_id = ? AND d.state IN ('queued', 'sending') "
+            "ORDER BY coalesce(p.upvotes, -1) DESC, coalesce(p.published, p.first_seen) DESC, d.id",
+            (feed_id,),
+        )
+        return [(int(r["delivery_id"]), codec.paper_from_row(r)) for r in rows]
+
+    async def last_digest(self, feed_id: int) -> str | None:
+        row = await self._conns.fetchone(
+            "SELECT last_digest_on FROM feeds WHERE id = ?", (feed_id,)
+        )
+        return str(row[0]) if row and row[0] else None
+
+    async def set_last_digest(self, feed_id: int, day: str) -> None:
+        async with self._conns.transaction():
+            await self._conns.writer.execute(
+                "UPDATE feeds SET last_digest_on = ? WHERE id = ?", (day, feed_id)
+            )
+
+    async def counts(self, since: datetime) -> dict[str, int]:
+        """Deliveries by state (sent ones only since a time), for status and metrics."""
+        rows = await self._conns.fetchall(
+            "SELECT state, count(*) AS n FROM deliveries "
+            "WHERE state != 'sent' OR sent_at >= ? GROUP BY state",
+            (codec.ts(since),),
+        )
+        return {str(r["state"]): int(r["n"]) for r in rows}
+
+    async def states_by_feed(self, guild_id: int) -> dict[int, dict[str, int]]:
+        """Unsent deliveries of one guild's feeds, counted by feed and state (for /status)."""
+        rows = await self._conns.fetchall(
+            "SELECT d.feed_id AS feed_id, d.state AS state, count(*) AS n FROM deliveries d "
+            "JOIN feeds f ON f.id = d.feed_id WHERE f.guild_id = ? AND d.state != 'sent' "
+            "GROUP BY d.feed_id, d.state",
+            (guild_id,),
+        )
+        out: dict[int, dict[str, int]] = {}
+        for row in rows:
+            out.setdefault(int(row["feed_id"]), {})[str(row["state"])] = int(row["n"])
+        return out
+
+
+def _due(row: sqlite3.Row) -> DueDelivery:
+    return DueDelivery(
+        delivery=codec.delivery_from_row(row),
+        channel_id=int(row["channel_id"]),
+        feed_name=str(row["feed_name"]),
+        guild_id=row["guild_id"],
+        nonce=row["nonce"],
+        thread_id=row["thread_id"],
+        attempted_at=codec.parse_ts(row["attempted_at"]),
+    )

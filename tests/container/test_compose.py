@@ -1,0 +1,78 @@
+"""docker-compose.yml, validated by Compose itself, both ways of passing the token (issue 18).
+
+Needs `docker compose` (the plugin) or `docker-compose`, which tests/container/run.sh installs
+where neither is there; so these tests run in that step ($PAPERFEED_CONTAINER_DOCKER set), where
+a missing Compose is a failure, and are skipped elsewhere (in CI the install may still be
+under way in the background while the other tests run).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# The lines to uncomment (and the one to comment out) for the Docker-secret variant, as the
+# file's own header says.
+SECRET_LINES = re.compile(
+    r"^(\s*)# ((?:environment:|  PAPERFEED_CONFIG: |secrets:|  - discord_token|"
+    r"  discord_token:|    file: ).*)$",
+    re.M,
+)
+
+
+def compose_command() -> list[str] | None:
+    for docker in (os.environ.get("PAPERFEED_CONTAINER_DOCKER"), shutil.which("docker")):
+        if docker:
+            probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+            if probe.returncode == 0:
+                return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+if not os.environ.get("PAPERFEED_CONTAINER_DOCKER"):
+    pytest.skip("Compose is checked by bash tests/container/run.sh", allow_module_level=True)
+COMPOSE = compose_command()
+
+
+def secret_variant(text: str) -> str:
+    text = text.replace("\n    env_file: .env\n", "\n    # env_file: .env\n")
+    return SECRET_LINES.sub(r"\1\2", text)
+
+
+@pytest.mark.parametrize("variant", ["env-file", "secret"])
+def test_compose_file_validates(tmp_path: Path, variant: str) -> None:
+    assert COMPOSE is not None, "no `docker compose` and no `docker-compose`"
+    text = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
+    if variant == "secret":
+        text = secret_variant(text)
+        assert "env_file" not in "\n".join(
+            ln for ln in text.splitlines() if not ln.lstrip().startswith("#")
+        )
+    (tmp_path / "docker-compose.yml").write_text(text, encoding="utf-8")
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=not-a-real-token\n", encoding="utf-8")
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "discord_token").write_text("not-a-real-token\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    result = subprocess.run(
+        [*COMPOSE, "--project-directory", str(tmp_path), "-f", str(tmp_path / "docker-compose.yml"),
+         "config"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    resolved = result.stdout
+    assert "/data" in resolved and "paperfeed-data" in resolved
+    assert re.search(r"stop_grace_period: 30s", resolved)
+    if variant == "secret":
+        assert "PAPERFEED_CONFIG: /etc/paperfeed/config-secret.toml" in resolved
+        assert re.search(
+            r"secrets:\n\s+discord_token:\n\s+file: \S+/secrets/discord_token", resolved
+        )
+    else:
+        assert "DISCORD_TOKEN" in resolved

@@ -1,0 +1,118 @@
+"""Papers: upserts never duplicate, sources merge into one row, lookups keep the order asked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.models import Paper
+from bot.store.interfaces import Database
+from tests.store.contract.support import NOW, paper
+
+
+async def test_first_upsert_is_new_second_identical_is_nothing(db: Database) -> None:
+    batch = [paper("2401.00001"), paper("2401.00002")]
+    first = await db.papers.upsert(batch)
+    assert sorted(first.new) == ["2401.00001", "2401.00002"] and first.updated == ()
+    second = await db.papers.upsert(batch)
+    assert second.new == () and second.updated == () and second.unchanged == 2
+    assert await db.papers.count() == 2
+
+
+async def test_same_paper_from_both_sources_is_one_row_with_both(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001")])
+    hf = Paper(
+        id="2401.00001",
+        title="A paper",
+        upvotes=12,
+        num_comments=2,
+        github_repo="https://github.com/x/y",
+        github_stars=40,
+        sources=frozenset({"huggingface"}),
+    )
+    result = await db.papers.upsert([hf])
+    assert result.updated == ("2401.00001",) and result.new == ()
+    stored = await db.papers.get("2401.00001")
+    assert stored is not None
+    assert stored.sources == {"arxiv", "huggingface"}
+    assert stored.upvotes == 12 and stored.github_stars == 40
+    assert stored.authors == ("Ada Lovelace", "Alan Turing")  # kept from arXiv
+    assert stored.categories == ("cs.LG", "cs.AI")
+    assert await db.papers.count() == 1
+
+
+async def test_new_version_and_new_upvotes_are_updates(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001", upvotes=1), paper("2401.00002")])
+    result = await db.papers.upsert(
+        [paper("2401.00001", upvotes=5), paper("2401.00002", version=2)]
+    )
+    assert sorted(result.updated) == ["2401.00001", "2401.00002"]
+    v2 = await db.papers.get("2401.00002")
+    assert v2 is not None and v2.version == 2
+    # an older version seen later changes nothing
+    again = await db.papers.upsert([paper("2401.00002", version=1)])
+    assert again.updated == () and again.new == ()
+
+
+async def test_a_new_title_is_a_stored_change_but_not_one_feeds_act_on(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001", title="A first title")])
+    result = await db.papers.upsert([paper("2401.00001", title="A better title", updated=NOW)])
+    assert result.changed == ("2401.00001",) and result.unchanged == 0
+    assert result.updated == ()  # same version, votes and sources: feeds have nothing new
+    stored = await db.papers.get("2401.00001")
+    assert stored is not None and stored.title == "A better title"
+    again = await db.papers.upsert([paper("2401.00001", title="A better title", updated=NOW)])
+    assert again.changed == () and again.unchanged == 1
+
+
+async def test_duplicates_inside_one_batch_merge(db: Database) -> None:
+    result = await db.papers.upsert(
+        [paper("2401.00001"), paper("2401.00001", upvotes=3, sources=frozenset({"huggingface"}))]
+    )
+    assert result.new == ("2401.00001",)
+    stored = await db.papers.get("2401.00001")
+    assert stored is not None and stored.sources == {"arxiv", "huggingface"}
+
+
+async def test_a_stored_paper_reads_back_as_written(db: Database) -> None:
+    written = paper(
+        "2401.00001",
+        abstract="Ünïcode — and “quotes”.",
+        doi="10.1/x",
+        ai_keywords=("a", "b"),
+        hf_submitted_at=NOW - timedelta(hours=3),
+        first_seen=NOW - timedelta(days=2),
+    )
+    await db.papers.upsert([written])
+    assert await db.papers.get("2401.00001") == written
+
+
+async def test_get_many_keeps_the_order_asked_and_skips_unknown_ids(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001"), paper("2401.00002")])
+    found = await db.papers.get_many(["2401.00002", "2401.09999", "2401.00001"])
+    assert [p.id for p in found] == ["2401.00002", "2401.00001"]
+    assert await db.papers.get("2401.09999") is None
+
+
+async def test_recent_is_newest_first_since_a_time(db: Database) -> None:
+    await db.papers.upsert(
+        [paper(f"2401.0000{n}", published=NOW - timedelta(days=n)) for n in range(1, 5)]
+    )
+    recent = await db.papers.recent(NOW - timedelta(days=3, hours=1))
+    assert [p.id for p in recent] == ["2401.00001", "2401.00002", "2401.00003"]
+    assert [p.id for p in await db.papers.recent(NOW - timedelta(days=9), limit=2)] == [
+        "2401.00001",
+        "2401.00002",
+    ]
+
+
+async def test_top_is_most_upvoted_hugging_face_papers(db: Database) -> None:
+    await db.papers.upsert(
+        [
+            paper("2401.00001", upvotes=5),
+            paper("2401.00002", upvotes=50),
+            paper("2401.00003"),  # not on Hugging Face
+            paper("2401.00004", upvotes=99, published=NOW - timedelta(days=30)),
+        ]
+    )
+    top = await db.papers.top(NOW - timedelta(days=7))
+    assert [p.id for p in top] == ["2401.00002", "2401.00001"]
