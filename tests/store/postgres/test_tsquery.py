@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -179,6 +180,33 @@ def _load_corpus() -> list[Paper]:
 
 
 CORPUS = _load_corpus()
+
+
+def fts5_index_tokens(texts: list[str]) -> list[list[str]]:
+    """Each text's tokens as the SQLite store's own FTS5 index holds them (stdlib sqlite3, read
+    back through fts5vocab): the reference the APSW tokenizer must equal."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(f"CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = '{TOKENIZE}')")
+        conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')")
+        conn.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)", enumerate(texts))
+        out: list[list[str]] = [[] for _ in texts]
+        for doc, _offset, term in conn.execute("SELECT doc, offset, term FROM v ORDER BY 1, 2"):
+            out[doc].append(term)
+        return out
+    finally:
+        conn.close()
+
+
+def test_the_lexer_reads_words_as_the_sqlite_index_does(lexer: Lexer) -> None:
+    texts = [t for p in CORPUS for t in (p.title, p.abstract, ", ".join(p.authors))]
+    assert [list(w) for w in lexer.words(texts)] == fts5_index_tokens(texts)
+
+
+@PROPERTY_SETTINGS
+@given(text=st.text(max_size=200))
+def test_the_lexer_reads_any_text_as_the_sqlite_index_does(lexer: Lexer, text: str) -> None:
+    assert [list(w) for w in lexer.words([text])] == fts5_index_tokens([text])
 
 
 @pytest.fixture(scope="module")
