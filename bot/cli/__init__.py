@@ -13,7 +13,7 @@ from bot import __version__
 from bot.cli import feeds, health, ops, papers, runtime
 from bot.cli.common import Handler
 from bot.config import load_config
-from bot.errors import ConfigError, PaperfeedError
+from bot.errors import PaperfeedError
 from bot.logs import setup_logging
 
 COMMAND_MODULES = (papers, ops, runtime, feeds, health)
@@ -121,13 +121,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, os.environ)
         setup_logging(config.logging)
-        if config.database.url and args.command != "check-config":
-            # Interim, until the PostgreSQL store is wired in (issue 14): a URL must never
-            # silently mean "SQLite after all".
-            raise ConfigError(
-                "[database] url: PostgreSQL is not available in this build yet; "
-                "unset it (and $PAPERFEED_DATABASE_URL) to use SQLite"
-            )
         handler: Handler = args.handler
         return asyncio.run(handler(args, config))
     except PaperfeedError as exc:

@@ -224,7 +224,7 @@ async def find_feed_arg(store: Database, text: str, guild_id: int | None) -> Fee
 
 
 async def cmd_list(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         feeds = await store.feeds.list(guild_id=args.guild)
     if args.json:
         emit({"feeds": [feed_document(f) for f in feeds]})
@@ -257,7 +257,7 @@ async def cmd_add(args: argparse.Namespace, config: Config) -> int:
     table.update({k: v for k, v in options.items() if v is not None})
     text = "[[feeds]]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in table.items())
     (spec,) = parse_config_text(text, {}, name="feeds add").feeds
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         feed, queued = await create_feed(store, spec, guild_id=args.guild, now=utcnow())
     if args.json:
         emit({"feed": feed_document(feed), "queued": queued})
@@ -267,7 +267,7 @@ async def cmd_add(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_remove(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         feed = await find_feed_arg(store, args.feed, args.guild)
         if feed.origin is FeedOrigin.CONFIG:
             raise UsageError(
@@ -291,7 +291,7 @@ async def cmd_resume(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool) -> int:
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         feed = await find_feed_arg(store, args.feed, args.guild)
         changed = feed.paused != paused
         if changed:
@@ -307,7 +307,7 @@ async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool)
 
 
 async def cmd_export(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         feeds = await store.feeds.list(guild_id=args.guild)
     seen: dict[str, Feed] = {}
     for feed in feeds:
@@ -339,7 +339,7 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PaperfeedError(f"{name}: cannot read: {reason}") from None
     specs = parse_feeds_toml(text, name)
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         result = await import_feeds(
             store, specs, guild_id=args.guild, now=utcnow(), backfill=not args.no_backfill
         )

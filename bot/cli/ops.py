@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import httpx
 
@@ -68,7 +69,12 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_db_backup(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database.path, create=False) as store:
+    if config.database.url is not None:
+        from bot.store.postgres.database import backup_hint
+
+        print(f"paperfeed: {backup_hint(config.database.url)}", file=sys.stderr)
+        return 2
+    async with open_store(config.database, create=False) as store:
         dest = await store.backup(args.path)
         papers = await store.papers.count()
     if args.json:

@@ -31,7 +31,8 @@ HOW_TO_RUN = (
     'PostgreSQL tests need a server: run `eval "$(tests/pg/start-postgres.sh)"`, '
     f"or set ${ENV_URL}, then pytest again"
 )
-# Fixtures that need the server; a test using any of them is a PostgreSQL test.
+# Fixtures that need the server; a test using any of them is a PostgreSQL test, and so is one
+# marked `postgresql` (a backend-parametrized test that asks for the server only when it runs).
 SERVER_FIXTURES = frozenset(
     {"postgres_admin_url", "postgres_template", "postgres_url", "postgres_empty_url"}
 )
@@ -56,7 +57,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept, left = [], []
     for item in items:
         uses = set(getattr(item, "fixturenames", ()))
-        (left if uses & SERVER_FIXTURES else kept).append(item)
+        needs = uses & SERVER_FIXTURES or item.get_closest_marker("postgresql") is not None
+        (left if needs else kept).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
@@ -156,6 +158,12 @@ def fresh_database(admin_url: str, template: str) -> Iterator[str]:
 def postgres_url(postgres_admin_url: str, postgres_template: str) -> Iterator[str]:
     """The URL of a fresh database with the latest schema, dropped after the test."""
     yield from fresh_database(postgres_admin_url, postgres_template)
+
+
+def backend_params() -> list[Any]:
+    """Parameters for a backend-parametrized fixture: "sqlite", and "postgresql" marked so that
+    it is left out like any PostgreSQL test when no server is configured."""
+    return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ PostgreSQL's last position (16383), where positions saturate.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -34,6 +34,10 @@ MAX_LEXEME_BYTES = 2046
 # Weight letters by field, as tsquery restricts them (title:, author:, abstract:).
 WEIGHTS = {"title": "A", "author": "B", "abstract": "C"}
 _FIELD_ORDER = ("title", "abstract", "author")
+# A scratch table for title tiers, made and dropped inside one transaction.
+_TITLES_CREATE = f"CREATE VIRTUAL TABLE temp.titles USING fts5 (title, tokenize = '{TOKENIZE}')"
+_TITLES_INSERT = "INSERT INTO temp.titles (rowid, title) VALUES (?, ?)"
+_TITLES_MATCH = "SELECT rowid FROM temp.titles WHERE titles MATCH ?"
 
 
 class Lexer:
@@ -72,6 +76,25 @@ class Lexer:
                 include_colocated=False,
             )
         return [str(token) for token in found]
+
+    def title_tiers(self, titles: Mapping[int, str], evidence: Sequence[str]) -> dict[int, int]:
+        """How many of the FTS5 `evidence` expressions (over a `title` column) each title
+        matches: the SQLite store's title tiers, computed by FTS5 itself on a scratch table."""
+        tiers = dict.fromkeys(titles, 0)
+        if not evidence or not titles:
+            return tiers
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.execute("BEGIN")
+            try:
+                cursor.execute(_TITLES_CREATE)
+                cursor.executemany(_TITLES_INSERT, titles.items())
+                for expression in evidence:
+                    for (rowid,) in cursor.execute(_TITLES_MATCH, (expression,)):
+                        tiers[int(rowid)] += 1
+            finally:
+                cursor.execute("ROLLBACK")  # the scratch table and its rows go with it
+        return tiers
 
     def words(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
         """Each text's lexemes in order, as a query term or phrase made of it would look for."""

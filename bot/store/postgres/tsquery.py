@@ -51,6 +51,8 @@ class TsQuery:
     text: str | None
     matches_nothing: bool
     query: CompiledQuery
+    # What relevance is computed on: the wanted words and phrases OR-ed (see `_rank_text`).
+    rank_text: str | None = None
 
     @property
     def include_categories(self) -> tuple[tuple[str, ...], ...]:
@@ -77,7 +79,31 @@ def compile_tsquery(query: CompiledQuery, lexer: Lexer) -> TsQuery:
     if not isinstance(built, str):
         # compile_query refuses a query (or group) that only excludes, so nothing is TRUE.
         raise ValueError(f"query matches every paper: {query.describe()!r}")
-    return TsQuery(built, False, query)
+    return TsQuery(built, False, query, _rank_text(words, tokens) or built)
+
+
+def _rank_text(words: Sequence[Node], tokens: dict[int, tuple[str, ...]]) -> str | None:
+    """The query's wanted leaves OR-ed, for ranking only.
+
+    ts_rank scores an AND query by how close its words stand to each other, so a paper that
+    repeats "software testing" throughout its abstract would outrank one with "software" in
+    its title. Over an OR, ts_rank adds up each word's hits instead, the first ones counting
+    most (weights 1, 1/4, 1/9, ...), which saturates like SQLite's bm25: the field weights
+    then decide, as they do there.
+    """
+    parts: list[str] = []
+    for node in words:
+        parts += _wanted(node, tokens)
+    return " | ".join(_group(p) for p in dict.fromkeys(parts)) if parts else None
+
+
+def _wanted(node: Node, tokens: dict[int, tuple[str, ...]]) -> list[str]:
+    if isinstance(node, Term | Phrase):
+        built = _leaf(node, tokens[id(node)])
+        return [built] if isinstance(built, str) else []
+    if isinstance(node, Not | Category):
+        return []
+    return [part for child in node.children for part in _wanted(child, tokens)]
 
 
 def _has_category(node: Node) -> bool:
