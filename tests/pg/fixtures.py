@@ -19,6 +19,7 @@ import os
 import threading
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -170,3 +171,24 @@ def backend_params() -> list[Any]:
 def postgres_empty_url(postgres_admin_url: str) -> Iterator[str]:
     """The URL of a fresh, empty database (no schema at all), dropped after the test."""
     yield from fresh_database(postgres_admin_url, "template0")
+
+
+def database_config(request: pytest.FixtureRequest, backend: str, sqlite_path: Path) -> Any:
+    """The `[database]` configuration of a backend-parametrized test: the SQLite file at
+    `sqlite_path`, or a fresh PostgreSQL database (requested only when the test runs on it)."""
+    from bot.config import DatabaseConfig, DatabaseUrl
+
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        return DatabaseConfig(path=str(sqlite_path), url=DatabaseUrl(url))
+    return DatabaseConfig(path=str(sqlite_path))
+
+
+def open_backend(
+    request: pytest.FixtureRequest, backend: str, sqlite_path: Path, clock: Any = None
+) -> Any:
+    """Open the store of a backend-parametrized test (see `database_config`)."""
+    from bot.models import utcnow
+    from bot.store import open_store
+
+    return open_store(database_config(request, backend, sqlite_path), clock=clock or utcnow)

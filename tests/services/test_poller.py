@@ -14,8 +14,8 @@ from bot.services.feeds import create_feed, sync_config_feeds
 from bot.services.matching import category_fits, match_batch
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
-from bot.store import open_store
 from bot.store.interfaces import Database
+from tests.pg.fixtures import backend_params, open_backend
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 
@@ -69,10 +69,10 @@ def hf_paper(pid: str, title: str, upvotes: int, **kw: object) -> Paper:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=backend_params())
+async def world(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
     clock = Clock()
-    async with open_store(str(tmp_path / "p.sqlite3"), clock=clock) as store:
+    async with open_backend(request, request.param, tmp_path / "p.sqlite3", clock) as store:
         hf, ax = ScriptedSource("huggingface"), ScriptedSource("arxiv")
         yield store, Poller(store, [hf, ax], clock), hf, ax, clock
 

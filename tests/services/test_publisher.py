@@ -22,8 +22,8 @@ from bot.services.publisher import (
     delivery_nonce,
     retry_delay,
 )
-from bot.store import open_store
 from bot.store.interfaces import Database
+from tests.pg.fixtures import backend_params, open_backend
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -95,9 +95,9 @@ def paper(n: int, upvotes: int | None = None) -> Paper:
                  published=NOW - timedelta(hours=n), sources=frozenset({"arxiv"}))  # fmt: skip
 
 
-@pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    async with open_store(str(tmp_path / "p.sqlite3"), clock=Clock()) as s:
+@pytest.fixture(params=backend_params())
+async def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with open_backend(request, request.param, tmp_path / "p.sqlite3", Clock()) as s:
         yield s
 
 
