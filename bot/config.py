@@ -487,6 +487,13 @@ def _database(r: _Reader, env: Mapping[str, str]) -> DatabaseConfig:
     return DatabaseConfig(path=path, url=DatabaseUrl(raw))
 
 
+def database_url_error(text: str) -> str | None:
+    """Why `text` is not a PostgreSQL URL (the password never quoted), or None if it is one."""
+    if _is_postgres_url(text):
+        return None
+    return f"{_DATABASE_URL_EXPECTED}, got {_show(redact_url(text))}"
+
+
 def _is_postgres_url(text: str) -> bool:
     """postgresql:// or postgres://, one line, no spaces, a numeric port if any."""
     if any(ch.isspace() or not ch.isprintable() for ch in text):

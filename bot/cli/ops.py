@@ -30,6 +30,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("path", help="the new file (its folder must exist; it is never overwritten)")
     q.add_argument("--json", action="store_true", help="print one JSON document")
     q.set_defaults(handler=cmd_db_backup)
+    q = dsub.add_parser("copy", help="copy the SQLite store into PostgreSQL (safe to run again)")
+    q.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://user@host/dbname (default: [database] url / $PAPERFEED_DATABASE_URL)",
+    )
+    q.add_argument("--json", action="store_true", help="print one JSON document")
+    q.set_defaults(handler=cmd_db_copy)
 
     p = sub.add_parser("invite-url", help="print the link that adds the bot to a server")
     p.add_argument(
@@ -165,4 +173,59 @@ async def cmd_invite_url(
               "scopes": list(SCOPES)})  # fmt: skip
     else:
         print(url)
+    return 0
+
+
+async def cmd_db_copy(args: argparse.Namespace, config: Config) -> int:
+    """Copy [database] path (SQLite) into PostgreSQL; exit 1 if a table came up short."""
+    from bot.config import DatabaseUrl, database_url_error
+    from bot.progress import Progress
+    from bot.store.postgres.copy import COUNTED, copy_sqlite
+    from bot.store.postgres.database import open_postgres
+
+    if args.to is None and config.database.url is None:
+        raise ConfigError("db copy: say where to: --to postgresql://user@host/dbname")
+    url = DatabaseUrl(args.to) if args.to is not None else config.database.url
+    assert url is not None
+    problem = database_url_error(url.get())
+    if problem:
+        raise ConfigError(f"db copy: --to: {problem}")
+    source = config.database.path
+    # Opening the SQLite store brings its schema up to date first (and refuses a non-store).
+    async with open_store(source, create=False):
+        pass
+    progress = Progress(sys.stderr, verb="copied", noun="rows")
+    async with open_postgres(url) as target:
+        report = await copy_sqlite(source, target, progress.update)
+    progress.finish()
+    if args.json:
+        emit(
+            {
+                "from": source,
+                "to": url.redacted(),
+                "tables": {
+                    t: {
+                        "sqlite": report.sqlite[t],
+                        "postgresql": report.postgresql[t],
+                        "added": report.added[t],
+                    }
+                    for t in COUNTED
+                },
+                "ok": not report.missing,
+            }
+        )
+    else:
+        print(f"copied {source} to {url.redacted()}")
+        for t in COUNTED:
+            mark = "" if t not in report.missing else "  <- missing rows"
+            print(
+                f"  {t}: {report.sqlite[t]:,} in SQLite, {report.postgresql[t]:,} in PostgreSQL "
+                f"({report.added[t]:,} added){mark}"
+            )
+    if report.missing:
+        print(
+            f"paperfeed: db copy: PostgreSQL has fewer rows in {', '.join(report.missing)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -43,6 +43,11 @@ class PostgresDatabase:
         self.sources = PostgresSources(self._sessions, clock)
 
     @property
+    def lexer(self) -> Lexer:
+        """SQLite's tokenizer, for tools that write papers in bulk (db copy)."""
+        return self._lexer
+
+    @property
     def sessions(self) -> Sessions:
         """The pool and its transactions, for PostgreSQL-specific tools (db copy) and tests."""
         return self._sessions

@@ -52,8 +52,8 @@ RECENCY = (
 # Titles tiered on a thread rather than the event loop above this many candidates.
 _THREAD_TITLES = 200
 
-_STAGE_COLUMNS = ("seq", "op", *codec.PAPER_COLUMNS, "search")
-_STAGE_CREATE = (
+STAGE_COLUMNS = ("seq", "op", *codec.PAPER_COLUMNS, "search")
+STAGE_CREATE = (
     "CREATE TEMP TABLE IF NOT EXISTS paper_stage (seq bigint, op text, id text, version integer, "
     "title text, abstract text, authors text, author_text text, categories text, "
     "published timestamptz, updated timestamptz, doi text, journal_ref text, comments text, "
@@ -70,19 +70,19 @@ def _staged(column: str) -> str:
 
 
 _COLUMNS = ", ".join(codec.PAPER_COLUMNS)
-_STAGED_INSERT = (
+STAGED_INSERT = (
     f"INSERT INTO papers ({_COLUMNS}, search) "
     f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search::tsvector "
     "FROM paper_stage s WHERE s.op = 'i' ORDER BY s.seq "
     "ON CONFLICT (id) DO NOTHING RETURNING id"
 )
-_STAGED_UPDATE = (
+STAGED_UPDATE = (
     f"UPDATE papers p SET ({', '.join(codec.PAPER_COLUMNS[1:])}, search) = "
     f"({', '.join(_staged(c) for c in codec.PAPER_COLUMNS[1:])}, "
     "coalesce(s.search::tsvector, p.search)) "
     "FROM paper_stage s WHERE s.op = 'u' AND p.id = s.id"
 )
-_STAGED_CATEGORIES = (
+STAGED_CATEGORIES = (
     "INSERT INTO paper_categories (paper_pk, category) "
     "SELECT DISTINCT p.pk, lower(c.value) FROM paper_stage s JOIN papers p ON p.id = s.id, "
     "jsonb_array_elements_text(s.categories::jsonb) AS c(value) "
@@ -159,17 +159,17 @@ class PostgresPapers:
             )
             for seq, (op, paper, row) in enumerate(staged)
         ]
-        await session.execute(_STAGE_CREATE)
-        await session.copy_records("paper_stage", records, _STAGE_COLUMNS)
+        await session.execute(STAGE_CREATE)
+        await session.copy_records("paper_stage", records, STAGE_COLUMNS)
         if recategorised:
             await session.execute(
                 "DELETE FROM paper_categories WHERE paper_pk IN "
                 "(SELECT pk FROM papers WHERE id = ANY($1::text[]))",
                 recategorised,
             )
-        inserted = {r["id"] for r in await session.fetch(_STAGED_INSERT)}
-        await session.execute(_STAGED_UPDATE)
-        await session.execute(_STAGED_CATEGORIES)
+        inserted = {r["id"] for r in await session.fetch(STAGED_INSERT)}
+        await session.execute(STAGED_UPDATE)
+        await session.execute(STAGED_CATEGORIES)
         await session.execute("TRUNCATE paper_stage")
         # A paper another process inserted between our read and our insert kept its row; the
         # next poll merges into it. It was not new to the store, so it is not reported as new.
