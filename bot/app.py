@@ -81,7 +81,7 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the store and the HTTP client, build the enabled sources and the poller."""
     async with (
-        open_store(config.database.path, clock=clock) as store,
+        open_store(config.database, clock=clock) as store,
         httpx.AsyncClient(
             headers={"User-Agent": USER_AGENT},
             transport=transport,

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from bot.models import FeedMode, FeedSpec
+from bot.secrets import DatabaseUrl, Secret, redact_url
 from bot.services.feeds import EXPECTED, FeedSpecError, validate
 from bot.sources.arxiv_categories import category_problem
 
@@ -41,32 +43,6 @@ POLL_FLOORS = {"arxiv": timedelta(minutes=15), "huggingface": timedelta(minutes=
 PUBLIC_HOSTS = {"arxiv": ("arxiv.org",), "huggingface": ("huggingface.co", "hf.co")}
 
 
-class Secret:
-    """A string that never shows itself in repr, str or logs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')" if self._value else "Secret('')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
 @dataclass(frozen=True)
 class DiscordConfig:
     token: Secret = field(default_factory=lambda: Secret(""))
@@ -80,6 +56,12 @@ class DiscordConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     path: str = "data/paperfeed.sqlite3"
+    url: DatabaseUrl | None = None  # set: PostgreSQL, and `path` is ignored
+
+    @property
+    def backend(self) -> str:
+        """Which database the program uses: "postgresql" when a URL is set, else "sqlite"."""
+        return "postgresql" if self.url else "sqlite"
 
 
 @dataclass(frozen=True)
@@ -330,7 +312,7 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
     top = _Reader(filename, "", raw)
     top.check_keys({"discord", "database", "sources", "health", "logging", "feeds"})
     discord = _discord(_Reader(filename, "[discord]", raw.get("discord", {})), env)
-    database = _database(_Reader(filename, "[database]", raw.get("database", {})))
+    database = _database(_Reader(filename, "[database]", raw.get("database", {})), env)
     sources_table = _Reader(filename, "[sources]", raw.get("sources", {}))
     sources_table.check_keys({"huggingface", "arxiv"})
     sources = SourcesConfig(
@@ -398,13 +380,50 @@ def _read_token(r: _Reader, token_file: str, env: Mapping[str, str]) -> Secret:
     return Secret(env.get("DISCORD_TOKEN", "").strip())
 
 
-def _database(r: _Reader) -> DatabaseConfig:
-    r.check_keys({"path"})
+_DATABASE_URL_EXPECTED = 'expected a URL like "postgresql://user@host/dbname" (or "")'
+
+
+def _database(r: _Reader, env: Mapping[str, str]) -> DatabaseConfig:
+    """`url` in the file wins over $PAPERFEED_DATABASE_URL (as token_file wins over the token)."""
+    r.check_keys({"path", "url"})
     d = DatabaseConfig()
     path = r.get("path", d.path, _as_str, "expected a file path")
     if not path.strip():
         raise r.error("path", "expected a file path", path)
-    return DatabaseConfig(path=path)
+    raw = r.table.get("url", "")
+    key = "url"
+    if raw == "" and env.get("PAPERFEED_DATABASE_URL", "").strip():
+        raw, key = env["PAPERFEED_DATABASE_URL"].strip(), "$PAPERFEED_DATABASE_URL"
+    if not isinstance(raw, str):
+        raise r.error("url", _DATABASE_URL_EXPECTED, raw)
+    if not raw:
+        return DatabaseConfig(path=path)
+    if not _is_postgres_url(raw):
+        where = r.where("url") if key == "url" else key
+        # Never quote the password back, even in an error about the URL.
+        raise ConfigError(
+            f"{r.filename}: {where}: {_DATABASE_URL_EXPECTED}, got {_show(redact_url(raw))}"
+        )
+    return DatabaseConfig(path=path, url=DatabaseUrl(raw))
+
+
+def database_url_error(text: str) -> str | None:
+    """Why `text` is not a PostgreSQL URL (the password never quoted), or None if it is one."""
+    if _is_postgres_url(text):
+        return None
+    return f"{_DATABASE_URL_EXPECTED}, got {_show(redact_url(text))}"
+
+
+def _is_postgres_url(text: str) -> bool:
+    """postgresql:// or postgres://, one line, no spaces, a numeric port if any."""
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        return False
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("postgresql", "postgres")
 
 
 def _huggingface(r: _Reader) -> HuggingFaceConfig:
@@ -543,7 +562,8 @@ def describe(config: Config) -> dict[str, Any]:
             "dev_guild_ids": [str(g) for g in d.dev_guild_ids],
             "alerts_channel_id": str(d.alerts_channel_id),
         },
-        "database": {"path": config.database.path},
+        "backend": config.database.backend,
+        "database": _describe_database(config.database),
         "sources": {
             "huggingface": {
                 "enabled": config.sources.huggingface.enabled,
@@ -566,6 +586,11 @@ def describe(config: Config) -> dict[str, Any]:
         },
         "feeds": [feed_spec_to_dict(f) for f in config.feeds],
     }
+
+
+def _describe_database(database: DatabaseConfig) -> dict[str, str]:
+    """The [database] keys as understood; the URL only with its password hidden."""
+    return {"path": database.path, "url": database.url.redacted() if database.url else ""}
 
 
 def feed_spec_to_dict(spec: FeedSpec) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes.discord.schema import locate_openapi_spec, spec_required
 
-pytest_plugins = ["tests.fakes.discord.fixtures"]
+pytest_plugins = ["tests.fakes.discord.fixtures", "tests.pg.fixtures"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -199,3 +199,48 @@ def test_search_as_a_real_process(env: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["query"] == "causal discovery"
+
+
+def test_check_config_names_the_backend_and_never_prints_the_database_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", "postgresql://pf:PG-SECRET-PW@db:5432/pf")
+    assert main(["check-config"]) == 0
+    out, _ = capsys.readouterr()
+    assert "database: PostgreSQL at postgresql://pf:***@db:5432/pf" in out
+    assert main(["check-config", "--json"]) == 0
+    out_json, err = capsys.readouterr()
+    assert json.loads(out_json)["backend"] == "postgresql"
+    assert "PG-SECRET-PW" not in out + out_json + err
+    monkeypatch.delenv("PAPERFEED_DATABASE_URL")
+    assert main(["check-config"]) == 0
+    assert "database: SQLite file data/paperfeed.sqlite3" in capsys.readouterr().out
+
+
+def test_postgresql_down_at_start_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens on port 1: one line naming the server (password redacted), exit 1."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", "postgresql://pf:PG-SECRET-PW@127.0.0.1:1/pf")
+    for command in (["search", "causal"], ["feeds", "list"], ["poll", "--source", "arxiv"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("paperfeed: cannot connect to PostgreSQL at postgresql://pf:")
+        assert len(err.splitlines()) == 1 and "PG-SECRET-PW" not in err, err
+    assert not (tmp_path / "data").exists()  # never SQLite after all
+
+
+def test_db_backup_on_postgresql_points_to_pg_dump(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", "postgresql://pf:PG-SECRET-PW@db/pf")
+    assert main(["db", "backup", str(tmp_path / "copy")]) == 2
+    err = capsys.readouterr().err
+    assert "pg_dump" in err and len(err.splitlines()) == 1 and "PG-SECRET-PW" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -221,3 +221,81 @@ def test_feed_limits_are_the_feeds_services_in_its_words(option: str, message: s
     with pytest.raises(ConfigError) as info:
         parse_config_text(toml, {}, "config.toml")
     assert str(info.value) == f'config.toml: [[feeds]] "a" {message}'
+
+
+# --- [database] url: PostgreSQL, with the password never shown ------------------------------
+
+PG_URL = "postgresql://paperfeed:hunter2-SECRET@db.example:5432/paperfeed"
+
+
+def test_database_url_selects_postgresql_and_hides_the_password() -> None:
+    config = parse_config_text(f'[database]\nurl = "{PG_URL}"', {})
+    assert config.database.backend == "postgresql"
+    assert config.database.url is not None and config.database.url.get() == PG_URL
+    shown = [repr(config), str(config.database.url), repr(config.database), str(describe(config))]
+    for text in shown:
+        assert "hunter2" not in text
+    assert config.database.url.redacted() == "postgresql://paperfeed:***@db.example:5432/paperfeed"
+    assert describe(config)["backend"] == "postgresql"
+
+
+def test_without_a_url_the_backend_is_sqlite() -> None:
+    config = parse_config_text("", {})
+    assert config.database.backend == "sqlite" and config.database.url is None
+    assert describe(config)["database"] == {"path": "data/paperfeed.sqlite3", "url": ""}
+
+
+def test_database_url_from_the_environment_and_the_file_wins() -> None:
+    env = {"PAPERFEED_DATABASE_URL": "postgres://u:pw@envhost/db"}
+    from_env = parse_config_text("", env)
+    assert from_env.database.url is not None
+    assert from_env.database.url.get() == "postgres://u:pw@envhost/db"
+    from_file = parse_config_text(f'[database]\nurl = "{PG_URL}"', env)
+    assert from_file.database.url is not None and from_file.database.url.get() == PG_URL
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:p@h/db?password=alsosecret",
+        "postgresql://user@/paperfeed?host=/var/run/postgresql",
+        "postgresql:///paperfeed",
+        "postgresql://:p@h",
+    ],
+)
+def test_redaction_hides_every_password(url: str) -> None:
+    config = parse_config_text(f'[database]\nurl = "{url}"', {})
+    assert config.database.url is not None
+    redacted = config.database.url.redacted()
+    assert "alsosecret" not in redacted and ":p@" not in redacted
+    assert redacted.startswith("postgresql://")
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        (
+            '[database]\nurl = "mysql://root:topsecret@h/db"',
+            {},
+            '[database] url: expected a URL like "postgresql://user@host/dbname" (or ""), '
+            'got "mysql://root:***@h/db"',
+        ),
+        ('[database]\nurl = "postgresql://h:notaport/db"', {}, "[database] url: expected a URL"),
+        ("[database]\nurl = 5", {}, "[database] url: expected a URL"),
+        (
+            "",
+            {"PAPERFEED_DATABASE_URL": "sqlite:///x?password=topsecret"},
+            "$PAPERFEED_DATABASE_URL: expected a URL",
+        ),
+        ('[database]\nurl = "postgresql://u:top secret@h/db"', {}, "[database] url"),
+    ],
+)
+def test_a_bad_database_url_is_one_line_without_the_password(
+    toml: str, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config_text(toml, env)
+    text = str(info.value)
+    assert message in text
+    assert "topsecret" not in text and "top secret" not in text
+    assert "\n" not in text

@@ -85,7 +85,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("adapters", ("bot.store", "bot.sources", "bot.data")),
     ("query", ("bot.query",)),
     ("models", ("bot.models",)),
-    ("foundation", ("bot", "bot.errors", "bot.clock", "bot.progress", "bot.sources.names")),
+    (
+        "foundation",
+        ("bot", "bot.errors", "bot.clock", "bot.secrets", "bot.progress", "bot.sources.names"),
+    ),
 )
 # Side by side in one layer, these never import each other (a store that knows the upstreams,
 # or a source that writes SQL, would tie the second database backend to them).

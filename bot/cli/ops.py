@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import httpx
 
 from bot import PROJECT_URL, __version__
 from bot.cli.common import emit
 from bot.cli.feeds import snowflake
-from bot.config import Config, Secret, describe
+from bot.config import Config, describe
 from bot.errors import ConfigError, PaperfeedError
+from bot.secrets import Secret
 from bot.store import open_store
 
 AUTHORIZE_URL = "https://discord.com/oauth2/authorize"
@@ -29,6 +31,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("path", help="the new file (its folder must exist; it is never overwritten)")
     q.add_argument("--json", action="store_true", help="print one JSON document")
     q.set_defaults(handler=cmd_db_backup)
+    q = dsub.add_parser("copy", help="copy the SQLite store into PostgreSQL (safe to run again)")
+    q.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://user@host/dbname (default: [database] url / $PAPERFEED_DATABASE_URL)",
+    )
+    q.add_argument("--json", action="store_true", help="print one JSON document")
+    q.set_defaults(handler=cmd_db_copy)
 
     p = sub.add_parser("invite-url", help="print the link that adds the bot to a server")
     p.add_argument(
@@ -47,6 +57,11 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
         emit(data)
         return 0
     print(f"configuration: {config.path or 'none found, using defaults'}")
+    db = config.database
+    if db.url:
+        print(f"database: PostgreSQL at {db.url.redacted()} ([database] path is ignored)")
+    else:
+        print(f"database: SQLite file {db.path}")
     for section in ("discord", "database", "health", "logging"):
         for key, value in data[section].items():
             print(f"  [{section}] {key} = {json.dumps(value)}")
@@ -63,7 +78,12 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_db_backup(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database.path, create=False) as store:
+    if config.database.url is not None:
+        from bot.store.postgres.database import backup_hint
+
+        print(f"paperfeed: {backup_hint(config.database.url)}", file=sys.stderr)
+        return 2
+    async with open_store(config.database, create=False) as store:
         dest = await store.backup(args.path)
         papers = await store.papers.count()
     if args.json:
@@ -154,4 +174,60 @@ async def cmd_invite_url(
               "scopes": list(SCOPES)})  # fmt: skip
     else:
         print(url)
+    return 0
+
+
+async def cmd_db_copy(args: argparse.Namespace, config: Config) -> int:
+    """Copy [database] path (SQLite) into PostgreSQL; exit 1 if a table came up short."""
+    from bot.config import database_url_error
+    from bot.progress import Progress
+    from bot.secrets import DatabaseUrl
+    from bot.store.postgres.copy import COUNTED, copy_sqlite
+    from bot.store.postgres.database import open_postgres
+
+    if args.to is None and config.database.url is None:
+        raise ConfigError("db copy: say where to: --to postgresql://user@host/dbname")
+    url = DatabaseUrl(args.to) if args.to is not None else config.database.url
+    assert url is not None
+    problem = database_url_error(url.get())
+    if problem:
+        raise ConfigError(f"db copy: --to: {problem}")
+    source = config.database.path
+    # Opening the SQLite store brings its schema up to date first (and refuses a non-store).
+    async with open_store(source, create=False):
+        pass
+    progress = Progress(sys.stderr, verb="copied", noun="rows")
+    async with open_postgres(url) as target:
+        report = await copy_sqlite(source, target, progress.update)
+    progress.finish()
+    if args.json:
+        emit(
+            {
+                "from": source,
+                "to": url.redacted(),
+                "tables": {
+                    t: {
+                        "sqlite": report.sqlite[t],
+                        "postgresql": report.postgresql[t],
+                        "added": report.added[t],
+                    }
+                    for t in COUNTED
+                },
+                "ok": not report.missing,
+            }
+        )
+    else:
+        print(f"copied {source} to {url.redacted()}")
+        for t in COUNTED:
+            mark = "" if t not in report.missing else "  <- missing rows"
+            print(
+                f"  {t}: {report.sqlite[t]:,} in SQLite, {report.postgresql[t]:,} in PostgreSQL "
+                f"({report.added[t]:,} added){mark}"
+            )
+    if report.missing:
+        print(
+            f"paperfeed: db copy: PostgreSQL has fewer rows in {', '.join(report.missing)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0

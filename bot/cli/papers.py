@@ -69,7 +69,7 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     compiled = compile_query(query)
     since = utcnow() - args.since if args.since else None
     outside = stored = None
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         library = Library(store, utcnow)
         page = await library.search(compiled, per_page=args.limit, since=since, sort=args.sort)
         if not page.hits and not args.json:
@@ -120,7 +120,7 @@ def print_search(query: str, page: SearchPage) -> None:
 
 async def cmd_show(args: argparse.Namespace, config: Config) -> int:
     ref = parse_paper_id(args.id)
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         paper = await store.papers.get(ref.id)
     if paper is None:
         raise PaperfeedError(
@@ -193,7 +193,7 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         progress.update(done.loaded, position())
 
     try:
-        async with open_store(config.database.path) as store:
+        async with open_store(config.database) as store:
             report = await import_lines(store, lines, progress=on_batch)
     except (OSError, EOFError, lzma.LZMAError) as exc:  # a truncated or corrupt .gz/.bz2/.xz
         raise PaperfeedError(f"{args.file}: cannot read: {exc}") from None

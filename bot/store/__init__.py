@@ -1,9 +1,68 @@
-"""The only package that speaks SQL: the interfaces, the SQLite backend and the batch matcher.
+"""The only package that speaks SQL: the interfaces, the SQLite and PostgreSQL backends and the
+batch matcher.
 
-Callers type against `bot.store.interfaces`; `open_store` (SQLite) is the one way to open a
-database, used by the composition roots.
+Callers type against `bot.store.interfaces`; `open_store` is the one way to open a database,
+used by the composition roots: given the `[database]` configuration it opens PostgreSQL when a
+URL is set and the SQLite file otherwise; given a path, that SQLite file.
 """
 
-from bot.store.sqlite.database import open_store
+from __future__ import annotations
 
-__all__ = ["open_store"]
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from typing import Protocol, overload
+
+from bot.clock import Clock, utcnow
+from bot.secrets import DatabaseUrl
+from bot.store.interfaces import Database
+from bot.store.sqlite.database import SqliteDatabase
+from bot.store.sqlite.database import open_store as open_sqlite
+
+__all__ = ["DatabaseLocation", "open_store"]
+
+
+class DatabaseLocation(Protocol):
+    """Where the database is: a PostgreSQL URL when set, else the SQLite file (`[database]`)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def url(self) -> DatabaseUrl | None: ...
+
+
+@overload
+def open_store(
+    target: DatabaseLocation, *, clock: Clock = utcnow, create: bool = True
+) -> contextlib.AbstractAsyncContextManager[Database]: ...
+
+
+@overload
+def open_store(
+    target: str | os.PathLike[str], *, clock: Clock = utcnow, create: bool = True
+) -> contextlib.AbstractAsyncContextManager[SqliteDatabase]: ...
+
+
+def open_store(
+    target: DatabaseLocation | str | os.PathLike[str], *, clock: Clock = utcnow, create: bool = True
+) -> contextlib.AbstractAsyncContextManager[Database]:
+    """Open (creating and migrating if needed) the configured database; always closes it.
+
+    `create` is SQLite's: a missing file is made unless it is False. A PostgreSQL database
+    must exist (the server's administrator creates it); its schema is made on first use.
+    """
+    if isinstance(target, str | os.PathLike):
+        return open_sqlite(os.fspath(target), clock=clock, create=create)
+    if target.url is not None:
+        return _open_postgres(target.url, clock)
+    return open_sqlite(target.path, clock=clock, create=create)
+
+
+@contextlib.asynccontextmanager
+async def _open_postgres(url: DatabaseUrl, clock: Clock) -> AsyncIterator[Database]:
+    # Imported here: a SQLite install never loads the PostgreSQL driver.
+    from bot.store.postgres.database import open_postgres
+
+    async with open_postgres(url, clock=clock) as database:
+        yield database

@@ -76,3 +76,40 @@ def test_compose_file_validates(tmp_path: Path, variant: str) -> None:
         )
     else:
         assert "DISCORD_TOKEN" in resolved
+
+
+def test_postgres_compose_file_validates_on_top_of_the_default(tmp_path: Path) -> None:
+    """docker-compose.postgres.yml: PostgreSQL with a volume and a healthcheck, the bot waiting
+    for it healthy, the URL built from .env's POSTGRES_PASSWORD (issue 14)."""
+    assert COMPOSE is not None, "no `docker compose` and no `docker-compose`"
+    for name in ("docker-compose.yml", "docker-compose.postgres.yml"):
+        (tmp_path / name).write_text((REPO / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        "DISCORD_TOKEN=not-a-real-token\nPOSTGRES_PASSWORD=pw-for-the-test\n", encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    files = [
+        "-f",
+        str(tmp_path / "docker-compose.yml"),
+        "-f",
+        str(tmp_path / "docker-compose.postgres.yml"),
+    ]
+    result = subprocess.run(
+        [*COMPOSE, "--project-directory", str(tmp_path), *files, "config"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    resolved = result.stdout
+    assert (
+        "PAPERFEED_DATABASE_URL: postgresql://paperfeed:pw-for-the-test@postgres:5432/paperfeed"
+        in resolved
+    )
+    assert "condition: service_healthy" in resolved and "pg_isready" in resolved
+    assert "paperfeed-postgres" in resolved and "/var/lib/postgresql/data" in resolved
+    # Without the password, Compose refuses with the file's own message.
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=not-a-real-token\n", encoding="utf-8")
+    refused = subprocess.run(
+        [*COMPOSE, "--project-directory", str(tmp_path), *files, "config"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.app import Services
-from bot.config import Config, DatabaseConfig, DiscordConfig
+from bot.config import Config, DiscordConfig
 from bot.discord.client import PaperfeedBot
 from bot.discord.runner import build_bot
 from bot.models import Paper
@@ -29,6 +29,7 @@ from tests import factories
 from tests.factories import NOW
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, StartedBot
 from tests.fakes.discord.server import FakeDiscord
+from tests.pg.fixtures import database_config
 
 
 class ScriptedSource:
@@ -80,17 +81,23 @@ class Harness:
 
 @pytest.fixture
 async def harness(
-    tmp_path: Path, discord_fake: FakeDiscord, start_bot: BotStarter
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    discord_fake: FakeDiscord,
+    start_bot: BotStarter,
 ) -> AsyncIterator[Harness]:
+    """The bot on SQLite; on PostgreSQL too for tests parametrized with
+    `@pytest.mark.parametrize("harness", backend_params(), indirect=True)`."""
     world = discord_fake.world
     assert world is not None
     alerts = await discord_fake.create_channel("paperfeed-alerts", notify=False)
+    backend = getattr(request, "param", "sqlite")
     config = Config(
         discord=DiscordConfig(alerts_channel_id=alerts.id),
-        database=DatabaseConfig(path=str(tmp_path / "p.sqlite3")),
+        database=database_config(request, backend, tmp_path / "p.sqlite3"),
     )
     clock = lambda: NOW  # noqa: E731
-    async with open_store(config.database.path, clock=clock) as store, httpx.AsyncClient() as http:
+    async with open_store(config.database, clock=clock) as store, httpx.AsyncClient() as http:
         hf = ScriptedSource("huggingface")
         # a bot that has been running: what the stories' polls bring is news, not backlog
         await store.sources.mark_listings_seen("huggingface", ["huggingface"], NOW)

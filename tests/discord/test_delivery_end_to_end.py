@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.models import DeliveryState, FeedMode
 from bot.services.feeds import create_feed
 from tests.discord.conftest import Harness, make_paper
 from tests.factories import NOW, make_feed_spec
+from tests.pg.fixtures import backend_params
+
+# The stories that cover posting, digests and exactly-once run on PostgreSQL as well.
+ON_BOTH_BACKENDS = pytest.mark.parametrize("harness", backend_params(), indirect=True)
 
 
 async def add_feed(h: Harness, name: str, channel: int, query: str, **kw: object) -> int:
@@ -16,6 +22,7 @@ async def add_feed(h: Harness, name: str, channel: int, query: str, **kw: object
     return feed.id
 
 
+@ON_BOTH_BACKENDS
 async def test_text_and_forum_feeds_receive_matching_papers_once(harness: Harness) -> None:
     h = harness
     world = h.fake.world
@@ -85,6 +92,7 @@ async def test_hostile_titles_ping_nobody(harness: Harness) -> None:
     assert "](https://evil.example)" not in message.embeds[0]["title"]
 
 
+@ON_BOTH_BACKENDS
 async def test_a_digest_feed_posts_one_message_at_its_time(harness: Harness) -> None:
     h = harness
     world = h.fake.world
@@ -100,6 +108,7 @@ async def test_a_digest_feed_posts_one_message_at_its_time(harness: Harness) -> 
     assert await h.bot.publisher.publish_digests() == 0
 
 
+@ON_BOTH_BACKENDS
 async def test_a_kill_between_send_and_record_posts_nothing_twice(harness: Harness) -> None:
     h = harness
     world = h.fake.world
@@ -162,6 +171,7 @@ async def test_posts_carry_link_buttons_and_arxivs_comment_line(harness: Harness
     assert starter.embeds[0]["footer"]["text"].startswith("forum · ")
 
 
+@ON_BOTH_BACKENDS
 async def test_two_feeds_on_one_channel_post_a_paper_once(harness: Harness) -> None:
     h = harness
     world = h.fake.world

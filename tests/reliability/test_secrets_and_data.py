@@ -18,9 +18,10 @@ import discord
 import pytest
 
 from bot.clock import utcnow
-from bot.config import Secret, describe, parse_config_text
+from bot.config import describe, parse_config_text
 from bot.errors import ConfigError, StoreError
 from bot.models import FeedSpec
+from bot.secrets import Secret
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
 from bot.store import open_store

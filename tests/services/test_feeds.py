@@ -10,7 +10,7 @@ import pytest
 from bot.models import FeedMode, FeedOrigin, FeedSpec
 from bot.services.feeds import FeedService, FeedSpecError, FileManagedFeed, validate
 from bot.store import open_store
-from tests.services.test_poller import NOW
+from tests.factories import NOW
 
 GOOD = FeedSpec(name="  causal  ", channel_id=555555555555555555, query="causal inference")
 

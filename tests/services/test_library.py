@@ -14,7 +14,8 @@ from bot.services.feeds import create_feed
 from bot.services.library import Library
 from bot.sources.base import FetchResult
 from bot.store import open_store
-from tests.services.test_poller import NOW, hf_paper
+from tests.factories import NOW
+from tests.services.test_poller import hf_paper
 
 
 class Lookup:

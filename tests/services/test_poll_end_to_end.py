@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 from bot.app import open_services
-from bot.config import Config, parse_config_text
+from bot.config import Config, DatabaseConfig, parse_config_text
 from bot.services.feeds import sync_config_feeds
 from bot.sources.http import NO_RETRY
 from bot.store import open_store
 from tests.fakes.upstreams import FakeUpstreamServer, Reply, UpstreamScript
+from tests.pg.fixtures import backend_params, database_config
 from tests.sources.samples import hf_item
 
 DAY1 = datetime(2026, 9, 18, 12, 0, tzinfo=UTC)
@@ -127,11 +128,21 @@ async def upstream() -> AsyncIterator[tuple[FakeUpstreamServer, Upstreams]]:
         yield server, Upstreams(script)
 
 
-def make_config(tmp_path: Path, url: str) -> tuple[Config, Path]:
+@pytest.fixture(params=backend_params())
+def dbconf(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseConfig:
+    """The store of a test that runs on both backends."""
+    config: DatabaseConfig = database_config(request, request.param, tmp_path / "p.sqlite3")
+    return config
+
+
+def make_config(
+    tmp_path: Path, url: str, database: DatabaseConfig | None = None
+) -> tuple[Config, Path]:
     text = CONFIG.format(db=tmp_path / "p.sqlite3", url=url)
     path = tmp_path / "config.toml"
     path.write_text(text)
-    return parse_config_text(text, {}, str(path)), path
+    config = parse_config_text(text, {}, str(path))
+    return (replace(config, database=database) if database else config), path
 
 
 async def poll(config: Config, now: datetime) -> list[dict[str, Any]]:
@@ -142,16 +153,16 @@ async def poll(config: Config, now: datetime) -> list[dict[str, Any]]:
 
 
 async def queued(config: Config) -> dict[str, list[str]]:
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         out: dict[str, list[str]] = {}
         for feed in await store.feeds.list():
             out[feed.name] = [d.paper_id for d in await store.outbox.deliveries(feed_id=feed.id)]
         return out
 
 
-async def test_two_days_of_polls(tmp_path: Path, upstream) -> None:  # type: ignore[no-untyped-def]
+async def test_two_days_of_polls(tmp_path: Path, upstream, dbconf: DatabaseConfig) -> None:  # type: ignore[no-untyped-def]
     server, up = upstream
-    config, _ = make_config(tmp_path, server.url)
+    config, _ = make_config(tmp_path, server.url, dbconf)
     up.day(
         "2026-09-18",
         [hf("2609.00001", "Causal discovery with language models", 3),
@@ -164,7 +175,7 @@ async def test_two_days_of_polls(tmp_path: Path, upstream) -> None:  # type: ign
         ("huggingface", 2, 2, None),
         ("arxiv", 2, 1, None),
     ]
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         assert await store.papers.count() == 3
         both = await store.papers.get("2609.00001")
         assert both is not None and both.sources == {"arxiv", "huggingface"}
@@ -188,7 +199,7 @@ async def test_two_days_of_polls(tmp_path: Path, upstream) -> None:  # type: ign
     by_name = {r["name"]: r for r in day2}
     assert by_name["huggingface"]["new"] == 1 and by_name["huggingface"]["updated"] == 1
     assert by_name["arxiv"]["updated"] >= 1  # the v2 replacement
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         v2 = await store.papers.get("2609.00003")
         assert v2 is not None and v2.version == 2
     assert await queued(config) == {
@@ -209,17 +220,18 @@ FAULTS = {
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 async def test_a_hugging_face_fault_is_recorded_and_arxiv_still_stored(
     tmp_path: Path,
-    upstream,
-    fault: str,  # type: ignore[no-untyped-def]
+    upstream,  # type: ignore[no-untyped-def]
+    fault: str,
+    dbconf: DatabaseConfig,
 ) -> None:
     server, up = upstream
-    config, _ = make_config(tmp_path, server.url)
+    config, _ = make_config(tmp_path, server.url, dbconf)
     up.day("2026-09-18", [], [Listed("2609.00010", "Causal something")])
     up.script.route("/api/daily_papers", FAULTS[fault], query={"date": "2026-09-18", "p": 0})
     reports = {r["name"]: r for r in await poll(config, DAY1)}
     assert reports["huggingface"]["error"]
     assert reports["arxiv"]["error"] is None and reports["arxiv"]["new"] == 1
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         assert (await store.sources.health("huggingface")).consecutive_failures == 1
         assert await store.papers.get("2609.00010") is not None
 
@@ -240,17 +252,18 @@ ARXIV_FAULTS = {
 @pytest.mark.parametrize("fault", sorted(ARXIV_FAULTS))
 async def test_an_arxiv_fault_is_recorded_and_hugging_face_still_stored(
     tmp_path: Path,
-    upstream,
-    fault: str,  # type: ignore[no-untyped-def]
+    upstream,  # type: ignore[no-untyped-def]
+    fault: str,
+    dbconf: DatabaseConfig,
 ) -> None:
     server, up = upstream
-    config, _ = make_config(tmp_path, server.url)
+    config, _ = make_config(tmp_path, server.url, dbconf)
     up.day("2026-09-18", [hf("2609.00030", "Kept paper", 2)], [])
     up.script.route(LISTING, ARXIV_FAULTS[fault])
     reports = {r["name"]: r for r in await poll(config, DAY1)}
     assert reports["arxiv"]["error"]
     assert reports["huggingface"]["error"] is None and reports["huggingface"]["new"] == 1
-    async with open_store(config.database.path) as store:
+    async with open_store(config.database) as store:
         assert (await store.sources.health("arxiv")).last_error
 
 

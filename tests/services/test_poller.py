@@ -13,9 +13,9 @@ from bot.services.feeds import create_feed, sync_config_feeds
 from bot.services.matching import category_fits, match_batch
 from bot.services.poller import Poller
 from bot.sources.base import FetchResult
-from bot.store import open_store
 from bot.store.interfaces import Database
 from tests.factories import HUGGINGFACE, NOW, FakeClock, make_paper
+from tests.pg.fixtures import backend_params, open_backend
 
 
 class ScriptedSource:
@@ -43,10 +43,10 @@ def hf_paper(pid: str, title: str, upvotes: int, **kw: object) -> Paper:
     return make_paper(pid, **{"title": title, "upvotes": upvotes, **listed, **kw})
 
 
-@pytest.fixture
-async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=backend_params())
+async def world(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
     clock = FakeClock()
-    async with open_store(str(tmp_path / "p.sqlite3"), clock=clock) as store:
+    async with open_backend(request, request.param, tmp_path / "p.sqlite3", clock) as store:
         hf, ax = ScriptedSource("huggingface"), ScriptedSource("arxiv")
         yield store, Poller(store, [hf, ax], clock), hf, ax, clock
 

@@ -23,9 +23,9 @@ from bot.services.publisher import (
     delivery_nonce,
     retry_delay,
 )
-from bot.store import open_store
 from bot.store.interfaces import Database
 from tests.factories import NOW, FakeClock, make_paper
+from tests.pg.fixtures import backend_params, open_backend
 
 
 class ProcessKilled(BaseException):
@@ -87,9 +87,9 @@ def paper(n: int, upvotes: int | None = None) -> Paper:
     return make_paper(n, upvotes=upvotes, published=NOW - timedelta(hours=n))
 
 
-@pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    async with open_store(str(tmp_path / "p.sqlite3"), clock=FakeClock()) as s:
+@pytest.fixture(params=backend_params())
+async def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with open_backend(request, request.param, tmp_path / "p.sqlite3", FakeClock()) as s:
         yield s
 
 

@@ -1,0 +1,136 @@
+"""Words as the SQLite store sees them, for PostgreSQL's tsvector and tsquery.
+
+Search must find the same papers on both backends, and feeds (matched by the FTS5 batch
+matcher) must agree with search. PostgreSQL's own text parsing cannot promise that: its parser
+reads "GPT-4" as 'gpt' and '-4' and "3.5" as one number, the `english` configuration drops
+stop words ("the", "of") and stems with snowball rather than porter, and accents stay unless
+`unaccent` is installed. So the lexemes come from SQLite's FTS5 tokenizer itself (porter over
+unicode61 without diacritics, as in migration 0001 of the SQLite store), called directly through
+APSW's `fts5_tokenizer` (about 50x faster than reading tokens back through `fts5vocab` from a
+scratch table), and PostgreSQL receives finished lexemes: a tsvector literal for each paper,
+quoted lexemes in each tsquery. PostgreSQL then only compares strings and positions.
+
+Fields are laid out one after another in the tsvector with an unused position between them,
+so a phrase never spans two fields (FTS5 phrases stay inside one column): title (weight A),
+then abstract (C), then authors (B) last, because only very long author lists can reach
+PostgreSQL's last position (16383), where positions saturate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Self
+
+import apsw
+
+# The SQLite store's tokenizer (bot/store/migrations/0001_initial.sql); a test keeps them equal.
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+# PostgreSQL's limits: positions 1..16383, at most 256 positions per lexeme, lexemes < 2 KiB.
+MAX_POSITION = 16383
+MAX_POSITIONS_PER_LEXEME = 256
+MAX_LEXEME_BYTES = 2046
+# Weight letters by field, as tsquery restricts them (title:, author:, abstract:).
+WEIGHTS = {"title": "A", "author": "B", "abstract": "C"}
+_FIELD_ORDER = ("title", "abstract", "author")
+# A scratch table for title tiers, made and dropped inside one transaction.
+_TITLES_CREATE = f"CREATE VIRTUAL TABLE temp.titles USING fts5 (title, tokenize = '{TOKENIZE}')"
+_TITLES_INSERT = "INSERT INTO temp.titles (rowid, title) VALUES (?, ?)"
+_TITLES_MATCH = "SELECT rowid FROM temp.titles WHERE titles MATCH ?"
+
+
+class Lexer:
+    """FTS5's tokenizer (through APSW, on a private in-memory database); thread-safe."""
+
+    def __init__(self) -> None:
+        name, *args = TOKENIZE.split()
+        self._conn = apsw.Connection(":memory:")
+        self._tokenizer = self._conn.fts5_tokenizer(name, args)
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens FTS5 indexes for `text`, in order (positions are list indexes)."""
+        if not text:
+            return []
+        with self._lock:
+            found = self._tokenizer(
+                text.encode("utf-8"),
+                apsw.FTS5_TOKENIZE_DOCUMENT,
+                None,
+                include_offsets=False,
+                include_colocated=False,
+            )
+        return [str(token) for token in found]
+
+    def title_tiers(self, titles: Mapping[int, str], evidence: Sequence[str]) -> dict[int, int]:
+        """How many of the FTS5 `evidence` expressions (over a `title` column) each title
+        matches: the SQLite store's title tiers, computed by FTS5 itself on a scratch table."""
+        tiers = dict.fromkeys(titles, 0)
+        if not evidence or not titles:
+            return tiers
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.execute("BEGIN")
+            try:
+                cursor.execute(_TITLES_CREATE)
+                cursor.executemany(_TITLES_INSERT, titles.items())
+                for expression in evidence:
+                    for (rowid,) in cursor.execute(_TITLES_MATCH, (expression,)):
+                        tiers[int(rowid)] += 1
+            finally:
+                cursor.execute("ROLLBACK")  # the scratch table and its rows go with it
+        return tiers
+
+    def words(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        """Each text's lexemes in order, as a query term or phrase made of it would look for."""
+        return [tuple(self.tokens(text)) for text in texts]
+
+    def documents(self, papers: Iterable[tuple[str, str, str]]) -> list[str]:
+        """tsvector literals for (title, author_text, abstract) triples."""
+        return [
+            tsvector_literal(
+                {
+                    "title": self.tokens(title),
+                    "abstract": self.tokens(abstract),
+                    "author": self.tokens(authors),
+                }
+            )
+            for title, authors, abstract in papers
+        ]
+
+
+def quote(lexeme: str) -> str:
+    """A lexeme as tsvector and tsquery input read it: in single quotes, quote and backslash escaped."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(fields: dict[str, list[str]]) -> str:
+    """One paper's lexemes with positions and weights, e.g. ``'causal':1A,9C 'zhang':20B``."""
+    positions: dict[str, list[str]] = {}
+    start = 1
+    for field in _FIELD_ORDER:
+        weight = WEIGHTS[field]
+        tokens = fields[field]
+        for offset, term in enumerate(tokens):
+            if len(term.encode("utf-8")) > MAX_LEXEME_BYTES:
+                continue  # PostgreSQL refuses such a lexeme; no real word is this long
+            at = positions.setdefault(term, [])
+            if len(at) < MAX_POSITIONS_PER_LEXEME:
+                at.append(f"{min(start + offset, MAX_POSITION)}{weight}")
+        start += len(tokens) + 1  # one unused position: phrases never join two fields
+    return " ".join(f"{quote(term)}:{','.join(at)}" for term, at in positions.items())

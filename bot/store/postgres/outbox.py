@@ -1,0 +1,227 @@
+"""The outbox in PostgreSQL: deliveries owed, the attempt recorded before each send, digests.
+
+The (feed_id, paper_id) unique key makes queueing idempotent across processes: a second
+queue of the same pair, from anywhere, is ignored by the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from bot.clock import Clock
+from bot.models import Delivery, DeliveryState, DueDelivery, Paper
+from bot.store.postgres import codec
+from bot.store.postgres.session import Session, Sessions
+
+_DUE_COLUMNS = (
+    "SELECT d.*, f.channel_id AS channel_id, f.name AS feed_name, f.guild_id AS guild_id "
+    "FROM deliveries d JOIN feeds f ON f.id = d.feed_id "
+)
+
+
+class PostgresOutbox:
+    """The Outbox on PostgreSQL: the deliveries table, with its feeds for where to post."""
+
+    def __init__(self, sessions: Sessions, clock: Clock) -> None:
+        self._s = sessions
+        self._clock = clock
+
+    async def queue(self, pairs: Iterable[tuple[int, str]]) -> int:
+        """Owe papers to feeds; a (feed, paper) pair is owed once, ever. Returns how many are new."""
+        rows = list(pairs)
+        if not rows:
+            return 0
+        status = await self._s.execute(
+            "INSERT INTO deliveries (feed_id, paper_id, queued_at) "
+            "SELECT f, p, $3 FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(f, p, n) "
+            "ORDER BY n ON CONFLICT (feed_id, paper_id) DO NOTHING",
+            [f for f, _ in rows],
+            [p for _, p in rows],
+            codec.ts(self._clock()),
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def deliveries(
+        self, *, feed_id: int | None = None, states: Sequence[DeliveryState] | None = None
+    ) -> list[Delivery]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if feed_id is not None:
+            params.append(feed_id)
+            clauses.append(f"feed_id = ${len(params)}")
+        if states:
+            params.append([s.value for s in states])
+            clauses.append(f"state = ANY(${len(params)}::text[])")
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = await self._s.fetch(f"SELECT * FROM deliveries{where} ORDER BY id", *params)
+        return [codec.delivery_from_row(r) for r in rows]
+
+    async def depth(self) -> int:
+        return int(
+            await self._s.fetchval(
+                "SELECT count(*) FROM deliveries WHERE state IN ('queued', 'sending')"
+            )
+        )
+
+    async def due(self, now: datetime, limit: int = 500) -> list[DueDelivery]:
+        """Queued deliveries of active instant feeds whose retry time has come, oldest first."""
+        rows = await self._s.fetch(
+            _DUE_COLUMNS + "WHERE d.state = 'queued' AND NOT f.paused AND f.mode = 'instant' "
+            "AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $1) "
+            "ORDER BY d.id LIMIT $2",
+            codec.ts(now),
+            limit,
+        )
+        return [_due(r) for r in rows]
+
+    async def in_flight(self) -> list[DueDelivery]:
+        """Deliveries whose send was recorded but whose outcome was not: reconcile these first."""
+        rows = await self._s.fetch(_DUE_COLUMNS + "WHERE d.state = 'sending' ORDER BY d.id")
+        return [_due(r) for r in rows]
+
+    async def mark_sending(
+        self, delivery_ids: Sequence[int], nonce: str | None, now: datetime
+    ) -> None:
+        """Record the attempt before the send, so a crash leaves a trace to reconcile."""
+        await self._s.execute(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
+            "nonce = coalesce($1, nonce), attempted_at = $2 WHERE id = ANY($3::bigint[])",
+            nonce,
+            codec.ts(now),
+            list(delivery_ids),
+        )
+
+    async def mark_sent(
+        self,
+        delivery_ids: Sequence[int],
+        message_id: int,
+        now: datetime,
+        thread_id: int | None = None,
+    ) -> None:
+        ids = list(delivery_ids)
+
+        async def record(session: Session) -> None:
+            await session.execute(
+                "UPDATE deliveries SET state = 'sent', message_id = $1, thread_id = $2, "
+                "sent_at = $3, error = NULL WHERE id = ANY($4::bigint[])",
+                message_id,
+                thread_id,
+                codec.ts(now),
+                ids,
+            )
+            await session.execute(
+                "UPDATE feeds SET last_post_at = $1 WHERE id IN "
+                "(SELECT feed_id FROM deliveries WHERE id = ANY($2::bigint[]))",
+                codec.ts(now),
+                ids,
+            )
+
+        await self._s.write(record)
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Back to the queue after a transient failure, not before `next_attempt_at`."""
+        await self._s.execute(
+            "UPDATE deliveries SET state = 'queued', error = $1, next_attempt_at = $2 "
+            "WHERE id = $3",
+            error,
+            codec.ts(next_attempt_at),
+            delivery_id,
+        )
+
+    async def requeue(self, delivery_ids: Sequence[int], error: str | None = None) -> None:
+        """Undo an attempt that never reached Discord (the feed paused, or shutdown)."""
+        await self._s.execute(
+            "UPDATE deliveries SET state = 'queued', error = coalesce($1, error) "
+            "WHERE id = ANY($2::bigint[])",
+            error,
+            list(delivery_ids),
+        )
+
+    async def mark_failed(self, delivery_ids: Sequence[int], error: str) -> None:
+        """Discord refused the message for good (e.g. 400); keep the reason for /status."""
+        await self._set_final("failed", delivery_ids, error)
+
+    async def mark_skipped(self, delivery_ids: Sequence[int], reason: str) -> None:
+        await self._set_final("skipped", delivery_ids, reason)
+
+    async def _set_final(self, state: str, delivery_ids: Sequence[int], error: str) -> None:
+        await self._s.execute(
+            "UPDATE deliveries SET state = $1, error = $2 WHERE id = ANY($3::bigint[])",
+            state,
+            error,
+            list(delivery_ids),
+        )
+
+    async def posted_to_channel_by_others(
+        self, channel_id: int, paper_ids: Sequence[str], feed_id: int
+    ) -> dict[str, str]:
+        """Papers that a feed other than `feed_id` sent (or is sending) to this channel, each
+        with that feed's name: one channel never gets the same paper twice."""
+        if not paper_ids:
+            return {}
+        rows = await self._s.fetch(
+            "SELECT d.paper_id AS paper_id, f.name AS feed_name FROM feeds f "
+            "JOIN deliveries d ON d.feed_id = f.id "
+            "WHERE f.channel_id = $1 AND f.id != $2 AND d.state IN ('sent', 'sending') "
+            "AND d.paper_id = ANY($3::text[]) ORDER BY d.id DESC",
+            channel_id,
+            feed_id,
+            list(paper_ids),
+        )
+        return {str(r["paper_id"]): str(r["feed_name"]) for r in rows}
+
+    async def digest_candidates(self, feed_id: int) -> list[tuple[int, Paper]]:
+        """A digest feed's queued papers, best first: most upvoted, then most recent."""
+        rows = await self._s.fetch(
+            f"SELECT d.id AS delivery_id, {codec.PAPER_SELECT} FROM deliveries d "
+            "JOIN papers p ON p.id = d.paper_id "
+            "WHERE d.feed_id = $1 AND d.state IN ('queued', 'sending') "
+            "ORDER BY coalesce(p.upvotes, -1) DESC, coalesce(p.published, p.first_seen) DESC, d.id",
+            feed_id,
+        )
+        return [(int(r["delivery_id"]), codec.paper_from_row(r)) for r in rows]
+
+    async def last_digest(self, feed_id: int) -> str | None:
+        value = await self._s.fetchval("SELECT last_digest_on FROM feeds WHERE id = $1", feed_id)
+        return str(value) if value else None
+
+    async def set_last_digest(self, feed_id: int, day: str) -> None:
+        await self._s.execute("UPDATE feeds SET last_digest_on = $1 WHERE id = $2", day, feed_id)
+
+    async def counts(self, since: datetime) -> dict[str, int]:
+        """Deliveries by state (sent ones only since a time), for status and metrics."""
+        rows = await self._s.fetch(
+            "SELECT state, count(*) AS n FROM deliveries "
+            "WHERE state != 'sent' OR sent_at >= $1 GROUP BY state",
+            codec.ts(since),
+        )
+        return {str(r["state"]): int(r["n"]) for r in rows}
+
+    async def states_by_feed(self, guild_id: int) -> dict[int, dict[str, int]]:
+        """Unsent deliveries of one guild's feeds, counted by feed and state (for /status)."""
+        rows = await self._s.fetch(
+            "SELECT d.feed_id AS feed_id, d.state AS state, count(*) AS n FROM deliveries d "
+            "JOIN feeds f ON f.id = d.feed_id WHERE f.guild_id = $1 AND d.state != 'sent' "
+            "GROUP BY d.feed_id, d.state",
+            guild_id,
+        )
+        out: dict[int, dict[str, int]] = {}
+        for row in rows:
+            out.setdefault(int(row["feed_id"]), {})[str(row["state"])] = int(row["n"])
+        return out
+
+
+def _due(row: asyncpg.Record) -> DueDelivery:
+    return DueDelivery(
+        delivery=codec.delivery_from_row(row),
+        channel_id=int(row["channel_id"]),
+        feed_name=str(row["feed_name"]),
+        guild_id=row["guild_id"],
+        nonce=row["nonce"],
+        thread_id=row["thread_id"],
+        attempted_at=codec.utc(row["attempted_at"]),
+    )

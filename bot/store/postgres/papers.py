@@ -1,0 +1,349 @@
+"""Papers in PostgreSQL: bulk upserts through a COPY-filled staging table, lookups, search.
+
+Upserts follow the SQLite store's merge rules exactly (`merge_papers` in Python over the stored
+rows, locked with FOR UPDATE so two processes merging the same paper take turns); the rows then
+reach `papers` through `COPY` into a temporary table and one INSERT and one UPDATE, the fastest
+path PostgreSQL offers. Each paper's tsvector is built from SQLite's own tokenizer (lexemes.py).
+
+Search ranks as the SQLite store does (bot/store/sqlite/search_sql.py): the newest RANK_POOL
+matches are the candidates; a candidate's tier is how many of the query's title-evidence
+expressions its title matches, computed by FTS5 itself on the candidates' titles, so tiers are
+identical on both backends; within a tier, field-weighted relevance (ts_rank with the weights
+of SQLite's bm25: title 10, authors 4, abstract 1) times the same gentle recency bonus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from math import inf
+from typing import Any
+
+import asyncpg
+
+from bot.clock import Clock
+from bot.models import (
+    Paper,
+    SearchHit,
+    SearchPage,
+    SortOrder,
+    UpsertResult,
+    feed_relevant_change,
+    merge_papers,
+)
+from bot.query import CompiledQuery
+from bot.store.postgres import codec
+from bot.store.postgres.lexemes import Lexer
+from bot.store.postgres.session import Session, Sessions
+from bot.store.postgres.tsquery import category_filters, compile_tsquery
+from bot.store.sqlite.search_sql import RANK_POOL
+
+# ts_rank's weights, {D, C, B, A}: abstract (C) 1, authors (B) 4, title (A) 10, as SQLite's bm25.
+# Normalisation 1 divides by 1 + log(length), so long abstracts do not win by length alone.
+RANK = "ts_rank('{{0, 0.1, 0.4, 1.0}}', p.search, {tsquery}, 1)::float8"
+# When a paper appeared; the papers_appeared index is on exactly this expression.
+APPEARED = "coalesce(p.published, p.first_seen)"
+# The SQLite store's recency bonus: at most +10 % for a paper published today, fading over ~6 months.
+RECENCY = (
+    "(1.0 + 0.1 / (1.0 + greatest(0.0, extract(epoch FROM ({now} - " + APPEARED + "))::float8 "
+    "/ 86400.0) / 180.0))"
+)
+# Titles tiered on a thread rather than the event loop above this many candidates.
+_THREAD_TITLES = 200
+
+STAGE_COLUMNS = ("seq", "op", *codec.PAPER_COLUMNS, "search")
+STAGE_CREATE = (
+    "CREATE TEMP TABLE IF NOT EXISTS paper_stage (seq bigint, op text, id text, version integer, "
+    "title text, abstract text, authors text, author_text text, categories text, "
+    "published timestamptz, updated timestamptz, doi text, journal_ref text, comments text, "
+    "upvotes integer, num_comments integer, github_repo text, github_stars integer, "
+    "project_page text, ai_summary text, ai_keywords text, thumbnail text, organization text, "
+    "hf_submitted_at timestamptz, sources text, first_seen timestamptz, changed_at timestamptz, "
+    "search text) ON COMMIT DELETE ROWS"
+)
+
+
+def _staged(column: str) -> str:
+    """A staged column as `papers` takes it (JSON text cast back to jsonb)."""
+    return f"s.{column}::jsonb" if column in codec.JSON_COLUMNS else f"s.{column}"
+
+
+_COLUMNS = ", ".join(codec.PAPER_COLUMNS)
+STAGED_INSERT = (
+    f"INSERT INTO papers ({_COLUMNS}, search) "
+    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search::tsvector "
+    "FROM paper_stage s WHERE s.op = 'i' ORDER BY s.seq "
+    "ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+STAGED_UPDATE = (
+    f"UPDATE papers p SET ({', '.join(codec.PAPER_COLUMNS[1:])}, search) = "
+    f"({', '.join(_staged(c) for c in codec.PAPER_COLUMNS[1:])}, "
+    "coalesce(s.search::tsvector, p.search)) "
+    "FROM paper_stage s WHERE s.op = 'u' AND p.id = s.id"
+)
+STAGED_CATEGORIES = (
+    "INSERT INTO paper_categories (paper_pk, category) "
+    "SELECT DISTINCT p.pk, lower(c.value) FROM paper_stage s JOIN papers p ON p.id = s.id, "
+    "jsonb_array_elements_text(s.categories::jsonb) AS c(value) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+class PostgresPapers:
+    """The PaperRepository on PostgreSQL with its tsvector column and GIN index."""
+
+    def __init__(self, sessions: Sessions, lexer: Lexer, clock: Clock) -> None:
+        self._s = sessions
+        self._lexer = lexer
+        self._clock = clock
+
+    async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
+        """Insert new papers and merge known ones, in one transaction; report what was new or changed."""
+        batch: dict[str, Paper] = {}
+        for paper in papers:  # the same paper twice in one batch merges first
+            batch[paper.id] = merge_papers(batch[paper.id], paper) if paper.id in batch else paper
+        if not batch:
+            return UpsertResult()
+        return await self._s.write(lambda session: self._upsert(session, batch))
+
+    async def _upsert(self, session: Session, batch: dict[str, Paper]) -> UpsertResult:
+        now = self._clock()
+        rows = await session.fetch(
+            f"SELECT {codec.PAPER_SELECT} FROM papers p WHERE p.id = ANY($1::text[]) "
+            "ORDER BY p.id FOR UPDATE",
+            list(batch),
+        )
+        existing = {row["id"]: codec.paper_from_row(row) for row in rows}
+        staged: list[tuple[str, Paper, tuple[Any, ...]]] = []  # (op, paper, row)
+        recategorised: list[str] = []
+        new_ids: list[str] = []
+        updated_ids: list[str] = []
+        changed_ids: list[str] = []
+        unchanged = 0
+        for paper_id, incoming in batch.items():
+            old = existing.get(paper_id)
+            if old is None:
+                staged.append(("i", incoming, codec.paper_row(incoming, now, now)))
+                new_ids.append(paper_id)
+                continue
+            merged = merge_papers(old, incoming)
+            if merged == old:
+                unchanged += 1
+                continue
+            staged.append(("u", merged, codec.paper_row(merged, now, now)))
+            changed_ids.append(paper_id)
+            if merged.categories != old.categories:
+                recategorised.append(paper_id)
+            if feed_relevant_change(old, merged):
+                updated_ids.append(paper_id)
+        if not staged:
+            return UpsertResult(unchanged=unchanged)
+        # Lexemes for new papers and for those whose searchable text changed.
+        texts = [
+            (paper.title, ", ".join(paper.authors), paper.abstract)
+            for op, paper, _ in staged
+            if op == "i" or _text_changed(existing[paper.id], paper)
+        ]
+        vectors = iter(
+            await asyncio.to_thread(self._lexer.documents, texts)
+            if len(texts) > _THREAD_TITLES
+            else self._lexer.documents(texts)
+        )
+        records = [
+            (
+                seq,
+                op,
+                *row,
+                next(vectors) if op == "i" or _text_changed(existing[paper.id], paper) else None,
+            )
+            for seq, (op, paper, row) in enumerate(staged)
+        ]
+        await session.execute(STAGE_CREATE)
+        await session.copy_records("paper_stage", records, STAGE_COLUMNS)
+        if recategorised:
+            await session.execute(
+                "DELETE FROM paper_categories WHERE paper_pk IN "
+                "(SELECT pk FROM papers WHERE id = ANY($1::text[]))",
+                recategorised,
+            )
+        inserted = {r["id"] for r in await session.fetch(STAGED_INSERT)}
+        await session.execute(STAGED_UPDATE)
+        await session.execute(STAGED_CATEGORIES)
+        await session.execute("TRUNCATE paper_stage")
+        # A paper another process inserted between our read and our insert kept its row; the
+        # next poll merges into it. It was not new to the store, so it is not reported as new.
+        new = tuple(i for i in new_ids if i in inserted)
+        return UpsertResult(
+            new=new,
+            updated=tuple(updated_ids),
+            unchanged=unchanged + len(new_ids) - len(new),
+            changed=tuple(changed_ids),
+        )
+
+    async def _by_id(self, ids: Sequence[str]) -> dict[str, Paper]:
+        rows = await self._s.fetch(
+            f"SELECT {codec.PAPER_SELECT} FROM papers p WHERE p.id = ANY($1::text[])", list(ids)
+        )
+        return {row["id"]: codec.paper_from_row(row) for row in rows}
+
+    async def get(self, paper_id: str) -> Paper | None:
+        row = await self._s.fetchrow(
+            f"SELECT {codec.PAPER_SELECT} FROM papers p WHERE p.id = $1", paper_id
+        )
+        return codec.paper_from_row(row) if row else None
+
+    async def get_many(self, ids: Sequence[str]) -> list[Paper]:
+        """Papers by id, in the order asked, skipping unknown ids."""
+        found = await self._by_id(list(dict.fromkeys(ids)))
+        return [found[i] for i in ids if i in found]
+
+    async def count(self) -> int:
+        return int(await self._s.fetchval("SELECT count(*) FROM papers"))
+
+    async def search(
+        self,
+        query: CompiledQuery,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        since: datetime | None = None,
+        sort: SortOrder = "relevance",
+        hf_only: bool = False,
+    ) -> SearchPage:
+        """Rank papers for a compiled query: title evidence first, then relevance x recency."""
+        compiled = compile_tsquery(query, self._lexer)
+        if compiled.matches_nothing:
+            return SearchPage(total=0, hits=())
+        args: list[Any] = []
+        where: list[str] = []
+        tsquery = ""
+        if compiled.text is not None:
+            args.append(compiled.text)
+            tsquery = f"${len(args)}::tsquery"
+            where.append(f"p.search @@ {tsquery}")
+        where += category_filters(query, "p.pk", args)
+        if since is not None:
+            args.append(codec.ts(since))
+            where.append(f"{APPEARED} >= ${len(args)}")
+        if hf_only:
+            where.append("p.upvotes IS NOT NULL")
+        where_sql = " AND ".join(where) if where else "true"
+        count_sql = f"SELECT count(*) FROM papers p WHERE {where_sql}"
+        count_args = list(args)
+        args.append(codec.ts(self._clock()))
+        relevance = "0.0"
+        if compiled.text is not None:
+            recency = RECENCY.format(now=f"${len(args)}::timestamptz")
+            args.append(compiled.rank_text)
+            rank = RANK.format(tsquery=f"${len(args)}::tsquery")
+            relevance = f"{rank} * {recency}"
+        if compiled.text is not None and sort == "relevance":
+            return await self._ranked(
+                query, where_sql, args, relevance, count_sql, count_args, limit, offset
+            )
+        order = {
+            "relevance": f"{APPEARED} DESC",  # no words: newest
+            "recent": f"{APPEARED} DESC, score DESC",
+            "upvotes": f"coalesce(p.upvotes, -1) DESC, {APPEARED} DESC",
+        }[sort]
+        if compiled.text is None:
+            args.pop()  # no relevance, so no time: every parameter must be used
+        n = len(args)
+        rows_sql = (
+            f"SELECT {codec.PAPER_SELECT}, {relevance} AS score FROM papers p "
+            f"WHERE {where_sql} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}"
+        )
+
+        async def run(session: Session) -> SearchPage:
+            total = int(await session.fetchval(count_sql, *count_args))
+            if not total:
+                return SearchPage(total=0, hits=())
+            rows = await session.fetch(rows_sql, *args, limit, offset)
+            return SearchPage(total=total, hits=tuple(_hit(r) for r in rows))
+
+        return await self._s.read(run)
+
+    async def _ranked(
+        self,
+        query: CompiledQuery,
+        where_sql: str,
+        args: list[Any],
+        relevance: str,
+        count_sql: str,
+        count_args: list[Any],
+        limit: int,
+        offset: int,
+    ) -> SearchPage:
+        """Relevance: rank the newest `pool` matches by tier, then relevance x recency."""
+        pool = max(RANK_POOL, limit + offset)
+        pool_sql = (
+            "WITH pool AS MATERIALIZED (SELECT p.pk, p.title, p.published, p.first_seen, "
+            f"p.search FROM papers p WHERE {where_sql} ORDER BY p.pk DESC LIMIT ${len(args) + 1}) "
+            f"SELECT p.pk, p.title, p.published, {relevance} AS rel FROM pool p"
+        )
+
+        async def candidates(session: Session) -> tuple[list[asyncpg.Record], int]:
+            rows = await session.fetch(pool_sql, *args, pool)
+            if len(rows) < pool:
+                return rows, len(rows)  # the pool held every match
+            return rows, int(await session.fetchval(count_sql, *count_args))
+
+        rows, total = await self._s.read(candidates)
+        if not rows:
+            return SearchPage(total=total, hits=())
+        titles = {int(r["pk"]): str(r["title"]) for r in rows}
+        evidence = query.title_evidence
+        tiers = (
+            await asyncio.to_thread(self._lexer.title_tiers, titles, evidence)
+            if len(titles) > _THREAD_TITLES
+            else self._lexer.title_tiers(titles, evidence)
+        )
+        scored = []
+        for r in rows:
+            rel = float(r["rel"])
+            # The tier first; within it relevance x recency squashed below 1, so the score
+            # itself orders the results (tier 2 with any relevance beats tier 1).
+            score = tiers[int(r["pk"])] + rel / (1.0 + rel)
+            published = r["published"].timestamp() if r["published"] is not None else -inf
+            scored.append((score, published, int(r["pk"])))
+        scored.sort(reverse=True)
+        page = scored[offset : offset + limit]
+        if not page:
+            return SearchPage(total=total, hits=())
+        found = await self._s.fetch(
+            f"SELECT p.pk, {codec.PAPER_SELECT} FROM papers p WHERE p.pk = ANY($1::bigint[])",
+            [pk for _, _, pk in page],
+        )
+        by_pk = {int(r["pk"]): codec.paper_from_row(r) for r in found}
+        hits = tuple(SearchHit(by_pk[pk], score) for score, _, pk in page if pk in by_pk)
+        return SearchPage(total=total, hits=hits)
+
+    async def recent(self, since: datetime, limit: int = 5000) -> list[Paper]:
+        """Papers that appeared since a time, newest first (what a new feed's backfill looks at)."""
+        rows = await self._s.fetch(
+            f"SELECT {codec.PAPER_SELECT} FROM papers p WHERE {APPEARED} >= $1 "
+            f"ORDER BY {APPEARED} DESC LIMIT $2",
+            codec.ts(since),
+            limit,
+        )
+        return [codec.paper_from_row(r) for r in rows]
+
+    async def top(self, since: datetime, limit: int = 10) -> list[Paper]:
+        """The most upvoted Hugging Face papers that appeared since a time."""
+        rows = await self._s.fetch(
+            f"SELECT {codec.PAPER_SELECT} FROM papers p WHERE p.upvotes IS NOT NULL "
+            "AND coalesce(p.hf_submitted_at, p.published, p.first_seen) >= $1 "
+            "ORDER BY p.upvotes DESC, p.published DESC NULLS LAST LIMIT $2",
+            codec.ts(since),
+            limit,
+        )
+        return [codec.paper_from_row(r) for r in rows]
+
+
+def _text_changed(old: Paper, new: Paper) -> bool:
+    return (old.title, old.authors, old.abstract) != (new.title, new.authors, new.abstract)
+
+
+def _hit(row: asyncpg.Record) -> SearchHit:
+    return SearchHit(codec.paper_from_row(row), float(row["score"]))

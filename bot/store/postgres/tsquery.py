@@ -1,0 +1,205 @@
+"""The query language on PostgreSQL: a compiled query's tree as a tsquery, plus category filters.
+
+The tsquery is assembled from parts, never from what a user typed: every word goes through the
+SQLite store's tokenizer (bot.store.postgres.lexemes) and reaches the tsquery as a quoted
+lexeme; the structure comes from the syntax tree. Words of one term or phrase are joined with
+``<->`` (next to each other), a prefix term ends in ``:*``, a field restriction is the field's
+weight (``title:`` A, ``author:`` B, ``abstract:`` C), exclusion is ``!``. The text is then
+passed as a bind parameter and cast (``$1::tsquery``), which reads lexemes as written.
+
+A term with no searchable characters after tokenizing (possible with exotic Unicode) matches
+nothing on SQLite (an empty FTS5 string); here it is folded away the same way: an AND holding
+one matches nothing, an OR drops it, excluding it excludes nothing.
+
+``cat:`` never enters the tsquery: like the SQLite store, categories are filtered with the
+``paper_categories`` table (see :func:`category_filters`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bot.query import And, Category, CompiledQuery, Node, Not, Or, Phrase, Term
+from bot.store.postgres.lexemes import WEIGHTS, Lexer, quote
+
+
+class _Constant:
+    """A subtree that folded to always-false or always-true."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+FALSE: Final = _Constant("FALSE")
+TRUE: Final = _Constant("TRUE")
+_Built = str | _Constant
+
+
+@dataclass(frozen=True, slots=True)
+class TsQuery:
+    """A compiled query for PostgreSQL.
+
+    ``text`` is the tsquery (None when the query is categories only); ``matches_nothing`` is
+    true when its words can match no paper at all, so callers need not ask the database.
+    """
+
+    text: str | None
+    matches_nothing: bool
+    query: CompiledQuery
+    # What relevance is computed on: the wanted words and phrases OR-ed (see `_rank_text`).
+    rank_text: str | None = None
+
+    @property
+    def include_categories(self) -> tuple[tuple[str, ...], ...]:
+        return self.query.include_categories
+
+    @property
+    def exclude_categories(self) -> tuple[str, ...]:
+        return self.query.exclude_categories
+
+
+def compile_tsquery(query: CompiledQuery, lexer: Lexer) -> TsQuery:
+    """The tsquery for a compiled query (one tokenizer round trip for all its words)."""
+    if query.fts is None or query.ast is None:
+        return TsQuery(None, False, query)
+    root = query.ast
+    conjuncts = root.children if isinstance(root, And) else (root,)
+    words = [node for node in conjuncts if not _has_category(node)]
+    leaves = [leaf for node in words for leaf in _leaves(node)]
+    texts = [leaf.text if isinstance(leaf, Term) else " ".join(leaf.words) for leaf in leaves]
+    tokens = dict(zip(map(id, leaves), lexer.words(texts), strict=True))
+    built = _conjunction(words, tokens)
+    if built is FALSE:
+        return TsQuery(None, True, query)
+    if not isinstance(built, str):
+        # compile_query refuses a query (or group) that only excludes, so nothing is TRUE.
+        raise ValueError(f"query matches every paper: {query.describe()!r}")
+    return TsQuery(built, False, query, _rank_text(words, tokens) or built)
+
+
+def _rank_text(words: Sequence[Node], tokens: dict[int, tuple[str, ...]]) -> str | None:
+    """The query's wanted leaves OR-ed, for ranking only.
+
+    ts_rank scores an AND query by how close its words stand to each other, so a paper that
+    repeats "software testing" throughout its abstract would outrank one with "software" in
+    its title. Over an OR, ts_rank adds up each word's hits instead, the first ones counting
+    most (weights 1, 1/4, 1/9, ...), which saturates like SQLite's bm25: the field weights
+    then decide, as they do there.
+    """
+    parts: list[str] = []
+    for node in words:
+        parts += _wanted(node, tokens)
+    return " | ".join(_group(p) for p in dict.fromkeys(parts)) if parts else None
+
+
+def _wanted(node: Node, tokens: dict[int, tuple[str, ...]]) -> list[str]:
+    if isinstance(node, Term | Phrase):
+        built = _leaf(node, tokens[id(node)])
+        return [built] if isinstance(built, str) else []
+    if isinstance(node, Not | Category):
+        return []
+    return [part for child in node.children for part in _wanted(child, tokens)]
+
+
+def _has_category(node: Node) -> bool:
+    if isinstance(node, Category):
+        return True
+    if isinstance(node, Term | Phrase):
+        return False
+    children = (node.child,) if isinstance(node, Not) else node.children
+    return any(_has_category(child) for child in children)
+
+
+def _leaves(node: Node) -> list[Term | Phrase]:
+    if isinstance(node, Term | Phrase):
+        return [node]
+    if isinstance(node, Category):
+        return []
+    children = (node.child,) if isinstance(node, Not) else node.children
+    return [leaf for child in children for leaf in _leaves(child)]
+
+
+def _build(node: Node, tokens: dict[int, tuple[str, ...]]) -> _Built:
+    if isinstance(node, Term | Phrase):
+        return _leaf(node, tokens[id(node)])
+    if isinstance(node, And):
+        return _conjunction(node.children, tokens)
+    if isinstance(node, Or):
+        parts = [_build(child, tokens) for child in node.children]
+        alive = [p for p in parts if p is not FALSE]
+        if not alive:
+            return FALSE
+        if any(p is TRUE for p in alive):
+            return TRUE
+        return " | ".join(_group(p) for p in alive if isinstance(p, str))
+    if isinstance(node, Not):
+        inner = _build(node.child, tokens)
+        if isinstance(inner, _Constant):
+            return TRUE if inner is FALSE else FALSE
+        return "!" + _group(inner)
+    raise ValueError(f"a category cannot be part of the full-text query: {node!r}")
+
+
+def _conjunction(children: Sequence[Node], tokens: dict[int, tuple[str, ...]]) -> _Built:
+    parts = [_build(child, tokens) for child in children]
+    if any(p is FALSE for p in parts):
+        return FALSE
+    alive = [p for p in parts if isinstance(p, str)]
+    if not alive:
+        return TRUE
+    return " & ".join(_group(p) for p in alive)
+
+
+def _group(text: str) -> str:
+    """Parenthesise anything but a single lexeme, so operator precedence never matters."""
+    return text if text.startswith("'") and " " not in text else f"({text})"
+
+
+def _leaf(node: Term | Phrase, words: tuple[str, ...]) -> _Built:
+    """Quoted lexemes joined by <->, the field's weight on each, :* on a prefix's last word."""
+    if not words:
+        return FALSE
+    weight = WEIGHTS[node.field] if node.field else ""
+    parts = [quote(word) + (f":{weight}" if weight else "") for word in words]
+    if isinstance(node, Term) and node.prefix:
+        parts[-1] = quote(words[-1]) + f":*{weight}"
+    return " <-> ".join(parts)
+
+
+def category_filters(query: CompiledQuery, pk: str, args: list[Any]) -> list[str]:
+    """WHERE clauses for the category filters, testing the paper whose key is the SQL `pk`.
+
+    Values are appended to `args` and referenced as $n; `pk` is the caller's own column name,
+    never user text. ``cs.LG`` is one category, ``cs`` (no dot) a whole archive.
+    """
+    where: list[str] = []
+    for group in query.include_categories:
+        where.append(
+            "EXISTS (SELECT 1 FROM paper_categories pc "
+            f"WHERE pc.paper_pk = {pk} AND ({_category_tests(group, args)}))"
+        )
+    if query.exclude_categories:
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM paper_categories pc "
+            f"WHERE pc.paper_pk = {pk} AND ({_category_tests(query.exclude_categories, args)}))"
+        )
+    return where
+
+
+def _category_tests(categories: Sequence[str], args: list[Any]) -> str:
+    tests = []
+    for category in categories:
+        value = category.lower()
+        args.append(value)
+        test = f"pc.category = ${len(args)}"
+        if "." not in value:
+            # Validated by the query language: letters, digits and '-', so LIKE sees no wildcard.
+            args.append(value + ".%")
+            test = f"({test} OR pc.category LIKE ${len(args)})"
+        tests.append(test)
+    return " OR ".join(tests)
