@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.harness import Benchmark, Context, log, percentiles, ratio, timed
 from bot.models import SearchPage
-from bot.query import compile_query
+from bot.query.compile import compile_query
 from bot.store import open_store
 from bot.store.sqlite import codec, search_sql
 

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 from bench.search import SEARCH_QUERIES  # noqa: E402
 from bot.models import SearchPage  # noqa: E402
-from bot.query import CompiledQuery, compile_query  # noqa: E402
+from bot.query.compile import CompiledQuery, compile_query  # noqa: E402
 from bot.store import open_store  # noqa: E402
 
 # Multi-word queries, where title evidence has the most to compute.

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 from bench.harness import DEFAULT_WORKDIR, PRESETS, Context, percentiles  # noqa: E402
 from bench.search import SEARCH_QUERIES  # noqa: E402
-from bot.query import compile_query  # noqa: E402
+from bot.query.compile import compile_query  # noqa: E402
 from bot.store.sqlite import search_sql  # noqa: E402
 
 NOW = "2026-01-01T00:00:00Z"

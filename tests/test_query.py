@@ -11,21 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import bot.query
 import bot.store
 from bot.errors import QueryError
 from bot.models import Paper
-from bot.query import (
-    MAX_LENGTH,
-    And,
-    Category,
-    CompiledQuery,
-    Not,
-    Or,
-    Phrase,
-    Term,
-    compile_query,
-    parse_query,
-)
+from bot.query.compile import CompiledQuery, compile_query
+from bot.query.nodes import And, Category, Not, Or, Phrase, Term
+from bot.query.parse import MAX_LENGTH, parse_query
 
 MIGRATION = Path(bot.store.__file__).parent / "migrations" / "0001_initial.sql"
 
@@ -588,3 +580,19 @@ def test_categories_agree_with_a_direct_reading(text: str) -> None:
             for v in compiled.exclude_categories
         )
         assert compiled.matches_categories(paper.categories) is (wanted and not unwanted)
+
+
+# --- The package ---------------------------------------------------------------------------
+
+
+def test_the_package_re_exports_its_public_api() -> None:
+    # Callers import from the module that owns a name; `from bot.query import Term, ...` (the
+    # other backends' compilers, older branches) keeps working through the package's __all__.
+    for name in bot.query.__all__:
+        assert getattr(bot.query, name) is not None, name
+    assert bot.query.Term is Term and bot.query.compile_query is compile_query
+    assert bot.query.parse_query is parse_query and bot.query.QueryError is QueryError
+    public = {"And", "Category", "CompiledQuery", "Node", "Not", "Or", "Phrase", "Term"}
+    assert public | {"MAX_LENGTH", "compile_query", "parse_query", "render"} <= set(
+        bot.query.__all__
+    )

@@ -18,7 +18,7 @@ from bot.clock import utcnow
 from bot.config import Config, format_duration
 from bot.errors import PaperfeedError, UsageError
 from bot.models import SearchPage, parse_paper_id
-from bot.query import compile_query
+from bot.query.compile import compile_query
 from bot.services.library import Library
 from bot.store import open_store
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.errors import ConfigError, PaperfeedError, QueryError
 from bot.models import Feed, FeedMode, FeedOrigin, FeedSpec, SearchPage
-from bot.query import compile_query
+from bot.query.compile import compile_query
 from bot.services.matching import RECENT_WINDOW, backfill_feed
 from bot.sources.arxiv_categories import category_problem
 from bot.sources.registry import FEED_SOURCES

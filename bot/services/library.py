@@ -17,7 +17,7 @@ import httpx
 
 from bot.errors import PaperfeedError
 from bot.models import Paper, SearchPage, SortOrder, UpsertResult
-from bot.query import CompiledQuery
+from bot.query.compile import CompiledQuery
 from bot.services.backlog import serve_backlog, split_backlog
 from bot.services.matching import queue_matches
 from bot.sources.base import FetchResult

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.errors import QueryError
 from bot.models import Feed, Paper
-from bot.query import CompiledQuery, compile_query
+from bot.query.compile import CompiledQuery, compile_query
 from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
 

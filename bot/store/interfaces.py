@@ -38,7 +38,7 @@ from bot.models import (
 )
 
 if TYPE_CHECKING:
-    from bot.query import CompiledQuery
+    from bot.query.compile import CompiledQuery
 
 
 class PaperRepository(Protocol):

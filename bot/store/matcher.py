@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 from bot.errors import StoreError
-from bot.query import CompiledQuery
+from bot.query.compile import CompiledQuery
 
 log = logging.getLogger(__name__)
 

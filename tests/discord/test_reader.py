@@ -14,7 +14,7 @@ from bot.discord.cogs.reader import RecentQueries, feed_name_for, trending_body
 from bot.discord.embeds import EMBED_TOTAL_MAX, embed_length
 from bot.errors import QueryError
 from bot.models import Paper, SearchPage
-from bot.query import CompiledQuery, compile_query
+from bot.query.compile import CompiledQuery, compile_query
 from bot.services.library import Library
 from bot.store import open_store
 from bot.store.interfaces import Database

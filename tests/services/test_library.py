@@ -9,7 +9,7 @@ from typing import Literal
 
 from bot.errors import SourceUnavailable
 from bot.models import FeedSpec, Paper
-from bot.query import compile_query
+from bot.query.compile import compile_query
 from bot.services.feeds import create_feed
 from bot.services.library import Library
 from bot.sources.base import FetchResult

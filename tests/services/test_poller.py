@@ -185,7 +185,7 @@ async def test_config_feeds_are_synced_with_backfill(world) -> None:  # type: ig
 
 def test_match_batch_respects_feed_rules_without_the_database() -> None:
     from bot.models import Feed, FeedOrigin
-    from bot.query import compile_query
+    from bot.query.compile import compile_query
 
     feed = Feed(id=1, spec=FeedSpec(name="x", channel_id=1, query="causal -survey"),
                 guild_id=1, origin=FeedOrigin.DISCORD)  # fmt: skip

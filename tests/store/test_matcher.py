@@ -13,7 +13,7 @@ from hypothesis import given, settings
 
 from bot.errors import QueryError, StoreError
 from bot.models import Paper
-from bot.query import CompiledQuery, compile_query
+from bot.query.compile import CompiledQuery, compile_query
 from bot.store.matcher import BatchMatcher
 from tests.test_query import PAPERS, PROPERTY_SETTINGS, grammar_text, run
 from tests.test_query import db as db  # the real-schema index, shared as a fixture

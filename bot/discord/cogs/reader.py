@@ -39,7 +39,7 @@ from bot.discord.errors import reply_privately
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
 from bot.errors import PaperIdError, QueryError, UserFacingError
 from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
-from bot.query import CompiledQuery, compile_query
+from bot.query.compile import CompiledQuery, compile_query
 from bot.services.library import Library
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from bot.models import (
     feed_relevant_change,
     merge_papers,
 )
-from bot.query import CompiledQuery
+from bot.query.compile import CompiledQuery
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks
 from bot.store.sqlite.search_sql import build_search, prefer_category_listing

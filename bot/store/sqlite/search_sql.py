@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import SortOrder
-from bot.query import CompiledQuery
+from bot.query.compile import CompiledQuery
 from bot.store.sqlite import codec
 
 # bm25 column weights: title, authors, abstract.

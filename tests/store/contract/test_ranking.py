@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Paper
-from bot.query import compile_query
+from bot.query.compile import compile_query
 from bot.services.importer import import_lines
 from bot.store.interfaces import Database
 from tests.store.contract.support import FakeClock

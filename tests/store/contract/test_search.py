@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.query import compile_query
+from bot.query.compile import compile_query
 from bot.store.interfaces import Database
 from tests.store.contract.support import NOW, paper
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.models import SortOrder
-from bot.query import compile_query
+from bot.query.compile import compile_query
 from bot.store.sqlite.search_sql import (
     RANK_POOL,
     SearchPlan,
