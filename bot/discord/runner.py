@@ -21,8 +21,9 @@ from bot.discord.client import CogFactory, PaperfeedBot
 from bot.discord.cogs.feeds import FeedsCog
 from bot.discord.cogs.info import InfoCog
 from bot.discord.cogs.reader import ReaderCog
-from bot.discord.embeds import credited_source, digest_message, feed_message
+from bot.discord.embeds import credited_source, feed_message
 from bot.discord.endpoints import use_discord_endpoints
+from bot.discord.listings import digest_message
 from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
 from bot.metrics import Metrics

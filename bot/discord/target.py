@@ -1,9 +1,9 @@
 """Deliveries over discord.py's HTTP client: exact bodies, nonces, and errors sorted by meaning.
 
-The bodies come from `bot.discord.embeds` and are posted as they are (so `paperfeed show
---payload` prints exactly what Discord receives). discord.py still paces every request by
-Discord's rate-limit headers and retries 429s; what reaches us is sorted into the publisher's
-three outcomes.
+The bodies come from `bot.discord.embeds` and `bot.discord.listings` and are posted as they are
+(so `paperfeed show --payload` prints exactly what Discord receives). discord.py still paces
+every request by Discord's rate-limit headers and retries 429s; what reaches us is sorted into
+the publisher's three outcomes.
 """
 
 from __future__ import annotations

@@ -13,16 +13,10 @@ from typing import Any
 
 import discord
 
-from bot.discord.embeds import (
-    SEP,
-    Json,
-    fit_message,
-    no_mentions,
-    plain,
-    search_results_embed,
-    short_authors,
-)
+from bot.discord.embeds import short_authors
 from bot.discord.errors import reply_privately
+from bot.discord.limits import SEP, Json, fit_message, no_mentions, plain
+from bot.discord.listings import search_results_embed
 from bot.errors import PaperfeedError
 from bot.models import Paper, SearchHit, SearchPage
 
@@ -86,7 +80,7 @@ def paper_option(number: int, paper: Paper, *, from_hf: bool) -> discord.SelectO
 
 
 def embeds_of(body: Json) -> list[discord.Embed]:
-    """discord.py embeds for the JSON embeds of a body built by `bot.discord.embeds`."""
+    """discord.py embeds for the JSON embeds of a body built by `bot.discord.embeds` or `listings`."""
     return [discord.Embed.from_dict(e) for e in body.get("embeds") or ()]
 
 

@@ -21,21 +21,16 @@ from bot.cli import main
 from bot.discord.embeds import (
     alert_message,
     comment_line,
-    cut,
-    digest_forum_post,
-    digest_message,
-    embed_length,
     feed_message,
-    fit_message,
     forum_post,
     link_buttons,
     paper_embed,
     paper_forum_post,
     paper_message,
-    search_results_embed,
-    summary_text,
     thread_name,
 )
+from bot.discord.limits import cut, embed_length, fit_message, summary_text
+from bot.discord.listings import digest_forum_post, digest_message, search_results_embed
 from bot.models import Paper, SearchHit
 from tests.factories import BOTH, make_paper
 from tests.fakes.discord import rules

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import ArxivConfig
-from bot.discord.embeds import EMBED_TOTAL_MAX, embed_length
+from bot.discord.limits import EMBED_TOTAL_MAX, embed_length
 from bot.models import FeedSpec, SourceRun
 from bot.services.feeds import create_feed
 from bot.sources.base import FetchResult

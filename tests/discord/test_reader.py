@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.discord.cogs.reader import RecentQueries, feed_name_for, trending_body
-from bot.discord.embeds import EMBED_TOTAL_MAX, embed_length
+from bot.discord.limits import EMBED_TOTAL_MAX, embed_length
 from bot.errors import QueryError
 from bot.models import Paper, SearchPage
 from bot.query.compile import CompiledQuery, compile_query

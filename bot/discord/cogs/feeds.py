@@ -18,7 +18,8 @@ from bot.discord.channels import (
     require_manager,
 )
 from bot.discord.context import BotContext
-from bot.discord.embeds import plain, search_results_embed
+from bot.discord.limits import plain
+from bot.discord.listings import search_results_embed
 from bot.errors import QueryError, UserFacingError
 from bot.models import Feed, FeedMode, FeedSpec, SearchPage
 from bot.services.feeds import (

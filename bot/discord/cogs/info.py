@@ -11,8 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.context import BotContext
-from bot.discord.embeds import (
-    COLOUR_SEARCH,
+from bot.discord.limits import (
     DESCRIPTION_MAX,
     SEP,
     Json,
@@ -22,6 +21,7 @@ from bot.discord.embeds import (
     no_mentions,
     plain,
 )
+from bot.discord.listings import COLOUR_SEARCH
 from bot.discord.views import embeds_of
 from bot.models import Feed, SourceHealth
 from bot.services.health import source_health

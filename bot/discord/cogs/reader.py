@@ -24,18 +24,10 @@ from bot.app import Services
 from bot.config import parse_duration
 from bot.discord.channels import checked_spec, create_feed, feed_target, require_manager
 from bot.discord.context import BotContext
-from bot.discord.embeds import (
-    COLOUR_HUGGINGFACE,
-    Json,
-    credited_source,
-    fit_message,
-    md,
-    no_mentions,
-    paper_message,
-    plain,
-    search_results_embed,
-)
+from bot.discord.embeds import COLOUR_HUGGINGFACE, credited_source, paper_message
 from bot.discord.errors import reply_privately
+from bot.discord.limits import Json, fit_message, md, no_mentions, plain
+from bot.discord.listings import search_results_embed
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
 from bot.errors import PaperIdError, QueryError, UserFacingError
 from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
