@@ -32,7 +32,7 @@ from bot.models import (
     feed_relevant_change,
     merge_papers,
 )
-from bot.query import CompiledQuery
+from bot.query.compile import CompiledQuery
 from bot.store.postgres import codec
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.session import Session, Sessions

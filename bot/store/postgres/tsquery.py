@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bot.query import And, Category, CompiledQuery, Node, Not, Or, Phrase, Term
+from bot.query.compile import CompiledQuery
+from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term
 from bot.store.postgres.lexemes import WEIGHTS, Lexer, quote
 
 
