@@ -7,6 +7,7 @@ Discord error handler can turn it into one clear line instead of a traceback::
     ├── ConfigError          bad configuration file or environment (exit 2)
     ├── QueryError           a search or feed query that cannot be understood (exit 2)
     ├── PaperIdError         a string that names no arXiv paper (exit 2)
+    ├── SemanticUnavailable  a semantic feature without the extra installed (exit 2)
     ├── StoreError           the database cannot be opened, migrated or written (exit 1)
     ├── SourceError          an upstream (arXiv, Hugging Face) failed (exit 1)
     │   ├── SourceUnavailable    transient: timeouts, 429, 5xx (retried with backoff)
@@ -79,3 +80,9 @@ class MessageRejected(DeliveryError):
 
 class DeliveryRetryable(DeliveryError):
     """A transient failure (5xx, timeout, connection): try again later with backoff."""
+
+
+class SemanticUnavailable(PaperfeedError):
+    """A semantic feature was asked for but the `semantic` extra is not installed."""
+
+    exit_code = 2
