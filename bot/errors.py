@@ -9,6 +9,7 @@ Discord error handler can turn it into one clear line instead of a traceback::
     ├── PaperIdError         a string that names no arXiv paper (exit 2)
     ├── UsageError           a command that cannot be carried out as asked (exit 2)
     ├── UserFacingError      a slash command refused (permission, channel kind): shown as it is
+    ├── SemanticUnavailable  a semantic feature without the extra installed (exit 2)
     ├── StoreError           the database cannot be opened, migrated or written (exit 1)
     │   └── DuplicateFeedName    a feed of that name already exists in the guild
     ├── SourceError          an upstream (arXiv, Hugging Face) failed (exit 1)
@@ -102,3 +103,9 @@ class MessageRejected(DeliveryError):
 
 class DeliveryRetryable(DeliveryError):
     """A transient failure (5xx, timeout, connection): try again later with backoff."""
+
+
+class SemanticUnavailable(PaperfeedError):
+    """A semantic feature was asked for but the `semantic` extra is not installed."""
+
+    exit_code = 2

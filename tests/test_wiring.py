@@ -82,7 +82,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("configuration", ("bot.config", "bot.logs")),
     ("services", ("bot.services",)),
     ("observability", ("bot.metrics",)),
-    ("adapters", ("bot.store", "bot.sources", "bot.data")),
+    ("adapters", ("bot.store", "bot.sources", "bot.data", "bot.semantic")),
     ("query", ("bot.query",)),
     ("models", ("bot.models",)),
     (
