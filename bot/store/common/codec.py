@@ -8,11 +8,20 @@ is stored differs, so each backend passes its own `stamp` (model time → column
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.models import Feed, FeedMode, FeedOrigin, FeedSpec, Paper
+from bot.models import (
+    Delivery,
+    DeliveryState,
+    DueDelivery,
+    Feed,
+    FeedMode,
+    FeedOrigin,
+    FeedSpec,
+    Paper,
+)
 
 # The columns of `papers` the stores write, in the order of `paper_values`.
 PAPER_COLUMNS = (
@@ -118,3 +127,39 @@ def feed_from_values(row: Row, *, strings: ReadStrings, time: ReadTime) -> Feed:
         created_at=time(row["created_at"]),
         last_post_at=time(row["last_post_at"]),
     )
+
+
+def delivery_from_values(row: Row, *, queued_at: datetime, time: ReadTime) -> Delivery:
+    """A delivery; `queued_at` (NOT NULL in the schema) already read by the backend."""
+    return Delivery(
+        id=row["id"],
+        feed_id=row["feed_id"],
+        paper_id=row["paper_id"],
+        state=DeliveryState(row["state"]),
+        queued_at=queued_at,
+        attempts=row["attempts"],
+        message_id=row["message_id"],
+        error=row["error"],
+        sent_at=time(row["sent_at"]),
+    )
+
+
+def due_from_values(row: Row, *, delivery: Delivery, time: ReadTime) -> DueDelivery:
+    """A delivery joined with its feed's channel, name and guild (the outbox's due queries)."""
+    return DueDelivery(
+        delivery=delivery,
+        channel_id=int(row["channel_id"]),
+        feed_name=str(row["feed_name"]),
+        guild_id=row["guild_id"],
+        nonce=row["nonce"],
+        thread_id=row["thread_id"],
+        attempted_at=time(row["attempted_at"]),
+    )
+
+
+def states_by_feed(rows: Iterable[Row]) -> dict[int, dict[str, int]]:
+    """Rows of (feed_id, state, n) as {feed_id: {state: n}}."""
+    out: dict[int, dict[str, int]] = {}
+    for row in rows:
+        out.setdefault(int(row["feed_id"]), {})[str(row["state"])] = int(row["n"])
+    return out

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.models import Delivery, DeliveryState, Feed, FeedSpec, Paper
+from bot.models import Delivery, Feed, FeedSpec, Paper
 from bot.store.common import codec as common
 from bot.store.common.codec import PAPER_COLUMNS as PAPER_COLUMNS  # re-exported
 
@@ -67,14 +67,4 @@ def feed_from_row(row: asyncpg.Record) -> Feed:
 
 
 def delivery_from_row(row: asyncpg.Record) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        feed_id=row["feed_id"],
-        paper_id=row["paper_id"],
-        state=DeliveryState(row["state"]),
-        queued_at=row["queued_at"].astimezone(UTC),
-        attempts=row["attempts"],
-        message_id=row["message_id"],
-        error=row["error"],
-        sent_at=utc(row["sent_at"]),
-    )
+    return common.delivery_from_values(row, queued_at=row["queued_at"].astimezone(UTC), time=utc)

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.models import Delivery, DeliveryState, Feed, Paper
+from bot.models import Delivery, Feed, Paper
 from bot.store.common import codec as common
 from bot.store.common.codec import PAPER_COLUMNS as PAPER_COLUMNS  # re-exported
 
@@ -49,14 +49,4 @@ def feed_from_row(row: sqlite3.Row) -> Feed:
 def delivery_from_row(row: sqlite3.Row) -> Delivery:
     queued_at = parse_ts(row["queued_at"])
     assert queued_at is not None  # NOT NULL in the schema
-    return Delivery(
-        id=row["id"],
-        feed_id=row["feed_id"],
-        paper_id=row["paper_id"],
-        state=DeliveryState(row["state"]),
-        queued_at=queued_at,
-        attempts=row["attempts"],
-        message_id=row["message_id"],
-        error=row["error"],
-        sent_at=parse_ts(row["sent_at"]),
-    )
+    return common.delivery_from_values(row, queued_at=queued_at, time=parse_ts)
