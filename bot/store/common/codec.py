@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.clock import Clock
 from bot.models import (
     Delivery,
     DeliveryState,
@@ -21,6 +22,7 @@ from bot.models import (
     FeedOrigin,
     FeedSpec,
     Paper,
+    SourceRun,
 )
 
 # The columns of `papers` the stores write, in the order of `paper_values`.
@@ -163,3 +165,17 @@ def states_by_feed(rows: Iterable[Row]) -> dict[int, dict[str, int]]:
     for row in rows:
         out.setdefault(int(row["feed_id"]), {})[str(row["state"])] = int(row["n"])
     return out
+
+
+def source_run_from_values(row: Row, *, time: ReadTime, clock: Clock) -> SourceRun:
+    """A recorded poll; a time missing from the row reads as now."""
+    return SourceRun(
+        source=row["source"],
+        started_at=time(row["started_at"]) or clock(),
+        finished_at=time(row["finished_at"]) or clock(),
+        fetched=row["fetched"],
+        new=row["new"],
+        updated=row["updated"],
+        error=row["error"],
+        warnings=row["warnings"],
+    )
