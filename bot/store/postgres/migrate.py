@@ -7,14 +7,12 @@ current and applies nothing. Applied versions are rows of `schema_migrations`.
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
 from bot.errors import StoreError
+from bot.store.common.migrations import Migration, shipped_migrations
 
 if TYPE_CHECKING:  # the stubs make these generic; the runtime classes are not subscriptable
     from asyncpg.pool import PoolConnectionProxy
@@ -23,7 +21,6 @@ if TYPE_CHECKING:  # the stubs make these generic; the runtime classes are not s
     Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 
 log = logging.getLogger(__name__)
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # The advisory lock every paperfeed migrator takes: "paperfee" in ASCII, a fixed 64-bit key
 # nothing else is likely to use. Transaction-level, so it is released by COMMIT or ROLLBACK
 # and never outlives a crashed migrator's connection.
@@ -38,25 +35,9 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-
 def available_migrations() -> list[Migration]:
     """Every migration shipped in bot/store/postgres/migrations, in order; gaps are a packaging bug."""
-    found: list[Migration] = []
-    for entry in resources.files("bot.store.postgres").joinpath("migrations").iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    found.sort(key=lambda m: m.version)
-    for expected, migration in enumerate(found, 1):
-        if migration.version != expected:
-            raise StoreError(f"migration {migration.name} is out of sequence (expected {expected})")
-    return found
+    return shipped_migrations("bot.store.postgres")
 
 
 async def current_version(conn: Connection) -> int:

@@ -14,6 +14,7 @@ import asyncpg
 
 from bot.clock import Clock
 from bot.models import Delivery, DeliveryState, DueDelivery, Paper
+from bot.store.common import codec as common
 from bot.store.postgres import codec
 from bot.store.postgres.session import Session, Sessions
 
@@ -209,19 +210,8 @@ class PostgresOutbox:
             "GROUP BY d.feed_id, d.state",
             guild_id,
         )
-        out: dict[int, dict[str, int]] = {}
-        for row in rows:
-            out.setdefault(int(row["feed_id"]), {})[str(row["state"])] = int(row["n"])
-        return out
+        return common.states_by_feed(rows)
 
 
 def _due(row: asyncpg.Record) -> DueDelivery:
-    return DueDelivery(
-        delivery=codec.delivery_from_row(row),
-        channel_id=int(row["channel_id"]),
-        feed_name=str(row["feed_name"]),
-        guild_id=row["guild_id"],
-        nonce=row["nonce"],
-        thread_id=row["thread_id"],
-        attempted_at=codec.utc(row["attempted_at"]),
-    )
+    return common.due_from_values(row, delivery=codec.delivery_from_row(row), time=codec.utc)

@@ -1,6 +1,6 @@
 """Papers in PostgreSQL: bulk upserts through a COPY-filled staging table, lookups, search.
 
-Upserts follow the SQLite store's merge rules exactly (`merge_papers` in Python over the stored
+Upserts follow the SQLite store's merge rules exactly (the shared `plan_upsert` over the stored
 rows, locked with FOR UPDATE so two processes merging the same paper take turns); the rows then
 reach `papers` through `COPY` into a temporary table and one INSERT and one UPDATE, the fastest
 path PostgreSQL offers. Each paper's tsvector is built from SQLite's own tokenizer (lexemes.py).
@@ -29,10 +29,9 @@ from bot.models import (
     SearchPage,
     SortOrder,
     UpsertResult,
-    feed_relevant_change,
-    merge_papers,
 )
 from bot.query.compile import CompiledQuery
+from bot.store.common.upsert import merge_batch, plan_upsert
 from bot.store.postgres import codec
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.session import Session, Sessions
@@ -100,9 +99,7 @@ class PostgresPapers:
 
     async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
         """Insert new papers and merge known ones, in one transaction; report what was new or changed."""
-        batch: dict[str, Paper] = {}
-        for paper in papers:  # the same paper twice in one batch merges first
-            batch[paper.id] = merge_papers(batch[paper.id], paper) if paper.id in batch else paper
+        batch = merge_batch(papers)
         if not batch:
             return UpsertResult()
         return await self._s.write(lambda session: self._upsert(session, batch))
@@ -115,30 +112,10 @@ class PostgresPapers:
             list(batch),
         )
         existing = {row["id"]: codec.paper_from_row(row) for row in rows}
-        staged: list[tuple[str, Paper, tuple[Any, ...]]] = []  # (op, paper, row)
-        recategorised: list[str] = []
-        new_ids: list[str] = []
-        updated_ids: list[str] = []
-        changed_ids: list[str] = []
-        unchanged = 0
-        for paper_id, incoming in batch.items():
-            old = existing.get(paper_id)
-            if old is None:
-                staged.append(("i", incoming, codec.paper_row(incoming, now, now)))
-                new_ids.append(paper_id)
-                continue
-            merged = merge_papers(old, incoming)
-            if merged == old:
-                unchanged += 1
-                continue
-            staged.append(("u", merged, codec.paper_row(merged, now, now)))
-            changed_ids.append(paper_id)
-            if merged.categories != old.categories:
-                recategorised.append(paper_id)
-            if feed_relevant_change(old, merged):
-                updated_ids.append(paper_id)
-        if not staged:
-            return UpsertResult(unchanged=unchanged)
+        plan = plan_upsert(batch, existing)
+        if not plan.staged:
+            return UpsertResult(unchanged=plan.unchanged)
+        staged = [(op, paper, codec.paper_row(paper, now, now)) for op, paper in plan.staged]
         # Lexemes for new papers and for those whose searchable text changed.
         texts = [
             (paper.title, ", ".join(paper.authors), paper.abstract)
@@ -161,11 +138,11 @@ class PostgresPapers:
         ]
         await session.execute(STAGE_CREATE)
         await session.copy_records("paper_stage", records, STAGE_COLUMNS)
-        if recategorised:
+        if plan.recategorised:
             await session.execute(
                 "DELETE FROM paper_categories WHERE paper_pk IN "
                 "(SELECT pk FROM papers WHERE id = ANY($1::text[]))",
-                recategorised,
+                plan.recategorised,
             )
         inserted = {r["id"] for r in await session.fetch(STAGED_INSERT)}
         await session.execute(STAGED_UPDATE)
@@ -173,13 +150,7 @@ class PostgresPapers:
         await session.execute("TRUNCATE paper_stage")
         # A paper another process inserted between our read and our insert kept its row; the
         # next poll merges into it. It was not new to the store, so it is not reported as new.
-        new = tuple(i for i in new_ids if i in inserted)
-        return UpsertResult(
-            new=new,
-            updated=tuple(updated_ids),
-            unchanged=unchanged + len(new_ids) - len(new),
-            changed=tuple(changed_ids),
-        )
+        return plan.result(inserted)
 
     async def _by_id(self, ids: Sequence[str]) -> dict[str, Paper]:
         rows = await self._s.fetch(

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.models import SourceHealth, SourceRun, health_from_runs
+from bot.store.common import codec as common
 from bot.store.postgres import codec
 from bot.store.postgres.session import Session, Sessions
 
@@ -32,19 +33,7 @@ class PostgresSources:
         rows = await self._s.fetch(
             "SELECT * FROM source_runs WHERE source = $1 ORDER BY id DESC LIMIT $2", source, limit
         )
-        return [
-            SourceRun(
-                source=r["source"],
-                started_at=codec.utc(r["started_at"]) or self._clock(),
-                finished_at=codec.utc(r["finished_at"]) or self._clock(),
-                fetched=r["fetched"],
-                new=r["new"],
-                updated=r["updated"],
-                error=r["error"],
-                warnings=r["warnings"],
-            )
-            for r in rows
-        ]
+        return [common.source_run_from_values(r, time=codec.utc, clock=self._clock) for r in rows]
 
     async def health(self, source: str) -> SourceHealth:
         """Last success, last error and the run of failures since, from the recorded runs."""

@@ -10,6 +10,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.errors import DuplicateFeedName
 from bot.models import Feed, FeedOrigin, FeedSpec
+from bot.store.common import feeds as common
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections
 
@@ -109,21 +110,7 @@ class SqliteFeeds:
         self, specs: Sequence[FeedSpec]
     ) -> tuple[builtins.list[Feed], builtins.list[Feed]]:
         """Make the file-managed feeds equal the config's [[feeds]]; return (added, removed)."""
-        current = {f.name: f for f in await self.list() if f.origin is FeedOrigin.CONFIG}
-        wanted = {s.name: s for s in specs}
-        added: builtins.list[Feed] = []
-        removed = [f for name, f in current.items() if name not in wanted]
-        for feed in removed:
-            await self.remove(feed.id)
-        for name, spec in wanted.items():
-            if name in current:
-                if current[name].spec != spec:
-                    await self.update(current[name].id, spec, current[name].guild_id)
-            else:
-                added.append(
-                    await self.add(spec, guild_id=None, origin=FeedOrigin.CONFIG, backfill_used=0)
-                )
-        return added, removed
+        return await common.sync_config(self, specs)
 
     async def backfill_left(self) -> dict[int, int]:
         """Active feeds that may still take old papers (backlog), with how many."""

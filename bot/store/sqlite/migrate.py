@@ -3,38 +3,19 @@
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
-from dataclasses import dataclass
-from importlib import resources
 
 import aiosqlite
 
 from bot.errors import StoreError
+from bot.store.common.migrations import Migration, shipped_migrations
 
 log = logging.getLogger(__name__)
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
 
 
 def available_migrations() -> list[Migration]:
     """Every migration shipped in bot/store/migrations, in order; gaps are a packaging bug."""
-    found: list[Migration] = []
-    for entry in resources.files("bot.store").joinpath("migrations").iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    found.sort(key=lambda m: m.version)
-    for expected, migration in enumerate(found, 1):
-        if migration.version != expected:
-            raise StoreError(f"migration {migration.name} is out of sequence (expected {expected})")
-    return found
+    return shipped_migrations("bot.store")
 
 
 async def current_version(conn: aiosqlite.Connection) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.models import Delivery, DeliveryState, DueDelivery, Paper
+from bot.store.common import codec as common
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, marks
 
@@ -193,19 +194,8 @@ class SqliteOutbox:
             "GROUP BY d.feed_id, d.state",
             (guild_id,),
         )
-        out: dict[int, dict[str, int]] = {}
-        for row in rows:
-            out.setdefault(int(row["feed_id"]), {})[str(row["state"])] = int(row["n"])
-        return out
+        return common.states_by_feed(rows)
 
 
 def _due(row: sqlite3.Row) -> DueDelivery:
-    return DueDelivery(
-        delivery=codec.delivery_from_row(row),
-        channel_id=int(row["channel_id"]),
-        feed_name=str(row["feed_name"]),
-        guild_id=row["guild_id"],
-        nonce=row["nonce"],
-        thread_id=row["thread_id"],
-        attempted_at=codec.parse_ts(row["attempted_at"]),
-    )
+    return common.due_from_values(row, delivery=codec.delivery_from_row(row), time=codec.parse_ts)

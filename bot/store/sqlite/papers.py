@@ -18,10 +18,9 @@ from bot.models import (
     SearchPage,
     SortOrder,
     UpsertResult,
-    feed_relevant_change,
-    merge_papers,
 )
 from bot.query.compile import CompiledQuery
+from bot.store.common.upsert import merge_batch, plan_upsert
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks
 from bot.store.sqlite.search_sql import build_search, prefer_category_listing
@@ -65,39 +64,18 @@ class SqlitePapers:
 
     async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
         """Insert new papers and merge known ones, in one transaction; report what was new or changed."""
-        batch: dict[str, Paper] = {}
-        for paper in papers:  # the same paper twice in one batch merges first
-            batch[paper.id] = merge_papers(batch[paper.id], paper) if paper.id in batch else paper
+        batch = merge_batch(papers)
         if not batch:
             return UpsertResult()
         now = self._clock()
         async with self._conns.transaction():
             existing = await self._by_id(list(batch))
-            inserts: list[tuple[Any, ...]] = []
-            updates: list[tuple[Any, ...]] = []
-            recategorised: list[str] = []
-            new_ids: list[str] = []
-            updated_ids: list[str] = []
-            changed_ids: list[str] = []
-            unchanged = 0
-            for paper_id, incoming in batch.items():
-                old = existing.get(paper_id)
-                if old is None:
-                    inserts.append(codec.paper_row(incoming, now, now))  # first seen: now
-                    new_ids.append(paper_id)
-                    continue
-                merged = merge_papers(old, incoming)
-                if merged == old:
-                    unchanged += 1
-                    continue
-                updates.append(codec.paper_row(merged, now, now))
-                changed_ids.append(paper_id)
-                if merged.categories != old.categories:
-                    recategorised.append(paper_id)
-                if feed_relevant_change(old, merged):
-                    updated_ids.append(paper_id)
+            plan = plan_upsert(batch, existing)
+            # New papers are first seen now.
+            inserts = [codec.paper_row(p, now, now) for op, p in plan.staged if op == "i"]
+            updates = [codec.paper_row(p, now, now) for op, p in plan.staged if op == "u"]
             await self._write_staged(_STAGED_INSERT, inserts)
-            for chunk in chunks(recategorised):
+            for chunk in chunks(plan.recategorised):
                 await self._conns.writer.execute(
                     "DELETE FROM paper_categories WHERE paper_pk IN "
                     f"(SELECT pk FROM papers WHERE id IN ({marks(chunk)}))",
@@ -105,12 +83,7 @@ class SqlitePapers:
                 )
             # Categories of updated papers are inserted again: unchanged ones are ignored.
             await self._write_staged(_STAGED_UPDATE, updates)
-        return UpsertResult(
-            new=tuple(new_ids),
-            updated=tuple(updated_ids),
-            unchanged=unchanged,
-            changed=tuple(changed_ids),
-        )
+        return plan.result()
 
     async def _write_staged(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Stage full paper rows, apply `statement` to them at once, add their categories."""

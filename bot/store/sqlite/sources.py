@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.models import SourceHealth, SourceRun, health_from_runs
+from bot.store.common import codec as common
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections
 
@@ -35,17 +36,7 @@ class SqliteSources:
             "SELECT * FROM source_runs WHERE source = ? ORDER BY id DESC LIMIT ?", (source, limit)
         )
         return [
-            SourceRun(
-                source=r["source"],
-                started_at=codec.parse_ts(r["started_at"]) or self._clock(),
-                finished_at=codec.parse_ts(r["finished_at"]) or self._clock(),
-                fetched=r["fetched"],
-                new=r["new"],
-                updated=r["updated"],
-                error=r["error"],
-                warnings=r["warnings"],
-            )
-            for r in rows
+            common.source_run_from_values(r, time=codec.parse_ts, clock=self._clock) for r in rows
         ]
 
     async def health(self, source: str) -> SourceHealth:
