@@ -2,8 +2,8 @@
 
 Usage::
 
-    git archive e268b1b | tar -x -C /tmp/paperfeed-before
-    python bench/search_ab.py /tmp/paperfeed-before DB [--reps 100] [QUERY ...]
+    mkdir -p BEFORE && git archive e268b1b | tar -x -C BEFORE
+    python bench/search_ab.py BEFORE DB [--reps 100] [QUERY ...]
 
 A shared machine's load changes from one minute to the next, so two separate benchmark runs
 compare the load as much as the code. Here both versions run in one process, each on its own

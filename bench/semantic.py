@@ -43,9 +43,9 @@ from bot.semantic.vectors import NumpyIndex  # noqa: E402
 from bot.sources.arxiv_parse import parse_api_feed, parse_listing  # noqa: E402
 from bot.sources.huggingface_parse import paper_from_item  # noqa: E402
 
+# The recorded real responses live beside the clone (never in it); name another place with
+# $PAPERFEED_RECORDINGS.
 RECORDINGS = Path(os.environ.get("PAPERFEED_RECORDINGS", ROOT.parent / "shared" / "recordings"))
-if not RECORDINGS.is_dir():
-    RECORDINGS = Path("/work/shared/recordings")
 
 
 @dataclass(frozen=True)
