@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 import httpx
 
@@ -27,6 +27,7 @@ from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -191,16 +192,10 @@ class Library:
         """The upstream's own search for these words, kept; a failure is said, not raised."""
         if self.upstream is None:
             return Asked([])
-        label = label_of(self.upstream.name)
-        try:
-            papers = await asyncio.wait_for(self.upstream.search(words, limit), timeout)
-        except TimeoutError:
-            log.warning("%s search for %r took over %.0f s; answered without it",
-                        label, words, timeout)  # fmt: skip
-            return Asked([], "timeout")
-        except (PaperfeedError, httpx.HTTPError) as exc:
-            log.warning("%s search for %r failed: %s", label, words, exc)
-            return Asked([], "error")
+        what = f"{label_of(self.upstream.name)} search for {words!r}"
+        papers = await _ask(self.upstream.search(words, limit), timeout, what)
+        if isinstance(papers, Asked):
+            return papers
         await self.keep(papers)
         return Asked(papers)
 
@@ -208,16 +203,23 @@ class Library:
         """Fetch the upstream's list of the period into the store; a failure is said."""
         if self.upstream is None:
             return Asked([])
-        label = label_of(self.upstream.name)
-        try:
-            result = await asyncio.wait_for(self.upstream.fetch_period(period, now), timeout)
-        except TimeoutError:
-            log.warning("%s %s list took over %.0f s", label, period, timeout)
-            return Asked([], "timeout")
-        except (PaperfeedError, httpx.HTTPError) as exc:
-            log.warning("%s %s list failed: %s", label, period, exc)
-            return Asked([], "error")
+        what = f"{label_of(self.upstream.name)} {period} list"
+        result = await _ask(self.upstream.fetch_period(period, now), timeout, what)
+        if isinstance(result, Asked):
+            return result
         await self.keep(result.all_papers)
         if result.error and not result.papers:
             return Asked(result.all_papers, "error")
         return Asked(result.all_papers)
+
+
+async def _ask(call: Awaitable[T], timeout: float, what: str) -> T | Asked:
+    """An upstream call within `timeout`; a failure is logged once and answered as an `Asked`."""
+    try:
+        return await asyncio.wait_for(call, timeout)
+    except TimeoutError:
+        log.warning("%s took over %.0f s; answered without it", what, timeout)
+        return Asked([], "timeout")
+    except (PaperfeedError, httpx.HTTPError) as exc:
+        log.warning("%s failed: %s", what, exc)
+        return Asked([], "error")
