@@ -16,15 +16,9 @@ FIXTURE = Path(__file__).parent / "fixtures" / "papers.jsonl"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(cli_env: Path) -> Path:
     """A working directory with a config pointing at a fresh database, corpus imported."""
-    config = tmp_path / "config.toml"
-    config.write_text(f'[database]\npath = "{tmp_path / "papers.sqlite3"}"\n')
-    monkeypatch.setenv("PAPERFEED_CONFIG", str(config))
-    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert main(["import", str(FIXTURE)]) == 0
-    return tmp_path
+    return cli_env
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]

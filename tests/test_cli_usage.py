@@ -15,14 +15,9 @@ FIXTURE = Path(__file__).parent / "fixtures" / "papers.jsonl"
 
 
 @pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def config(cli_config: Path) -> Path:
     """A configuration pointing at a database that does not exist yet."""
-    path = tmp_path / "config.toml"
-    path.write_text(f'[database]\npath = "{tmp_path / "papers.sqlite3"}"\n')
-    monkeypatch.setenv("PAPERFEED_CONFIG", str(path))
-    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return path
+    return cli_config
 
 
 @pytest.fixture

@@ -30,12 +30,8 @@ def readme_examples() -> list[list[str]]:
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text(f'[database]\npath = "{tmp_path / "papers.sqlite3"}"\n')
-    monkeypatch.setenv("PAPERFEED_CONFIG", str(config))
-    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
-    return tmp_path
+def database(cli_config: Path) -> Path:
+    return cli_config.parent
 
 
 def test_the_sample_is_real_snapshot_lines() -> None:

@@ -36,8 +36,6 @@ from tests.factories import BOTH, make_paper
 from tests.fakes.discord import rules
 from tests.fakes.discord.schema import spec_or_skip
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "papers.jsonl"
-
 Body = dict[str, Any]
 
 # Discord's documented limits (reference/upstream.md §3.1-3.2), restated here on purpose so the
@@ -864,15 +862,9 @@ def test_any_text_gives_valid_inert_bodies(
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(cli_env: Path) -> Path:
     """A config pointing at a fresh database with the fixture corpus imported."""
-    config = tmp_path / "config.toml"
-    config.write_text(f'[database]\npath = "{tmp_path / "papers.sqlite3"}"\n')
-    monkeypatch.setenv("PAPERFEED_CONFIG", str(config))
-    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert main(["import", str(FIXTURE)]) == 0
-    return tmp_path
+    return cli_env
 
 
 def test_show_payload_prints_the_exact_body(
