@@ -18,10 +18,11 @@ PostgreSQL's last position (16383), where positions saturate.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 
 import apsw
 
@@ -75,7 +76,8 @@ class Lexer:
                 include_offsets=False,
                 include_colocated=False,
             )
-        return [str(token) for token in found]
+        # Without offsets and colocated tokens, APSW answers with the tokens themselves.
+        return cast(list[str], found)
 
     def title_tiers(self, titles: Mapping[int, str], evidence: Sequence[str]) -> dict[int, int]:
         """How many of the FTS5 `evidence` expressions (over a `title` column) each title
@@ -120,17 +122,70 @@ def quote(lexeme: str) -> str:
 
 
 def tsvector_literal(fields: dict[str, list[str]]) -> str:
-    """One paper's lexemes with positions and weights, e.g. ``'causal':1A,9C 'zhang':20B``."""
+    """One paper's lexemes with positions and weights, e.g. ``'causal':1A 'causal':9C 'zhang':20B``.
+
+    One entry per occurrence, joined at C speed: PostgreSQL's tsvector input merges a lexeme's
+    entries itself (positions sorted, the first 256 kept), the same vector grouping them here
+    gives, for a fraction of the Python time. A paper long enough to reach the last position
+    is grouped here: where positions saturate, which weight the input keeps is not defined; so
+    is one with over 1 MB of words, the most that input reads before merging.
+    """
+    words = fields.values()
+    if (
+        sum(map(len, words)) + 2 >= MAX_POSITION
+        or sum(sum(map(len, t)) for t in words) > _MAX_CHARS
+    ):
+        return grouped_literal(fields)
+    parts: list[str] = []
+    start = 1
+    for field in _FIELD_ORDER:
+        tokens = fields[field]
+        labels = _labels(WEIGHTS[field], start, len(tokens))
+        start += len(tokens) + 1  # one unused position: phrases never join two fields
+        if not tokens:
+            continue
+        if max(map(len, tokens)) > _SURELY_INDEXABLE:
+            kept = [(t, at) for t, at in zip(tokens, labels, strict=True) if _indexable(t)]
+            tokens, labels = [t for t, _ in kept], [at for _, at in kept]
+        if _QUOTED.search(" ".join(tokens)):
+            tokens = [t.replace("\\", "\\\\").replace("'", "''") for t in tokens]
+        if tokens:
+            parts.append("'" + " '".join(map(str.__add__, tokens, labels)))
+    return " ".join(parts)
+
+
+def grouped_literal(fields: dict[str, list[str]]) -> str:
+    """The same tsvector with each lexeme once, its positions grouped (slower, any size)."""
     positions: dict[str, list[str]] = {}
     start = 1
     for field in _FIELD_ORDER:
         weight = WEIGHTS[field]
         tokens = fields[field]
         for offset, term in enumerate(tokens):
-            if len(term.encode("utf-8")) > MAX_LEXEME_BYTES:
-                continue  # PostgreSQL refuses such a lexeme; no real word is this long
+            if not _indexable(term):
+                continue
             at = positions.setdefault(term, [])
             if len(at) < MAX_POSITIONS_PER_LEXEME:
                 at.append(f"{min(start + offset, MAX_POSITION)}{weight}")
-        start += len(tokens) + 1  # one unused position: phrases never join two fields
+        start += len(tokens) + 1
     return " ".join(f"{quote(term)}:{','.join(at)}" for term, at in positions.items())
+
+
+def _indexable(term: str) -> bool:
+    """PostgreSQL refuses a longer lexeme; no real word is this long."""
+    return len(term.encode("utf-8")) <= MAX_LEXEME_BYTES
+
+
+# Position labels by weight, index = position, made once (formatting them per word was most of
+# the time a tsvector took); each closes the quoted word before it: "word" + "':17C".
+_LABELS = {w: [f"':{i}{w}" for i in range(MAX_POSITION + 1)] for w in WEIGHTS.values()}
+# No word of at most this many characters can exceed MAX_LEXEME_BYTES (4 bytes a character).
+_SURELY_INDEXABLE = MAX_LEXEME_BYTES // 4
+_QUOTED = re.compile(r"['\\]")
+# Characters of words above which a paper is grouped: 1 MB at up to 4 bytes a character.
+_MAX_CHARS = (1 << 20) // 4 - 1
+
+
+def _labels(weight: str, start: int, count: int) -> list[str]:
+    """Labels for `count` positions from `start` (below MAX_POSITION: longer papers are grouped)."""
+    return _LABELS[weight][start : start + count]
