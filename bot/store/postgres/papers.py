@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from math import inf
 from typing import Any
@@ -31,7 +32,7 @@ from bot.models import (
     UpsertResult,
 )
 from bot.query.compile import CompiledQuery
-from bot.store.common.upsert import merge_batch, plan_upsert
+from bot.store.common.upsert import UpsertPlan, merge_batch, plan_upsert
 from bot.store.postgres import codec
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.session import Session, Sessions
@@ -89,6 +90,14 @@ STAGED_CATEGORIES = (
 )
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch's rows and tsvector literals by paper id, as the papers were given."""
+
+    rows: dict[str, tuple[Any, ...]]
+    vectors: dict[str, str]
+
+
 class PostgresPapers:
     """The PaperRepository on PostgreSQL with its tsvector column and GIN index."""
 
@@ -96,46 +105,109 @@ class PostgresPapers:
         self._s = sessions
         self._lexer = lexer
         self._clock = clock
+        # Done when the latest upsert that owns its transaction has finished (see `upsert`).
+        self._last_turn: asyncio.Future[None] | None = None
 
     async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
-        """Insert new papers and merge known ones, in one transaction; report what was new or changed."""
+        """Insert new papers and merge known ones, in one transaction; report what was new or changed.
+
+        The rows and lexemes of the papers as given are made first, outside the transaction, so
+        a bulk import's next batch is made while the server still writes the one before it.
+        Upserts that own their transaction then take turns in the order they were called (the
+        import's batches land in file order); one inside a caller's transaction runs at once.
+        """
         batch = merge_batch(papers)
         if not batch:
             return UpsertResult()
-        return await self._s.write(lambda session: self._upsert(session, batch))
-
-    async def _upsert(self, session: Session, batch: dict[str, Paper]) -> UpsertResult:
         now = self._clock()
+        if self._s.in_transaction():
+            prepared = await self._prepare(batch, now)
+            return await self._s.write(lambda s: self._upsert(s, batch, prepared, now))
+        loop = asyncio.get_running_loop()
+        previous, mine = self._last_turn, loop.create_future()
+        self._last_turn = mine
+        try:
+            prepared = await self._prepare(batch, now)
+            if previous is not None:
+                await asyncio.wait([previous])  # not cancelled with us: others wait on it too
+            return await self._s.write(lambda s: self._upsert(s, batch, prepared, now))
+        finally:
+            mine.set_result(None)
+            if self._last_turn is mine:
+                self._last_turn = None
+
+    async def _prepare(self, batch: dict[str, Paper], now: datetime) -> _Prepared:
+        """Rows and tsvectors of the papers as given (what a new paper is stored as)."""
+        rows = {i: codec.paper_row(p, now, now) for i, p in batch.items()}
+        return _Prepared(rows, dict(zip(batch, await self._lex(batch.values()), strict=True)))
+
+    async def _lex(self, papers: Iterable[Paper]) -> list[str]:
+        texts = [(p.title, ", ".join(p.authors), p.abstract) for p in papers]
+        if len(texts) > _THREAD_TITLES:
+            return await asyncio.to_thread(self._lexer.documents, texts)
+        return self._lexer.documents(texts)
+
+    async def _upsert(
+        self, session: Session, batch: dict[str, Paper], prepared: _Prepared, now: datetime
+    ) -> UpsertResult:
+        existing = await self._locked(session, list(batch))
+        plan = plan_upsert(batch, existing)
+        inserted = await self._write(session, plan, existing, batch, prepared, now)
+        raced = [i for i in plan.new_ids if i not in inserted]
+        if not raced:
+            return plan.result(inserted)
+        # Another writer inserted these between our read and our insert, and committed (the
+        # insert waited for it): merge into its rows now, as if they had been there first.
+        again = {i: batch[i] for i in raced}
+        existing = await self._locked(session, raced)
+        retry = plan_upsert(again, existing)
+        await self._write(session, retry, existing, again, prepared, now)
+        first = plan.result(inserted)
+        return UpsertResult(
+            new=first.new,
+            updated=(*first.updated, *retry.updated_ids),
+            unchanged=first.unchanged - len(raced) + retry.unchanged + len(retry.new_ids),
+            changed=(*first.changed, *retry.changed_ids),
+        )
+
+    async def _locked(self, session: Session, ids: list[str]) -> dict[str, Paper]:
+        """The stored rows of these papers, locked until commit (in id order: no deadlocks)."""
         rows = await session.fetch(
             f"SELECT {codec.PAPER_SELECT} FROM papers p WHERE p.id = ANY($1::text[]) "
             "ORDER BY p.id FOR UPDATE",
-            list(batch),
+            ids,
         )
-        existing = {row["id"]: codec.paper_from_row(row) for row in rows}
-        plan = plan_upsert(batch, existing)
+        return {row["id"]: codec.paper_from_row(row) for row in rows}
+
+    async def _write(
+        self,
+        session: Session,
+        plan: UpsertPlan,
+        existing: dict[str, Paper],
+        batch: dict[str, Paper],
+        prepared: _Prepared,
+        now: datetime,
+    ) -> set[str]:
+        """Stage the plan's rows by COPY, insert and update from there; the ids inserted."""
         if not plan.staged:
-            return UpsertResult(unchanged=plan.unchanged)
-        staged = [(op, paper, codec.paper_row(paper, now, now)) for op, paper in plan.staged]
-        # Lexemes for new papers and for those whose searchable text changed.
-        texts = [
-            (paper.title, ", ".join(paper.authors), paper.abstract)
-            for op, paper, _ in staged
-            if op == "i" or _text_changed(existing[paper.id], paper)
+            return set()
+        # Lexemes again only for a merge whose searchable text is neither the stored one nor
+        # the one given (e.g. a new title over a stored abstract).
+        relex = [
+            p
+            for op, p in plan.staged
+            if op == "u" and _text_changed(existing[p.id], p) and _text_changed(batch[p.id], p)
         ]
-        vectors = iter(
-            await asyncio.to_thread(self._lexer.documents, texts)
-            if len(texts) > _THREAD_TITLES
-            else self._lexer.documents(texts)
-        )
-        records = [
-            (
-                seq,
-                op,
-                *row,
-                next(vectors) if op == "i" or _text_changed(existing[paper.id], paper) else None,
-            )
-            for seq, (op, paper, row) in enumerate(staged)
-        ]
+        vectors = dict(zip((p.id for p in relex), await self._lex(relex), strict=True))
+        records = []
+        for seq, (op, paper) in enumerate(plan.staged):
+            if op == "i":
+                records.append((seq, op, *prepared.rows[paper.id], prepared.vectors[paper.id]))
+                continue
+            vector = None  # the stored one stays
+            if _text_changed(existing[paper.id], paper):
+                vector = vectors.get(paper.id) or prepared.vectors[paper.id]
+            records.append((seq, op, *codec.paper_row(paper, now, now), vector))
         await session.execute(STAGE_CREATE)
         await session.copy_records("paper_stage", records, STAGE_COLUMNS)
         if plan.recategorised:
@@ -145,12 +217,11 @@ class PostgresPapers:
                 plan.recategorised,
             )
         inserted = {r["id"] for r in await session.fetch(STAGED_INSERT)}
-        await session.execute(STAGED_UPDATE)
+        if len(plan.staged) > len(plan.new_ids):
+            await session.execute(STAGED_UPDATE)
         await session.execute(STAGED_CATEGORIES)
         await session.execute("TRUNCATE paper_stage")
-        # A paper another process inserted between our read and our insert kept its row; the
-        # next poll merges into it. It was not new to the store, so it is not reported as new.
-        return plan.result(inserted)
+        return inserted
 
     async def _by_id(self, ids: Sequence[str]) -> dict[str, Paper]:
         rows = await self._s.fetch(
