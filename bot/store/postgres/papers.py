@@ -98,6 +98,29 @@ class _Prepared:
     vectors: dict[str, str]
 
 
+# New papers go in with one statement from arrays (one a column, bound in binary): no staging
+# table to write and read back, and their categories follow from what the insert returns. A
+# paper another writer inserted first is skipped here and merged afterwards (see `_upsert`).
+_ARRAY_TYPES = {
+    "version": "integer", "upvotes": "integer", "num_comments": "integer",
+    "github_stars": "integer", "published": "timestamptz", "updated": "timestamptz",
+    "hf_submitted_at": "timestamptz", "first_seen": "timestamptz", "changed_at": "timestamptz",
+}  # fmt: skip
+_NEW_COLUMNS = (*codec.PAPER_COLUMNS, "search")
+INSERT_NEW = (
+    f"WITH ins AS (INSERT INTO papers ({_COLUMNS}, search) "
+    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search::tsvector "
+    "FROM unnest("
+    + ", ".join(f"${i}::{_ARRAY_TYPES.get(c, 'text')}[]" for i, c in enumerate(_NEW_COLUMNS, 1))
+    + f") AS s({', '.join(_NEW_COLUMNS)}) "  # unnest yields the rows in the arrays' order
+    "ON CONFLICT (id) DO NOTHING RETURNING pk, id, categories), "
+    "cats AS (INSERT INTO paper_categories (paper_pk, category) "
+    "SELECT DISTINCT ins.pk, lower(c.value) FROM ins, "
+    "jsonb_array_elements_text(ins.categories) AS c(value) ON CONFLICT DO NOTHING) "
+    "SELECT id FROM ins"
+)
+
+
 class PostgresPapers:
     """The PaperRepository on PostgreSQL with its tsvector column and GIN index."""
 
@@ -188,7 +211,8 @@ class PostgresPapers:
         prepared: _Prepared,
         now: datetime,
     ) -> set[str]:
-        """Stage the plan's rows by COPY, insert and update from there; the ids inserted."""
+        """Insert the plan's new papers from arrays, update known ones through a COPY-filled
+        staging table; the ids inserted."""
         if not plan.staged:
             return set()
         # Lexemes again only for a merge whose searchable text is neither the stored one nor
@@ -199,26 +223,32 @@ class PostgresPapers:
             if op == "u" and _text_changed(existing[p.id], p) and _text_changed(batch[p.id], p)
         ]
         vectors = dict(zip((p.id for p in relex), await self._lex(relex), strict=True))
-        records = []
+        inserts = [
+            prepared.rows[p.id] + (prepared.vectors[p.id],) for op, p in plan.staged if op == "i"
+        ]
+        inserted: set[str] = set()
+        if inserts:
+            columns = [list(c) for c in zip(*inserts, strict=True)]
+            inserted = {r["id"] for r in await session.fetch(INSERT_NEW, *columns)}
+        updates = []
         for seq, (op, paper) in enumerate(plan.staged):
             if op == "i":
-                records.append((seq, op, *prepared.rows[paper.id], prepared.vectors[paper.id]))
                 continue
             vector = None  # the stored one stays
             if _text_changed(existing[paper.id], paper):
-                vector = vectors.get(paper.id) or prepared.vectors[paper.id]
-            records.append((seq, op, *codec.paper_row(paper, now, now), vector))
+                vector = vectors[paper.id] if paper.id in vectors else prepared.vectors[paper.id]
+            updates.append((seq, op, *codec.paper_row(paper, now, now), vector))
+        if not updates:
+            return inserted
         await session.execute(STAGE_CREATE)
-        await session.copy_records("paper_stage", records, STAGE_COLUMNS)
+        await session.copy_records("paper_stage", updates, STAGE_COLUMNS)
         if plan.recategorised:
             await session.execute(
                 "DELETE FROM paper_categories WHERE paper_pk IN "
                 "(SELECT pk FROM papers WHERE id = ANY($1::text[]))",
                 plan.recategorised,
             )
-        inserted = {r["id"] for r in await session.fetch(STAGED_INSERT)}
-        if len(plan.staged) > len(plan.new_ids):
-            await session.execute(STAGED_UPDATE)
+        await session.execute(STAGED_UPDATE)
         await session.execute(STAGED_CATEGORIES)
         await session.execute("TRUNCATE paper_stage")
         return inserted
