@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from bot.models import Paper
+from bot.query.compile import compile_query
+from bot.services.importer import import_lines
 from bot.store.interfaces import Database
 from tests.store.contract.support import NOW, paper
 
@@ -116,3 +119,43 @@ async def test_top_is_most_upvoted_hugging_face_papers(db: Database) -> None:
     )
     top = await db.papers.top(NOW - timedelta(days=7))
     assert [p.id for p in top] == ["2401.00002", "2401.00001"]
+
+
+async def test_nul_characters_are_removed_alike_and_the_paper_stays_idempotent(
+    db: Database,
+) -> None:
+    """PostgreSQL text cannot hold U+0000: every store drops it, so the batch never fails."""
+    dirty = paper(
+        "2401.00001",
+        title="Null\x00 hypothesis",
+        abstract="An ab\x00stract.",
+        authors=("Ada\x00 Lovelace", "\x00"),
+        categories=("cs.LG\x00",),
+        comments="5 pages\x00",
+        ai_keywords=("nul\x00",),
+    )
+    first = await db.papers.upsert([dirty, paper("2401.00002")])
+    assert sorted(first.new) == ["2401.00001", "2401.00002"]
+    stored = await db.papers.get("2401.00001")
+    assert stored is not None
+    assert (stored.title, stored.abstract, stored.comments) == (
+        "Null hypothesis",
+        "An abstract.",
+        "5 pages",
+    )
+    assert stored.authors == ("Ada Lovelace",) and stored.categories == ("cs.LG",)
+    assert stored.ai_keywords == ("nul",)
+    again = await db.papers.upsert([dirty])
+    assert again.new == () and again.changed == () and again.unchanged == 1
+    found = await db.papers.search(compile_query("hypothesis abstract"))
+    assert [h.paper.id for h in found.hits] == ["2401.00001"]
+
+
+async def test_an_import_line_with_nul_characters_is_loaded(db: Database) -> None:
+    line = json.dumps({"id": "2401.00003", "title": "Zero\u0000 bytes", "authors": "A. Author",
+                       "abstract": "Text with \u0000 inside.", "categories": "cs.DB"})  # fmt: skip
+    report = await import_lines(db, [line, line.replace("2401.00003", "2401.00004")])
+    assert report.new == 2 and report.bad == 0
+    stored = await db.papers.get("2401.00003")
+    assert stored is not None and stored.title == "Zero bytes"
+    assert (await import_lines(db, [line])).unchanged == 1
