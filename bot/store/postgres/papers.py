@@ -92,7 +92,7 @@ STAGED_CATEGORIES = (
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A batch's rows and tsvector literals by paper id, as the papers were given."""
+    """A batch's rows by paper id as the papers were given, and the tsvector literals made."""
 
     rows: dict[str, tuple[Any, ...]]
     vectors: dict[str, str]
@@ -160,12 +160,24 @@ class PostgresPapers:
                 self._last_turn = None
 
     async def _prepare(self, batch: dict[str, Paper], now: datetime) -> _Prepared:
-        """Rows and tsvectors of the papers as given (what a new paper is stored as)."""
+        """Rows of the papers as given (what a new paper is stored as), and tsvectors of those
+        whose words the store does not hold yet: a re-import lexes nothing it already has."""
         rows = {i: codec.paper_row(p, now, now) for i, p in batch.items()}
-        return _Prepared(rows, dict(zip(batch, await self._lex(batch.values()), strict=True)))
+        fresh = list(batch.values())
+        if len(batch) > _THREAD_TITLES:  # a bulk load: worth one read to skip known words
+            stored = {
+                r["id"]: (r["title"], r["author_text"], r["abstract"])
+                for r in await self._s.fetch(
+                    "SELECT id, title, author_text, abstract FROM papers WHERE id = ANY($1::text[])",
+                    list(batch),
+                )
+            }
+            fresh = [p for p in fresh if stored.get(p.id) != _words(p)]
+        vectors = dict(zip((p.id for p in fresh), await self._lex(fresh), strict=True))
+        return _Prepared(rows, vectors)
 
     async def _lex(self, papers: Iterable[Paper]) -> list[str]:
-        texts = [(p.title, ", ".join(p.authors), p.abstract) for p in papers]
+        texts = [_words(p) for p in papers]
         if len(texts) > _THREAD_TITLES:
             return await asyncio.to_thread(self._lexer.documents, texts)
         return self._lexer.documents(texts)
@@ -215,17 +227,25 @@ class PostgresPapers:
         staging table; the ids inserted."""
         if not plan.staged:
             return set()
-        # Lexemes again only for a merge whose searchable text is neither the stored one nor
-        # the one given (e.g. a new title over a stored abstract).
-        relex = [
-            p
-            for op, p in plan.staged
-            if op == "u" and _text_changed(existing[p.id], p) and _text_changed(batch[p.id], p)
-        ]
-        vectors = dict(zip((p.id for p in relex), await self._lex(relex), strict=True))
-        inserts = [
-            prepared.rows[p.id] + (prepared.vectors[p.id],) for op, p in plan.staged if op == "i"
-        ]
+
+        def wanted(op: str, paper: Paper) -> bool:  # a new tsvector, else the stored one stays
+            return op == "i" or _text_changed(existing[paper.id], paper)
+
+        def given(paper: Paper) -> str | None:  # made for the words as given, if they are these
+            return None if _text_changed(batch[paper.id], paper) else prepared.vectors.get(paper.id)
+
+        # Lexemes now only for words nobody prepared: a merge mixing stored and given fields
+        # (a new title over a stored abstract), or a paper that changed since it was prepared.
+        missing = [p for op, p in plan.staged if wanted(op, p) and given(p) is None]
+        lexed = dict(zip((p.id for p in missing), await self._lex(missing), strict=True))
+
+        def vector(op: str, paper: Paper) -> str | None:
+            if not wanted(op, paper):
+                return None
+            ready = given(paper)
+            return lexed[paper.id] if ready is None else ready
+
+        inserts = [prepared.rows[p.id] + (vector(op, p),) for op, p in plan.staged if op == "i"]
         inserted: set[str] = set()
         if inserts:
             columns = [list(c) for c in zip(*inserts, strict=True)]
@@ -234,10 +254,7 @@ class PostgresPapers:
         for seq, (op, paper) in enumerate(plan.staged):
             if op == "i":
                 continue
-            vector = None  # the stored one stays
-            if _text_changed(existing[paper.id], paper):
-                vector = vectors[paper.id] if paper.id in vectors else prepared.vectors[paper.id]
-            updates.append((seq, op, *codec.paper_row(paper, now, now), vector))
+            updates.append((seq, op, *codec.paper_row(paper, now, now), vector(op, paper)))
         if not updates:
             return inserted
         await session.execute(STAGE_CREATE)
@@ -415,6 +432,11 @@ class PostgresPapers:
 
 def _text_changed(old: Paper, new: Paper) -> bool:
     return (old.title, old.authors, old.abstract) != (new.title, new.authors, new.abstract)
+
+
+def _words(paper: Paper) -> tuple[str, str, str]:
+    """The searchable text as stored: title, author_text, abstract."""
+    return (paper.title, ", ".join(paper.authors), paper.abstract)
 
 
 def _hit(row: asyncpg.Record) -> SearchHit:

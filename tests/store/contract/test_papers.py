@@ -159,3 +159,17 @@ async def test_an_import_line_with_nul_characters_is_loaded(db: Database) -> Non
     stored = await db.papers.get("2401.00003")
     assert stored is not None and stored.title == "Zero bytes"
     assert (await import_lines(db, [line])).unchanged == 1
+
+
+async def test_a_large_batch_again_with_a_few_new_titles_changes_only_those(db: Database) -> None:
+    """Bulk sizes take the store's bulk path (PostgreSQL lexes only words it lacks)."""
+    many = [paper(f"2402.{i:05d}", f"Bulk paper number {i}") for i in range(300)]
+    assert len((await db.papers.upsert(many)).new) == 300
+    revised = [
+        paper(p.id, "Quaternion retitled") if i % 100 == 7 else p for i, p in enumerate(many)
+    ]
+    result = await db.papers.upsert(revised)
+    assert sorted(result.changed) == ["2402.00007", "2402.00107", "2402.00207"]
+    assert result.unchanged == 297 and result.new == ()
+    assert (await db.papers.search(compile_query("quaternion retitled"))).total == 3
+    assert (await db.papers.search(compile_query("number"))).total == 297
