@@ -217,7 +217,8 @@ async def _copy_papers(session: Session, target: PostgresDatabase, rows: Sequenc
     # A SQLite file may hold NUL characters written before stores removed them.
     papers = [without_nul(sqlite_codec.paper_from_row(r)) for r in rows]
     vectors = await asyncio.to_thread(
-        target.lexer.documents, ((p.title, ", ".join(p.authors), p.abstract) for p in papers)
+        target.lexer.binary_documents,
+        ((p.title, ", ".join(p.authors), p.abstract) for p in papers),
     )
     records = [
         (

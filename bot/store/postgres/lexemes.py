@@ -115,6 +115,19 @@ class Lexer:
             for title, authors, abstract in papers
         ]
 
+    def binary_documents(self, papers: Iterable[tuple[str, str, str]]) -> list[bytes]:
+        """tsvectors in PostgreSQL's binary form (see `tsvector_binary`), for bulk inserts."""
+        return [
+            tsvector_binary(
+                {
+                    "title": self.tokens(title),
+                    "abstract": self.tokens(abstract),
+                    "author": self.tokens(authors),
+                }
+            )
+            for title, authors, abstract in papers
+        ]
+
 
 def quote(lexeme: str) -> str:
     """A lexeme as tsvector and tsquery input read it: in single quotes, quote and backslash escaped."""
@@ -180,3 +193,76 @@ _LABELS = {w: [f"{i}{w}" for i in range(MAX_POSITION + 1)] for w in WEIGHTS.valu
 # No word of at most this many characters can exceed MAX_LEXEME_BYTES (4 bytes a character).
 _SURELY_INDEXABLE = MAX_LEXEME_BYTES // 4
 _QUOTED = re.compile(r"['\\]")
+
+
+# Binary positions by weight, index = position: PostgreSQL's WordEntryPos, the weight in the top
+# two bits (A 3, B 2, C 1), big-endian as the wire form of an uint16.
+_WEIGHT_BITS = {"A": 3, "B": 2, "C": 1}
+_BINARY_POSITIONS = {
+    w: [((bits << 14) | i).to_bytes(2, "big") for i in range(MAX_POSITION + 1)]
+    for w, bits in _WEIGHT_BITS.items()
+}
+_NPOS = [n.to_bytes(2, "big") for n in range(MAX_POSITIONS_PER_LEXEME + 1)]
+
+
+def tsvector_binary(fields: dict[str, list[str]]) -> bytes:
+    """The same tsvector in PostgreSQL's binary wire form (tsvectorrecv's input): the count of
+    lexemes, then each lexeme NUL-terminated with its positions. The server then reads the
+    vector instead of parsing a literal, which was a third of its work per new paper."""
+    if sum(map(len, fields.values())) + len(_FIELD_ORDER) > MAX_POSITION:
+        return _binary_from_literal(grouped_literal(fields))
+    positions: dict[str, list[bytes]] = {}
+    start = 1
+    for field in _FIELD_ORDER:
+        tokens = fields[field]
+        labels = _BINARY_POSITIONS[WEIGHTS[field]][start : start + len(tokens)]
+        start += len(tokens) + 1  # one unused position: phrases never join two fields
+        if tokens and max(map(len, tokens)) > _SURELY_INDEXABLE:
+            kept = [(t, at) for t, at in zip(tokens, labels, strict=True) if _indexable(t)]
+            tokens, labels = [t for t, _ in kept], [at for _, at in kept]
+        for term, label in zip(tokens, labels, strict=True):
+            at = positions.get(term)
+            if at is None:
+                positions[term] = [label]
+            else:
+                at.append(label)
+    parts = [len(positions).to_bytes(4, "big")]
+    for term, at in positions.items():
+        at = at[:MAX_POSITIONS_PER_LEXEME]  # the server keeps no more, and refuses more here
+        parts.append(term.encode("utf-8") + b"\x00" + _NPOS[len(at)] + b"".join(at))
+    return b"".join(parts)
+
+
+def _binary_from_literal(literal: str) -> bytes:
+    """The binary form of a grouped literal (the rare saturated paper): positions strictly
+    increasing, a saturated position once with its highest weight."""
+    parts: list[bytes] = []
+    for entry in _ENTRIES.finditer(literal):
+        term = entry["term"].replace("''", "'").replace("\\\\", "\\")
+        best: dict[int, int] = {}
+        for label in entry["at"].split(","):
+            pos, bits = int(label[:-1]), _WEIGHT_BITS[label[-1]]
+            best[pos] = max(bits, best.get(pos, 0))
+        at = [((bits << 14) | pos).to_bytes(2, "big") for pos, bits in sorted(best.items())]
+        at = at[:MAX_POSITIONS_PER_LEXEME]
+        parts.append(term.encode("utf-8") + b"\x00" + _NPOS[len(at)] + b"".join(at))
+    return len(parts).to_bytes(4, "big") + b"".join(parts)
+
+
+_ENTRIES = re.compile(r"'(?P<term>(?:[^']|'')*)':(?P<at>[0-9ABC,]+)")
+
+
+def tsvector_from_binary(data: bytes) -> str:
+    """A binary tsvector read back as its literal (the driver's decoder; the store reads none)."""
+    count, at, out = int.from_bytes(data[:4], "big"), 4, []
+    for _ in range(count):
+        end = data.index(b"\x00", at)
+        term = data[at:end].decode("utf-8")
+        npos = int.from_bytes(data[end + 1 : end + 3], "big")
+        labels = []
+        for k in range(npos):
+            word = int.from_bytes(data[end + 3 + 2 * k : end + 5 + 2 * k], "big")
+            labels.append(f"{word & 0x3FFF}{'DCBA'[word >> 14]}")
+        at = end + 3 + 2 * npos
+        out.append(quote(term) + (":" + ",".join(labels) if labels else ""))
+    return " ".join(out)

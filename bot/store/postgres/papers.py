@@ -60,7 +60,7 @@ STAGE_CREATE = (
     "upvotes integer, num_comments integer, github_repo text, github_stars integer, "
     "project_page text, ai_summary text, ai_keywords text, thumbnail text, organization text, "
     "hf_submitted_at timestamptz, sources text, first_seen timestamptz, changed_at timestamptz, "
-    "search text) ON COMMIT DELETE ROWS"
+    "search tsvector) ON COMMIT DELETE ROWS"
 )
 
 
@@ -72,14 +72,14 @@ def _staged(column: str) -> str:
 _COLUMNS = ", ".join(codec.PAPER_COLUMNS)
 STAGED_INSERT = (
     f"INSERT INTO papers ({_COLUMNS}, search) "
-    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search::tsvector "
+    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search "
     "FROM paper_stage s WHERE s.op = 'i' ORDER BY s.seq "
     "ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 STAGED_UPDATE = (
     f"UPDATE papers p SET ({', '.join(codec.PAPER_COLUMNS[1:])}, search) = "
     f"({', '.join(_staged(c) for c in codec.PAPER_COLUMNS[1:])}, "
-    "coalesce(s.search::tsvector, p.search)) "
+    "coalesce(s.search, p.search)) "
     "FROM paper_stage s WHERE s.op = 'u' AND p.id = s.id"
 )
 STAGED_CATEGORIES = (
@@ -92,16 +92,17 @@ STAGED_CATEGORIES = (
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A batch's rows by paper id as the papers were given, and the tsvector literals made."""
+    """A batch's rows by paper id as the papers were given, and the tsvectors made (binary)."""
 
     rows: dict[str, tuple[Any, ...]]
-    vectors: dict[str, str]
+    vectors: dict[str, bytes]
 
 
 # New papers go in with one statement from arrays (one a column, bound in binary): no staging
 # table to write and read back, and their categories follow from what the insert returns. A
 # paper another writer inserted first is skipped here and merged afterwards (see `_upsert`).
 _ARRAY_TYPES = {
+    "search": "tsvector",
     "version": "integer", "upvotes": "integer", "num_comments": "integer",
     "github_stars": "integer", "published": "timestamptz", "updated": "timestamptz",
     "hf_submitted_at": "timestamptz", "first_seen": "timestamptz", "changed_at": "timestamptz",
@@ -109,7 +110,7 @@ _ARRAY_TYPES = {
 _NEW_COLUMNS = (*codec.PAPER_COLUMNS, "search")
 INSERT_NEW = (
     f"WITH ins AS (INSERT INTO papers ({_COLUMNS}, search) "
-    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search::tsvector "
+    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search "
     "FROM unnest("
     + ", ".join(f"${i}::{_ARRAY_TYPES.get(c, 'text')}[]" for i, c in enumerate(_NEW_COLUMNS, 1))
     + f") AS s({', '.join(_NEW_COLUMNS)}) "  # unnest yields the rows in the arrays' order
@@ -176,11 +177,11 @@ class PostgresPapers:
         vectors = dict(zip((p.id for p in fresh), await self._lex(fresh), strict=True))
         return _Prepared(rows, vectors)
 
-    async def _lex(self, papers: Iterable[Paper]) -> list[str]:
+    async def _lex(self, papers: Iterable[Paper]) -> list[bytes]:
         texts = [_words(p) for p in papers]
         if len(texts) > _THREAD_TITLES:
-            return await asyncio.to_thread(self._lexer.documents, texts)
-        return self._lexer.documents(texts)
+            return await asyncio.to_thread(self._lexer.binary_documents, texts)
+        return self._lexer.binary_documents(texts)
 
     async def _upsert(
         self, session: Session, batch: dict[str, Paper], prepared: _Prepared, now: datetime
@@ -231,7 +232,7 @@ class PostgresPapers:
         def wanted(op: str, paper: Paper) -> bool:  # a new tsvector, else the stored one stays
             return op == "i" or _text_changed(existing[paper.id], paper)
 
-        def given(paper: Paper) -> str | None:  # made for the words as given, if they are these
+        def given(paper: Paper) -> bytes | None:  # made for the words as given, if they are these
             return None if _text_changed(batch[paper.id], paper) else prepared.vectors.get(paper.id)
 
         # Lexemes now only for words nobody prepared: a merge mixing stored and given fields
@@ -239,7 +240,7 @@ class PostgresPapers:
         missing = [p for op, p in plan.staged if wanted(op, p) and given(p) is None]
         lexed = dict(zip((p.id for p in missing), await self._lex(missing), strict=True))
 
-        def vector(op: str, paper: Paper) -> str | None:
+        def vector(op: str, paper: Paper) -> bytes | None:
             if not wanted(op, paper):
                 return None
             ready = given(paper)
