@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain, repeat
 from types import TracebackType
 from typing import Self, cast
 
@@ -226,11 +227,15 @@ def tsvector_binary(fields: dict[str, list[str]]) -> bytes:
                 positions[term] = [label]
             else:
                 at.append(label)
-    parts = [len(positions).to_bytes(4, "big")]
-    for term, at in positions.items():
-        at = at[:MAX_POSITIONS_PER_LEXEME]  # the server keeps no more, and refuses more here
-        parts.append(term.encode("utf-8") + b"\x00" + _NPOS[len(at)] + b"".join(at))
-    return b"".join(parts)
+    grouped = list(positions.values())
+    counts = list(map(len, grouped))
+    if counts and max(counts) > MAX_POSITIONS_PER_LEXEME:  # the server refuses more
+        grouped = [at[:MAX_POSITIONS_PER_LEXEME] for at in grouped]
+        counts = list(map(len, grouped))
+    # Assembled by C-level joins: lexeme, NUL, count, positions, for each lexeme.
+    terms = "\x00".join(positions).encode("utf-8").split(b"\x00")
+    body = zip(terms, repeat(b"\x00"), map(_NPOS.__getitem__, counts), map(b"".join, grouped))
+    return len(grouped).to_bytes(4, "big") + b"".join(chain.from_iterable(body))
 
 
 def _binary_from_literal(literal: str) -> bytes:
