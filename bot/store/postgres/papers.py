@@ -1,9 +1,11 @@
 """Papers in PostgreSQL: bulk upserts through a COPY-filled staging table, lookups, search.
 
 Upserts follow the SQLite store's merge rules exactly (the shared `plan_upsert` over the stored
-rows, locked with FOR UPDATE so two processes merging the same paper take turns); the rows then
-reach `papers` through `COPY` into a temporary table and one INSERT and one UPDATE, the fastest
-path PostgreSQL offers. Each paper's tsvector is built from SQLite's own tokenizer (lexemes.py).
+rows, locked with FOR UPDATE so two processes merging the same paper take turns; a paper another
+process inserted first is merged into its row in the same upsert). New papers reach `papers` in
+one INSERT from arrays, their categories alongside; merged ones through `COPY` into a temporary
+table and one UPDATE. Each paper's tsvector is built from SQLite's own tokenizer (lexemes.py)
+and sent in binary, before the transaction opens for bulk batches (see `upsert`).
 
 Search ranks as the SQLite store does (bot/store/sqlite/search_sql.py): the newest RANK_POOL
 matches are the candidates; a candidate's tier is how many of the query's title-evidence
