@@ -8,7 +8,8 @@ stop words ("the", "of") and stems with snowball rather than porter, and accents
 unicode61 without diacritics, as in migration 0001 of the SQLite store), called directly through
 APSW's `fts5_tokenizer` (about 50x faster than reading tokens back through `fts5vocab` from a
 scratch table), and PostgreSQL receives finished lexemes: a tsvector for each paper (in binary,
-which the server reads without parsing), quoted lexemes in each tsquery. PostgreSQL then only compares strings and positions.
+which the server reads without parsing), quoted lexemes in each tsquery. PostgreSQL then only
+compares strings and positions.
 
 Fields are laid out one after another in the tsvector with an unused position between them,
 so a phrase never spans two fields (FTS5 phrases stay inside one column): title (weight A),

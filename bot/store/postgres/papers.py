@@ -163,9 +163,8 @@ class PostgresPapers:
                 self._last_turn = None
 
     async def _prepare(self, batch: dict[str, Paper], now: datetime) -> _Prepared:
-        """Rows of the papers as given (what a new paper is stored as), and tsvectors of those
-        whose words the store does not hold yet: a re-import lexes nothing it already has."""
-        rows = {i: codec.paper_row(p, now, now) for i, p in batch.items()}
+        """Rows and tsvectors of the papers as given (what a new paper is stored as), for those
+        whose words the store does not hold yet: a re-import prepares nothing it already has."""
         fresh = list(batch.values())
         if len(batch) > _THREAD_TITLES:  # a bulk load: worth one read to skip known words
             stored = {
@@ -176,6 +175,7 @@ class PostgresPapers:
                 )
             }
             fresh = [p for p in fresh if stored.get(p.id) != _words(p)]
+        rows = {p.id: codec.paper_row(p, now, now) for p in fresh}
         vectors = dict(zip((p.id for p in fresh), await self._lex(fresh), strict=True))
         return _Prepared(rows, vectors)
 
@@ -248,7 +248,11 @@ class PostgresPapers:
             ready = given(paper)
             return lexed[paper.id] if ready is None else ready
 
-        inserts = [prepared.rows[p.id] + (vector(op, p),) for op, p in plan.staged if op == "i"]
+        inserts = [
+            (prepared.rows.get(p.id) or codec.paper_row(p, now, now)) + (vector(op, p),)
+            for op, p in plan.staged
+            if op == "i"
+        ]
         inserted: set[str] = set()
         if inserts:
             columns = [list(c) for c in zip(*inserts, strict=True)]
