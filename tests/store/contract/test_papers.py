@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -173,3 +174,14 @@ async def test_a_large_batch_again_with_a_few_new_titles_changes_only_those(db: 
     assert result.unchanged == 297 and result.new == ()
     assert (await db.papers.search(compile_query("quaternion retitled"))).total == 3
     assert (await db.papers.search(compile_query("number"))).total == 297
+
+
+async def test_upserts_started_together_land_in_the_order_they_were_called(db: Database) -> None:
+    """An import hands the store its next batch before the last one is written: a bulk batch
+    (prepared off the event loop on PostgreSQL) must still land before a later small one."""
+    bulk = [paper(f"2403.{i:05d}", "Earlier title") for i in range(3000)]
+    later = paper("2403.00042", "Later title", updated=NOW)
+    first, second = await asyncio.gather(db.papers.upsert(bulk), db.papers.upsert([later]))
+    assert len(first.new) == 3000 and second.changed == ("2403.00042",)
+    stored = await db.papers.get("2403.00042")
+    assert stored is not None and stored.title == "Later title"
