@@ -4,7 +4,7 @@ tsvector statement and against SQLite, side by side in one run.
 Usage::
 
     eval "$(tests/pg/start-postgres.sh)"
-    python -m bench.postgres --papers 100000 [--repeat 30] [--json results.json]
+    python -m bench.postgres --papers 100000 [--repeat 30] [--json results.json] [--no-search]
 
 Each size gets fresh databases on the server named by $PAPERFEED_TEST_POSTGRES_URL (dropped at
 the end) and a SQLite file in a temporary folder, all filled from the same synthetic arXiv
@@ -72,7 +72,9 @@ async def _timed(work: Awaitable[Any]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-async def measure(admin: str, n: int, repeat: int, work: Path) -> dict[str, Any]:
+async def measure(
+    admin: str, n: int, repeat: int, work: Path, search: bool = True
+) -> dict[str, Any]:
     lines_file = work / f"corpus_{n}.jsonl"
     with lines_file.open("w", encoding="utf-8") as out:
         write_corpus(n, out, seed=14)
@@ -80,7 +82,7 @@ async def measure(admin: str, n: int, repeat: int, work: Path) -> dict[str, Any]
     main_db, floor_db = f"bench_pg_{n}", f"bench_pg_floor_{n}"
     await _admin(admin, f"DROP DATABASE IF EXISTS {main_db}", f"CREATE DATABASE {main_db}",
                  f"DROP DATABASE IF EXISTS {floor_db}", f"CREATE DATABASE {floor_db}")  # fmt: skip
-    result: dict[str, Any] = {"papers": n}
+    result: dict[str, Any] = {"papers": n, "load_average_before": os.getloadavg()[0]}
     try:
         async with open_postgres(_url(admin, main_db)) as pg:
             start = time.perf_counter()
@@ -114,7 +116,9 @@ async def measure(admin: str, n: int, repeat: int, work: Path) -> dict[str, Any]
             start = time.perf_counter()
             await import_lines(lite, lines)
             result["import_sqlite_s"] = time.perf_counter() - start
-        result["search"] = await _search(admin, main_db, lite_path, repeat)
+        result["load_average_after"] = os.getloadavg()[0]
+        if search:
+            result["search"] = await _search(admin, main_db, lite_path, repeat)
     finally:
         await _admin(admin, f"DROP DATABASE IF EXISTS {main_db} WITH (FORCE)",
                      f"DROP DATABASE IF EXISTS {floor_db} WITH (FORCE)")  # fmt: skip
@@ -168,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--papers", type=int, nargs="+", default=[100_000])
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-search", action="store_true", help="measure the import only")
     args = parser.parse_args(argv)
     admin = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
     if not admin:
@@ -178,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="paperfeed-bench-pg-") as work:
         for n in args.papers:
             print(f"bench.postgres: {n:,} papers", file=sys.stderr)
-            results.append(asyncio.run(measure(admin, n, args.repeat, Path(work))))
+            results.append(
+                asyncio.run(measure(admin, n, args.repeat, Path(work), not args.no_search))
+            )
             print(json.dumps({k: v for k, v in results[-1].items() if k != "search"}),
                   file=sys.stderr)  # fmt: skip
     text = json.dumps(results, indent=2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from bot.errors import PaperIdError
@@ -311,6 +311,31 @@ def health_from_runs(source: str, runs: Sequence[SourceRun]) -> SourceHealth:
         consecutive_failures=failures,
         warnings=runs[0].warnings if runs else 0,
     )
+
+
+# A paper's free-text fields, and its lists of strings: what an upstream or a snapshot line fills.
+_TEXT_FIELDS = ("title", "abstract", "doi", "journal_ref", "comments", "github_repo",
+                "project_page", "ai_summary", "thumbnail", "organization")  # fmt: skip
+_LIST_FIELDS = ("authors", "categories", "ai_keywords")
+
+
+def without_nul(paper: Paper) -> Paper:
+    """The paper with every U+0000 removed: PostgreSQL's text cannot hold it, and both stores
+    must keep (and compare) the same text. Returns the paper itself when it has none."""
+    p = paper
+    every = (p.title, p.abstract, p.doi, p.journal_ref, p.comments, p.github_repo, p.project_page,
+             p.ai_summary, p.thumbnail, p.organization, *p.authors, *p.categories, *p.ai_keywords)  # fmt: skip
+    if "\x00" not in "".join(t for t in every if t):
+        return paper
+    changes: dict[str, Any] = {
+        f: value.replace("\x00", "")
+        for f in _TEXT_FIELDS
+        if (value := getattr(paper, f)) is not None
+    }
+    for f in _LIST_FIELDS:
+        cleaned = (v.replace("\x00", "") for v in getattr(paper, f))
+        changes[f] = tuple(v for v in cleaned if v)
+    return replace(paper, **changes)
 
 
 def merge_papers(old: Paper, new: Paper) -> Paper:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,8 @@ MAX_REPORTED_PROBLEMS = 20
 # While a batch is being stored, parsing hands control back this often (in lines) so the
 # store's next statement starts without waiting for the whole next batch to be parsed.
 _YIELD_EVERY = 25
+# Batches handed to the store at once: one being written, the next being prepared.
+IN_FLIGHT = 2
 
 
 @dataclass
@@ -48,18 +51,19 @@ async def import_lines(
 ) -> ImportReport:
     """Parse and upsert line by line; a bad line is reported with its number and skipped.
 
-    Parsing the next batch overlaps with storing the previous one: SQLite does the heavy part
-    (full-text indexing) in the store's own thread without holding the GIL, so with two cores
-    both stay busy. At most one batch is being stored at a time, and batches are stored in
-    order; progress is reported after each one.
+    Parsing overlaps with storing: SQLite does the heavy part (full-text indexing) in the
+    store's own thread without holding the GIL, PostgreSQL in its own process, so with two
+    cores both stay busy. Up to IN_FLIGHT batches are handed to the store at once, so a store
+    that prepares a batch before its transaction (PostgreSQL: lexemes) does so while the one
+    before is written; upserts keep their order, and progress is reported after each batch.
     """
     report = ImportReport()
     batch: list[Paper] = []
-    storing: asyncio.Task[None] | None = None
+    storing: deque[asyncio.Task[None]] = deque()
     try:
         for number, line in enumerate(lines, 1):
             report.lines = number
-            if storing is not None and number % _YIELD_EVERY == 0:
+            if storing and number % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             if not line.strip():
                 continue
@@ -71,28 +75,28 @@ async def import_lines(
                     report.problems.append(f"line {number}: {exc}")
                 log.debug("skipping line %d: %s", number, exc)
             if len(batch) >= batch_size:
-                await _finish(storing, progress, report)
-                storing = asyncio.ensure_future(_flush(store, batch, report))
+                while len(storing) >= IN_FLIGHT or (storing and storing[0].done()):
+                    await _finish(storing.popleft(), progress, report)
+                storing.append(asyncio.ensure_future(_flush(store, batch, report)))
                 batch = []
-        await _finish(storing, progress, report)
-        storing = None
+        while storing:
+            await _finish(storing.popleft(), progress, report)
         await _flush(store, batch, report)
     finally:
-        if storing is not None and not storing.done():  # parsing failed: stop storing too
-            storing.cancel()
+        for task in storing:  # parsing or an earlier batch failed: stop storing too
+            task.cancel()
+        for task in storing:
             with contextlib.suppress(BaseException):
-                await storing
+                await task
     if progress:
         progress(report)
     return report
 
 
 async def _finish(
-    storing: asyncio.Task[None] | None, progress: ProgressCallback | None, report: ImportReport
+    storing: asyncio.Task[None], progress: ProgressCallback | None, report: ImportReport
 ) -> None:
-    """Wait for the batch being stored (its errors surface here), then report progress."""
-    if storing is None:
-        return
+    """Wait for a batch being stored (its errors surface here), then report progress."""
     await storing
     if progress:
         progress(report)

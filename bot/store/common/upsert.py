@@ -6,13 +6,17 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bot.models import Paper, UpsertResult, feed_relevant_change, merge_papers
+from bot.models import Paper, UpsertResult, feed_relevant_change, merge_papers, without_nul
 
 
 def merge_batch(papers: Iterable[Paper]) -> dict[str, Paper]:
-    """The papers of one upsert by id; the same paper twice in one batch merges first."""
+    """The papers of one upsert by id; the same paper twice in one batch merges first.
+
+    Every write of papers, on either backend, starts here, so this is where NUL characters
+    go (`without_nul`): both stores keep, compare and index the same text.
+    """
     batch: dict[str, Paper] = {}
-    for paper in papers:
+    for paper in map(without_nul, papers):
         batch[paper.id] = merge_papers(batch[paper.id], paper) if paper.id in batch else paper
     return batch
 

@@ -16,6 +16,7 @@ import asyncpg
 
 from bot.errors import StoreError
 from bot.secrets import DatabaseUrl
+from bot.store.postgres.lexemes import tsvector_from_binary
 from bot.store.postgres.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,17 @@ CONNECT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
-    """jsonb columns in and out as Python lists and dicts."""
+    """jsonb columns in and out as Python lists and dicts; tsvectors sent in binary (the
+    store builds them, lexemes.tsvector_binary), so the server reads rather than parses them."""
     await conn.set_type_codec(
         "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+    )
+    await conn.set_type_codec(
+        "tsvector",
+        encoder=bytes,
+        decoder=tsvector_from_binary,
+        schema="pg_catalog",
+        format="binary",
     )
 
 

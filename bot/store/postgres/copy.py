@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StoreError
+from bot.models import without_nul
 from bot.store.postgres import codec
 from bot.store.postgres.database import PostgresDatabase
 from bot.store.postgres.papers import (
@@ -213,9 +214,11 @@ async def copy_sqlite(
 
 async def _copy_papers(session: Session, target: PostgresDatabase, rows: Sequence[Any]) -> int:
     """One batch of papers: staged by COPY, inserted unless known, categories alongside."""
-    papers = [sqlite_codec.paper_from_row(r) for r in rows]
+    # A SQLite file may hold NUL characters written before stores removed them.
+    papers = [without_nul(sqlite_codec.paper_from_row(r)) for r in rows]
     vectors = await asyncio.to_thread(
-        target.lexer.documents, ((p.title, ", ".join(p.authors), p.abstract) for p in papers)
+        target.lexer.binary_documents,
+        ((p.title, ", ".join(p.authors), p.abstract) for p in papers),
     )
     records = [
         (

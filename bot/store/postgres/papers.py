@@ -1,9 +1,11 @@
 """Papers in PostgreSQL: bulk upserts through a COPY-filled staging table, lookups, search.
 
 Upserts follow the SQLite store's merge rules exactly (the shared `plan_upsert` over the stored
-rows, locked with FOR UPDATE so two processes merging the same paper take turns); the rows then
-reach `papers` through `COPY` into a temporary table and one INSERT and one UPDATE, the fastest
-path PostgreSQL offers. Each paper's tsvector is built from SQLite's own tokenizer (lexemes.py).
+rows, locked with FOR UPDATE so two processes merging the same paper take turns; a paper another
+process inserted first is merged into its row in the same upsert). New papers reach `papers` in
+one INSERT from arrays, their categories alongside; merged ones through `COPY` into a temporary
+table and one UPDATE. Each paper's tsvector is built from SQLite's own tokenizer (lexemes.py)
+and sent in binary, before the transaction opens for bulk batches (see `upsert`).
 
 Search ranks as the SQLite store does (bot/store/sqlite/search_sql.py): the newest RANK_POOL
 matches are the candidates; a candidate's tier is how many of the query's title-evidence
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from math import inf
 from typing import Any
@@ -31,7 +34,7 @@ from bot.models import (
     UpsertResult,
 )
 from bot.query.compile import CompiledQuery
-from bot.store.common.upsert import merge_batch, plan_upsert
+from bot.store.common.upsert import UpsertPlan, merge_batch, plan_upsert
 from bot.store.postgres import codec
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.session import Session, Sessions
@@ -59,7 +62,7 @@ STAGE_CREATE = (
     "upvotes integer, num_comments integer, github_repo text, github_stars integer, "
     "project_page text, ai_summary text, ai_keywords text, thumbnail text, organization text, "
     "hf_submitted_at timestamptz, sources text, first_seen timestamptz, changed_at timestamptz, "
-    "search text) ON COMMIT DELETE ROWS"
+    "search tsvector) ON COMMIT DELETE ROWS"
 )
 
 
@@ -71,14 +74,14 @@ def _staged(column: str) -> str:
 _COLUMNS = ", ".join(codec.PAPER_COLUMNS)
 STAGED_INSERT = (
     f"INSERT INTO papers ({_COLUMNS}, search) "
-    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search::tsvector "
+    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search "
     "FROM paper_stage s WHERE s.op = 'i' ORDER BY s.seq "
     "ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 STAGED_UPDATE = (
     f"UPDATE papers p SET ({', '.join(codec.PAPER_COLUMNS[1:])}, search) = "
     f"({', '.join(_staged(c) for c in codec.PAPER_COLUMNS[1:])}, "
-    "coalesce(s.search::tsvector, p.search)) "
+    "coalesce(s.search, p.search)) "
     "FROM paper_stage s WHERE s.op = 'u' AND p.id = s.id"
 )
 STAGED_CATEGORIES = (
@@ -89,6 +92,38 @@ STAGED_CATEGORIES = (
 )
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch's rows by paper id as the papers were given, and the tsvectors made (binary)."""
+
+    rows: dict[str, tuple[Any, ...]]
+    vectors: dict[str, bytes]
+
+
+# New papers go in with one statement from arrays (one a column, bound in binary): no staging
+# table to write and read back, and their categories follow from what the insert returns. A
+# paper another writer inserted first is skipped here and merged afterwards (see `_upsert`).
+_ARRAY_TYPES = {
+    "search": "tsvector",
+    "version": "integer", "upvotes": "integer", "num_comments": "integer",
+    "github_stars": "integer", "published": "timestamptz", "updated": "timestamptz",
+    "hf_submitted_at": "timestamptz", "first_seen": "timestamptz", "changed_at": "timestamptz",
+}  # fmt: skip
+_NEW_COLUMNS = (*codec.PAPER_COLUMNS, "search")
+INSERT_NEW = (
+    f"WITH ins AS (INSERT INTO papers ({_COLUMNS}, search) "
+    f"SELECT {', '.join(_staged(c) for c in codec.PAPER_COLUMNS)}, s.search "
+    "FROM unnest("
+    + ", ".join(f"${i}::{_ARRAY_TYPES.get(c, 'text')}[]" for i, c in enumerate(_NEW_COLUMNS, 1))
+    + f") AS s({', '.join(_NEW_COLUMNS)}) "  # unnest yields the rows in the arrays' order
+    "ON CONFLICT (id) DO NOTHING RETURNING pk, id, categories), "
+    "cats AS (INSERT INTO paper_categories (paper_pk, category) "
+    "SELECT DISTINCT ins.pk, lower(c.value) FROM ins, "
+    "jsonb_array_elements_text(ins.categories) AS c(value) ON CONFLICT DO NOTHING) "
+    "SELECT id FROM ins"
+)
+
+
 class PostgresPapers:
     """The PaperRepository on PostgreSQL with its tsvector column and GIN index."""
 
@@ -96,61 +131,151 @@ class PostgresPapers:
         self._s = sessions
         self._lexer = lexer
         self._clock = clock
+        # Done when the latest upsert that owns its transaction has finished (see `upsert`).
+        self._last_turn: asyncio.Future[None] | None = None
 
     async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
-        """Insert new papers and merge known ones, in one transaction; report what was new or changed."""
+        """Insert new papers and merge known ones, in one transaction; report what was new or changed.
+
+        The rows and lexemes of the papers as given are made first, outside the transaction, so
+        a bulk import's next batch is made while the server still writes the one before it.
+        Upserts that own their transaction then take turns in the order they were called (the
+        import's batches land in file order); one inside a caller's transaction runs at once.
+        """
         batch = merge_batch(papers)
         if not batch:
             return UpsertResult()
-        return await self._s.write(lambda session: self._upsert(session, batch))
-
-    async def _upsert(self, session: Session, batch: dict[str, Paper]) -> UpsertResult:
         now = self._clock()
+        if self._s.in_transaction():
+            prepared = await self._prepare(batch, now)
+            return await self._s.write(lambda s: self._upsert(s, batch, prepared, now))
+        loop = asyncio.get_running_loop()
+        previous, mine = self._last_turn, loop.create_future()
+        self._last_turn = mine
+        try:
+            prepared = await self._prepare(batch, now)
+            if previous is not None:
+                await asyncio.wait([previous])  # not cancelled with us: others wait on it too
+            return await self._s.write(lambda s: self._upsert(s, batch, prepared, now))
+        finally:
+            mine.set_result(None)
+            if self._last_turn is mine:
+                self._last_turn = None
+
+    async def _prepare(self, batch: dict[str, Paper], now: datetime) -> _Prepared:
+        """Rows and tsvectors of the papers as given (what a new paper is stored as), for those
+        whose words the store does not hold yet: a re-import prepares nothing it already has."""
+        fresh = list(batch.values())
+        if len(batch) > _THREAD_TITLES:  # a bulk load: worth one read to skip known words
+            stored = {
+                r["id"]: (r["title"], r["author_text"], r["abstract"])
+                for r in await self._s.fetch(
+                    "SELECT id, title, author_text, abstract FROM papers WHERE id = ANY($1::text[])",
+                    list(batch),
+                )
+            }
+            fresh = [p for p in fresh if stored.get(p.id) != _words(p)]
+        rows = {p.id: codec.paper_row(p, now, now) for p in fresh}
+        vectors = dict(zip((p.id for p in fresh), await self._lex(fresh), strict=True))
+        return _Prepared(rows, vectors)
+
+    async def _lex(self, papers: Iterable[Paper]) -> list[bytes]:
+        texts = [_words(p) for p in papers]
+        if len(texts) > _THREAD_TITLES:
+            return await asyncio.to_thread(self._lexer.binary_documents, texts)
+        return self._lexer.binary_documents(texts)
+
+    async def _upsert(
+        self, session: Session, batch: dict[str, Paper], prepared: _Prepared, now: datetime
+    ) -> UpsertResult:
+        existing = await self._locked(session, list(batch))
+        plan = plan_upsert(batch, existing)
+        inserted = await self._write(session, plan, existing, batch, prepared, now)
+        raced = [i for i in plan.new_ids if i not in inserted]
+        if not raced:
+            return plan.result(inserted)
+        # Another writer inserted these between our read and our insert, and committed (the
+        # insert waited for it): merge into its rows now, as if they had been there first.
+        again = {i: batch[i] for i in raced}
+        existing = await self._locked(session, raced)
+        retry = plan_upsert(again, existing)
+        await self._write(session, retry, existing, again, prepared, now)
+        first = plan.result(inserted)
+        return UpsertResult(
+            new=first.new,
+            updated=(*first.updated, *retry.updated_ids),
+            unchanged=first.unchanged - len(raced) + retry.unchanged + len(retry.new_ids),
+            changed=(*first.changed, *retry.changed_ids),
+        )
+
+    async def _locked(self, session: Session, ids: list[str]) -> dict[str, Paper]:
+        """The stored rows of these papers, locked until commit (in id order: no deadlocks)."""
         rows = await session.fetch(
             f"SELECT {codec.PAPER_SELECT} FROM papers p WHERE p.id = ANY($1::text[]) "
             "ORDER BY p.id FOR UPDATE",
-            list(batch),
+            ids,
         )
-        existing = {row["id"]: codec.paper_from_row(row) for row in rows}
-        plan = plan_upsert(batch, existing)
+        return {row["id"]: codec.paper_from_row(row) for row in rows}
+
+    async def _write(
+        self,
+        session: Session,
+        plan: UpsertPlan,
+        existing: dict[str, Paper],
+        batch: dict[str, Paper],
+        prepared: _Prepared,
+        now: datetime,
+    ) -> set[str]:
+        """Insert the plan's new papers from arrays, update known ones through a COPY-filled
+        staging table; the ids inserted."""
         if not plan.staged:
-            return UpsertResult(unchanged=plan.unchanged)
-        staged = [(op, paper, codec.paper_row(paper, now, now)) for op, paper in plan.staged]
-        # Lexemes for new papers and for those whose searchable text changed.
-        texts = [
-            (paper.title, ", ".join(paper.authors), paper.abstract)
-            for op, paper, _ in staged
-            if op == "i" or _text_changed(existing[paper.id], paper)
+            return set()
+
+        def wanted(op: str, paper: Paper) -> bool:  # a new tsvector, else the stored one stays
+            return op == "i" or _text_changed(existing[paper.id], paper)
+
+        def given(paper: Paper) -> bytes | None:  # made for the words as given, if they are these
+            return None if _text_changed(batch[paper.id], paper) else prepared.vectors.get(paper.id)
+
+        # Lexemes now only for words nobody prepared: a merge mixing stored and given fields
+        # (a new title over a stored abstract), or a paper that changed since it was prepared.
+        missing = [p for op, p in plan.staged if wanted(op, p) and given(p) is None]
+        lexed = dict(zip((p.id for p in missing), await self._lex(missing), strict=True))
+
+        def vector(op: str, paper: Paper) -> bytes | None:
+            if not wanted(op, paper):
+                return None
+            ready = given(paper)
+            return lexed[paper.id] if ready is None else ready
+
+        inserts = [
+            (prepared.rows.get(p.id) or codec.paper_row(p, now, now)) + (vector(op, p),)
+            for op, p in plan.staged
+            if op == "i"
         ]
-        vectors = iter(
-            await asyncio.to_thread(self._lexer.documents, texts)
-            if len(texts) > _THREAD_TITLES
-            else self._lexer.documents(texts)
-        )
-        records = [
-            (
-                seq,
-                op,
-                *row,
-                next(vectors) if op == "i" or _text_changed(existing[paper.id], paper) else None,
-            )
-            for seq, (op, paper, row) in enumerate(staged)
-        ]
+        inserted: set[str] = set()
+        if inserts:
+            columns = [list(c) for c in zip(*inserts, strict=True)]
+            inserted = {r["id"] for r in await session.fetch(INSERT_NEW, *columns)}
+        updates = []
+        for seq, (op, paper) in enumerate(plan.staged):
+            if op == "i":
+                continue
+            updates.append((seq, op, *codec.paper_row(paper, now, now), vector(op, paper)))
+        if not updates:
+            return inserted
         await session.execute(STAGE_CREATE)
-        await session.copy_records("paper_stage", records, STAGE_COLUMNS)
+        await session.copy_records("paper_stage", updates, STAGE_COLUMNS)
         if plan.recategorised:
             await session.execute(
                 "DELETE FROM paper_categories WHERE paper_pk IN "
                 "(SELECT pk FROM papers WHERE id = ANY($1::text[]))",
                 plan.recategorised,
             )
-        inserted = {r["id"] for r in await session.fetch(STAGED_INSERT)}
         await session.execute(STAGED_UPDATE)
         await session.execute(STAGED_CATEGORIES)
         await session.execute("TRUNCATE paper_stage")
-        # A paper another process inserted between our read and our insert kept its row; the
-        # next poll merges into it. It was not new to the store, so it is not reported as new.
-        return plan.result(inserted)
+        return inserted
 
     async def _by_id(self, ids: Sequence[str]) -> dict[str, Paper]:
         rows = await self._s.fetch(
@@ -314,6 +439,11 @@ class PostgresPapers:
 
 def _text_changed(old: Paper, new: Paper) -> bool:
     return (old.title, old.authors, old.abstract) != (new.title, new.authors, new.abstract)
+
+
+def _words(paper: Paper) -> tuple[str, str, str]:
+    """The searchable text as stored: title, author_text, abstract."""
+    return (paper.title, ", ".join(paper.authors), paper.abstract)
 
 
 def _hit(row: asyncpg.Record) -> SearchHit:

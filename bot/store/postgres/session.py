@@ -138,6 +138,10 @@ class Sessions:
         self.pool = pool
         self.url = url
 
+    def in_transaction(self) -> bool:
+        """True inside a transaction this task (or one that started it) opened."""
+        return self._owned() is not None
+
     def _owned(self) -> Session | None:
         for owner, session in _current.get():
             if owner is self and session.active:

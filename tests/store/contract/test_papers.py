@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import timedelta
 
 from bot.models import Paper
+from bot.query.compile import compile_query
+from bot.services.importer import import_lines
 from bot.store.interfaces import Database
 from tests.store.contract.support import NOW, paper
 
@@ -116,3 +120,68 @@ async def test_top_is_most_upvoted_hugging_face_papers(db: Database) -> None:
     )
     top = await db.papers.top(NOW - timedelta(days=7))
     assert [p.id for p in top] == ["2401.00002", "2401.00001"]
+
+
+async def test_nul_characters_are_removed_alike_and_the_paper_stays_idempotent(
+    db: Database,
+) -> None:
+    """PostgreSQL text cannot hold U+0000: every store drops it, so the batch never fails."""
+    dirty = paper(
+        "2401.00001",
+        title="Null\x00 hypothesis",
+        abstract="An ab\x00stract.",
+        authors=("Ada\x00 Lovelace", "\x00"),
+        categories=("cs.LG\x00",),
+        comments="5 pages\x00",
+        ai_keywords=("nul\x00",),
+    )
+    first = await db.papers.upsert([dirty, paper("2401.00002")])
+    assert sorted(first.new) == ["2401.00001", "2401.00002"]
+    stored = await db.papers.get("2401.00001")
+    assert stored is not None
+    assert (stored.title, stored.abstract, stored.comments) == (
+        "Null hypothesis",
+        "An abstract.",
+        "5 pages",
+    )
+    assert stored.authors == ("Ada Lovelace",) and stored.categories == ("cs.LG",)
+    assert stored.ai_keywords == ("nul",)
+    again = await db.papers.upsert([dirty])
+    assert again.new == () and again.changed == () and again.unchanged == 1
+    found = await db.papers.search(compile_query("hypothesis abstract"))
+    assert [h.paper.id for h in found.hits] == ["2401.00001"]
+
+
+async def test_an_import_line_with_nul_characters_is_loaded(db: Database) -> None:
+    line = json.dumps({"id": "2401.00003", "title": "Zero\u0000 bytes", "authors": "A. Author",
+                       "abstract": "Text with \u0000 inside.", "categories": "cs.DB"})  # fmt: skip
+    report = await import_lines(db, [line, line.replace("2401.00003", "2401.00004")])
+    assert report.new == 2 and report.bad == 0
+    stored = await db.papers.get("2401.00003")
+    assert stored is not None and stored.title == "Zero bytes"
+    assert (await import_lines(db, [line])).unchanged == 1
+
+
+async def test_a_large_batch_again_with_a_few_new_titles_changes_only_those(db: Database) -> None:
+    """Bulk sizes take the store's bulk path (PostgreSQL lexes only words it lacks)."""
+    many = [paper(f"2402.{i:05d}", f"Bulk paper number {i}") for i in range(300)]
+    assert len((await db.papers.upsert(many)).new) == 300
+    revised = [
+        paper(p.id, "Quaternion retitled") if i % 100 == 7 else p for i, p in enumerate(many)
+    ]
+    result = await db.papers.upsert(revised)
+    assert sorted(result.changed) == ["2402.00007", "2402.00107", "2402.00207"]
+    assert result.unchanged == 297 and result.new == ()
+    assert (await db.papers.search(compile_query("quaternion retitled"))).total == 3
+    assert (await db.papers.search(compile_query("number"))).total == 297
+
+
+async def test_upserts_started_together_land_in_the_order_they_were_called(db: Database) -> None:
+    """An import hands the store its next batch before the last one is written: a bulk batch
+    (prepared off the event loop on PostgreSQL) must still land before a later small one."""
+    bulk = [paper(f"2403.{i:05d}", "Earlier title") for i in range(3000)]
+    later = paper("2403.00042", "Later title", updated=NOW)
+    first, second = await asyncio.gather(db.papers.upsert(bulk), db.papers.upsert([later]))
+    assert len(first.new) == 3000 and second.changed == ("2403.00042",)
+    stored = await db.papers.get("2403.00042")
+    assert stored is not None and stored.title == "Later title"

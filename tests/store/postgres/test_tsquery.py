@@ -25,7 +25,14 @@ from bot.errors import QueryError
 from bot.models import Paper
 from bot.query import MAX_LENGTH, CompiledQuery, compile_query
 from bot.store.matcher import BatchMatcher
-from bot.store.postgres.lexemes import TOKENIZE, Lexer, tsvector_literal
+from bot.store.postgres.lexemes import (
+    TOKENIZE,
+    Lexer,
+    grouped_literal,
+    tsvector_binary,
+    tsvector_from_binary,
+    tsvector_literal,
+)
 from bot.store.postgres.tsquery import TsQuery, category_filters, compile_tsquery
 from tests.pg.fixtures import fresh_database
 from tests.test_query import GRAMMAR_PIECES, PAPERS, PROPERTY_SETTINGS, grammar_text
@@ -100,13 +107,56 @@ def test_the_tokenizer_is_the_sqlite_stores() -> None:
 
 
 def test_tsvector_layout_keeps_fields_apart_and_respects_limits() -> None:
-    literal = tsvector_literal({"title": ["a", "b"], "abstract": ["b"], "author": ["c"]})
+    literal = grouped_literal({"title": ["a", "b"], "abstract": ["b"], "author": ["c"]})
     assert literal == "'a':1A 'b':2A,4C 'c':6B"
-    many = tsvector_literal({"title": ["w"] * 300, "abstract": [], "author": ["x" * 3000, "y"]})
+    many = grouped_literal({"title": ["w"] * 300, "abstract": [], "author": ["x" * 3000, "y"]})
     # 300 title positions, an empty abstract, then authors: the too-long word keeps its place.
     assert many.count("A") == 256 and "'x" not in many and many.endswith(" 'y':304B")
-    far = tsvector_literal({"title": [], "abstract": [f"z{i}" for i in range(20000)], "author": []})
+    far = grouped_literal({"title": [], "abstract": [f"z{i}" for i in range(20000)], "author": []})
     assert far.endswith(" 'z19999':16383C")  # saturated, as PostgreSQL's positions do
+    # The hot path spells the same, the long word left out with its place kept.
+    fast = tsvector_literal({"title": ["a", "b"], "abstract": ["b"], "author": ["x" * 3000, "c"]})
+    assert fast == "'a':1A 'b':2A,4C 'c':7B"
+
+
+# Edge cases of the layout: repeats past 256, saturation across fields, quotes, long words.
+LAYOUTS = [
+    {"title": ["a", "b"], "abstract": ["b", "a"], "author": ["c"]},
+    {"title": ["w"] * 300, "abstract": [], "author": ["x" * 3000, "y", "w"]},
+    {"title": [], "abstract": [f"z{i % 700}" for i in range(20000)], "author": ["z1", "q"]},
+    {"title": ["it's", "back\\slash"], "abstract": ["é" * 600], "author": []},
+    {"title": [], "abstract": [], "author": []},
+    {"title": ["x" * 3000], "abstract": ["only"], "author": ["y" * 2047]},
+    {"title": ["huge"], "abstract": ["word"] * 70_000, "author": ["tail"]},
+]
+
+
+async def test_the_hot_path_gives_the_general_paths_vector(postgres_url: str, lexer: Lexer) -> None:
+    """PostgreSQL reads both literals as the same tsvector, edge cases and real papers alike."""
+    papers = [
+        {"title": lexer.tokens(p.title), "abstract": lexer.tokens(p.abstract),
+         "author": lexer.tokens(", ".join(p.authors))}
+        for p in PAPERS
+    ]  # fmt: skip
+    conn = await asyncpg.connect(postgres_url)
+    await conn.set_type_codec("tsvector", encoder=bytes, decoder=tsvector_from_binary,
+                              schema="pg_catalog", format="binary")  # fmt: skip
+    try:
+        for fields in [*LAYOUTS, *papers]:
+            fast, grouped = tsvector_literal(fields), grouped_literal(fields)
+            expected = await conn.fetchval("SELECT $1::text::tsvector::text", grouped)
+            assert await conn.fetchval("SELECT $1::text::tsvector::text", fast) == expected
+            # The binary form the store sends, and the driver's reading of what comes back.
+            binary = await conn.fetchval("SELECT $1::tsvector::text", tsvector_binary(fields))
+            assert binary == expected or _saturated(fields), (binary[:200], expected[:200])
+            assert await conn.fetchval("SELECT $1::text::tsvector", grouped) == expected
+    finally:
+        await conn.close()
+
+
+def _saturated(fields: dict[str, list[str]]) -> bool:
+    """Positions saturate: which weight the text input keeps there is not defined."""
+    return sum(map(len, fields.values())) + 3 > 16383
 
 
 # What may appear in a tsquery: quoted lexemes (quotes doubled), weights, prefix marks, operators.
