@@ -36,7 +36,7 @@ from bot.store.postgres import codec
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.session import Session, Sessions
 from bot.store.postgres.tsquery import category_filters, compile_tsquery
-from bot.store.sqlite.search_sql import RANK_POOL
+from bot.store.sqlite.search_sql import RANK_POOL, count_cap
 
 # ts_rank's weights, {D, C, B, A}: abstract (C) 1, authors (B) 4, title (A) 10, as SQLite's bm25.
 # Normalisation 1 divides by 1 + log(length), so long abstracts do not win by length alone.
@@ -50,6 +50,8 @@ RECENCY = (
 )
 # Titles tiered on a thread rather than the event loop above this many candidates.
 _THREAD_TITLES = 200
+# The relevance pool's first window of keys; each next one is 4x wider (see `_ranked`).
+_FIRST_WINDOW = 16_384
 
 STAGE_COLUMNS = ("seq", "op", *codec.PAPER_COLUMNS, "search")
 STAGE_CREATE = (
@@ -202,6 +204,14 @@ class PostgresPapers:
         where_sql = " AND ".join(where) if where else "true"
         count_sql = f"SELECT count(*) FROM papers p WHERE {where_sql}"
         count_args = list(args)
+        cap = count_cap(limit, offset)
+        if compiled.text is not None:
+            # With words, count at most one match past the cap, as the SQLite store does.
+            count_args.append(cap + 1)
+            count_sql = (
+                f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE {where_sql} "
+                f"LIMIT ${len(count_args)}) AS c"
+            )
         args.append(codec.ts(self._clock()))
         relevance = "0.0"
         if compiled.text is not None:
@@ -210,9 +220,7 @@ class PostgresPapers:
             rank = RANK.format(tsquery=f"${len(args)}::tsquery")
             relevance = f"{rank} * {recency}"
         if compiled.text is not None and sort == "relevance":
-            return await self._ranked(
-                query, where_sql, args, relevance, count_sql, count_args, limit, offset
-            )
+            return await self._ranked(query, where_sql, args, relevance, limit, offset)
         order = {
             "relevance": f"{APPEARED} DESC",  # no words: newest
             "recent": f"{APPEARED} DESC, score DESC",
@@ -231,7 +239,10 @@ class PostgresPapers:
             if not total:
                 return SearchPage(total=0, hits=())
             rows = await session.fetch(rows_sql, *args, limit, offset)
-            return SearchPage(total=total, hits=tuple(_hit(r) for r in rows))
+            hits = tuple(_hit(r) for r in rows)
+            if compiled.text is not None and total > cap:
+                return SearchPage(total=cap, hits=hits, total_exact=False)
+            return SearchPage(total=total, hits=hits)
 
         return await self._s.read(run)
 
@@ -241,28 +252,42 @@ class PostgresPapers:
         where_sql: str,
         args: list[Any],
         relevance: str,
-        count_sql: str,
-        count_args: list[Any],
         limit: int,
         offset: int,
     ) -> SearchPage:
         """Relevance: rank the newest `pool` matches by tier, then relevance x recency."""
         pool = max(RANK_POOL, limit + offset)
-        pool_sql = (
+        n = len(args)
+        # The newest matches of one window of keys (pk > lower), newest first; relevance only
+        # for those kept (MATERIALIZED: computed after the LIMIT, not for every match).
+        window_sql = (
             "WITH pool AS MATERIALIZED (SELECT p.pk, p.title, p.published, p.first_seen, "
-            f"p.search FROM papers p WHERE {where_sql} ORDER BY p.pk DESC LIMIT ${len(args) + 1}) "
-            f"SELECT p.pk, p.title, p.published, {relevance} AS rel FROM pool p"
+            f"p.search FROM papers p WHERE {where_sql} AND p.pk > ${n + 1} AND p.pk <= ${n + 2} "
+            f"ORDER BY p.pk DESC LIMIT ${n + 3}) "
+            f"SELECT p.pk, p.title, p.published, {relevance} AS rel FROM pool p "
+            "ORDER BY p.pk DESC"
         )
 
-        async def candidates(session: Session) -> tuple[list[asyncpg.Record], int]:
-            rows = await session.fetch(pool_sql, *args, pool)
-            if len(rows) < pool:
-                return rows, len(rows)  # the pool held every match
-            return rows, int(await session.fetchval(count_sql, *count_args))
+        async def candidates(session: Session) -> list[asyncpg.Record]:
+            # Walk newest first in windows of keys growing 4x, until one past the pool is
+            # found: a broad query stops in the first window, a rare one ends up asking the
+            # whole table. Each window is a bounded scan, where one statement over every
+            # match would read each matching row (a heap visit each) to find the newest.
+            upper = int(await session.fetchval("SELECT coalesce(max(pk), 0) FROM papers"))
+            width = _FIRST_WINDOW
+            found: list[asyncpg.Record] = []
+            while upper > 0 and len(found) <= pool:
+                lower = max(0, upper - width)
+                found += await session.fetch(window_sql, *args, lower, upper, pool + 1 - len(found))
+                upper, width = lower, width * 4
+            return found
 
-        rows, total = await self._s.read(candidates)
+        rows = await self._s.read(candidates)
+        # One past the pool means more matches than the pool (and the count's cap) holds.
+        total, exact = (pool, False) if len(rows) > pool else (len(rows), True)
+        rows = rows[:pool]
         if not rows:
-            return SearchPage(total=total, hits=())
+            return SearchPage(total=total, hits=(), total_exact=exact)
         titles = {int(r["pk"]): str(r["title"]) for r in rows}
         evidence = query.title_evidence
         tiers = (
@@ -281,14 +306,14 @@ class PostgresPapers:
         scored.sort(reverse=True)
         page = scored[offset : offset + limit]
         if not page:
-            return SearchPage(total=total, hits=())
+            return SearchPage(total=total, hits=(), total_exact=exact)
         found = await self._s.fetch(
             f"SELECT p.pk, {codec.PAPER_SELECT} FROM papers p WHERE p.pk = ANY($1::bigint[])",
             [pk for _, _, pk in page],
         )
         by_pk = {int(r["pk"]): codec.paper_from_row(r) for r in found}
         hits = tuple(SearchHit(by_pk[pk], score) for score, _, pk in page if pk in by_pk)
-        return SearchPage(total=total, hits=hits)
+        return SearchPage(total=total, hits=hits, total_exact=exact)
 
     async def recent(self, since: datetime, limit: int = 5000) -> list[Paper]:
         """Papers that appeared since a time, newest first (what a new feed's backfill looks at)."""
