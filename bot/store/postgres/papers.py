@@ -220,7 +220,9 @@ class PostgresPapers:
             rank = RANK.format(tsquery=f"${len(args)}::tsquery")
             relevance = f"{rank} * {recency}"
         if compiled.text is not None and sort == "relevance":
-            return await self._ranked(query, where_sql, args, relevance, limit, offset)
+            return await self._ranked(
+                query, where_sql, args, relevance, compiled.title_hint, limit, offset
+            )
         order = {
             "relevance": f"{APPEARED} DESC",  # no words: newest
             "recent": f"{APPEARED} DESC, score DESC",
@@ -252,19 +254,27 @@ class PostgresPapers:
         where_sql: str,
         args: list[Any],
         relevance: str,
+        title_hint: str | None,
         limit: int,
         offset: int,
     ) -> SearchPage:
         """Relevance: rank the newest `pool` matches by tier, then relevance x recency."""
         pool = max(RANK_POOL, limit + offset)
-        n = len(args)
+        # Titles only where one may hold title evidence: tiering every candidate's title
+        # with FTS5 cost more than the rest of a broad search together.
+        title = "NULL::text"
+        window_args = [*args]
+        if query.title_evidence and title_hint is not None:
+            window_args.append(title_hint)
+            title = f"CASE WHEN p.search @@ ${len(window_args)}::tsquery THEN p.title END"
+        n = len(window_args)
         # The newest matches of one window of keys (pk > lower), newest first; relevance only
         # for those kept (MATERIALIZED: computed after the LIMIT, not for every match).
         window_sql = (
             "WITH pool AS MATERIALIZED (SELECT p.pk, p.title, p.published, p.first_seen, "
             f"p.search FROM papers p WHERE {where_sql} AND p.pk > ${n + 1} AND p.pk <= ${n + 2} "
             f"ORDER BY p.pk DESC LIMIT ${n + 3}) "
-            f"SELECT p.pk, p.title, p.published, {relevance} AS rel FROM pool p "
+            f"SELECT p.pk, {title} AS title, p.published, {relevance} AS rel FROM pool p "
             "ORDER BY p.pk DESC"
         )
 
@@ -278,7 +288,9 @@ class PostgresPapers:
             found: list[asyncpg.Record] = []
             while upper > 0 and len(found) <= pool:
                 lower = max(0, upper - width)
-                found += await session.fetch(window_sql, *args, lower, upper, pool + 1 - len(found))
+                found += await session.fetch(
+                    window_sql, *window_args, lower, upper, pool + 1 - len(found)
+                )
                 upper, width = lower, width * 4
             return found
 
@@ -288,7 +300,7 @@ class PostgresPapers:
         rows = rows[:pool]
         if not rows:
             return SearchPage(total=total, hits=(), total_exact=exact)
-        titles = {int(r["pk"]): str(r["title"]) for r in rows}
+        titles = {int(r["pk"]): str(r["title"]) for r in rows if r["title"] is not None}
         evidence = query.title_evidence
         tiers = (
             await asyncio.to_thread(self._lexer.title_tiers, titles, evidence)
@@ -300,7 +312,7 @@ class PostgresPapers:
             rel = float(r["rel"])
             # The tier first; within it relevance x recency squashed below 1, so the score
             # itself orders the results (tier 2 with any relevance beats tier 1).
-            score = tiers[int(r["pk"])] + rel / (1.0 + rel)
+            score = tiers.get(int(r["pk"]), 0) + rel / (1.0 + rel)
             published = r["published"].timestamp() if r["published"] is not None else -inf
             scored.append((score, published, int(r["pk"])))
         scored.sort(reverse=True)
