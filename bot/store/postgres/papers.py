@@ -50,7 +50,7 @@ RECENCY = (
 )
 # Titles tiered on a thread rather than the event loop above this many candidates.
 _THREAD_TITLES = 200
-# The relevance pool's first window of keys; each next one is 4x wider (see `_ranked`).
+# The relevance pool's first window of keys; the next ones are sized by what it found (`_ranked`).
 _FIRST_WINDOW = 16_384
 
 STAGE_COLUMNS = ("seq", "op", *codec.PAPER_COLUMNS, "search")
@@ -279,19 +279,22 @@ class PostgresPapers:
         )
 
         async def candidates(session: Session) -> list[asyncpg.Record]:
-            # Walk newest first in windows of keys growing 4x, until one past the pool is
-            # found: a broad query stops in the first window, a rare one ends up asking the
-            # whole table. Each window is a bounded scan, where one statement over every
+            # Walk newest first in windows of keys until one past the pool is found: a broad
+            # query stops in the first window; the next window is sized from the matches
+            # seen so far to finish the pool (x1.5), and a query that found none takes the
+            # rest at once. Each window is a bounded scan, where one statement over every
             # match would read each matching row (a heap visit each) to find the newest.
-            upper = int(await session.fetchval("SELECT coalesce(max(pk), 0) FROM papers"))
+            top = upper = int(await session.fetchval("SELECT coalesce(max(pk), 0) FROM papers"))
             width = _FIRST_WINDOW
             found: list[asyncpg.Record] = []
             while upper > 0 and len(found) <= pool:
                 lower = max(0, upper - width)
-                found += await session.fetch(
-                    window_sql, *window_args, lower, upper, pool + 1 - len(found)
-                )
-                upper, width = lower, width * 4
+                need = pool + 1 - len(found)
+                found += await session.fetch(window_sql, *window_args, lower, upper, need)
+                upper = lower
+                density = len(found) / (top - upper)
+                missing = pool + 1 - len(found)
+                width = max(int(missing / density * 1.5), width) if density else upper
             return found
 
         rows = await self._s.read(candidates)
