@@ -35,7 +35,7 @@ RECENCY_MAX = 1.1000001
 # Relevance ranks at most this many matches: the newest ones (highest pk, the order papers
 # arrived in). Ranking costs a bm25 evaluation per match (3-20 us), so without a bound a word
 # found in a third of a million papers takes most of a second to rank; with it, tens of ms.
-# Queries with fewer matches are ranked exactly; `total` always counts every match. See
+# Queries with fewer matches are ranked exactly; `total` counts up to COUNT_CAP. See
 # docs/benchmarks.md for what the bound costs in ranking quality.
 RANK_POOL = 2_000
 # Searches with words count at most this many matches (or the page's end, if further): past
