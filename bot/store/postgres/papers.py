@@ -270,31 +270,40 @@ class PostgresPapers:
         n = len(window_args)
         # The newest matches of one window of keys (pk > lower), newest first; relevance only
         # for those kept (MATERIALIZED: computed after the LIMIT, not for every match).
-        window_sql = (
-            "WITH pool AS MATERIALIZED (SELECT p.pk, p.title, p.published, p.first_seen, "
-            f"p.search FROM papers p WHERE {where_sql} AND p.pk > ${n + 1} AND p.pk <= ${n + 2} "
-            f"ORDER BY p.pk DESC LIMIT ${n + 3}) "
-            f"SELECT p.pk, {title} AS title, p.published, {relevance} AS rel FROM pool p "
-            "ORDER BY p.pk DESC"
+        pick = f"SELECT p.pk, {title} AS title, p.published, {relevance} AS rel FROM pool p "
+        columns = "p.pk, p.title, p.published, p.first_seen, p.search"
+        in_window = f"{where_sql} AND p.pk > ${n + 1} AND p.pk <= ${n + 2}"
+        first_sql = (
+            f"WITH pool AS MATERIALIZED (SELECT {columns} FROM papers p WHERE {in_window} "
+            f"ORDER BY p.pk DESC LIMIT ${n + 3}) {pick}ORDER BY p.pk DESC"
+        )
+        # Later windows are sized to hold the rest of the pool, so every match in them is
+        # wanted: listing them apart from the LIMIT keeps the planner from walking the key
+        # index backwards for matches it overestimates (weights and phrases: 5x slower).
+        rest_sql = (
+            f"WITH hits AS MATERIALIZED (SELECT p.pk FROM papers p WHERE {in_window}), "
+            f"pool AS MATERIALIZED (SELECT {columns} FROM papers p WHERE p.pk IN "
+            f"(SELECT pk FROM hits ORDER BY pk DESC LIMIT ${n + 3})) {pick}ORDER BY p.pk DESC"
         )
 
         async def candidates(session: Session) -> list[asyncpg.Record]:
             # Walk newest first in windows of keys until one past the pool is found: a broad
             # query stops in the first window; the next window is sized from the matches
-            # seen so far to finish the pool (x1.5), and a query that found none takes the
-            # rest at once. Each window is a bounded scan, where one statement over every
-            # match would read each matching row (a heap visit each) to find the newest.
+            # seen so far to finish the pool (x1.5), and one that found none looks 8x
+            # further. Each window is a bounded scan, where one statement over every match
+            # would read each matching row (a heap visit each) to find the newest.
             top = upper = int(await session.fetchval("SELECT coalesce(max(pk), 0) FROM papers"))
             width = _FIRST_WINDOW
             found: list[asyncpg.Record] = []
             while upper > 0 and len(found) <= pool:
                 lower = max(0, upper - width)
                 need = pool + 1 - len(found)
-                found += await session.fetch(window_sql, *window_args, lower, upper, need)
+                sql = rest_sql if found or upper < top else first_sql
+                found += await session.fetch(sql, *window_args, lower, upper, need)
                 upper = lower
                 density = len(found) / (top - upper)
                 missing = pool + 1 - len(found)
-                width = max(int(missing / density * 1.5), width) if density else upper
+                width = max(int(missing / density * 1.5), width * 2) if density else width * 8
             return found
 
         rows = await self._s.read(candidates)
