@@ -260,8 +260,13 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
+    """One page of a search; `total` is exact unless `total_exact` is false (then a lower bound)."""
+
     total: int
     hits: tuple[SearchHit, ...]
+    # Searches with words count at most `count_cap` matches (bot.store.sqlite.search_sql):
+    # past it, `total` is that cap and this is False ("more than 2,000").
+    total_exact: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,3 +238,17 @@ def test_db_backup_on_postgresql_points_to_pg_dump(
     err = capsys.readouterr().err
     assert "pg_dump" in err and len(err.splitlines()) == 1 and "PG-SECRET-PW" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_search_says_more_than_when_the_count_stopped_at_its_cap(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli.papers import print_search
+    from bot.models import SearchHit, SearchPage
+    from tests.store.contract.support import paper
+
+    hit = SearchHit(paper("2401.00001", "Framework"), 1.0)
+    print_search("framework", SearchPage(total=2000, hits=(hit,), total_exact=False))
+    assert capsys.readouterr().out.startswith("more than 2000 papers match 'framework':")
+    print_search("framework", SearchPage(total=3, hits=(hit,)))
+    assert capsys.readouterr().out.startswith("3 papers match 'framework':")

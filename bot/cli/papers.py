@@ -108,7 +108,8 @@ def print_search(query: str, page: SearchPage) -> None:
     if not page.hits:
         print(f"no papers match {query!r}")
         return
-    print(f"{page.total} paper{'s' if page.total != 1 else ''} match {query!r}:")
+    more = "" if page.total_exact else "more than "  # words count up to a cap (README, Limits)
+    print(f"{more}{page.total} paper{'s' if page.total != 1 else ''} match {query!r}:")
     for n, hit in enumerate(page.hits, 1):
         p = hit.paper
         authors = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")

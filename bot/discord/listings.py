@@ -133,6 +133,7 @@ def search_results_embed(
     pages: int,
     total: int,
     per_page: int | None = None,
+    total_exact: bool = True,
 ) -> Json:
     """A compact, numbered page of search results (title linked, authors, year, upvotes)."""
     papers = [h.paper if isinstance(h, SearchHit) else h for h in hits][:DIGEST_MAX]
@@ -143,7 +144,8 @@ def search_results_embed(
         "description": listing or "No papers match this search.",
         "color": COLOUR_SEARCH,
         "footer": {
-            "text": f"Page {max(page, 1):,} of {max(pages, 1):,}{SEP}{total:,} result{'s' if total != 1 else ''}"
+            "text": f"Page {max(page, 1):,} of {max(pages, 1):,}{'+' if not total_exact else ''}{SEP}"
+            f"{'' if total_exact else 'more than '}{total:,} result{'s' if total != 1 else ''}"
         },
     }
     fitted: Json = fit_message({"embeds": [embed]})["embeds"][0]

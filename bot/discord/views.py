@@ -45,11 +45,18 @@ def results_body(
     total: int,
     from_hf: Collection[str] = (),
     note: str | None = None,
+    total_exact: bool = True,
 ) -> Json:
     """One page of results as a message body, with the Hugging Face finds named (pure)."""
     pages = max(1, math.ceil(total / per_page))
     embed = search_results_embed(
-        hits, query=query, page=page + 1, pages=pages, total=total, per_page=per_page
+        hits,
+        query=query,
+        page=page + 1,
+        pages=pages,
+        total=total,
+        per_page=per_page,
+        total_exact=total_exact,
     )
     marked = [str(page * per_page + i + 1) for i, h in enumerate(hits) if h.paper.id in from_hf]
     if marked:
@@ -107,6 +114,7 @@ class SearchView(discord.ui.View):
         self.per_page = per_page
         self.page = 0
         self.total = first.total
+        self.total_exact = first.total_exact  # False: more than `total` (a search with words)
         self.hits = first.hits
         self.from_hf = frozenset(from_hf)
         self.note = note
@@ -131,6 +139,7 @@ class SearchView(discord.ui.View):
             total=self.total,
             from_hf=self.from_hf,
             note=self.note,
+            total_exact=self.total_exact,
         )
 
     def _layout(self) -> None:
@@ -160,6 +169,7 @@ class SearchView(discord.ui.View):
             wanted = max(0, math.ceil(page.total / self.per_page) - 1)
             page = await self._fetch(wanted)
         self.page, self.total, self.hits = wanted, page.total, page.hits
+        self.total_exact = page.total_exact
         self._layout()
         body = self.body()
         await interaction.response.edit_message(

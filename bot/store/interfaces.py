@@ -67,7 +67,8 @@ class PaperRepository(Protocol):
         sort: SortOrder = "relevance",
         hf_only: bool = False,
     ) -> SearchPage:
-        """One page of matches, ranked as `sort` says; `total` counts every match.
+        """One page of matches, ranked as `sort` says; `total` counts every match, up to
+        `count_cap` for queries with words (then `total_exact` is False).
 
         Relevance puts title evidence first: a paper's tier is how many of the query's
         `title_evidence` expressions its title matches, and a higher tier always ranks first;

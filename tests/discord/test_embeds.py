@@ -291,6 +291,14 @@ def test_search_results_of_25_enormous_hits_fit(
     assert embed["footer"]["text"] == "Page 3 of 9 · 250 results"
 
 
+def test_a_capped_total_is_said_to_be_a_lower_bound() -> None:
+    hits = [SearchHit(paper(), 1.0)]
+    embed = search_results_embed(
+        hits, query="framework", page=1, pages=200, total=2000, per_page=10, total_exact=False
+    )
+    assert embed["footer"]["text"] == "Page 1 of 200+ · more than 2,000 results"
+
+
 def test_search_results_show_title_authors_year_upvotes() -> None:
     embed = search_results_embed(
         [SearchHit(paper(), 3.2)], query="causal", page=1, pages=1, total=1

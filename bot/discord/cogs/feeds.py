@@ -103,7 +103,7 @@ class FeedsCog(commands.Cog):
         when = f"daily at {digest_time} UTC" if mode is FeedMode.DIGEST else "as papers arrive"
         text = (
             f"Feed **{plain(feed.name, 64)}** will post to {target.mention} {when}. "
-            f"{preview.total} paper(s) matched in the last 7 days; posting {queued} of them now."
+            f"{_count(preview)} paper(s) matched in the last 7 days; posting {queued} of them now."
         )
         await interaction.followup.send(text, embed=_embed(preview, query), ephemeral=True)
 
@@ -119,7 +119,7 @@ class FeedsCog(commands.Cog):
         except QueryError as exc:
             raise UserFacingError(f"That query can't be used: {exc}") from None
         await interaction.response.send_message(
-            f"{page.total} paper(s) in the last 7 days match.",
+            f"{_count(page)} paper(s) in the last 7 days match.",
             embed=_embed(page, query),
             ephemeral=True,
         )
@@ -197,6 +197,13 @@ class FeedsCog(commands.Cog):
         await self._change(interaction, name, self.feeds.resume, "Resumed")
 
 
+def _count(page: SearchPage) -> str:
+    """The total as said: searches with words count up to a cap, then say "more than"."""
+    return str(page.total) if page.total_exact else f"more than {page.total:,}"
+
+
 def _embed(page: SearchPage, query: str) -> discord.Embed:
-    data = search_results_embed(page.hits, query=query, page=1, pages=1, total=page.total)
+    data = search_results_embed(
+        page.hits, query=query, page=1, pages=1, total=page.total, total_exact=page.total_exact
+    )
     return discord.Embed.from_dict(data)

@@ -85,6 +85,10 @@ async def create_pool(
     settings = {
         "application_name": APPLICATION_NAME,
         "statement_timeout": str(int(statement_timeout * 1000)),  # milliseconds
+        # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic
+        # plan that cannot see the tsquery or key window, and picks a bitmap over every match
+        # (10-20x slower for broad searches, docs/benchmarks.md). Plan each run for its values.
+        "plan_cache_mode": "force_custom_plan",
     }
     try:
         pool: asyncpg.Pool[Any] = await asyncpg.create_pool(

@@ -39,7 +39,7 @@ from bot.store.postgres import codec
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.session import Session, Sessions
 from bot.store.postgres.tsquery import category_filters, compile_tsquery
-from bot.store.sqlite.search_sql import RANK_POOL
+from bot.store.sqlite.search_sql import RANK_POOL, count_cap
 
 # ts_rank's weights, {D, C, B, A}: abstract (C) 1, authors (B) 4, title (A) 10, as SQLite's bm25.
 # Normalisation 1 divides by 1 + log(length), so long abstracts do not win by length alone.
@@ -53,6 +53,8 @@ RECENCY = (
 )
 # Titles tiered on a thread rather than the event loop above this many candidates.
 _THREAD_TITLES = 200
+# The relevance pool's first window of keys; the next ones are sized by what it found (`_ranked`).
+_FIRST_WINDOW = 16_384
 
 STAGE_COLUMNS = ("seq", "op", *codec.PAPER_COLUMNS, "search")
 STAGE_CREATE = (
@@ -327,6 +329,14 @@ class PostgresPapers:
         where_sql = " AND ".join(where) if where else "true"
         count_sql = f"SELECT count(*) FROM papers p WHERE {where_sql}"
         count_args = list(args)
+        cap = count_cap(limit, offset)
+        if compiled.text is not None:
+            # With words, count at most one match past the cap, as the SQLite store does.
+            count_args.append(cap + 1)
+            count_sql = (
+                f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE {where_sql} "
+                f"LIMIT ${len(count_args)}) AS c"
+            )
         args.append(codec.ts(self._clock()))
         relevance = "0.0"
         if compiled.text is not None:
@@ -336,7 +346,7 @@ class PostgresPapers:
             relevance = f"{rank} * {recency}"
         if compiled.text is not None and sort == "relevance":
             return await self._ranked(
-                query, where_sql, args, relevance, count_sql, count_args, limit, offset
+                query, where_sql, args, relevance, compiled.title_hint, limit, offset
             )
         order = {
             "relevance": f"{APPEARED} DESC",  # no words: newest
@@ -356,7 +366,10 @@ class PostgresPapers:
             if not total:
                 return SearchPage(total=0, hits=())
             rows = await session.fetch(rows_sql, *args, limit, offset)
-            return SearchPage(total=total, hits=tuple(_hit(r) for r in rows))
+            hits = tuple(_hit(r) for r in rows)
+            if compiled.text is not None and total > cap:
+                return SearchPage(total=cap, hits=hits, total_exact=False)
+            return SearchPage(total=total, hits=hits)
 
         return await self._s.read(run)
 
@@ -366,29 +379,65 @@ class PostgresPapers:
         where_sql: str,
         args: list[Any],
         relevance: str,
-        count_sql: str,
-        count_args: list[Any],
+        title_hint: str | None,
         limit: int,
         offset: int,
     ) -> SearchPage:
         """Relevance: rank the newest `pool` matches by tier, then relevance x recency."""
         pool = max(RANK_POOL, limit + offset)
-        pool_sql = (
-            "WITH pool AS MATERIALIZED (SELECT p.pk, p.title, p.published, p.first_seen, "
-            f"p.search FROM papers p WHERE {where_sql} ORDER BY p.pk DESC LIMIT ${len(args) + 1}) "
-            f"SELECT p.pk, p.title, p.published, {relevance} AS rel FROM pool p"
+        # Titles only where one may hold title evidence: tiering every candidate's title
+        # with FTS5 cost more than the rest of a broad search together.
+        title = "NULL::text"
+        window_args = [*args]
+        if query.title_evidence and title_hint is not None:
+            window_args.append(title_hint)
+            title = f"CASE WHEN p.search @@ ${len(window_args)}::tsquery THEN p.title END"
+        n = len(window_args)
+        # The newest matches of one window of keys (pk > lower), newest first; relevance only
+        # for those kept (MATERIALIZED: computed after the LIMIT, not for every match).
+        pick = f"SELECT p.pk, {title} AS title, p.published, {relevance} AS rel FROM pool p "
+        columns = "p.pk, p.title, p.published, p.first_seen, p.search"
+        in_window = f"{where_sql} AND p.pk > ${n + 1} AND p.pk <= ${n + 2}"
+        first_sql = (
+            f"WITH pool AS MATERIALIZED (SELECT {columns} FROM papers p WHERE {in_window} "
+            f"ORDER BY p.pk DESC LIMIT ${n + 3}) {pick}ORDER BY p.pk DESC"
+        )
+        # Later windows are sized to hold the rest of the pool, so every match in them is
+        # wanted: listing them apart from the LIMIT keeps the planner from walking the key
+        # index backwards for matches it overestimates (weights and phrases: 5x slower).
+        rest_sql = (
+            f"WITH hits AS MATERIALIZED (SELECT p.pk FROM papers p WHERE {in_window}), "
+            f"pool AS MATERIALIZED (SELECT {columns} FROM papers p WHERE p.pk IN "
+            f"(SELECT pk FROM hits ORDER BY pk DESC LIMIT ${n + 3})) {pick}ORDER BY p.pk DESC"
         )
 
-        async def candidates(session: Session) -> tuple[list[asyncpg.Record], int]:
-            rows = await session.fetch(pool_sql, *args, pool)
-            if len(rows) < pool:
-                return rows, len(rows)  # the pool held every match
-            return rows, int(await session.fetchval(count_sql, *count_args))
+        async def candidates(session: Session) -> list[asyncpg.Record]:
+            # Walk newest first in windows of keys until one past the pool is found: a broad
+            # query stops in the first window; the next window is sized from the matches
+            # seen so far to finish the pool (x1.5), and one that found none looks 8x
+            # further. Each window is a bounded scan, where one statement over every match
+            # would read each matching row (a heap visit each) to find the newest.
+            top = upper = int(await session.fetchval("SELECT coalesce(max(pk), 0) FROM papers"))
+            width = _FIRST_WINDOW
+            found: list[asyncpg.Record] = []
+            while upper > 0 and len(found) <= pool:
+                lower = max(0, upper - width)
+                need = pool + 1 - len(found)
+                sql = rest_sql if found or upper < top else first_sql
+                found += await session.fetch(sql, *window_args, lower, upper, need)
+                upper = lower
+                density = len(found) / (top - upper)
+                missing = pool + 1 - len(found)
+                width = max(int(missing / density * 1.5), width * 2) if density else width * 8
+            return found
 
-        rows, total = await self._s.read(candidates)
+        rows = await self._s.read(candidates)
+        # One past the pool means more matches than the pool (and the count's cap) holds.
+        total, exact = (pool, False) if len(rows) > pool else (len(rows), True)
+        rows = rows[:pool]
         if not rows:
-            return SearchPage(total=total, hits=())
-        titles = {int(r["pk"]): str(r["title"]) for r in rows}
+            return SearchPage(total=total, hits=(), total_exact=exact)
+        titles = {int(r["pk"]): str(r["title"]) for r in rows if r["title"] is not None}
         evidence = query.title_evidence
         tiers = (
             await asyncio.to_thread(self._lexer.title_tiers, titles, evidence)
@@ -400,20 +449,20 @@ class PostgresPapers:
             rel = float(r["rel"])
             # The tier first; within it relevance x recency squashed below 1, so the score
             # itself orders the results (tier 2 with any relevance beats tier 1).
-            score = tiers[int(r["pk"])] + rel / (1.0 + rel)
+            score = tiers.get(int(r["pk"]), 0) + rel / (1.0 + rel)
             published = r["published"].timestamp() if r["published"] is not None else -inf
             scored.append((score, published, int(r["pk"])))
         scored.sort(reverse=True)
         page = scored[offset : offset + limit]
         if not page:
-            return SearchPage(total=total, hits=())
+            return SearchPage(total=total, hits=(), total_exact=exact)
         found = await self._s.fetch(
             f"SELECT p.pk, {codec.PAPER_SELECT} FROM papers p WHERE p.pk = ANY($1::bigint[])",
             [pk for _, _, pk in page],
         )
         by_pk = {int(r["pk"]): codec.paper_from_row(r) for r in found}
         hits = tuple(SearchHit(by_pk[pk], score) for score, _, pk in page if pk in by_pk)
-        return SearchPage(total=total, hits=hits)
+        return SearchPage(total=total, hits=hits, total_exact=exact)
 
     async def recent(self, since: datetime, limit: int = 5000) -> list[Paper]:
         """Papers that appeared since a time, newest first (what a new feed's backfill looks at)."""

@@ -54,6 +54,9 @@ class TsQuery:
     query: CompiledQuery
     # What relevance is computed on: the wanted words and phrases OR-ed (see `_rank_text`).
     rank_text: str | None = None
+    # Any wanted word in a title: true for every title that can match the query's title
+    # evidence (see `_title_hint`), so only those titles need tiering.
+    title_hint: str | None = None
 
     @property
     def include_categories(self) -> tuple[tuple[str, ...], ...]:
@@ -80,7 +83,34 @@ def compile_tsquery(query: CompiledQuery, lexer: Lexer) -> TsQuery:
     if not isinstance(built, str):
         # compile_query refuses a query (or group) that only excludes, so nothing is TRUE.
         raise ValueError(f"query matches every paper: {query.describe()!r}")
-    return TsQuery(built, False, query, _rank_text(words, tokens) or built)
+    return TsQuery(
+        built, False, query, _rank_text(words, tokens) or built, _title_hint(words, tokens)
+    )
+
+
+def _title_hint(words: Sequence[Node], tokens: dict[int, tuple[str, ...]]) -> str | None:
+    """Every word of the wanted leaves, in the title (weight A), OR-ed.
+
+    A title matching the first title-evidence expression holds at least one wanted term or
+    phrase, so its first word: a paper this misses has tier 0. Over-inclusive on purpose
+    (a tier is then computed for nothing), never under.
+    """
+    leaves = [leaf for node in words for leaf in _wanted_leaves(node)]
+    parts: list[str] = []
+    for leaf in leaves:
+        found = tokens[id(leaf)]
+        for n, word in enumerate(found):
+            prefix = isinstance(leaf, Term) and leaf.prefix and n == len(found) - 1
+            parts.append(quote(word) + (":*A" if prefix else ":A"))
+    return " | ".join(dict.fromkeys(parts)) if parts else None
+
+
+def _wanted_leaves(node: Node) -> list[Term | Phrase]:
+    if isinstance(node, Term | Phrase):
+        return [node]
+    if isinstance(node, Not | Category):
+        return []
+    return [leaf for child in node.children for leaf in _wanted_leaves(child)]
 
 
 def _rank_text(words: Sequence[Node], tokens: dict[int, tuple[str, ...]]) -> str | None:

@@ -7,6 +7,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from bot.query.compile import CompiledQuery
 from bot.store.common.upsert import merge_batch, plan_upsert
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks
-from bot.store.sqlite.search_sql import build_search, prefer_category_listing
+from bot.store.sqlite.search_sql import build_search, count_cap, prefer_category_listing
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,11 @@ class SqlitePapers:
                 rows = await conns.fetchall(plan.rows.sql, plan.rows.params)
                 if rows and plan.pool is not None and rows[0]["pool_size"] < plan.pool:
                     return _page(rows[0]["pool_size"], rows)  # the pool held every match
-                return _page(await self._count(plan.count.sql, plan.count.params), rows)
+                total = await self._count(plan.count.sql, plan.count.params)
+                cap = count_cap(limit, offset)
+                if total > cap:
+                    return replace(_page(cap, rows), total_exact=False)
+                return _page(total, rows)
             total = await self._count(plan.count.sql, plan.count.params)
             if not total:
                 return _page(0, [])

@@ -35,9 +35,19 @@ RECENCY_MAX = 1.1000001
 # Relevance ranks at most this many matches: the newest ones (highest pk, the order papers
 # arrived in). Ranking costs a bm25 evaluation per match (3-20 us), so without a bound a word
 # found in a third of a million papers takes most of a second to rank; with it, tens of ms.
-# Queries with fewer matches are ranked exactly; `total` always counts every match. See
+# Queries with fewer matches are ranked exactly; `total` counts up to COUNT_CAP. See
 # docs/benchmarks.md for what the bound costs in ranking quality.
 RANK_POOL = 2_000
+# Searches with words count at most this many matches (or the page's end, if further): past
+# it the total is reported as "more than" the cap. An exact count costs a visit per match,
+# which PostgreSQL pays in full (a heap row each: ~1.5 s for 300,000 matches); both backends
+# count the same way so they give the same answers.
+COUNT_CAP = RANK_POOL
+
+
+def count_cap(limit: int, offset: int) -> int:
+    """How many matches a search with words counts before reporting "more than" that."""
+    return max(COUNT_CAP, limit + offset)
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ class SearchPlan:
     """The statements of one search; which ones run depends on what the first ones answer."""
 
     rows: Statement  # the page; with `pool`, each row also carries the pool's size
-    count: Statement  # every match, for `total`
+    count: Statement  # every match for `total`, at most `count_cap` + 1 of them with words
     # Relevance's candidate bound: a page whose pool_size is below it already knows the total.
     pool: int | None = None
     # Categories-only queries: the page listed from the category index, for when that is
@@ -86,7 +96,11 @@ def build_search(
         where = _filters(query, since, hf_only, params)
         source = "papers p"
     where_sql = " AND ".join(where) if where else "1"
-    count = Statement(f"SELECT count(*) FROM {source} WHERE {where_sql}", dict(params))
+    # With words, count at most one match past the cap (see COUNT_CAP).
+    count = Statement(
+        f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where_sql} LIMIT :cap)",
+        {**params, "cap": count_cap(limit, offset) + 1},
+    )
     by_category = None
     if query.fts is None:
         # Only cat: filters: count (and maybe list) from the category index instead of testing

@@ -85,3 +85,39 @@ async def test_categories_are_replaced_when_they_change(db: Database) -> None:
     hits_cv = await db.papers.search(compile_query("cat:cs.CV"))
     hits_cl = await db.papers.search(compile_query("cat:cs.CL"))
     assert hits_cv.total == 0 and hits_cl.total == 1
+
+
+@pytest.fixture
+def small_cap(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Both backends' count cap and rank pool at 5, PostgreSQL's key windows at 3 keys."""
+    from bot.store.postgres import papers as pg_papers
+    from bot.store.sqlite import search_sql
+
+    monkeypatch.setattr(search_sql, "COUNT_CAP", 5)
+    monkeypatch.setattr(search_sql, "RANK_POOL", 5)
+    monkeypatch.setattr(pg_papers, "RANK_POOL", 5)
+    monkeypatch.setattr(pg_papers, "_FIRST_WINDOW", 3)
+    return 5
+
+
+@pytest.mark.parametrize("matches", [4, 5, 6, 11])
+@pytest.mark.parametrize("sort", ["relevance", "recent"])
+async def test_words_count_exactly_up_to_the_cap_then_say_more(
+    db: Database, small_cap: int, matches: int, sort: str
+) -> None:
+    await db.papers.upsert(
+        [paper(f"2401.{n:05d}", f"Causal study {n}" if n <= matches else f"Other {n}",
+               categories=("cs.LG",), published=NOW - timedelta(days=n)) for n in range(1, 12)]
+    )  # fmt: skip
+    page = await db.papers.search(compile_query("causal"), limit=3, sort=sort)  # type: ignore[arg-type]
+    assert len(page.hits) == 3
+    if matches <= small_cap:
+        assert (page.total, page.total_exact) == (matches, True)
+    else:
+        assert (page.total, page.total_exact) == (small_cap, False)
+    # A page past the cap is still found and counted up to its own end.
+    deep = await db.papers.search(compile_query("causal"), limit=3, offset=9, sort=sort)  # type: ignore[arg-type]
+    assert len(deep.hits) == max(0, min(3, matches - 9))
+    # Categories alone are always counted exactly.
+    listing = await db.papers.search(compile_query("cat:cs.LG"), limit=3, sort=sort)  # type: ignore[arg-type]
+    assert (listing.total, listing.total_exact) == (11, True)

@@ -386,6 +386,37 @@ async def test_generated_queries_agree_with_sqlite(
     assert checked > 900 and found > 250, (checked, found)
 
 
+async def test_the_title_hint_keeps_every_title_that_holds_title_evidence(
+    corpus: asyncpg.Connection, lexer: Lexer
+) -> None:
+    """Search tiers only titles the hint keeps: it must never drop one with a tier above 0."""
+    rows = await corpus.fetch("SELECT pk, title FROM papers")
+    titles = {int(r["pk"]): str(r["title"]) for r in rows}
+    checked = tiered = dropped = 0
+    for text in DOCUMENTED + generated_queries(600, seed=15):
+        try:
+            compiled = compile_query(text)
+        except QueryError:
+            continue
+        built = compile_tsquery(compiled, lexer)
+        if built.text is None or not compiled.title_evidence:
+            continue
+        tiers = lexer.title_tiers(titles, compiled.title_evidence)
+        assert built.title_hint is not None, text
+        kept = {
+            int(r["pk"])
+            for r in await corpus.fetch(
+                "SELECT pk FROM papers WHERE search @@ $1::tsquery", built.title_hint
+            )
+        }
+        assert {pk for pk, tier in tiers.items() if tier} <= kept, text
+        checked += 1
+        tiered += any(tiers.values())
+        dropped += len(titles) - len(kept)
+    # Meaningful: many queries with tiered titles, and the hint does leave titles out.
+    assert checked > 300 and tiered > 100 and dropped > 0, (checked, tiered, dropped)
+
+
 async def test_hostile_text_reaches_the_server_as_data(
     corpus: asyncpg.Connection, lexer: Lexer
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 from bot.models import SortOrder
 from bot.query.compile import compile_query
 from bot.store.sqlite.search_sql import (
+    COUNT_CAP,
     RANK_POOL,
     SearchPlan,
     Statement,
@@ -65,9 +66,13 @@ def test_relevance_ranks_a_bounded_pool_of_the_newest_matches() -> None:
     assert p.rows.params["fts"] == compile_query("causal").fts
     assert p.rows.params["now"] == "2026-11-27T12:00:00Z"
     assert (p.rows.params["pool"], p.rows.params["last"]) == (RANK_POOL, 29)
-    assert p.count.sql == "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :fts"
+    assert p.count.sql == (
+        "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH :fts LIMIT :cap)"
+    )
+    assert p.count.params["cap"] == COUNT_CAP + 1  # one past the cap: "more than" it
     deep = plan("causal", limit=10, offset=RANK_POOL)
     assert deep.pool == RANK_POOL + 10  # a page past the pool still gets ranked
+    assert deep.count.params["cap"] == COUNT_CAP + 11  # and counted past its own end
 
 
 def test_relevance_reads_each_title_evidence_over_the_pool_and_tiers_first() -> None:
