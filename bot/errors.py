@@ -109,3 +109,11 @@ class SemanticUnavailable(PaperfeedError):
     """A semantic feature was asked for but the `semantic` extra is not installed."""
 
     exit_code = 2
+
+
+class DmRefused(DeliveryError):
+    """The member does not accept DMs from the bot (50007, 50278, 403): pause, never retry."""
+
+
+class FollowError(UserFacingError):
+    """A personal follow that cannot be made or found; the message says why in one line."""
