@@ -20,6 +20,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.services.feeds import FeedService
+from bot.services.follows import FollowService, FollowSettings
 from bot.services.library import Library
 from bot.services.poller import Poller
 from bot.sources.arxiv import ArxivSource
@@ -46,9 +47,15 @@ class Services:
     # Set by whatever queues deliveries; the publisher waits on it (see bot.discord.runner).
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     feeds: FeedService = field(init=False)
+    follows: FollowService = field(init=False)
 
     def __post_init__(self) -> None:
         self.feeds = FeedService(self.store, self.clock, self.wake.set)
+        keys = self.config.follows
+        settings = FollowSettings(
+            keys.enabled, keys.max_per_user, keys.default_time, keys.daily_size, keys.instant_window
+        )
+        self.follows = FollowService(self.store, self.clock, settings)
 
     @property
     def library(self) -> Library:

@@ -19,6 +19,7 @@ from bot.app import Services, open_services
 from bot.config import Config
 from bot.discord.client import CogFactory, PaperfeedBot
 from bot.discord.cogs.feeds import FeedsCog
+from bot.discord.cogs.follows import FollowsCog
 from bot.discord.cogs.info import InfoCog
 from bot.discord.cogs.reader import ReaderCog
 from bot.discord.embeds import credited_source, feed_message
@@ -42,7 +43,7 @@ RETRY_CAP = 300.0  # the pause between retries doubles up to this
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, aiohttp.ClientError, TimeoutError)
 GATEWAY_ERRORS: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, discord.GatewayNotFound)
 Wait = Callable[[float], Awaitable[bool]]  # pause this long; True if asked to stop meanwhile
-COGS: tuple[CogFactory, ...] = (FeedsCog, ReaderCog, InfoCog)
+COGS: tuple[CogFactory, ...] = (FeedsCog, ReaderCog, InfoCog, FollowsCog)
 
 
 def backoff_delays(first: float = RETRY_FIRST, cap: float = RETRY_CAP) -> Iterator[float]:
