@@ -9,6 +9,7 @@ import re
 import pytest
 
 from bot.discord.following import AUTHOR_SELECT_ID
+from bot.services.follows import DMS_CLOSED, DMS_CLOSED_NOTICE
 from tests.discord.conftest import Harness
 from tests.discord.test_reader import (
     CALLBACK_UPDATE,
@@ -208,3 +209,48 @@ async def test_the_reader_cooldown_applies_to_follow(h: Harness) -> None:
     answers = [(await follow(h, f"topic {i}")).content for i in range(6)]
     assert all("Following" in a for a in answers[:5])
     assert "Slow down" in answers[5]
+
+
+async def test_closed_dms_are_told_once_at_the_next_command_whichever_it_is(h: Harness) -> None:
+    world = h.fake.world
+    assert world is not None
+    await with_corpus(h)
+    await follow(h, "diffusion video")
+    await h.store.follows.pause_member(world.alice.id, DMS_CLOSED)
+    await h.store.follows.set_notice(world.alice.id, DMS_CLOSED_NOTICE)
+    # another member's commands say nothing of it
+    theirs = await h.fake.invoke("search", {"query": "diffusion"}, member=world.mod)
+    await h.fake.wait_for_original(theirs)
+    # alice's next command, /search, is answered, then told privately
+    record = await h.fake.invoke("search", {"query": "diffusion"})
+    [told] = await h.fake.wait_for_followups(record, 1)
+    assert told.ephemeral and "Privacy Settings" in told.content and "paused" in told.content
+    # told once, and to alice only: one message in all says it
+    assert [m.id for m in h.fake.messages() if "Privacy Settings" in (m.content or "")] == [told.id]
+    again = await h.fake.invoke("following", {})
+    listing = await h.fake.wait_for_original(again)
+    assert "Privacy Settings" not in (listing.content or "")
+    assert "DMs closed" in listing.embeds[0]["description"]  # the follow shows why it paused
+
+
+async def test_following_shows_a_pending_notice_in_its_own_answer(h: Harness) -> None:
+    world = h.fake.world
+    assert world is not None
+    await h.store.follows.set_notice(world.alice.id, DMS_CLOSED_NOTICE)
+    listing = await h.fake.wait_for_original(await h.fake.invoke("following", {}))
+    assert listing.ephemeral and listing.content.startswith("⚠️ ")
+    assert "Privacy Settings" in listing.content
+
+
+async def test_unfollow_all_leaves_nothing_of_the_member(h: Harness) -> None:
+    world = h.fake.world
+    assert world is not None
+    await follow(h, "causal discovery")
+    await follow(h, "graph neural", member=world.mod)
+    await h.store.follows.set_notice(world.alice.id, DMS_CLOSED_NOTICE)
+    reply = await h.fake.wait_for_original(await h.fake.invoke("unfollow", {"name": "all"}))
+    assert reply.ephemeral and "forgot everything" in reply.content
+    assert await h.store.follows.list(user_id=world.alice.id) == []
+    assert await h.store.follows.take_notice(world.alice.id) is None
+    assert await h.store.dms.items(user_id=world.alice.id) == []
+    assert len(await h.store.follows.list(user_id=world.mod.id)) == 1
