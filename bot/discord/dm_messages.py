@@ -1,0 +1,48 @@
+"""The messages of a personal-follows DM: one embed per paper, as few messages as Discord allows.
+
+A message takes at most 10 embeds and 6,000 embed characters in all; each paper's embed is
+fitted first (so one embed alone always fits), then papers are packed in order. The heading
+opens the first message; the count of papers that did not make it closes the last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.discord.embeds import credited_source, paper_embed
+from bot.discord.limits import (
+    EMBED_TOTAL_MAX,
+    EMBEDS_MAX,
+    Json,
+    clean,
+    embed_length,
+    fit_message,
+    no_mentions,
+)
+from bot.models import Paper
+
+
+def dm_messages(papers: Sequence[Paper], more: int, heading: str) -> list[Json]:
+    """The DM's bodies, in order; every paper is in exactly one of them, as one embed."""
+    embeds = [
+        fit_message({"embeds": [paper_embed(p, source=credited_source(p))]})["embeds"][0]
+        for p in papers
+    ]
+    groups: list[list[Json]] = []
+    size = 0
+    for embed in embeds:
+        length = embed_length(embed)
+        if not groups or len(groups[-1]) >= EMBEDS_MAX or size + length > EMBED_TOTAL_MAX:
+            groups.append([])
+            size = 0
+        groups[-1].append(embed)
+        size += length
+    bodies: list[Json] = [{"embeds": g, "allowed_mentions": no_mentions()} for g in groups]
+    if not bodies:
+        return []
+    bodies[0]["content"] = f"**{clean(heading)}**"
+    if more > 0:
+        tail = f"…and {more:,} more matched (try `/search`)."
+        last = bodies[-1]
+        last["content"] = f"{last['content']}\n{tail}" if "content" in last else tail
+    return bodies
