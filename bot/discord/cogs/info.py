@@ -44,6 +44,7 @@ COMMAND_EXAMPLES = (
     "/paper id:arXiv:2401.01234",
     "/trending period:week query:cat:cs.CL reasoning",
     "/feed add name:causal query:causal (inference OR discovery) -survey",
+    '/follow query:author:"Yoshua Bengio" mode:daily time:08:00',
 )
 PERMISSIONS = (
     "In each channel it posts to, the bot needs **View Channel**, **Send Messages**, "
@@ -53,7 +54,7 @@ PERMISSIONS = (
 ABOUT = (
     "paperfeed posts new research papers from arXiv and trending ones from Hugging Face Papers "
     "to the channels that follow a topic, each paper once, pinging nobody. Search what it has "
-    "seen, look up any paper, and turn a search into a feed."
+    "seen, look up any paper, turn a search into a feed, or follow a topic in your own DMs."
 )
 
 
