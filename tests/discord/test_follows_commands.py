@@ -254,3 +254,44 @@ async def test_unfollow_all_leaves_nothing_of_the_member(h: Harness) -> None:
     assert await h.store.follows.take_notice(world.alice.id) is None
     assert await h.store.dms.items(user_id=world.alice.id) == []
     assert len(await h.store.follows.list(user_id=world.mod.id)) == 1
+
+
+async def test_refusals_are_one_private_line_and_store_nothing(h: Harness) -> None:
+    world = h.fake.world
+    assert world is not None
+    bad_time = await follow(h, "causal", time="25:99")
+    assert bad_time.ephemeral and "08:00" in bad_time.content
+    assert await names_of(h, world.alice.id) == []
+    await follow(h, "causal")
+    twice = await follow(h, "causal")
+    assert twice.ephemeral and "already follow" in twice.content
+    assert len(await names_of(h, world.alice.id)) == 1
+    assert "\n" not in twice.content
+
+
+async def test_the_per_member_limit_is_kept(h: Harness) -> None:
+    world = h.fake.world
+    assert world is not None
+    settings = h.bot.services.follows.settings
+    h.bot.services.follows.settings = type(settings)(max_per_user=2)
+    try:
+        for query in ("causal", "diffusion"):
+            await h.bot.services.follows.follow(world.alice.id, query)
+        refused = await follow(h, "graph")
+        assert refused.ephemeral and "most allowed" in refused.content
+        assert len(await names_of(h, world.alice.id)) == 2
+    finally:
+        h.bot.services.follows.settings = settings
+
+
+async def test_follows_turned_off_say_so(h: Harness) -> None:
+    world = h.fake.world
+    assert world is not None
+    settings = h.bot.services.follows.settings
+    h.bot.services.follows.settings = type(settings)(enabled=False)
+    try:
+        refused = await follow(h, "causal")
+        assert refused.ephemeral and "turned off" in refused.content
+        assert await names_of(h, world.alice.id) == []
+    finally:
+        h.bot.services.follows.settings = settings
