@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,6 +41,7 @@ class FakeMessenger:
     fail_next: list[Exception] = field(default_factory=list)
     crash_after_send: bool = False
     crash_before_send: bool = False
+    delivered: asyncio.Event = field(default_factory=asyncio.Event)  # set by each new message
 
     async def send_dm(self, user_id: int, body: Body, *, nonce: str) -> Posted:
         self.requests += 1
@@ -54,6 +56,7 @@ class FakeMessenger:
         posted = Posted(message_id=1000 + sum(len(v) for v in self.sent.values()))
         self.sent.setdefault(user_id, []).append(body)
         self.by_nonce[(user_id, nonce)] = posted
+        self.delivered.set()
         if self.crash_after_send:
             raise Crash
         return posted

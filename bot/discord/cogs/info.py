@@ -24,7 +24,7 @@ from bot.discord.limits import (
 from bot.discord.listings import COLOUR_SEARCH
 from bot.discord.views import embeds_of
 from bot.models import Feed, SourceHealth
-from bot.services.health import source_health
+from bot.services.health import FollowCounts, follow_counts, source_health
 from bot.sources.registry import SOURCES, section_of
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,15 @@ def feeds_text(feeds: Sequence[Feed], states: Mapping[int, Mapping[str, int]]) -
     return "\n".join(lines)
 
 
+def follows_line(counts: FollowCounts) -> str:
+    """Personal follows in /status: how many, for how many members, DMs sent and refused."""
+    paused = f" ({counts.paused:,} paused)" if counts.paused else ""
+    return (
+        f"{counts.follows:,} personal follows{paused} by {counts.members:,} members{SEP}"
+        f"{counts.dms_sent:,} DMs in the last 24 h{SEP}{counts.dms_refused:,} DMs refused"
+    )
+
+
 def status_body(
     sources: Sequence[tuple[str, str]],
     feeds: str | None,
@@ -188,9 +197,11 @@ class InfoCog(commands.Cog):
             papers = await store.papers.count()
             counts = await store.outbox.counts(now - timedelta(hours=24))
             queued = counts.get("queued", 0) + counts.get("sending", 0)
+            follows = await follow_counts(store, now - timedelta(hours=24))
             totals = (
                 f"{papers:,} papers stored{SEP}{counts.get('sent', 0):,} posts in the last 24 h"
-                f"{SEP}{queued:,} queued{SEP}{counts.get('failed', 0):,} failed"
+                f"{SEP}{queued:,} queued{SEP}{counts.get('failed', 0):,} failed\n"
+                f"{follows_line(follows)}"
             )
         body = status_body(sources, feeds, totals)
         await interaction.followup.send(embeds=embeds_of(body), ephemeral=True)
