@@ -5,16 +5,27 @@ nothing (the DM is found by its nonce's button, after Discord forgot the nonce).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 
+from bot.app import Services
+from bot.config import Config, DatabaseConfig
 from bot.discord.direct import DiscordDirectMessenger, follows_button_id
 from bot.discord.dm_messages import dm_messages
+from bot.discord.runner import build_bot
 from bot.services.dm import DmPublisher
+from bot.services.poller import Poller
 from bot.services.publisher import Body, Posted, RateLimiter
-from tests.discord.conftest import Harness, make_paper
+from bot.sources.base import FetchResult
+from bot.store import open_store
+from tests.discord.conftest import Harness, ScriptedSource, make_paper
 from tests.factories import NOW, FakeClock
+from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter
+from tests.fakes.discord.server import FakeDiscord
 from tests.pg.fixtures import backend_params
 
 ON_BOTH_BACKENDS = pytest.mark.parametrize("harness", backend_params(), indirect=True)
@@ -188,3 +199,41 @@ async def test_the_my_follows_button_under_a_dm_lists_the_members_follows(
     listing = await h.fake.wait_for_original(click)
     assert listing.ephemeral and name in listing.embeds[0]["description"]
     assert len(h.fake.dms(world.alice)) == 1  # the answer is not another DM
+
+
+@pytest.fixture
+async def running(
+    tmp_path: Path, discord_fake: FakeDiscord, start_bot: BotStarter
+) -> AsyncIterator[tuple[Harness, FakeClock]]:
+    """The bot as `paperfeed run` wires it (its own DM loop and messenger), on a clock that moves."""
+    clock = FakeClock(NOW)
+    config = Config(database=DatabaseConfig(path=str(tmp_path / "p.sqlite3")))
+    async with open_store(config.database, clock=clock) as store, httpx.AsyncClient() as http:
+        hf = ScriptedSource("huggingface")
+        await store.sources.mark_listings_seen("huggingface", ["huggingface"], NOW)
+        services = Services(config, store, http, Poller(store, [hf], clock), None, None, clock)
+        started = await start_bot(
+            discord_fake,
+            lambda: build_bot(services, clock=clock, with_scheduler=False, **FAST_CLIENT_OPTIONS),
+        )
+        yield Harness(discord_fake, 0, started, store, hf, clock), clock
+        await started.stop()
+
+
+async def test_the_running_bot_dms_a_follower_once_through_its_own_loop(
+    running: tuple[Harness, FakeClock],
+) -> None:
+    h, clock = running
+    world = h.fake.world
+    assert world is not None
+    assert isinstance(h.bot.dm_publisher, DmPublisher)
+    await follow(h, "causal", mode="instant")
+    h.hf.next = FetchResult([make_paper(1, "Causal discovery with interventions")])
+    await h.bot.services.poller.poll_source("huggingface")
+    clock.advance(minutes=6)
+    await h.bot.dm_publisher.run_once()  # the loop's round, run now instead of in 20 s
+    [dm] = await h.fake.wait_for_dms(world.alice, 1)
+    assert dm.embeds[0]["title"] == "Causal discovery with interventions"
+    clock.advance(minutes=6)
+    await h.bot.dm_publisher.run_once()
+    assert len(h.fake.dms(world.alice)) == 1
