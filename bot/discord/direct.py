@@ -23,7 +23,7 @@ import discord
 from discord.http import Route
 
 from bot.errors import DeliveryRetryable, DmRefused, MessageRejected
-from bot.services.publisher import Body, Posted
+from bot.services.publisher import Body, Posted, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,17 @@ class DiscordDirectMessenger:
     """The follows' `DirectMessenger`, backed by a logged-in discord.py client."""
 
     def __init__(
-        self, client: discord.Client, on_response: Callable[[int | None], None] | None = None
+        self,
+        client: discord.Client,
+        on_response: Callable[[int | None], None] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._client = client
-        self._on_response = on_response
+        self.on_response = on_response
+        # Opening a DM channel is a request the DM publisher does not pace (it paces sends and
+        # looks): give it the bot's one budget, or a fan-out to new members runs into Discord's
+        # global 50 requests a second.
+        self.limiter = limiter or RateLimiter()
         self._channels: dict[int, int] = {}  # user id -> DM channel id
 
     async def dm_channel(self, user_id: int) -> int:
@@ -102,6 +109,7 @@ class DiscordDirectMessenger:
         known = self._channels.get(user_id)
         if known is not None:
             return known
+        await self.limiter.acquire()
         try:
             data = await self._client.http.request(
                 Route("POST", "/users/@me/channels"), json={"recipient_id": str(user_id)}
@@ -174,5 +182,5 @@ class DiscordDirectMessenger:
             raise DeliveryRetryable("the bot is stopping") from None
 
     def _record(self, status: int | None) -> None:
-        if self._on_response is not None:
-            self._on_response(status)
+        if self.on_response is not None:
+            self.on_response(status)

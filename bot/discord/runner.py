@@ -33,7 +33,7 @@ from bot.metrics import Metrics
 from bot.models import Paper
 from bot.services.dm import DmPublisher
 from bot.services.follows import DirectMessenger
-from bot.services.publisher import Body, Publisher
+from bot.services.publisher import Body, Publisher, RateLimiter
 from bot.services.scheduler import PollScheduler, plan_jobs
 from bot.sources.registry import SOURCES, section_of
 from bot.web import Check, HealthServer
@@ -178,6 +178,10 @@ def build_bot(
             after_poll=wake.set,
         )
 
+    # One budget for the requests the bot makes on its own (posts, DMs, opening DM channels),
+    # below Discord's global 50 a second: the two delivery loops run side by side.
+    pace = RateLimiter()
+
     def make_publisher(client: discord.Client) -> Publisher:
         target = DiscordTarget(
             client,
@@ -192,6 +196,7 @@ def build_bot(
             clock,
             build_digest=digest_body,
             on_outcome=on_outcome,
+            limiter=pace,
         )
 
     messenger = make_messenger or MESSENGER
@@ -200,12 +205,18 @@ def build_bot(
 
         def make_dm_publisher(client: discord.Client) -> DmPublisher:
             assert messenger is not None
+            sender = messenger(client)
+            if isinstance(sender, DiscordDirectMessenger):
+                sender.limiter = pace
+                if metrics is not None:
+                    sender.on_response = metrics.record_discord_response
             return DmPublisher(
                 services.store,
-                messenger(client),
+                sender,
                 dm_messages,
                 clock,
                 follow_settings(config.follows),
+                limiter=pace,
                 on_outcome=metrics.record_dm if metrics is not None else None,
             )
 

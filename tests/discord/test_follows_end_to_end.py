@@ -237,3 +237,33 @@ async def test_the_running_bot_dms_a_follower_once_through_its_own_loop(
     clock.advance(minutes=6)
     await h.bot.dm_publisher.run_once()
     assert len(h.fake.dms(world.alice)) == 1
+
+
+async def test_a_fan_out_to_new_members_stays_under_the_global_limit(harness: Harness) -> None:
+    """Each new member costs a channel opening as well as the DM: both are paced by one budget
+    (on the fake's clock, so nothing sleeps), and Discord never answers 429."""
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    state = h.fake.state
+    members = [state.add_member(world.guild.id, state.add_user(f"m{i}")) for i in range(80)]
+    for member in members:
+        await h.bot.services.follows.follow(member.id, "causal", mode="instant")
+    await h.poll_and_deliver([make_paper(1, "Causal A")])
+
+    async def virtual_sleep(seconds: float) -> None:
+        h.fake.clock.advance(seconds)
+
+    pace = RateLimiter(clock=h.fake.clock.monotonic, sleep=virtual_sleep)
+    dms = DmPublisher(
+        h.store,
+        DiscordDirectMessenger(h.bot, limiter=pace),
+        dm_messages,
+        FakeClock(NOW + timedelta(minutes=6)),
+        h.bot.services.follows.settings,
+        limiter=pace,
+    )
+    report = await dms.run_once()
+    assert report.sent == len(members)
+    assert h.fake.request_count("POST /users/@me/channels") == len(members)
+    assert h.fake.request_count(status=429) == 0 and h.fake.invalid_request_count() == 0
