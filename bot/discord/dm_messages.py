@@ -21,17 +21,35 @@ from bot.discord.limits import (
 )
 from bot.models import Paper
 
+_CACHE_MAX = 4096
+# paper id -> (the paper it was built from, its embed, the embed's length). A day's DMs to many
+# members share papers (the store hands out one object per paper), so each is built once; a
+# changed paper is a new object and is built again.
+_cache: dict[str, tuple[Paper, Json, int]] = {}
+
+
+def _embed(paper: Paper) -> tuple[Json, int]:
+    """One paper's embed, fitted, and its length towards the 6,000."""
+    hit = _cache.get(paper.id)
+    if hit is not None and (hit[0] is paper or hit[0] == paper):
+        return hit[1], hit[2]
+    fitted: Json = fit_message({"embeds": [paper_embed(paper, source=credited_source(paper))]})
+    embed: Json = fitted["embeds"][0]
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[paper.id] = (paper, embed, embed_length(embed))
+    return embed, _cache[paper.id][2]
+
 
 def dm_messages(papers: Sequence[Paper], more: int, heading: str) -> list[Json]:
-    """The DM's bodies, in order; every paper is in exactly one of them, as one embed."""
-    embeds = [
-        fit_message({"embeds": [paper_embed(p, source=credited_source(p))]})["embeds"][0]
-        for p in papers
-    ]
+    """The DM's bodies, in order; every paper is in exactly one of them, as one embed.
+
+    Bodies of different DMs may share embed objects: send them as they are, never edit them.
+    """
     groups: list[list[Json]] = []
     size = 0
-    for embed in embeds:
-        length = embed_length(embed)
+    for paper in papers:
+        embed, length = _embed(paper)
         if not groups or len(groups[-1]) >= EMBEDS_MAX or size + length > EMBED_TOTAL_MAX:
             groups.append([])
             size = 0

@@ -139,21 +139,20 @@ class DmPublisher:
             return []
         day = now.date().isoformat()
         size = self.settings.daily_size
-        found = await self._store.dms.candidates(users, "daily")
+        waiting = await self._store.dms.count_waiting(users, "daily")
+        full = [u for u in users if waiting[u][0] > size]
+        found = await self._store.dms.candidates(users, "daily", limit=size)
         messages: list[_Message] = []
-        dropped: list[int] = []
         for user_id in users:
-            ranked = found.get(user_id, [])
-            chosen, rest = ranked[:size], ranked[size:]
-            dropped.extend(item.id for item, _ in rest)
+            chosen = found.get(user_id, [])
+            more = max(0, waiting[user_id][0] - len(chosen))
             if chosen:
-                messages.extend(
-                    self._split(user_id, f"d{day}", chosen, len(rest), daily_heading(day))
-                )
+                messages.extend(self._split(user_id, f"d{day}", chosen, more, daily_heading(day)))
+        seen = max((top for _, top in waiting.values()), default=0)  # later ones stay
         async with self._store.transaction():
             await self._store.dms.plan([(m.nonce, [i.id for i in m.items]) for m in messages])
-            if dropped:
-                await self._store.dms.mark_skipped(dropped, FULL)
+            if full:  # what did not fit is counted in the DM and dropped, never sent later
+                await self._store.dms.drop_unplanned(full, "daily", FULL, seen)
             await self._store.follows.set_last_daily(users, day)
         return messages
 

@@ -317,10 +317,24 @@ class DmQueue(Protocol):
         ...
 
     async def candidates(
-        self, user_ids: Sequence[int], mode: FollowMode
+        self, user_ids: Sequence[int], mode: FollowMode, *, limit: int | None = None
     ) -> dict[int, list[tuple[DmItem, Paper]]]:
         """Unplanned queued items of these members in one mode, best first: most upvoted,
-        then most relevant (follows matched), then newest."""
+        then most relevant (follows matched), then newest; at most `limit` per member."""
+        ...
+
+    async def count_waiting(
+        self, user_ids: Sequence[int], mode: FollowMode
+    ) -> dict[int, tuple[int, int]]:
+        """(how many, the highest item id) of each member's unplanned queued items in one mode;
+        (0, 0) for a member with none."""
+        ...
+
+    async def drop_unplanned(
+        self, user_ids: Sequence[int], mode: FollowMode, reason: str, up_to_id: int
+    ) -> int:
+        """Skip these members' unplanned queued items in one mode, up to an item id (what a
+        full daily DM left out); items queued after it stay. Returns how many."""
         ...
 
     async def plan(self, messages: Sequence[tuple[str, Sequence[int]]]) -> None:

@@ -214,27 +214,53 @@ class PostgresDmQueue:
         return [int(r[0]) for r in rows]
 
     async def candidates(
-        self, user_ids: Sequence[int], mode: FollowMode
+        self, user_ids: Sequence[int], mode: FollowMode, *, limit: int | None = None
     ) -> dict[int, list[tuple[DmItem, Paper]]]:
         out: dict[int, list[tuple[DmItem, Paper]]] = {u: [] for u in user_ids}
         if not user_ids:
             return out
         rows = await self._s.fetch(
-            "SELECT q.id AS q_id, q.user_id, q.paper_id, q.follow_id, q.mode, q.relevance, "
-            f"q.state, q.queued_at, q.nonce, q.attempted_at, q.message_id, q.error, {codec.PAPER_SELECT} "
+            "SELECT * FROM (SELECT q.*, row_number() OVER (PARTITION BY q.user_id "
+            "ORDER BY coalesce(p.upvotes, -1) DESC, q.relevance DESC, "
+            "coalesce(p.published, p.first_seen) DESC, q.id) AS rank "
             "FROM dm_queue q JOIN papers p ON p.id = q.paper_id "
             "WHERE q.user_id = ANY($1::bigint[]) AND q.state = 'queued' "
-            "AND q.nonce IS NULL AND q.mode = $2 "
-            "ORDER BY q.user_id, coalesce(p.upvotes, -1) DESC, q.relevance DESC, "
-            "coalesce(p.published, p.first_seen) DESC, q.id",
+            "AND q.nonce IS NULL AND q.mode = $2) ranked "
+            "WHERE $3::int IS NULL OR rank <= $3::int ORDER BY user_id, rank",
+            list(user_ids), mode, limit,
+        )  # fmt: skip
+        items = [_item(r) for r in rows]
+        # Members share papers: each is read once and the same object handed to every member.
+        wanted = list(dict.fromkeys(i.paper_id for i in items))
+        paper_rows = await self._s.fetch(
+            f"SELECT {codec.PAPER_SELECT} FROM papers p WHERE p.id = ANY($1::text[])", wanted
+        )
+        papers = {str(r["id"]): codec.paper_from_row(r) for r in paper_rows}
+        for item in items:
+            out[item.user_id].append((item, papers[item.paper_id]))
+        return out
+
+    async def count_waiting(
+        self, user_ids: Sequence[int], mode: FollowMode
+    ) -> dict[int, tuple[int, int]]:
+        out = dict.fromkeys(user_ids, (0, 0))
+        rows = await self._s.fetch(
+            "SELECT user_id, count(*), max(id) FROM dm_queue WHERE user_id = ANY($1::bigint[]) "
+            "AND state = 'queued' AND nonce IS NULL AND mode = $2 GROUP BY user_id",
             list(user_ids), mode,
         )  # fmt: skip
-        for row in rows:
-            values = dict(row)
-            values["id"] = values["q_id"]
-            item = common.dm_item_from_values(values, time=codec.utc)
-            out[item.user_id].append((item, codec.paper_from_row(row)))
+        out.update((int(r[0]), (int(r[1]), int(r[2]))) for r in rows)
         return out
+
+    async def drop_unplanned(
+        self, user_ids: Sequence[int], mode: FollowMode, reason: str, up_to_id: int
+    ) -> int:
+        status = await self._s.execute(
+            "UPDATE dm_queue SET state = 'skipped', error = $1 WHERE user_id = ANY($2::bigint[]) "
+            "AND state = 'queued' AND nonce IS NULL AND mode = $3 AND id <= $4",
+            reason, list(user_ids), mode, up_to_id,
+        )  # fmt: skip
+        return _count(status)
 
     async def plan(self, messages: Sequence[tuple[str, Sequence[int]]]) -> None:
         nonces = [nonce for nonce, ids in messages for _ in ids]

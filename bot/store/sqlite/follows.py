@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import builtins
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
@@ -15,6 +16,7 @@ from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks
 
 _WAITING = "('queued', 'sending')"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _follow(row: sqlite3.Row) -> Follow:
@@ -211,31 +213,89 @@ class SqliteDmQueue:
         return [int(r[0]) for r in rows]
 
     async def candidates(
-        self, user_ids: Sequence[int], mode: FollowMode
+        self, user_ids: Sequence[int], mode: FollowMode, *, limit: int | None = None
     ) -> dict[int, list[tuple[DmItem, Paper]]]:
+        """Ranked here rather than in SQL: a join would read each paper's whole row once per
+        member it is owed to; this reads the queue's small rows and each paper once."""
         out: dict[int, list[tuple[DmItem, Paper]]] = {u: [] for u in user_ids}
+        # (id, user_id, paper_id, follow_id, relevance, queued_at), as plain tuples: fast to sort
+        waiting: list[tuple[Any, ...]] = []
         for part in chunks([str(u) for u in user_ids]):
             rows = await self._conns.fetchall(
-                "SELECT q.id AS q_id, q.user_id, q.paper_id, q.follow_id, q.mode, q.relevance, "
-                "q.state, q.queued_at, q.nonce, q.attempted_at, q.message_id, q.error, p.* "
-                "FROM dm_queue q JOIN papers p ON p.id = q.paper_id "
-                f"WHERE q.user_id IN ({marks(part)}) AND q.state = 'queued' "
-                "AND q.nonce IS NULL AND q.mode = ? "
-                "ORDER BY q.user_id, coalesce(p.upvotes, -1) DESC, q.relevance DESC, "
-                "coalesce(p.published, p.first_seen) DESC, q.id",
+                "SELECT id, user_id, paper_id, follow_id, relevance, queued_at FROM dm_queue "
+                f"WHERE user_id IN ({marks(part)}) AND state = 'queued' AND nonce IS NULL "
+                "AND mode = ?",
                 (*[int(u) for u in part], mode),
             )
-            for row in rows:
-                values = dict(row)
-                values["id"] = values["q_id"]
-                item = common.dm_item_from_values(values, time=codec.parse_ts)
-                out[item.user_id].append((item, codec.paper_from_row(row)))
+            waiting.extend(tuple(r) for r in rows)
+        wanted = list({r[2] for r in waiting})
+        papers: dict[str, Paper] = {}
+        for part in chunks(wanted):
+            rows = await self._conns.fetchall(
+                f"SELECT * FROM papers WHERE id IN ({marks(part)})", part
+            )
+            papers.update((str(r["id"]), codec.paper_from_row(r)) for r in rows)
+        # Per member: most upvoted, then most relevant, then newest, then first queued.
+        votes = {pid: -(p.upvotes if p.upvotes is not None else -1) for pid, p in papers.items()}
+        age = {pid: -(p.published or p.first_seen or _EPOCH).timestamp()
+               for pid, p in papers.items()}  # fmt: skip
+        waiting.sort(key=lambda r: (r[1], votes[r[2]], -r[4], age[r[2]], r[0]))
+        taken = 0
+        previous = None
+        for row_id, user_id, paper_id, follow_id, relevance, queued in waiting:
+            if user_id != previous:
+                previous, taken = user_id, 0
+            if limit is not None and taken >= limit:
+                continue
+            taken += 1
+            queued_at = codec.parse_ts(queued)
+            assert queued_at is not None
+            item = DmItem(
+                id=row_id, user_id=user_id, paper_id=paper_id, mode=mode,
+                state=DeliveryState.QUEUED, queued_at=queued_at, follow_id=follow_id,
+                relevance=relevance,
+            )  # fmt: skip
+            out[user_id].append((item, papers[paper_id]))
         return out
 
+    async def count_waiting(
+        self, user_ids: Sequence[int], mode: FollowMode
+    ) -> dict[int, tuple[int, int]]:
+        out = dict.fromkeys(user_ids, (0, 0))
+        for part in chunks([str(u) for u in user_ids]):
+            rows = await self._conns.fetchall(
+                f"SELECT user_id, count(*), max(id) FROM dm_queue WHERE user_id IN ({marks(part)}) "
+                "AND state = 'queued' AND nonce IS NULL AND mode = ? GROUP BY user_id",
+                (*[int(u) for u in part], mode),
+            )
+            out.update((int(r[0]), (int(r[1]), int(r[2]))) for r in rows)
+        return out
+
+    async def drop_unplanned(
+        self, user_ids: Sequence[int], mode: FollowMode, reason: str, up_to_id: int
+    ) -> int:
+        dropped = 0
+        async with self._conns.transaction():
+            for part in chunks([str(u) for u in user_ids]):
+                cur = await self._conns.writer.execute(
+                    "UPDATE dm_queue SET state = 'skipped', error = ? "
+                    f"WHERE user_id IN ({marks(part)}) AND state = 'queued' AND nonce IS NULL "
+                    "AND mode = ? AND id <= ?",
+                    (reason, *[int(u) for u in part], mode, up_to_id),
+                )
+                dropped += cur.rowcount or 0
+        return dropped
+
     async def plan(self, messages: Sequence[tuple[str, Sequence[int]]]) -> None:
-        rows = [(nonce, i) for nonce, ids in messages for i in ids]
-        if rows:
-            await self._each("UPDATE dm_queue SET nonce = ? WHERE id = ?", rows)
+        pairs = [[i, nonce] for nonce, ids in messages for i in ids]
+        if not pairs:
+            return
+        async with self._conns.transaction():  # one statement: a day's plan is 100,000s of rows
+            await self._conns.writer.execute(
+                "UPDATE dm_queue SET nonce = json_extract(j.value, '$[1]') FROM json_each(?) j "
+                "WHERE dm_queue.id = json_extract(j.value, '$[0]')",
+                (json.dumps(pairs),),
+            )
 
     async def planned(self, now: datetime, *, in_flight: bool) -> list[DmItem]:
         if in_flight:

@@ -94,6 +94,10 @@ async def test_candidates_rank_and_plan_then_send(db: Database, clock: FakeClock
     assert found[7] == []
     assert [p.id for _, p in found[1]] == ["2401.00002", "2401.00001", "2401.00003"]
     assert (await db.dms.candidates([1], "daily"))[1] == []
+    top = await db.dms.candidates([1], "instant", limit=2)
+    assert [p.id for _, p in top[1]] == ["2401.00002", "2401.00001"]
+    waiting = await db.dms.count_waiting([1, 7], "instant")
+    assert waiting[7] == (0, 0) and waiting[1][0] == 3
     ids = [item.id for item, _ in found[1]]
     assert found[1][0][0].paper_id == "2401.00002" and found[1][2][0].relevance == 3
     async with db.transaction():
@@ -167,6 +171,25 @@ async def test_notice_is_told_once_and_forget_leaves_nothing(db: Database) -> No
     assert await db.follows.last_daily(1) is None
     assert [i.user_id for i in await db.dms.items()] == [2]
     assert await db.follows.forget(1) == 0
+
+
+async def test_drop_unplanned_leaves_planned_and_later_items(db: Database) -> None:
+    await db.papers.upsert([paper(f"2401.0000{n}") for n in range(1, 5)])
+    f = await db.follows.add(1, "a", "a")
+    await db.dms.queue([(1, f"2401.0000{n}", f.id, "daily", 1) for n in range(1, 4)])
+    first, _, third = (i.id for i in await db.dms.items())
+    await db.dms.plan([("n", [first])])
+    upto = (await db.dms.count_waiting([1], "daily"))[1][1]
+    assert upto == third
+    await db.dms.queue([(1, "2401.00004", f.id, "daily", 1)])  # arrives meanwhile
+    assert await db.dms.drop_unplanned([1], "daily", "full", upto) == 2
+    states = [(i.paper_id, i.state, i.error) for i in await db.dms.items()]
+    assert states == [
+        ("2401.00001", DeliveryState.QUEUED, None),
+        ("2401.00002", DeliveryState.SKIPPED, "full"),
+        ("2401.00003", DeliveryState.SKIPPED, "full"),
+        ("2401.00004", DeliveryState.QUEUED, None),
+    ]
 
 
 async def test_removing_a_follow_drops_only_its_unplanned_items(db: Database) -> None:
