@@ -1,14 +1,18 @@
-"""Matching for one poll: `compile_feeds` + `match_batch` of new papers against many feeds.
+"""Matching for one poll: `compile_feeds` + `match_batch` of new papers against many feeds,
+then the same pass with as many personal follows beside the feeds (`match_everything`), and
+the daily DM build for as many members (`daily_dms`).
 
-Feed queries are built from the corpus' own vocabulary, the way people write them. The floor
-builds the same in-memory FTS5 table and runs each distinct compiled expression once.
+Feed and follow queries are built from the corpus' own vocabulary, the way people write them.
+The floor builds the same in-memory FTS5 table and runs each distinct compiled expression once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 import statistics
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,8 +21,13 @@ from typing import Any
 
 from bench import corpus as corpus_module
 from bench.harness import Benchmark, Context, log, ratio, read_papers, timed
-from bot.models import Feed, FeedOrigin, FeedSpec, Paper
-from bot.services.matching import compile_feeds, match_batch
+from bot.discord import dm_messages as dm_module
+from bot.discord.dm_messages import dm_messages
+from bot.models import Feed, FeedOrigin, FeedSpec, Follow, Paper
+from bot.services.dm import DmPublisher
+from bot.services.follows import FollowSettings
+from bot.services.matching import compile_feeds, compile_follows, match_batch, match_everything
+from bot.store import open_store
 
 
 def make_feed_queries(count: int, seed: int) -> list[tuple[str, tuple[str, ...]]]:
@@ -114,6 +123,18 @@ def measure(ctx: Context) -> dict[str, Any]:
         pairs = match_batch(compiled, papers, now)
         match_times.append(time.perf_counter() - started)
     expressions = list(dict.fromkeys(c.fts for _, c in compiled if c.fts is not None))
+    follows = make_follows(s.feeds, ctx.seed)
+    both_times: list[float] = []
+    dms: list[Any] = []
+    for _ in range(s.match_reps):
+        started = time.perf_counter()
+        compiled_feeds = compile_feeds(feeds)
+        compiled_follows = compile_follows(follows)
+        pairs_both, dms = match_everything(compiled_feeds, compiled_follows, papers, now)
+        both_times.append(time.perf_counter() - started)
+    assert pairs_both == pairs  # follows change nothing for feeds
+    both_s = statistics.median(both_times)
+    log(f"matching with {len(follows)} follows: {both_s:.3f} s median ({len(dms)} DM items)")
     floor_times = [timed(lambda: _floor_match(papers, expressions)) for _ in range(s.match_reps)]
     totals = [a + b for a, b in zip(compile_times, match_times, strict=True)]
     total_s = statistics.median(totals)
@@ -134,9 +155,115 @@ def measure(ctx: Context) -> dict[str, Any]:
         "match_seconds": round(statistics.median(match_times), 4),
         "floor_seconds": round(floor_s, 4),
         "ratio_vs_floor": ratio(total_s, floor_s),
+        "follows": len(follows),
+        "follow_members": len({f.user_id for f in follows}),
+        "dm_items": len(dms),
+        "with_follows_seconds": round(both_s, 4),
+        "with_follows_seconds_max": round(max(both_times), 4),
     }
+
+
+def make_follows(count: int, seed: int) -> list[Follow]:
+    """`count` personal follows over count/2 members (two each), daily and instant, some with
+    an upvote floor, with queries written like the feeds' (another seed)."""
+    rng = random.Random(f"follows:{seed}")
+    return [
+        Follow(
+            id=i + 1,
+            user_id=10_000 + i // 2,
+            name=f"follow-{i + 1}",
+            query=q,
+            mode="instant" if rng.random() < 0.2 else "daily",
+            min_upvotes=5 if rng.random() < 0.1 else 0,
+        )
+        for i, (q, _) in enumerate(make_feed_queries(count, seed + 1))
+    ]
+
+
+def measure_daily(ctx: Context) -> dict[str, Any]:
+    """The daily DM build for `feeds` members, each owed 15 papers: who is due, their best
+    papers, the messages (one embed a paper, Discord's limits) and the plan, committed."""
+    s = ctx.settings
+    members = s.feeds
+    per_member = 15
+    reps = max(1, min(s.match_reps, 3))
+    source = ctx.corpus(s.poll_papers, seed=ctx.seed + 2)
+    now = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    papers = [replace(p, published=now - timedelta(hours=2), upvotes=i % 97)
+              for i, p in enumerate(read_papers(source, s.poll_papers))]  # fmt: skip
+    rng = random.Random(f"daily:{ctx.seed}")
+
+    async def one_run(folder: str) -> tuple[float, dict[str, Any]]:
+        async with open_store(f"{folder}/daily.sqlite3", clock=lambda: now) as store:
+            await store.papers.upsert(papers)
+            conns = store.connections
+            async with conns.transaction():
+                await conns.writer.executemany(
+                    "INSERT INTO follows (id, user_id, name, query, mode, time, created_at) "
+                    "VALUES (?, ?, 'f', 'x', 'daily', '08:00', '2026-01-01T00:00:00Z')",
+                    [(m + 1, 10_000 + m) for m in range(members)],
+                )
+            items = [
+                (10_000 + m, p.id, m + 1, "daily", 1)
+                for m in range(members)
+                for p in rng.sample(papers, min(per_member, len(papers)))
+            ]
+            await store.dms.queue(items)  # type: ignore[arg-type]
+            publisher = DmPublisher(store, _NoMessenger(), dm_messages, lambda: now,
+                                    FollowSettings(daily_size=10))  # fmt: skip
+            dm_module._cache.clear()  # cold: every paper's embed is built in the measurement
+            started, cpu = time.perf_counter(), time.process_time()
+            planned = await publisher.plan_daily(now)
+            seconds = time.perf_counter() - started
+            cpu_times.append(time.process_time() - cpu)  # both threads: loaded machines
+            return seconds, {
+                "messages": len(planned),
+                "members_planned": len({m.user_id for m in planned}),
+                "papers_planned": sum(len(m.items) for m in planned),
+                "queued_items": len(items),
+            }
+
+    times: list[float] = []
+    cpu_times: list[float] = []
+    figures: dict[str, Any] = {}
+    for _ in range(reps):
+        with tempfile.TemporaryDirectory(dir=ctx.workdir) as folder:
+            seconds, figures = asyncio.run(one_run(folder))
+        times.append(seconds)
+    median = statistics.median(times)
+    log(
+        f"daily DM build for {members} members: {median:.3f} s median, "
+        f"{statistics.median(cpu_times):.3f} s CPU"
+    )
+    return {
+        "description": "DmPublisher.plan_daily: members due, their 10 best of 15 queued papers, "
+        "the DM messages (one embed a paper) and the plan committed; no floor",
+        "members": members,
+        "per_member": per_member,
+        "reps": reps,
+        "seconds": round(median, 4),
+        "seconds_max": round(max(times), 4),
+        "cpu_seconds": round(statistics.median(cpu_times), 4),
+        **figures,
+        "ratio_vs_floor": None,
+    }
+
+
+class _NoMessenger:
+    """The build sends nothing."""
+
+    async def send_dm(self, user_id: int, body: Any, *, nonce: str) -> Any:
+        raise AssertionError("the build does not send")
+
+    async def find_dm(self, user_id: int, nonce: str) -> Any:
+        return None
 
 
 BENCHMARK = Benchmark(
     "matching", "one poll: compile_feeds + match_batch of new papers against many feeds", measure
+)
+DAILY_BENCHMARK = Benchmark(
+    "daily_dms",
+    "the daily DM build for many members (plan_daily, messages included)",
+    measure_daily,
 )

@@ -69,6 +69,17 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         add(
             f"matching {matching['papers']} x {matching['feeds']} s", matching["seconds"], "<=", 2.0
         )
+        if "with_follows_seconds" in matching:
+            add(
+                f"matching {matching['papers']} x {matching['feeds']} feeds + "
+                f"{matching['follows']} follows s",
+                matching["with_follows_seconds"],
+                "<=",
+                2.0,
+            )
+    daily = results.get("daily_dms")
+    if daily:
+        add(f"daily DM build {daily['members']} members s", daily["seconds"], "<=", 5.0)
     return out
 
 
@@ -131,8 +142,13 @@ def print_report(doc: dict[str, Any]) -> None:
         print(
             f"\nmatching: {matching['papers']} papers x {matching['feeds']} feeds: "
             f"{matching['seconds']} s (compile {matching['compile_seconds']} s, "
-            f"match {matching['match_seconds']} s), floor {matching['floor_seconds']} s"
+            f"match {matching['match_seconds']} s), floor {matching['floor_seconds']} s; "
+            f"with {matching.get('follows', 0)} follows {matching.get('with_follows_seconds')} s"
         )
+    daily = doc["benchmarks"].get("daily_dms")
+    if daily:
+        print(f"daily DMs: {daily['members']} members: {daily['seconds']} s, "
+              f"{daily['messages']} messages")  # fmt: skip
     print("\ntargets")
     for t in doc["targets"]:
         print(

@@ -46,6 +46,7 @@ REGISTRY: dict[str, Benchmark] = {
         search.BENCHMARK,
         ingest.BENCHMARK,
         matching.BENCHMARK,
+        matching.DAILY_BENCHMARK,
         fanout.BENCHMARK,
         memory.BENCHMARK,
         interaction.BENCHMARK,

@@ -17,9 +17,10 @@ import httpx
 
 from bot import USER_AGENT
 from bot.clock import Clock, utcnow
-from bot.config import Config
+from bot.config import Config, FollowsConfig
 from bot.metrics import Metrics
 from bot.services.feeds import FeedService
+from bot.services.follows import FollowService, FollowSettings
 from bot.services.library import Library
 from bot.services.poller import Poller
 from bot.sources.arxiv import ArxivSource
@@ -46,15 +47,28 @@ class Services:
     # Set by whatever queues deliveries; the publisher waits on it (see bot.discord.runner).
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     feeds: FeedService = field(init=False)
+    follows: FollowService = field(init=False)
 
     def __post_init__(self) -> None:
         self.feeds = FeedService(self.store, self.clock, self.wake.set)
+        self.follows = FollowService(self.store, self.clock, follow_settings(self.config.follows))
 
     @property
     def library(self) -> Library:
         """The library over the sources enabled now (Hugging Face first, then arXiv)."""
         lookups = [s for s in (self.huggingface, self.arxiv) if s is not None]
         return Library(self.store, self.clock, self.wake.set, lookups, self.huggingface)
+
+
+def follow_settings(section: FollowsConfig) -> FollowSettings:
+    """The `[follows]` keys as the follows service and the DM publisher take them."""
+    return FollowSettings(
+        enabled=section.enabled,
+        max_per_user=section.max_per_user,
+        default_time=section.default_time,
+        daily_size=section.daily_size,
+        instant_window=section.instant_window,
+    )
 
 
 def _each(hooks: list[AfterStore]) -> AfterStore | None:

@@ -100,6 +100,17 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class FollowsConfig:
+    """Personal follows delivered by DM (issue 16)."""
+
+    enabled: bool = True
+    max_per_user: int = 20
+    default_time: str = "08:00"  # UTC, daily follows
+    daily_size: int = 10
+    instant_window: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
 class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -108,6 +119,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     feeds: tuple[FeedSpec, ...] = ()
     path: str | None = None  # the file it came from, None when defaults only
+    follows: FollowsConfig = field(default_factory=FollowsConfig)
 
 
 def resolve_config_path(cli_path: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
@@ -310,7 +322,7 @@ def _as_choice(*choices: str) -> Callable[[Any], str]:
 
 def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file: bool) -> Config:
     top = _Reader(filename, "", raw)
-    top.check_keys({"discord", "database", "sources", "health", "logging", "feeds"})
+    top.check_keys({"discord", "database", "sources", "health", "logging", "feeds", "follows"})
     discord = _discord(_Reader(filename, "[discord]", raw.get("discord", {})), env)
     database = _database(_Reader(filename, "[database]", raw.get("database", {})), env)
     sources_table = _Reader(filename, "[sources]", raw.get("sources", {}))
@@ -323,6 +335,7 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
     )
     health = _health(_Reader(filename, "[health]", raw.get("health", {})))
     logging_ = _logging(_Reader(filename, "[logging]", raw.get("logging", {})))
+    follows = _follows(_Reader(filename, "[follows]", raw.get("follows", {})))
     feeds_raw = raw.get("feeds", [])
     if not isinstance(feeds_raw, list):
         raise ConfigError(f"{filename}: feeds: expected [[feeds]] tables, got {_show(feeds_raw)}")
@@ -342,7 +355,26 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
         logging=logging_,
         feeds=feeds,
         path=filename if from_file else None,
+        follows=follows,
     )
+
+
+def _as_hhmm(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError
+    return value
+
+
+def _follows(r: _Reader) -> FollowsConfig:
+    r.check_keys({"enabled", "max_per_user", "default_time", "daily_size", "instant_window"})
+    d = FollowsConfig()
+    return FollowsConfig(
+        enabled=r.get("enabled", d.enabled, _as_bool, "expected true or false"),
+        max_per_user=r.get("max_per_user", d.max_per_user, _as_int(1, 1000), "expected a whole number from 1 to 1000"),
+        default_time=r.get("default_time", d.default_time, _as_hhmm, 'expected a UTC time like "08:00"'),
+        daily_size=r.get("daily_size", d.daily_size, _as_int(1, 50), "expected a whole number from 1 to 50"),
+        instant_window=r.get("instant_window", d.instant_window, _as_duration, 'expected a duration like "5m"'),
+    )  # fmt: skip
 
 
 def _discord(r: _Reader, env: Mapping[str, str]) -> DiscordConfig:
@@ -585,6 +617,13 @@ def describe(config: Config) -> dict[str, Any]:
             "levels": dict(config.logging.levels),
         },
         "feeds": [feed_spec_to_dict(f) for f in config.feeds],
+        "follows": {
+            "enabled": config.follows.enabled,
+            "max_per_user": config.follows.max_per_user,
+            "default_time": config.follows.default_time,
+            "daily_size": config.follows.daily_size,
+            "instant_window": format_duration(config.follows.instant_window),
+        },
     }
 
 

@@ -9,6 +9,7 @@ Discord error handler can turn it into one clear line instead of a traceback::
     ├── PaperIdError         a string that names no arXiv paper (exit 2)
     ├── UsageError           a command that cannot be carried out as asked (exit 2)
     ├── UserFacingError      a slash command refused (permission, channel kind): shown as it is
+    │   └── FollowError          a personal follow that cannot be made or found
     ├── SemanticUnavailable  a semantic feature without the extra installed (exit 2)
     ├── StoreError           the database cannot be opened, migrated or written (exit 1)
     │   └── DuplicateFeedName    a feed of that name already exists in the guild
@@ -18,7 +19,8 @@ Discord error handler can turn it into one clear line instead of a traceback::
     └── DeliveryError        a post to Discord failed (see bot.services.publisher)
         ├── ChannelUnavailable   403 / 404 on the feed's channel: the feed pauses
         ├── MessageRejected      400: this message can never be sent; it is marked failed
-        └── DeliveryRetryable    5xx, timeouts: retried later with backoff
+        ├── DeliveryRetryable    5xx, timeouts: retried later with backoff
+        └── DmRefused            a member's DMs are closed: their follows pause
 """
 
 from __future__ import annotations
@@ -109,3 +111,11 @@ class SemanticUnavailable(PaperfeedError):
     """A semantic feature was asked for but the `semantic` extra is not installed."""
 
     exit_code = 2
+
+
+class DmRefused(DeliveryError):
+    """The member does not accept DMs from the bot (50007, 50278, 403): pause, never retry."""
+
+
+class FollowError(UserFacingError):
+    """A personal follow that cannot be made or found; the message says why in one line."""

@@ -8,6 +8,7 @@ store when `/metrics` is scraped, so they are never stale and cost nothing betwe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 SOURCES = NAMES
 DELIVERY_OUTCOMES = ("sent", "failed", "skipped", "retried")
+DM_OUTCOMES = ("sent", "refused", "failed", "retried")
 DISCORD_STATUS_CLASSES = ("2xx", "3xx", "4xx", "429", "5xx", "error")
 # Polls take from under a second (a 304) to minutes (a paced arXiv API walk).
 _POLL_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -93,12 +95,26 @@ _DEFINITIONS = (
     _Definition("feeds_paused", Gauge, "paperfeed_feeds_paused",
                 "Feeds that are paused (read at scrape)."),
     _Definition("feeds_total", Gauge, "paperfeed_feeds", "Feeds in the database (read at scrape)."),
+    _Definition("dms", Counter, "paperfeed_dms",
+                "Personal-follow DM messages by outcome: sent, refused (DMs closed), failed, retried.",
+                ("dm_outcome",)),
+    _Definition("follows_total", Gauge, "paperfeed_follows",
+                "Members' personal follows in the database (read at scrape)."),
+    _Definition("follows_paused", Gauge, "paperfeed_follows_paused",
+                "Personal follows that are paused, e.g. DMs closed (read at scrape)."),
+    _Definition("dms_refused_total", Gauge, "paperfeed_dms_refused_stored",
+                "DMs refused because a member's DMs are closed, as recorded (read at scrape)."),
     _Definition("discord_requests", Counter, "paperfeed_discord_requests",
                 "Discord REST requests by status class (2xx, 4xx, 429, 5xx, error = no answer).",
                 ("status",)),
 )  # fmt: skip
 # Known label values start at zero, so dashboards and rate() see them before the first event.
-_KNOWN_VALUES = {"source": SOURCES, "outcome": DELIVERY_OUTCOMES, "status": DISCORD_STATUS_CLASSES}
+_KNOWN_VALUES = {
+    "source": SOURCES,
+    "outcome": DELIVERY_OUTCOMES,
+    "status": DISCORD_STATUS_CLASSES,
+    "dm_outcome": DM_OUTCOMES,
+}
 
 
 class Metrics:
@@ -118,6 +134,10 @@ class Metrics:
     feeds_paused: Gauge
     feeds_total: Gauge
     discord_requests: Counter
+    dms: Counter
+    follows_total: Gauge
+    follows_paused: Gauge
+    dms_refused_total: Gauge
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -150,6 +170,12 @@ class Metrics:
         if outcome == "sent" and latency_seconds is not None:
             self.delivery_latency.observe(max(0.0, latency_seconds))
 
+    def record_dm(self, outcome: str, messages: int = 1) -> None:
+        """Count DM messages by outcome (the DM publisher's observer)."""
+        if outcome not in DM_OUTCOMES:
+            raise ValueError(f"unknown DM outcome {outcome!r}")
+        self.dms.labels(dm_outcome=outcome).inc(messages)
+
     def record_discord_response(self, status: int | None) -> None:
         """Count one Discord REST answer by class (None when the request got no answer at all)."""
         self.discord_requests.labels(status=status_class(status)).inc()
@@ -161,6 +187,10 @@ class Metrics:
         feeds = await store.feeds.list()
         self.feeds_total.set(len(feeds))
         self.feeds_paused.set(sum(1 for f in feeds if f.paused))
+        follows = await store.follows.counts()
+        self.follows_total.set(follows["follows"])
+        self.follows_paused.set(follows["follows"] - follows["active"])
+        self.dms_refused_total.set((await store.dms.counts(datetime.now(UTC)))["refused"])
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""

@@ -206,6 +206,7 @@ class DeliveryState(enum.StrEnum):
     SENT = "sent"  # Discord answered with a message id
     FAILED = "failed"  # Discord refused it for good (e.g. 400); the reason is kept
     SKIPPED = "skipped"  # dropped on purpose (e.g. a digest that over-filled)
+    REFUSED = "refused"  # a DM the member's closed DMs refused (personal follows only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +235,43 @@ class DueDelivery:
     nonce: str | None
     thread_id: int | None
     attempted_at: datetime | None
+
+
+FollowMode = Literal["daily", "instant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """A member's personal follow: a query whose matches reach them by DM."""
+
+    id: int
+    user_id: int
+    name: str
+    query: str
+    mode: FollowMode = "daily"
+    time: str = "08:00"  # HH:MM UTC, when a daily follow's DM goes
+    min_upvotes: int = 0
+    paused: bool = False
+    pause_reason: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DmItem:
+    """One paper owed to one member by DM (each paper once per member), and its attempt."""
+
+    id: int
+    user_id: int
+    paper_id: str
+    mode: FollowMode
+    state: DeliveryState
+    queued_at: datetime
+    follow_id: int | None = None
+    relevance: int = 1  # how many of the member's follows matched it
+    nonce: str | None = None  # set when the item is planned into a message
+    attempted_at: datetime | None = None
+    message_id: int | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from bot.app import Services
 from bot.discord.context import BotContext
 from bot.discord.errors import install_error_handler
 from bot.models import FeedOrigin
+from bot.services.dm import DmPublisher
 from bot.services.publisher import Publisher
 from bot.services.scheduler import PollScheduler
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 CogFactory = Callable[[BotContext], commands.Cog]
 
 PUBLISH_INTERVAL = 30.0  # seconds between outbox rounds when nothing wakes the publisher
+DM_INTERVAL = 20.0  # seconds between DM rounds: a daily DM is due to the minute
 SHUTDOWN_GRACE = 8.0  # seconds in-flight sends get to finish on SIGTERM (Docker waits 10)
 
 
@@ -53,6 +55,7 @@ class PaperfeedBot(commands.AutoShardedBot):
         wake: asyncio.Event | None = None,
         sync_global: bool = False,
         background: bool = True,
+        make_dm_publisher: Callable[[discord.Client], DmPublisher] | None = None,
         **options: Any,
     ) -> None:
         # discord.py warns at every start that voice libraries are missing; the bot never
@@ -68,6 +71,10 @@ class PaperfeedBot(commands.AutoShardedBot):
         )
         self.services = services
         self.publisher = make_publisher(self)
+        # Personal follows by DM: none when follows are off or no DM sender is wired.
+        self.dm_publisher = make_dm_publisher(self) if make_dm_publisher is not None else None
+        self._dm_task: asyncio.Task[None] | None = None
+        self._dm_stop = asyncio.Event()
         self.scheduler = scheduler
         self.clock = clock
         self.sync_global = sync_global
@@ -90,6 +97,9 @@ class PaperfeedBot(commands.AutoShardedBot):
             self.scheduler.start(self.clock())
         await self.publisher.reconcile()
         self._publish_task = asyncio.create_task(self._publish_loop(), name="paperfeed publisher")
+        if self.dm_publisher is not None:
+            await self.dm_publisher.reconcile()
+            self._dm_task = asyncio.create_task(self._dm_loop(), name="paperfeed DMs")
 
     async def on_ready(self) -> None:
         await self.bind_config_feeds()
@@ -112,6 +122,17 @@ class PaperfeedBot(commands.AutoShardedBot):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=PUBLISH_INTERVAL)
             self._wake.clear()
+
+    async def _dm_loop(self) -> None:
+        """Send members' DMs as they come due until close(); a failing round never ends it."""
+        assert self.dm_publisher is not None
+        while not self._closing:
+            try:
+                await self.dm_publisher.run_once()
+            except Exception:
+                log.exception("a DM round failed; the next one will try again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dm_stop.wait(), timeout=DM_INTERVAL)
 
     async def bind_config_feeds(self) -> None:
         """Config feeds name only a channel; learn its guild so /feed list shows them there."""
@@ -149,6 +170,8 @@ class PaperfeedBot(commands.AutoShardedBot):
         if not self._closing:
             self._closing = True
             self.publisher.stop()
+            if self.dm_publisher is not None:
+                self.dm_publisher.stop()
             if self.scheduler is not None:
                 await self.scheduler.shutdown()
             self._wake.set()
@@ -159,4 +182,12 @@ class PaperfeedBot(commands.AutoShardedBot):
                     log.warning("deliveries still in flight at shutdown; they will be reconciled")
                     self._publish_task.cancel()
                     await asyncio.gather(self._publish_task, return_exceptions=True)
+            self._dm_stop.set()
+            if self._dm_task is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._dm_task), SHUTDOWN_GRACE)
+                except TimeoutError:
+                    log.warning("DMs still in flight at shutdown; they will be reconciled")
+                    self._dm_task.cancel()
+                    await asyncio.gather(self._dm_task, return_exceptions=True)
         await super().close()

@@ -15,12 +15,15 @@ import aiohttp
 import discord
 from discord.utils import MISSING
 
-from bot.app import Services, open_services
+from bot.app import Services, follow_settings, open_services
 from bot.config import Config
 from bot.discord.client import CogFactory, PaperfeedBot
 from bot.discord.cogs.feeds import FeedsCog
+from bot.discord.cogs.follows import FollowsCog
 from bot.discord.cogs.info import InfoCog
 from bot.discord.cogs.reader import ReaderCog
+from bot.discord.direct import DiscordDirectMessenger
+from bot.discord.dm_messages import dm_messages
 from bot.discord.embeds import credited_source, feed_message
 from bot.discord.endpoints import use_discord_endpoints
 from bot.discord.listings import digest_message
@@ -28,7 +31,9 @@ from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
 from bot.metrics import Metrics
 from bot.models import Paper
-from bot.services.publisher import Body, Publisher
+from bot.services.dm import DmPublisher
+from bot.services.follows import DirectMessenger
+from bot.services.publisher import Body, Publisher, RateLimiter
 from bot.services.scheduler import PollScheduler, plan_jobs
 from bot.sources.registry import SOURCES, section_of
 from bot.web import Check, HealthServer
@@ -42,7 +47,11 @@ RETRY_CAP = 300.0  # the pause between retries doubles up to this
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, aiohttp.ClientError, TimeoutError)
 GATEWAY_ERRORS: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, discord.GatewayNotFound)
 Wait = Callable[[float], Awaitable[bool]]  # pause this long; True if asked to stop meanwhile
-COGS: tuple[CogFactory, ...] = (FeedsCog, ReaderCog, InfoCog)
+COGS: tuple[CogFactory, ...] = (FeedsCog, ReaderCog, InfoCog, FollowsCog)
+# How the bot sends DMs (the Discord layer's DirectMessenger); None: personal follows are kept
+# and matched, but nothing is sent until a messenger is wired here.
+MessengerFactory = Callable[[discord.Client], DirectMessenger]
+MESSENGER: MessengerFactory | None = DiscordDirectMessenger
 
 
 def backoff_delays(first: float = RETRY_FIRST, cap: float = RETRY_CAP) -> Iterator[float]:
@@ -152,6 +161,7 @@ def build_bot(
     with_scheduler: bool = True,
     metrics: Metrics | None = None,
     background: bool = True,
+    make_messenger: MessengerFactory | None = None,
     **options: Any,
 ) -> PaperfeedBot:
     """Wire the bot to the services; tests use this with the loopback Discord."""
@@ -168,6 +178,10 @@ def build_bot(
             after_poll=wake.set,
         )
 
+    # One budget for the requests the bot makes on its own (posts, DMs, opening DM channels),
+    # below Discord's global 50 a second: the two delivery loops run side by side.
+    pace = RateLimiter()
+
     def make_publisher(client: discord.Client) -> Publisher:
         target = DiscordTarget(
             client,
@@ -182,11 +196,33 @@ def build_bot(
             clock,
             build_digest=digest_body,
             on_outcome=on_outcome,
+            limiter=pace,
         )
+
+    messenger = make_messenger or MESSENGER
+    make_dm_publisher = None
+    if messenger is not None and config.follows.enabled:
+
+        def make_dm_publisher(client: discord.Client) -> DmPublisher:
+            assert messenger is not None
+            sender = messenger(client)
+            if isinstance(sender, DiscordDirectMessenger):
+                sender.limiter = pace
+                if metrics is not None:
+                    sender.on_response = metrics.record_discord_response
+            return DmPublisher(
+                services.store,
+                sender,
+                dm_messages,
+                clock,
+                follow_settings(config.follows),
+                limiter=pace,
+                on_outcome=metrics.record_dm if metrics is not None else None,
+            )
 
     return PaperfeedBot(
         services, make_publisher, scheduler, clock=clock, cogs=COGS, wake=wake,
-        background=background, **options,
+        background=background, make_dm_publisher=make_dm_publisher, **options,
     )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Interactive search results: pages only the searcher turns, a paper picker, and a follow button.
+"""Interactive search results: pages only the searcher turns, a paper picker, and follow buttons.
 
 The view holds no store or Discord logic of its own beyond its components: the cog hands it
 callables that fetch a page, open a paper and create a feed, so each can be tested apart.
@@ -30,7 +30,8 @@ OPEN_ID = "search:open"
 PREVIOUS_ID = "search:previous"
 NEXT_ID = "search:next"
 FOLLOW_ID = "search:follow"
-SEARCH_IDS = frozenset({OPEN_ID, PREVIOUS_ID, NEXT_ID, FOLLOW_ID})
+FOLLOW_DM_ID = "search:follow-dm"
+SEARCH_IDS = frozenset({OPEN_ID, PREVIOUS_ID, NEXT_ID, FOLLOW_ID, FOLLOW_DM_ID})
 NOT_YOURS = "Only the person who searched can turn these pages; run `/search` for your own."
 EXPIRED = "These search results have expired (or the bot restarted): run `/search` again."
 FROM_HF_LABEL = "from Hugging Face"
@@ -104,6 +105,7 @@ class SearchView(discord.ui.View):
         fetch: PageFetcher,
         open_paper: PaperOpener,
         follow: Follower | None,
+        follow_dm: Follower | None = None,
         from_hf: Collection[str] = (),
         note: str | None = None,
         timeout: float = 300.0,
@@ -123,6 +125,7 @@ class SearchView(discord.ui.View):
         self._fetch = fetch
         self._open = open_paper
         self._follow = follow
+        self._follow_dm = follow_dm
         self._layout()
 
     @property
@@ -155,6 +158,8 @@ class SearchView(discord.ui.View):
         if self.pages > 1:
             self.add_item(PageButton(PREVIOUS_ID, "◀ Previous", -1, disabled=self.page == 0))
             self.add_item(PageButton(NEXT_ID, "Next ▶", +1, disabled=self.page >= self.pages - 1))
+        if self._follow_dm is not None:
+            self.add_item(FollowDmButton())
         if self._follow is not None:
             self.add_item(FollowButton())
 
@@ -182,6 +187,10 @@ class SearchView(discord.ui.View):
     async def follow(self, interaction: discord.Interaction) -> None:
         if self._follow is not None:
             await self._follow(interaction)
+
+    async def follow_dm(self, interaction: discord.Interaction) -> None:
+        if self._follow_dm is not None:
+            await self._follow_dm(interaction)
 
     async def on_timeout(self) -> None:
         """Grey the components out, so nobody presses a button that no longer answers."""
@@ -240,12 +249,25 @@ class PageButton(discord.ui.Button[SearchView]):
             await self.view.turn(interaction, self.step)
 
 
+class FollowDmButton(discord.ui.Button[SearchView]):
+    """Make the search a personal follow of whoever clicks, delivered by DM."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            custom_id=FOLLOW_DM_ID, label="Follow in my DMs", style=discord.ButtonStyle.primary
+        )
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if self.view is not None:
+            await self.view.follow_dm(interaction)
+
+
 class FollowButton(discord.ui.Button[SearchView]):
     """Make the search a feed of the channel it was run in."""
 
     def __init__(self) -> None:
         super().__init__(
-            custom_id=FOLLOW_ID, label="Follow in this channel", style=discord.ButtonStyle.primary
+            custom_id=FOLLOW_ID, label="Feed for this channel", style=discord.ButtonStyle.secondary
         )
 
     async def callback(self, interaction: discord.Interaction) -> None:

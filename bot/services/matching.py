@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.errors import QueryError
-from bot.models import Feed, Paper
+from bot.models import Feed, Follow, FollowMode, Paper
 from bot.query.compile import CompiledQuery, compile_query
 from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
@@ -48,6 +48,50 @@ def feed_accepts(feed: Feed, paper: Paper) -> bool:
     return not (spec.min_upvotes > 0 and (paper.upvotes or 0) < spec.min_upvotes)
 
 
+# (user id, paper id, follow id, mode, relevance): one paper owed to one member by DM.
+DmMatch = tuple[int, str, int, FollowMode, int]
+
+
+def compile_follows(follows: Sequence[Follow]) -> list[tuple[Follow, CompiledQuery]]:
+    """Compile each follow's query once; one whose stored query no longer parses is skipped."""
+    cache: dict[str, CompiledQuery] = {}
+    out: list[tuple[Follow, CompiledQuery]] = []
+    for follow in follows:
+        if follow.query not in cache:
+            try:
+                cache[follow.query] = compile_query(follow.query)
+            except QueryError as exc:
+                log.warning("follow %d has an unusable query: %s", follow.id, exc)
+                continue
+        out.append((follow, cache[follow.query]))
+    return out
+
+
+def match_follows(
+    follows: Sequence[tuple[Follow, CompiledQuery]],
+    matcher: BatchMatcher,
+    by_id: dict[str, Paper],
+) -> list[DmMatch]:
+    """Each paper once per member, however many of their follows match it: an instant follow's
+    match wins (it is sent soonest), and relevance counts the member's follows that matched."""
+    found: dict[tuple[int, str], tuple[Follow, int]] = {}
+    for follow, compiled in follows:
+        for paper_id in matcher.match(compiled):
+            if follow.min_upvotes > 0 and (by_id[paper_id].upvotes or 0) < follow.min_upvotes:
+                continue
+            key = (follow.user_id, paper_id)
+            seen = found.get(key)
+            if seen is None:
+                found[key] = (follow, 1)
+            else:
+                best = follow if follow.mode == "instant" and seen[0].mode != "instant" else seen[0]
+                found[key] = (best, seen[1] + 1)
+    return [
+        (user_id, paper_id, follow.id, follow.mode, relevance)
+        for (user_id, paper_id), (follow, relevance) in found.items()
+    ]
+
+
 def compile_feeds(feeds: Sequence[Feed]) -> list[tuple[Feed, CompiledQuery]]:
     """Compile each feed's query once; a feed whose stored query no longer parses is skipped."""
     cache: dict[str, CompiledQuery] = {}
@@ -68,9 +112,19 @@ def match_batch(
     feeds: Sequence[tuple[Feed, CompiledQuery]], papers: Sequence[Paper], now: datetime
 ) -> list[tuple[int, str]]:
     """(feed id, paper id) pairs owed, evaluating every feed against this batch only."""
+    return match_everything(feeds, (), papers, now)[0]
+
+
+def match_everything(
+    feeds: Sequence[tuple[Feed, CompiledQuery]],
+    follows: Sequence[tuple[Follow, CompiledQuery]],
+    papers: Sequence[Paper],
+    now: datetime,
+) -> tuple[list[tuple[int, str]], list[DmMatch]]:
+    """Feeds and personal follows in one pass over one index of the batch: (feed pairs, DMs)."""
     recent = [p for p in papers if is_recent(p, now)]
-    if not recent or not feeds:
-        return []
+    if not recent or not (feeds or follows):
+        return [], []
     by_id = {p.id: p for p in recent}
     pairs: list[tuple[int, str]] = []
     with BatchMatcher(recent) as matcher:
@@ -78,19 +132,22 @@ def match_batch(
             for paper_id in matcher.match(compiled):
                 if feed_accepts(feed, by_id[paper_id]):
                     pairs.append((feed.id, paper_id))
-    return pairs
+        dms = match_follows(follows, matcher, by_id) if follows else []
+    return pairs, dms
 
 
 async def queue_matches(store: Database, paper_ids: Sequence[str], now: datetime) -> int:
-    """Match the given (new or changed) papers against every active feed and queue them."""
+    """Match the given (new or changed) papers against every active feed and personal follow,
+    and queue them: posts to feeds' channels, DMs to members."""
     if not paper_ids:
         return 0
     feeds = compile_feeds(await store.feeds.list(active_only=True))
-    if not feeds:
+    follows = compile_follows(await store.follows.list(active_only=True))
+    if not feeds and not follows:
         return 0
     papers = await store.papers.get_many(paper_ids)
-    pairs = await asyncio.to_thread(match_batch, feeds, papers, now)
-    return await store.outbox.queue(pairs)
+    pairs, dms = await asyncio.to_thread(match_everything, feeds, follows, papers, now)
+    return await store.outbox.queue(pairs) + await store.dms.queue(dms)
 
 
 async def backfill_feed(

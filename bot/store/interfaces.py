@@ -18,17 +18,20 @@ import builtins
 import os
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bot.models import (
     Delivery,
     DeliveryState,
+    DmItem,
     DueDelivery,
     Feed,
     FeedOrigin,
     FeedSpec,
+    Follow,
+    FollowMode,
     Paper,
     SearchPage,
     SortOrder,
@@ -227,6 +230,143 @@ class Outbox(Protocol):
         ...
 
 
+class FollowRepository(Protocol):
+    """Members' personal follows and what the bot keeps per member (a notice, the daily DM day).
+
+    A follow name is unique per member; nothing here is ever shown to another member.
+    """
+
+    async def add(
+        self,
+        user_id: int,
+        name: str,
+        query: str,
+        *,
+        mode: FollowMode = "daily",
+        time: str = "08:00",
+        min_upvotes: int = 0,
+    ) -> Follow:
+        """Store a new follow; a name the member already uses is a StoreError."""
+        ...
+
+    async def get(self, follow_id: int) -> Follow | None: ...
+
+    async def find(self, user_id: int, name: str) -> Follow | None: ...
+
+    async def list(
+        self, *, user_id: int | None = None, active_only: bool = False
+    ) -> builtins.list[Follow]:
+        """Follows in creation order, of one member or all, paused ones unless `active_only`."""
+        ...
+
+    async def remove(self, follow_id: int) -> bool:
+        """Delete a follow and the papers it queued that were not yet planned into a DM."""
+        ...
+
+    async def set_paused(self, follow_id: int, paused: bool, reason: str | None = None) -> None: ...
+
+    async def pause_member(self, user_id: int, reason: str) -> int:
+        """Pause every active follow of a member (their DMs are closed); return how many."""
+        ...
+
+    async def forget(self, user_id: int) -> int:
+        """Delete everything kept about a member: follows, DM items, notice; return the follows."""
+        ...
+
+    async def set_notice(self, user_id: int, text: str) -> None: ...
+
+    async def take_notice(self, user_id: int) -> str | None:
+        """The member's pending notice, cleared as it is read (told once)."""
+        ...
+
+    async def last_daily(self, user_id: int) -> str | None:
+        """The day (YYYY-MM-DD) of the member's last daily DM (or day found empty)."""
+        ...
+
+    async def set_last_daily(self, user_ids: Sequence[int], day: str) -> None: ...
+
+    async def counts(self) -> dict[str, int]:
+        """ "follows", "active" and "members", for status and metrics."""
+        ...
+
+
+class DmQueue(Protocol):
+    """Papers owed to members by DM, each (member, paper) once ever, and each attempt to send.
+
+    An item is *planned* when a message nonce is set on it (before any send); planned items
+    are only ever sent in that message, so a restart sends the same message, never a new one.
+    """
+
+    async def queue(self, items: Iterable[tuple[int, str, int, FollowMode, int]]) -> int:
+        """Owe (user, paper, follow, mode, relevance) items, each (user, paper) once ever;
+        return how many are new."""
+        ...
+
+    async def items(
+        self, *, user_id: int | None = None, states: Sequence[DeliveryState] | None = None
+    ) -> list[DmItem]:
+        """Items in the order they were queued, optionally of one member or some states."""
+        ...
+
+    async def daily_due(self, now: datetime) -> list[int]:
+        """Members with an active daily follow whose time has come and no daily DM today."""
+        ...
+
+    async def instant_due(self, now: datetime, window: timedelta) -> list[int]:
+        """Members whose oldest unplanned instant item has waited `window`, and who have an
+        active follow."""
+        ...
+
+    async def candidates(
+        self, user_ids: Sequence[int], mode: FollowMode, *, limit: int | None = None
+    ) -> dict[int, list[tuple[DmItem, Paper]]]:
+        """Unplanned queued items of these members in one mode, best first: most upvoted,
+        then most relevant (follows matched), then newest; at most `limit` per member."""
+        ...
+
+    async def count_waiting(
+        self, user_ids: Sequence[int], mode: FollowMode
+    ) -> dict[int, tuple[int, int]]:
+        """(how many, the highest item id) of each member's unplanned queued items in one mode;
+        (0, 0) for a member with none."""
+        ...
+
+    async def drop_unplanned(
+        self, user_ids: Sequence[int], mode: FollowMode, reason: str, up_to_id: int
+    ) -> int:
+        """Skip these members' unplanned queued items in one mode, up to an item id (what a
+        full daily DM left out); items queued after it stay. Returns how many."""
+        ...
+
+    async def plan(self, messages: Sequence[tuple[str, Sequence[int]]]) -> None:
+        """Set each message's nonce on its items: from now on they go in that message only."""
+        ...
+
+    async def planned(self, now: datetime, *, in_flight: bool) -> list[DmItem]:
+        """Planned items to send: those a previous run left `sending` (`in_flight`), else
+        queued ones whose retry time has come; in id order."""
+        ...
+
+    async def mark_sending(self, item_ids: Sequence[int], now: datetime) -> None: ...
+
+    async def mark_sent(self, item_ids: Sequence[int], message_id: int, now: datetime) -> None: ...
+
+    async def mark_retry(self, item_ids: Sequence[int], error: str, when: datetime) -> None: ...
+
+    async def mark_failed(self, item_ids: Sequence[int], error: str) -> None: ...
+
+    async def mark_skipped(self, item_ids: Sequence[int], reason: str) -> None: ...
+
+    async def refuse(self, user_id: int, item_ids: Sequence[int], error: str) -> None:
+        """The member's DMs are closed: these items are refused, every other waiting item of
+        theirs is dropped; nothing is retried."""
+        ...
+
+    async def counts(self, since: datetime) -> dict[str, int]:
+        """ "sent" DMs (messages) since a time, "refused" DMs, "waiting" items."""
+        ...
+
+
 class SourceLog(Protocol):
     """Each poll of each upstream, and the small state a source keeps between polls."""
 
@@ -276,6 +416,12 @@ class Database(Protocol):
 
     @property
     def sources(self) -> SourceLog: ...
+
+    @property
+    def follows(self) -> FollowRepository: ...
+
+    @property
+    def dms(self) -> DmQueue: ...
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Everything inside commits together or not at all; nesting joins the outer one."""

@@ -143,7 +143,8 @@ async def test_search_answers_at_once_with_a_compact_private_list(harness: Harne
     assert "\nMei Tanaka, Jonas Berg" in embed["description"]
     assert embed["footer"]["text"] == "Page 1 of 1 · 5 results"
     components = custom_ids(reply)
-    assert set(components) == {"search:open", "search:follow"}  # one page: no page buttons
+    # one page: no page buttons; alice (no Manage Channels) is offered her DMs, not a feed
+    assert set(components) == {"search:open", "search:follow-dm"}
     assert [o["value"] for o in components["search:open"]["options"]] == ids_in(embed)
     assert reply.request["allowed_mentions"] == {"parse": []}
 
@@ -272,7 +273,10 @@ async def test_follow_is_refused_without_manage_channels(harness: Harness) -> No
     world = h.fake.world
     assert world is not None
     await with_corpus(h)
-    record = await h.fake.invoke("search", {"query": "diffusion video"}, member=world.alice)
+    # a public search offers the channel feed to whoever manages channels; alice does not
+    record = await h.fake.invoke(
+        "search", {"query": "diffusion video", "public": True}, member=world.alice
+    )
     reply = await h.fake.wait_for_original(record)
     click = await h.fake.click(reply, "search:follow", member=world.alice)
     refusal = await h.fake.wait_for_original(click)
@@ -296,13 +300,18 @@ async def test_follow_is_refused_where_the_bot_cannot_post(harness: Harness) -> 
     assert await h.store.feeds.list() == []
 
 
-async def test_search_in_a_direct_message_offers_no_follow(harness: Harness) -> None:
+async def test_search_in_a_direct_message_offers_no_channel_feed(harness: Harness) -> None:
     h = harness
     await with_corpus(h)
     record = await h.fake.invoke("search", {"query": "cat:cs"}, dm=True)
     reply = await h.fake.wait_for_original(record)
     answered_in_time(record, CALLBACK_MESSAGE)
-    assert set(custom_ids(reply)) == {"search:open", "search:previous", "search:next"}
+    assert set(custom_ids(reply)) == {
+        "search:open",
+        "search:previous",
+        "search:next",
+        "search:follow-dm",
+    }
 
 
 @pytest.mark.parametrize("query", ["-survey", "a OR -b", "x" * 301, "()"])

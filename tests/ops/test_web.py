@@ -39,6 +39,10 @@ METRIC_NAMES = (
     "paperfeed_feeds_paused",
     "paperfeed_feeds",
     "paperfeed_discord_requests_total",
+    "paperfeed_dms_total",
+    "paperfeed_follows",
+    "paperfeed_follows_paused",
+    "paperfeed_dms_refused_stored",
 )
 
 
@@ -234,6 +238,8 @@ async def test_metrics_are_listed_and_move_after_polls(
     assert sample(before.text, "paperfeed_papers_stored") == 0
     assert sample(before.text, "paperfeed_feeds_paused") == 1
     assert sample(before.text, "paperfeed_feeds") == 2
+    assert sample(before.text, "paperfeed_follows") == 0
+    assert sample(before.text, "paperfeed_dms_total", dm_outcome="refused") == 0
 
     source = FakeSource("arxiv")
     source.results = [

@@ -24,7 +24,7 @@ from bot.discord.limits import (
 from bot.discord.listings import COLOUR_SEARCH
 from bot.discord.views import embeds_of
 from bot.models import Feed, SourceHealth
-from bot.services.health import source_health
+from bot.services.health import FollowCounts, follow_counts, source_health
 from bot.sources.registry import SOURCES, section_of
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ COMMAND_EXAMPLES = (
     "/paper id:arXiv:2401.01234",
     "/trending period:week query:cat:cs.CL reasoning",
     "/feed add name:causal query:causal (inference OR discovery) -survey",
+    '/follow query:author:"Yoshua Bengio" mode:daily time:08:00',
 )
 PERMISSIONS = (
     "In each channel it posts to, the bot needs **View Channel**, **Send Messages**, "
@@ -53,7 +54,7 @@ PERMISSIONS = (
 ABOUT = (
     "paperfeed posts new research papers from arXiv and trending ones from Hugging Face Papers "
     "to the channels that follow a topic, each paper once, pinging nobody. Search what it has "
-    "seen, look up any paper, and turn a search into a feed."
+    "seen, look up any paper, turn a search into a feed, or follow a topic in your own DMs."
 )
 
 
@@ -117,6 +118,15 @@ def feeds_text(feeds: Sequence[Feed], states: Mapping[int, Mapping[str, int]]) -
         lines.append(line)
         used += len(line) + 1
     return "\n".join(lines)
+
+
+def follows_line(counts: FollowCounts) -> str:
+    """Personal follows in /status: how many, for how many members, DMs sent and refused."""
+    paused = f" ({counts.paused:,} paused)" if counts.paused else ""
+    return (
+        f"{counts.follows:,} personal follows{paused} by {counts.members:,} members{SEP}"
+        f"{counts.dms_sent:,} DMs in the last 24 h{SEP}{counts.dms_refused:,} DMs refused"
+    )
 
 
 def status_body(
@@ -187,9 +197,11 @@ class InfoCog(commands.Cog):
             papers = await store.papers.count()
             counts = await store.outbox.counts(now - timedelta(hours=24))
             queued = counts.get("queued", 0) + counts.get("sending", 0)
+            follows = await follow_counts(store, now - timedelta(hours=24))
             totals = (
                 f"{papers:,} papers stored{SEP}{counts.get('sent', 0):,} posts in the last 24 h"
-                f"{SEP}{queued:,} queued{SEP}{counts.get('failed', 0):,} failed"
+                f"{SEP}{queued:,} queued{SEP}{counts.get('failed', 0):,} failed\n"
+                f"{follows_line(follows)}"
             )
         body = status_body(sources, feeds, totals)
         await interaction.followup.send(embeds=embeds_of(body), ephemeral=True)

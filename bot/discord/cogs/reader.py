@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -26,6 +26,7 @@ from bot.discord.channels import checked_spec, create_feed, feed_target, require
 from bot.discord.context import BotContext
 from bot.discord.embeds import COLOUR_HUGGINGFACE, credited_source, paper_message
 from bot.discord.errors import reply_privately
+from bot.discord.following import author_view, follow_and_answer, settle
 from bot.discord.limits import Json, fit_message, md, no_mentions, plain
 from bot.discord.listings import search_results_embed
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
@@ -174,21 +175,31 @@ def trending_body(
     return fit_message(body)
 
 
-async def send_body(interaction: discord.Interaction, body: Json, *, ephemeral: bool) -> None:
+async def send_body(
+    interaction: discord.Interaction,
+    body: Json,
+    *,
+    ephemeral: bool,
+    view: discord.ui.View | None = None,
+) -> None:
     """Answer with a built body: the response if none was sent yet, else the deferred original."""
     content = body.get("content")
     embeds = embeds_of(body)
+    extra: dict[str, Any] = {"view": view} if view is not None else {}
     if interaction.response.is_done():
         await interaction.edit_original_response(
-            content=content, embeds=embeds, allowed_mentions=discord.AllowedMentions.none()
-        )
+            content=content, embeds=embeds, allowed_mentions=discord.AllowedMentions.none(),
+            **extra,
+        )  # fmt: skip
     else:
         await interaction.response.send_message(
             content,
             embeds=embeds,
             ephemeral=ephemeral,
             allowed_mentions=discord.AllowedMentions.none(),
+            **extra,
         )
+    settle(view)
 
 
 async def send_text(interaction: discord.Interaction, text: str, *, ephemeral: bool) -> None:
@@ -280,7 +291,10 @@ class ReaderCog(commands.Cog):
             per_page=PER_PAGE,
             fetch=fetch,
             open_paper=self.open_paper,
-            follow=(lambda i: self.follow(i, query)) if interaction.guild_id else None,
+            follow=(lambda i: self.follow(i, query))
+            if self._offers_feed(interaction, public)
+            else None,
+            follow_dm=lambda i: follow_and_answer(i, query),
             from_hf=from_hf,
             note=note,
             timeout=self.view_timeout,
@@ -324,13 +338,21 @@ class ReaderCog(commands.Cog):
         }
         return asked.papers, notes.get(asked.failure or "")
 
+    @staticmethod
+    def _offers_feed(interaction: discord.Interaction, public: bool) -> bool:
+        """ "Feed for this channel" is for managers: shown in a server to a searcher who has Manage
+        Channels, or on a public search (whoever clicks is checked, as `/feed add` checks)."""
+        if interaction.guild_id is None:
+            return False
+        return public or interaction.permissions.manage_channels
+
     async def open_paper(self, interaction: discord.Interaction, paper_id: str) -> None:
         """The select menu: one paper in full, privately, to whoever picked it."""
         paper = await self.library.get(paper_id)
         if paper is None:
             raise UserFacingError("That paper is no longer in the library.")
         body = paper_message(paper, source=credited_source(paper))
-        await send_body(interaction, body, ephemeral=True)
+        await send_body(interaction, body, ephemeral=True, view=author_view(paper))
 
     async def follow(self, interaction: discord.Interaction, query: str) -> None:
         """The follow button: a feed of this query in this channel, made as /feed add makes one."""
@@ -384,7 +406,10 @@ class ReaderCog(commands.Cog):
             if paper is None:
                 return
         await send_body(
-            interaction, paper_message(paper, source=credited_source(paper)), ephemeral=not public
+            interaction,
+            paper_message(paper, source=credited_source(paper)),
+            ephemeral=not public,
+            view=author_view(paper),
         )
 
     async def _look_up(

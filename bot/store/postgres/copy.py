@@ -69,6 +69,17 @@ def _run(r: sqlite3.Row) -> tuple[Any, ...]:
             r["new"], r["updated"], r["error"], r["warnings"])  # fmt: skip
 
 
+def _follow(r: sqlite3.Row) -> tuple[Any, ...]:
+    return (r["id"], r["user_id"], r["name"], r["query"], r["mode"], r["time"], r["min_upvotes"],
+            bool(r["paused"]), r["pause_reason"], _ts(r["created_at"]))  # fmt: skip
+
+
+def _dm(r: sqlite3.Row) -> tuple[Any, ...]:
+    return (r["id"], r["user_id"], r["paper_id"], r["follow_id"], r["mode"], r["relevance"],
+            r["state"], _ts(r["queued_at"]), r["nonce"], _ts(r["attempted_at"]),
+            _ts(r["next_attempt_at"]), r["message_id"], _ts(r["sent_at"]), r["error"])  # fmt: skip
+
+
 # In dependency order: feeds and papers before the deliveries that point at them.
 TABLES = (
     Table(
@@ -103,6 +114,24 @@ TABLES = (
           lambda r: (r["listing"], _ts(r["seen_at"]))),
     Table("source_warnings", ("source", "key", "seen_at"), ("text", "text", "timestamptz"),
           "source, key", lambda r: (r["source"], r["key"], _ts(r["seen_at"]))),
+    Table(
+        "follows",
+        ("id", "user_id", "name", "query", "mode", "time", "min_upvotes", "paused",
+         "pause_reason", "created_at"),
+        ("bigint", "bigint", "text", "text", "text", "text", "integer", "boolean", "text",
+         "timestamptz"),
+        "id", _follow, identity="id",
+    ),
+    Table(
+        "dm_queue",
+        ("id", "user_id", "paper_id", "follow_id", "mode", "relevance", "state", "queued_at",
+         "nonce", "attempted_at", "next_attempt_at", "message_id", "sent_at", "error"),
+        ("bigint", "bigint", "text", "bigint", "text", "integer", "text", "timestamptz", "text",
+         "timestamptz", "timestamptz", "bigint", "timestamptz", "text"),
+        "id", _dm, identity="id",
+    ),
+    Table("dm_members", ("user_id", "last_daily_on", "notice"), ("bigint", "text", "text"),
+          "user_id", lambda r: (r["user_id"], r["last_daily_on"], r["notice"])),
 )  # fmt: skip
 COUNTED = ("papers", *(t.name for t in TABLES))
 

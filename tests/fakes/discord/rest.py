@@ -122,7 +122,8 @@ class Rest:
         return self.fake.json(user.to_json())
 
     async def create_dm(self, request: web.Request) -> web.StreamResponse:
-        """POST /users/@me/channels: the DM channel with a user."""
+        """POST /users/@me/channels: the DM channel with a user (opened even if their DMs are
+        closed: Discord refuses the message, not the channel)."""
         body = request[JSON_BODY]
         rid = body.get("recipient_id") if isinstance(body, dict) else None
         user = self.fake.state.users.get(_snowflake(str(rid)))
@@ -296,6 +297,8 @@ class Rest:
         self.fake.raise_form_errors(request, errors)
         if rules.is_empty_message(body, files=len(files)):
             raise rules.empty_message()
+        if channel.type == ChannelType.DM and channel.recipient_id in fake.state.closed_dms:
+            raise rules.dm_refused(fake.state.closed_dms[channel.recipient_id])
         if channel.guild_id is not None:
             needed = Perm.SEND_MESSAGES_IN_THREADS if channel.is_thread else Perm.SEND_MESSAGES
             if not perms & needed:

@@ -196,6 +196,19 @@ def missing_permissions() -> DiscordHTTPError:
     return DiscordHTTPError(403, 50013, "Missing Permissions")
 
 
+#: Discord's refusals of a DM, by code: the user closed DMs from server members or blocked the
+#: bot (50007), or shares no server with the bot any more (50278).
+DM_REFUSALS = {
+    50007: "Cannot send messages to this user",
+    50278: "Cannot send messages to this user due to having no mutual guilds",
+}
+
+
+def dm_refused(code: int) -> DiscordHTTPError:
+    """403 50007 (or 50278): the recipient does not accept DMs from the bot."""
+    return DiscordHTTPError(403, code, DM_REFUSALS[code])
+
+
 def invalid_json() -> DiscordHTTPError:
     """400 50109."""
     return DiscordHTTPError(400, 50109, "The request body contains invalid JSON.")

@@ -826,6 +826,51 @@ class FakeDiscord:
             await self.dispatch_channel_event("CHANNEL_UPDATE", holder)
         self.changed()
 
+    # ---- direct messages ----------------------------------------------------------------------
+
+    def close_dms(self, user: User | Member, *, code: int = 50007) -> None:
+        """The user refuses DMs from the bot: sends to their DM channel get 403 `code`
+        (50007, or 50278 for "no mutual guilds"); opening the channel still works."""
+        if code not in rules.DM_REFUSALS:
+            raise InvalidInjection(f"DM refusal codes are {sorted(rules.DM_REFUSALS)}, not {code}")
+        self.state.closed_dms[user.id] = code
+        self.changed()
+
+    def open_dms(self, user: User | Member) -> None:
+        """The user accepts DMs from the bot again."""
+        self.state.closed_dms.pop(user.id, None)
+        self.changed()
+
+    def dm_channel_of(self, user: User | Member) -> Channel | None:
+        """The bot's DM channel with this user, if one was ever opened."""
+        return next(
+            (
+                c
+                for c in self.state.channels.values()
+                if c.type == ChannelType.DM and c.recipient_id == user.id
+            ),
+            None,
+        )
+
+    def dms(self, user: User | Member) -> list[Message]:
+        """Messages the bot sent to this user's DMs (not interaction answers), oldest first."""
+        channel = self.dm_channel_of(user)
+        if channel is None:
+            return []
+        found = self.messages(channel, include_ephemeral=False)
+        return [m for m in found if m.interaction_id is None and m.webhook_id is None]
+
+    async def wait_for_dms(
+        self, user: User | Member, n: int = 1, *, timeout: float = 5.0
+    ) -> list[Message]:
+        """Wait (without sleeping) until the user has at least `n` DMs from the bot."""
+
+        def ready() -> list[Message] | None:
+            found = self.dms(user)
+            return found if len(found) >= n else None
+
+        return await self.wait_until(ready, timeout=timeout, what=f"{n} DM(s) to {user.id}")
+
     def _default_guild(self) -> int:
         if self.world is None:
             raise InvalidInjection("guild= is required when the fake has no default world")

@@ -387,6 +387,8 @@ class WorldState:
         self.channels: dict[int, Channel] = {}
         #: channels that existed once and were deleted (Discord keeps answering 10003 for them)
         self.deleted_channels: dict[int, Channel] = {}
+        #: users who refuse DMs from the bot -> the code Discord answers with (50007 or 50278)
+        self.closed_dms: dict[int, int] = {}
 
     # ---- building ---------------------------------------------------------------------------
 

@@ -57,6 +57,9 @@ async def make_sqlite_store(path: Path) -> None:
         await store.sources.set_state("arxiv", "etag", '"abc"')
         await store.sources.mark_listings_seen("arxiv", ["arxiv/cs.LG"], NOW)
         await store.sources.note_warnings("arxiv", ["odd item"], NOW)
+        mine = await store.follows.add(9, "causal", "causal", mode="instant")
+        await store.dms.queue([(9, "2611.00001", mine.id, "instant", 1)])
+        await store.follows.set_notice(9, "DMs closed")
 
 
 async def copy(config: Path, url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -89,6 +92,9 @@ async def test_copy_moves_everything_twice_adds_nothing_and_the_copy_posts_nothi
         assert await pg.papers.get_many(ids) == await lite.papers.get_many(ids)
         assert await pg.feeds.list() == await lite.feeds.list()
         assert await pg.outbox.deliveries() == await lite.outbox.deliveries()
+        assert await pg.follows.list() == await lite.follows.list()
+        assert await pg.dms.items() == await lite.dms.items()
+        assert tables["follows"]["postgresql"] == tables["dm_members"]["postgresql"] == 1
         assert await pg.sources.runs("arxiv") == await lite.sources.runs("arxiv")
         assert await pg.sources.get_state("arxiv", "etag") == '"abc"'
         assert await pg.sources.seen_listings("arxiv", ["arxiv/cs.LG", "arxiv/cs.CV"]) == {

@@ -1,0 +1,203 @@
+"""Personal follows and the DM queue: owed once per member, planned before sending, forgotten whole."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.errors import StoreError
+from bot.models import DeliveryState
+from bot.store.interfaces import Database
+from tests.store.contract.support import NOW, FakeClock, paper
+
+
+async def test_follows_crud_names_unique_per_member(db: Database) -> None:
+    a = await db.follows.add(1, "causal", "causal", mode="instant", time="09:30", min_upvotes=3)
+    assert (a.user_id, a.name, a.mode, a.time, a.min_upvotes) == (
+        1,
+        "causal",
+        "instant",
+        "09:30",
+        3,
+    )
+    assert a.created_at == NOW and not a.paused
+    await db.follows.add(2, "causal", "causal")  # another member may use the name
+    with pytest.raises(StoreError):
+        await db.follows.add(1, "causal", "other")
+    assert await db.follows.find(1, "causal") == a
+    assert await db.follows.find(3, "causal") is None
+    assert [f.user_id for f in await db.follows.list()] == [1, 2]
+    assert [f.id for f in await db.follows.list(user_id=1)] == [a.id]
+    await db.follows.set_paused(a.id, True, "paused by you")
+    got = await db.follows.get(a.id)
+    assert got is not None and got.paused and got.pause_reason == "paused by you"
+    assert [f.user_id for f in await db.follows.list(active_only=True)] == [2]
+    await db.follows.set_paused(a.id, False, "ignored")
+    got = await db.follows.get(a.id)
+    assert got is not None and not got.paused and got.pause_reason is None
+    assert await db.follows.counts() == {"follows": 2, "active": 2, "members": 2}
+    assert await db.follows.remove(a.id)
+    assert not await db.follows.remove(a.id)
+    assert await db.follows.get(a.id) is None
+
+
+async def test_a_paper_is_owed_once_per_member(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001"), paper("2401.00002")])
+    f = await db.follows.add(1, "a", "a")
+    g = await db.follows.add(2, "a", "a")
+    assert await db.dms.queue([(1, "2401.00001", f.id, "daily", 1)]) == 1
+    queued = [(1, "2401.00001", f.id, "instant", 2), (2, "2401.00001", g.id, "daily", 1)]
+    assert await db.dms.queue(queued) == 1
+    items = await db.dms.items()
+    assert [(i.user_id, i.paper_id, i.mode) for i in items] == [
+        (1, "2401.00001", "daily"),
+        (2, "2401.00001", "daily"),
+    ]
+    assert all(i.state is DeliveryState.QUEUED and i.queued_at == NOW for i in items)
+    assert [i.user_id for i in await db.dms.items(user_id=2)] == [2]
+
+
+async def test_daily_due_by_time_and_day(db: Database, clock: FakeClock) -> None:
+    await db.follows.add(1, "early", "a", time="08:00")
+    await db.follows.add(1, "late", "b", time="20:00")
+    await db.follows.add(2, "late", "b", time="20:00")
+    await db.follows.add(3, "now", "c", mode="instant", time="00:00")
+    paused = await db.follows.add(4, "paused", "d", time="00:00")
+    await db.follows.set_paused(paused.id, True, "DMs closed")
+    at = NOW.replace(hour=8, minute=0)
+    assert await db.dms.daily_due(at - timedelta(minutes=1)) == []
+    assert await db.dms.daily_due(at) == [1]
+    await db.follows.set_last_daily([1], at.date().isoformat())
+    assert await db.follows.last_daily(1) == at.date().isoformat()
+    assert await db.dms.daily_due(at.replace(hour=21)) == [2]
+    assert await db.dms.daily_due(at + timedelta(days=1)) == [1]
+
+
+async def test_candidates_rank_and_plan_then_send(db: Database, clock: FakeClock) -> None:
+    await db.papers.upsert(
+        [paper("2401.00001", upvotes=5), paper("2401.00002", upvotes=9), paper("2401.00003")]
+    )
+    f = await db.follows.add(1, "a", "a", mode="instant")
+    await db.dms.queue(
+        [
+            (1, "2401.00003", f.id, "instant", 3),
+            (1, "2401.00001", f.id, "instant", 1),
+            (1, "2401.00002", f.id, "instant", 1),
+        ]
+    )
+    window = timedelta(minutes=5)
+    assert await db.dms.instant_due(NOW, window) == []
+    clock.now = NOW + window
+    assert await db.dms.instant_due(clock.now, window) == [1]
+    found = await db.dms.candidates([1, 7], "instant")
+    assert found[7] == []
+    assert [p.id for _, p in found[1]] == ["2401.00002", "2401.00001", "2401.00003"]
+    assert (await db.dms.candidates([1], "daily"))[1] == []
+    top = await db.dms.candidates([1], "instant", limit=2)
+    assert [p.id for _, p in top[1]] == ["2401.00002", "2401.00001"]
+    waiting = await db.dms.count_waiting([1, 7], "instant")
+    assert waiting[7] == (0, 0) and waiting[1][0] == 3
+    ids = [item.id for item, _ in found[1]]
+    assert found[1][0][0].paper_id == "2401.00002" and found[1][2][0].relevance == 3
+    async with db.transaction():
+        await db.dms.plan([("n1", ids[:2]), ("n2", ids[2:])])
+    assert (await db.dms.candidates([1], "instant"))[1] == []  # planned: no longer a candidate
+    assert await db.dms.instant_due(clock.now, window) == []
+    retry = await db.dms.planned(clock.now, in_flight=False)
+    expected = sorted([(ids[0], "n1"), (ids[1], "n1"), (ids[2], "n2")])
+    assert [(i.id, i.nonce) for i in retry] == expected  # in id order
+    await db.dms.mark_sending(ids, clock.now)
+    assert await db.dms.planned(clock.now, in_flight=False) == []
+    sending = await db.dms.planned(clock.now, in_flight=True)
+    assert [i.attempted_at for i in sending] == [clock.now] * 3
+    await db.dms.mark_sent(ids[:2], 555, clock.now)
+    await db.dms.mark_retry(ids[2:], "Discord 503", clock.now + timedelta(minutes=1))
+    assert await db.dms.planned(clock.now, in_flight=False) == []
+    later = await db.dms.planned(clock.now + timedelta(minutes=1), in_flight=False)
+    assert [(i.id, i.error) for i in later] == [(ids[2], "Discord 503")]
+    await db.dms.mark_sent(ids[2:], 556, clock.now)
+    counts = await db.dms.counts(NOW)
+    assert counts == {"sent": 2, "refused": 0, "waiting": 0}
+    assert (await db.dms.counts(clock.now + timedelta(seconds=1)))["sent"] == 0
+
+
+async def test_refusal_drops_everything_waiting_for_the_member(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001"), paper("2401.00002"), paper("2401.00003")])
+    f = await db.follows.add(1, "a", "a")
+    g = await db.follows.add(2, "a", "a")
+    await db.dms.queue(
+        [
+            (1, "2401.00001", f.id, "daily", 1),
+            (1, "2401.00002", f.id, "daily", 1),
+            (2, "2401.00003", g.id, "daily", 1),
+        ]
+    )
+    first, second, other = (i.id for i in await db.dms.items())
+    await db.dms.plan([("n", [first])])
+    await db.dms.refuse(1, [first], "DMs closed")
+    states = {i.id: i.state for i in await db.dms.items()}
+    assert states == {
+        first: DeliveryState.REFUSED,
+        second: DeliveryState.SKIPPED,
+        other: DeliveryState.QUEUED,
+    }
+    assert (await db.dms.counts(NOW))["refused"] == 1
+    assert await db.follows.pause_member(1, "DMs closed") == 1
+    assert await db.follows.pause_member(1, "DMs closed") == 0
+    mine = await db.follows.get(f.id)
+    assert mine is not None and mine.pause_reason == "DMs closed"
+    assert await db.dms.instant_due(NOW + timedelta(days=1), timedelta(0)) == []
+
+
+async def test_notice_is_told_once_and_forget_leaves_nothing(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001")])
+    f = await db.follows.add(1, "a", "a")
+    await db.follows.add(1, "b", "b")
+    keep = await db.follows.add(2, "a", "a")
+    await db.dms.queue(
+        [(1, "2401.00001", f.id, "daily", 1), (2, "2401.00001", keep.id, "daily", 1)]
+    )
+    assert await db.follows.take_notice(1) is None
+    await db.follows.set_notice(1, "DMs closed")
+    await db.follows.set_last_daily([1], "2026-11-27")
+    assert await db.follows.take_notice(1) == "DMs closed"
+    assert await db.follows.take_notice(1) is None
+    await db.follows.set_notice(1, "again")
+    assert await db.follows.forget(1) == 2
+    assert await db.follows.list(user_id=1) == []
+    assert await db.dms.items(user_id=1) == []
+    assert await db.follows.take_notice(1) is None
+    assert await db.follows.last_daily(1) is None
+    assert [i.user_id for i in await db.dms.items()] == [2]
+    assert await db.follows.forget(1) == 0
+
+
+async def test_drop_unplanned_leaves_planned_and_later_items(db: Database) -> None:
+    await db.papers.upsert([paper(f"2401.0000{n}") for n in range(1, 5)])
+    f = await db.follows.add(1, "a", "a")
+    await db.dms.queue([(1, f"2401.0000{n}", f.id, "daily", 1) for n in range(1, 4)])
+    first, _, third = (i.id for i in await db.dms.items())
+    await db.dms.plan([("n", [first])])
+    upto = (await db.dms.count_waiting([1], "daily"))[1][1]
+    assert upto == third
+    await db.dms.queue([(1, "2401.00004", f.id, "daily", 1)])  # arrives meanwhile
+    assert await db.dms.drop_unplanned([1], "daily", "full", upto) == 2
+    states = [(i.paper_id, i.state, i.error) for i in await db.dms.items()]
+    assert states == [
+        ("2401.00001", DeliveryState.QUEUED, None),
+        ("2401.00002", DeliveryState.SKIPPED, "full"),
+        ("2401.00003", DeliveryState.SKIPPED, "full"),
+        ("2401.00004", DeliveryState.QUEUED, None),
+    ]
+
+
+async def test_removing_a_follow_drops_only_its_unplanned_items(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001"), paper("2401.00002")])
+    f = await db.follows.add(1, "a", "a")
+    await db.dms.queue([(1, "2401.00001", f.id, "daily", 1), (1, "2401.00002", f.id, "daily", 1)])
+    planned = (await db.dms.items())[0]
+    await db.dms.plan([("n", [planned.id])])
+    assert await db.follows.remove(f.id)
+    left = await db.dms.items()
+    assert [(i.id, i.follow_id, i.nonce) for i in left] == [(planned.id, None, "n")]
