@@ -1,4 +1,4 @@
-"""Personal follows and the DM queue in PostgreSQL (migration 0003).
+"""Personal follows and the DM queue in PostgreSQL (migration 0004).
 
 The (user_id, paper_id) unique key makes queueing idempotent across processes, as the
 deliveries key is for feeds.
