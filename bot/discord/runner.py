@@ -28,7 +28,7 @@ from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
 from bot.metrics import Metrics
 from bot.models import Paper
-from bot.services.publisher import Body, Publisher
+from bot.services.publisher import Body, Publisher, limiter_for
 from bot.services.scheduler import PollScheduler, plan_jobs
 from bot.sources.registry import SOURCES, section_of
 from bot.web import Check, HealthServer
@@ -182,6 +182,7 @@ def build_bot(
             clock,
             build_digest=digest_body,
             on_outcome=on_outcome,
+            limiter=limiter_for(services.store),  # shared by every publisher on PostgreSQL
         )
 
     return PaperfeedBot(

@@ -317,10 +317,11 @@ async def test_a_paper_being_sent_by_another_feed_is_not_sent_again(store: Datab
     (sending,) = await store.outbox.deliveries(feed_id=first)
     await store.outbox.mark_sending([sending.id], "pf-a", NOW)  # a crash left it in flight
     second = await feed_with(store, "b", 10, [paper(1)])
-    assert (await publisher(store, target).publish_due()).sent == 0
+    report = await publisher(store, target).publish_due()  # takes the abandoned attempt over
+    assert (report.sent, report.skipped) == (1, 1)
     (other,) = await store.outbox.deliveries(feed_id=second)
     assert other.state is DeliveryState.SKIPPED and '"a"' in (other.error or "")
-    assert 10 not in target.posts
+    assert [nonce for nonce, _ in target.posts[10]] == ["pf-a"]  # once, as feed a's attempt
 
 
 async def test_a_digest_leaves_out_papers_the_channel_already_has(store: Database) -> None:
