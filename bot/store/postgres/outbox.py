@@ -252,7 +252,7 @@ class PostgresOutbox:
                 codec.ts(now),
                 in_flight_only,
                 owner,
-                channels,
+                channels * 4,  # room to skip past what racing publishers lock first
             )
             ids = [int(r["channel_id"]) for r in wanted]
             if not ids:
@@ -265,12 +265,14 @@ class PostgresOutbox:
             taken = await session.fetch(
                 "UPDATE channel_claims SET owner = $1, expires_at = $2 WHERE channel_id IN "
                 "(SELECT channel_id FROM channel_claims WHERE channel_id = ANY($3::bigint[]) "
-                "AND (owner = $1 OR expires_at <= $4) FOR UPDATE SKIP LOCKED) "
-                "RETURNING channel_id",
+                "AND (owner = $1 OR expires_at <= $4) "
+                "ORDER BY array_position($3::bigint[], channel_id) LIMIT $5 "
+                "FOR UPDATE SKIP LOCKED) RETURNING channel_id",
                 owner,
                 codec.ts(until),
                 ids,
                 codec.ts(now),
+                channels,
             )
             return [int(r["channel_id"]) for r in taken]
 
