@@ -252,7 +252,7 @@ class Publisher:
         build_digest: DigestBuilder | None = None,
         name: str | None = None,
         lease: timedelta = CLAIM_LEASE,
-        claim_channels: int = 64,
+        claim_channels: int | None = None,
     ) -> None:
         self._store = store
         self._target = target
@@ -269,7 +269,8 @@ class Publisher:
         self._paced_channels: set[int] = set()
         self.name = name or publisher_name()
         self._lease = lease
-        self._claim_channels = claim_channels
+        # No more channels than it works at once: the rest stay free for other publishers.
+        self._claim_channels = claim_channels or max_channels
         self._lost: set[int] = set()  # channels another publisher took over during this round
 
     def stop(self) -> None:
