@@ -167,13 +167,18 @@ class Limiter(Protocol):
 
 class SharedRateLimiter:
     """The same bucket as `RateLimiter`, kept in the database so that every publisher of a
-    cluster draws on it: Discord's 50 requests per second are per bot, not per process."""
+    cluster draws on it: Discord's 50 requests per second are per bot, not per process.
+
+    A little lower than the single process's (at most 44 requests granted in any second, not
+    49): a grant and the request it allows are a database round trip and an event loop apart,
+    and that delay varies between processes, so requests granted over a second can reach
+    Discord within less than one."""
 
     def __init__(
         self,
         budget: RestBudget,
-        rate: float = 44.0,
-        burst: int = 5,
+        rate: float = 40.0,
+        burst: int = 4,
         *,
         name: str = "discord",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -245,7 +250,7 @@ class Publisher:
         clock: Clock,
         *,
         limiter: Limiter | None = None,
-        max_channels: int = 16,
+        max_channels: int = 64,
         batch_size: int = 500,
         rand: Callable[[], float] = random.random,
         on_outcome: OutcomeObserver | None = None,
@@ -259,7 +264,6 @@ class Publisher:
         self._build_body = build_body
         self._clock = clock
         self._limiter = limiter or RateLimiter()
-        self._channel_slots = asyncio.Semaphore(max_channels)
         self._batch_size = batch_size
         self._rand = rand
         self._on_outcome = on_outcome
@@ -339,31 +343,93 @@ class Publisher:
         return await self._store.outbox.claim_channel(self.name, channel_id, now, now + self._lease)
 
     async def _claim_round(self, report: PublishReport, *, in_flight_only: bool) -> int:
-        """Claim channels, send what they owe, give them back; returns how many were taken."""
-        now = self._clock()
-        items = await self._store.outbox.claim(
-            self.name, now, now + self._lease, limit=self._batch_size,
-            channels=self._claim_channels, in_flight_only=in_flight_only,
-        )  # fmt: skip
-        if not items:
-            return 0
-        if in_flight_only:
-            log.info("reconciling %d delivery attempt(s) left from a previous run", len(items))
-        channels = {i.channel_id for i in items}
+        """Send what claimed channels owe, up to a batch; returns how many deliveries it took.
+
+        A pipeline: each channel is given back as soon as its worker is done, and the free slot
+        is filled by claiming another, so one slow channel (waiting out its 5-per-5-s window)
+        never holds up the rest."""
+        taken = 0
+        running: dict[int, asyncio.Task[None]] = {}
+        finished: set[int] = set()  # not claimed again this round (a retry waits its backoff)
         self._lost.clear()
-        keeper = asyncio.create_task(self._keep_claims(channels), name="paperfeed claims")
+        keeper = asyncio.create_task(self._keep_claims(running), name="paperfeed claims")
+        failure: BaseException | None = None
         try:
-            await self._publish(items, reconciling=in_flight_only, report=report)
+            while True:
+                room = self._claim_channels - len(running)
+                if room > 0 and taken < self._batch_size and not self._stopping:
+                    now = self._clock()
+                    items = await self._store.outbox.claim(
+                        self.name, now, now + self._lease, limit=self._batch_size - taken,
+                        channels=room, in_flight_only=in_flight_only,
+                        busy=[*running, *finished],
+                    )  # fmt: skip
+                    if items and in_flight_only:
+                        log.info("reconciling %d delivery attempt(s) left from a previous run",
+                                 len(items))  # fmt: skip
+                    taken += len(items)
+                    for channel_id, work in (await self._by_channel(items)).items():
+                        running[channel_id] = asyncio.create_task(
+                            self._work_channel(channel_id, work, in_flight_only, report)
+                        )
+                if not running:
+                    return taken
+                done, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+                for channel_id in [c for c, task in running.items() if task in done]:
+                    task = running.pop(channel_id)
+                    finished.add(channel_id)
+                    await self._store.outbox.release_claims(self.name, [channel_id])
+                    if task.exception() is not None and failure is None:
+                        failure = task.exception()
+                if failure is not None:
+                    raise failure
+        except asyncio.CancelledError:  # shutdown ran out of grace: stop the sends as well
+            for task in running.values():
+                task.cancel()
+            raise
         finally:
+            if running:  # a failure: the others finish what they started, then stop
+                await asyncio.wait(running.values())
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-            await self._store.outbox.release_claims(self.name, channels)
-        return len(items)
+            if running:
+                await self._store.outbox.release_claims(self.name, list(running))
 
-    async def _keep_claims(self, channels: set[int]) -> None:
-        """Renew this round's claims well before they expire; note any taken over meanwhile
-        (this process stalled past its lease), so their workers stop before the next send."""
+    async def _by_channel(
+        self, items: Sequence[DueDelivery]
+    ) -> dict[int, list[tuple[DueDelivery, Paper | None]]]:
+        """Claimed work grouped by channel, oldest first, each delivery with its paper."""
+        papers = {
+            p.id: p for p in await self._store.papers.get_many([i.delivery.paper_id for i in items])
+        }
+        grouped: dict[int, list[tuple[DueDelivery, Paper | None]]] = defaultdict(list)
+        for item in items:
+            grouped[item.channel_id].append((item, papers.get(item.delivery.paper_id)))
+        return grouped
+
+    async def _work_channel(
+        self,
+        channel_id: int,
+        work: list[tuple[DueDelivery, Paper | None]],
+        reconciling: bool,
+        report: PublishReport,
+    ) -> None:
+        """One channel's deliveries in order, until done or the channel is unusable."""
+        for item, paper in work:
+            if self._stopping:  # what is left is reconciled or sent by the next start
+                return
+            if channel_id in self._lost:  # another publisher owns it now
+                return
+            if paper is None:  # cannot happen with the foreign key; never crash on it
+                await self._store.outbox.mark_failed([item.delivery.id], "paper missing")
+                continue
+            if not await self._deliver(item, paper, reconciling, report):
+                return  # the channel is unusable: stop sending to it at once
+
+    async def _keep_claims(self, running: dict[int, asyncio.Task[None]]) -> None:
+        """Renew the claims well before they expire; note any taken over meanwhile (this
+        process stalled past its lease), so their workers stop before the next send."""
         while True:
             await asyncio.sleep(self._lease.total_seconds() / 3)
             try:
@@ -371,10 +437,10 @@ class Publisher:
             except StoreError as exc:
                 log.warning("could not renew the publisher's channel claims: %s", exc)
                 continue
-            lost = channels - held
-            if lost - self._lost:
+            lost = set(running) - held - self._lost
+            if lost:
                 log.warning("channel(s) %s were taken over by another publisher",
-                            ",".join(map(str, sorted(lost - self._lost))))  # fmt: skip
+                            ",".join(map(str, sorted(lost))))  # fmt: skip
             self._lost |= lost
 
     async def _reconcile_digests(self, report: PublishReport) -> None:
@@ -453,40 +519,6 @@ class Publisher:
         if outcome in (Outcome.SENT, Outcome.FAILED):  # settled for today, either way
             await self._store.outbox.set_last_digest(feed_id, today)
         return 1 if outcome is Outcome.SENT else 0
-
-    async def _publish(
-        self,
-        items: Sequence[DueDelivery],
-        *,
-        reconciling: bool,
-        report: PublishReport | None = None,
-    ) -> PublishReport:
-        report = report if report is not None else PublishReport()
-        if not items:
-            return report
-        papers = {
-            p.id: p for p in await self._store.papers.get_many([i.delivery.paper_id for i in items])
-        }
-        by_channel: dict[int, list[DueDelivery]] = defaultdict(list)
-        for item in items:
-            by_channel[item.channel_id].append(item)
-
-        async def work(channel_id: int, queue: list[DueDelivery]) -> None:
-            async with self._channel_slots:
-                for item in queue:
-                    if self._stopping:  # what is left is reconciled or sent by the next start
-                        return
-                    if channel_id in self._lost:  # another publisher owns it now
-                        return
-                    paper = papers.get(item.delivery.paper_id)
-                    if paper is None:  # cannot happen with the foreign key; never crash on it
-                        await self._store.outbox.mark_failed([item.delivery.id], "paper missing")
-                        continue
-                    if not await self._deliver(item, paper, reconciling, report):
-                        return  # the channel is unusable: stop sending to it at once
-
-        await asyncio.gather(*(work(c, q) for c, q in by_channel.items()))
-        return report
 
     async def _deliver(
         self, item: DueDelivery, paper: Paper, reconciling: bool, report: PublishReport

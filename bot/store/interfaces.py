@@ -237,10 +237,12 @@ class Outbox(Protocol):
         limit: int = 500,
         channels: int = 64,
         in_flight_only: bool = False,
+        busy: Sequence[int] = (),
     ) -> list[DueDelivery]:
         """Claim up to `channels` channels nobody else holds that have work for active instant
         feeds, oldest first, and return that work (at most `limit`, by id): attempts left in
-        flight (to reconcile) and, unless `in_flight_only`, queued deliveries that are due."""
+        flight (to reconcile) and, unless `in_flight_only`, queued deliveries that are due.
+        Channels in `busy` (the caller's own, still being sent to) are left alone."""
         ...
 
     async def claim_channel(

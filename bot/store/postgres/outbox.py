@@ -238,21 +238,27 @@ class PostgresOutbox:
         limit: int = 500,
         channels: int = 64,
         in_flight_only: bool = False,
+        busy: Sequence[int] = (),
     ) -> list[DueDelivery]:
         """Claim free channels with work, oldest first (SKIP LOCKED: publishers never wait on
         each other), and return their work in id order."""
 
         async def take(session: Session) -> list[int]:
+            # The oldest claimable work, walked in id order and cut at a window so a huge
+            # outbox costs a round no more than the window (the partial index on id).
             wanted = await session.fetch(
-                "SELECT f.channel_id AS channel_id FROM deliveries d "
-                "JOIN feeds f ON f.id = d.feed_id WHERE " + _WORK + "AND NOT EXISTS "
-                "(SELECT 1 FROM channel_claims c WHERE c.channel_id = f.channel_id "
-                "AND c.owner != $3 AND c.expires_at > $1) "
-                "GROUP BY f.channel_id ORDER BY min(d.id) LIMIT $4",
+                "SELECT w.channel_id AS channel_id FROM (SELECT d.id, f.channel_id "
+                "FROM deliveries d JOIN feeds f ON f.id = d.feed_id WHERE " + _WORK + "AND "
+                "NOT EXISTS (SELECT 1 FROM channel_claims c WHERE c.channel_id = f.channel_id "
+                "AND c.owner != $3 AND c.expires_at > $1) AND NOT f.channel_id = ANY($6::bigint[]) "
+                "ORDER BY d.id LIMIT $5) w "
+                "GROUP BY w.channel_id ORDER BY min(w.id) LIMIT $4",
                 codec.ts(now),
                 in_flight_only,
                 owner,
                 channels * 4,  # room to skip past what racing publishers lock first
+                max(limit, channels * 32),
+                list(busy),
             )
             ids = [int(r["channel_id"]) for r in wanted]
             if not ids:

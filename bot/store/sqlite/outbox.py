@@ -212,6 +212,7 @@ class SqliteOutbox:
         limit: int = 500,
         channels: int = 64,
         in_flight_only: bool = False,
+        busy: Sequence[int] = (),
     ) -> list[DueDelivery]:
         """Claim channels with work, oldest first, and return their work in id order. SQLite
         has one process: a claim left by its previous run (a crash) is its own, taken back at
@@ -219,6 +220,7 @@ class SqliteOutbox:
         params: dict[str, Any] = {
             "now": codec.ts(now), "until": codec.ts(until), "owner": owner,
             "in_flight_only": int(in_flight_only), "channels": channels, "limit": limit,
+            "busy": json.dumps(list(busy)),
         }  # fmt: skip
         async with self._conns.transaction():
             conn = self._conns.writer
@@ -226,7 +228,8 @@ class SqliteOutbox:
                 "SELECT f.channel_id AS channel_id FROM deliveries d "
                 "JOIN feeds f ON f.id = d.feed_id WHERE "
                 + _WORK
-                + "GROUP BY f.channel_id ORDER BY min(d.id) LIMIT :channels",
+                + "AND f.channel_id NOT IN (SELECT value FROM json_each(:busy)) "
+                "GROUP BY f.channel_id ORDER BY min(d.id) LIMIT :channels",
                 params,
             ) as cur:
                 held = [int(r[0]) for r in await cur.fetchall()]

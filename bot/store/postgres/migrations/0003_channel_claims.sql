@@ -7,6 +7,9 @@
 -- left in flight by the nonce and the channel look-up.
 -- `rest_budget`: a token bucket shared by every process, so that all publishers together stay
 -- under Discord's global limit of 50 requests per second; timed by the server's clock.
+-- `deliveries_unsent`: claims walk unsent deliveries oldest first and stop early.
+CREATE INDEX deliveries_unsent ON deliveries (id) WHERE state IN ('queued', 'sending');
+
 CREATE TABLE channel_claims (
     channel_id  bigint PRIMARY KEY,
     owner       text NOT NULL,
