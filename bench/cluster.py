@@ -13,7 +13,7 @@ $PAPERFEED_TEST_POSTGRES_URL (dropped at the end):
   matching a feed with probability `match-rate` (0.005: five papers a feed, the 500,000 posts
   of reference/scale_out.md); the deliveries are queued through `outbox.queue`, one paper per
   transaction as a poll's matcher does, and counted as rows per second;
-* publishers without Discord: 1, 2 and 4 publishers (a pool each) settle deliveries of that
+* publishers without Discord: 1, 2 and 4 publisher processes settle deliveries of that
   full outbox against a target that answers at once and no rate limit, for `--db-seconds`:
   what the database side of publishing (claim, record the attempt, record the message) can
   carry, to compare with Discord's 50 requests per second;
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import io
 import json
@@ -161,14 +162,17 @@ class NoLimit:
         return None
 
 
-async def database_side(url: str, count: int, seconds: float) -> dict[str, Any]:
-    """`count` publishers, a pool each, settling deliveries as fast as the database lets them."""
+async def database_side(
+    url: str, count: int, seconds: float, prefix: str = "bench"
+) -> dict[str, Any]:
+    """`count` publishers in this process, a pool each, settling deliveries as fast as the
+    database lets them."""
     async with contextlib.AsyncExitStack() as stack:
         stores = [await stack.enter_async_context(open_postgres(url, clock=lambda: NOW))
                   for _ in range(count)]  # fmt: skip
         target = InstantTarget()
         publishers = [Publisher(s, target, lambda p, n: {"content": p.id}, lambda: NOW,
-                                limiter=NoLimit(), name=f"bench-{i}", batch_size=200)
+                                limiter=NoLimit(), name=f"{prefix}-{i}", batch_size=200)
                       for i, s in enumerate(stores)]  # fmt: skip
         rounds: list[float] = []
         deadline = time.perf_counter() + seconds
@@ -186,6 +190,24 @@ async def database_side(url: str, count: int, seconds: float) -> dict[str, Any]:
         "publishers": count, "settled": target.sent, "wall_s": round(wall, 2),
         "deliveries_per_s": round(target.sent / wall),
         "round_ms_p50": round(statistics.median(rounds) * 1000, 1) if rounds else None,
+    }  # fmt: skip
+
+
+def _database_side_process(url: str, seconds: float, index: int) -> dict[str, Any]:
+    return asyncio.run(database_side(url, 1, seconds, prefix=f"process-{index}"))
+
+
+def database_side_processes(url: str, count: int, seconds: float) -> dict[str, Any]:
+    """`count` publisher processes at once (as a cluster runs them), their figures summed."""
+    with concurrent.futures.ProcessPoolExecutor(count) as pool:
+        parts = list(pool.map(_database_side_process, [url] * count, [seconds] * count,
+                              range(count)))  # fmt: skip
+    settled = sum(p["settled"] for p in parts)
+    wall = max(p["wall_s"] for p in parts)
+    return {
+        "publishers": count, "processes": count, "settled": settled, "wall_s": wall,
+        "deliveries_per_s": round(settled / wall),
+        "round_ms_p50": max(p["round_ms_p50"] or 0 for p in parts),
     }  # fmt: skip
 
 
@@ -255,7 +277,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         print(json.dumps(result["fan_out"]), file=sys.stderr)
         result["database_side"] = []
         for count in counts:
-            figures = await database_side(url, count, args.db_seconds)
+            figures = await asyncio.to_thread(database_side_processes, url, count, args.db_seconds)
             result["database_side"].append(figures)
             print(json.dumps(figures), file=sys.stderr)
     result["drain"] = []
