@@ -24,6 +24,7 @@ from bot.services.poller import Poller
 from bot.services.publisher import Publisher, delivery_nonce, limiter_for
 from bot.store import open_store
 from bot.store.interfaces import Database
+from tests.discord.conftest import Harness
 from tests.factories import NOW, FakeClock, make_paper
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, FakeFactory
 from tests.fakes.discord.server import FakeDiscord
@@ -158,3 +159,21 @@ async def test_claims_of_a_dead_publisher_are_taken_over_without_a_second_post(
         for channel_id, papers in owed.items():
             assert posted(fake, channel_id) == papers
         assert fake.request_count(status=429) == 0
+
+
+@pytest.mark.parametrize("harness", ["postgresql"], indirect=True)
+async def test_deliveries_queued_by_another_process_wake_the_publisher(
+    harness: Harness, postgres_url: str
+) -> None:
+    """No poll here, no timer due: only the notification can start the round that posts it."""
+    world = harness.fake.world
+    assert world is not None
+    async with open_store(DatabaseConfig(url=DatabaseUrl(postgres_url))) as other:
+        await other.papers.upsert([make_paper(7, title="Queued elsewhere")])
+        feed = await other.feeds.add(
+            FeedSpec(name="elsewhere", channel_id=world.papers.id, query="x"), guild_id=1
+        )
+        await asyncio.sleep(0.5)  # the bot's first rounds (start-up) are over
+        await other.outbox.queue([(feed.id, make_paper(7).id)])
+    (message,) = await harness.fake.wait_for_messages(world.papers, 1, timeout=10)
+    assert "Queued elsewhere" in message.embeds[0]["title"]
