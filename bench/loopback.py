@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.config import DatabaseConfig
 from bot.models import FeedSpec, Paper
 from bot.store import open_store
 from tests.fakes.discord.server import FakeDiscord
@@ -26,8 +27,11 @@ def _paper(n: int) -> Paper:
                  sources=frozenset({"huggingface"}))  # fmt: skip
 
 
-async def fill_outbox(db: str, channel_ids: list[int], guild_id: int, deliveries: int) -> None:
-    """One feed per channel, papers owed round-robin, as one poll's matches would be."""
+async def fill_outbox(
+    db: str | DatabaseConfig, channel_ids: list[int], guild_id: int, deliveries: int
+) -> None:
+    """One feed per channel, papers owed round-robin, as one poll's matches would be (a SQLite
+    path, or a configured database such as PostgreSQL)."""
     async with open_store(db, clock=lambda: NOW) as store:
         await store.papers.upsert(_paper(i) for i in range(deliveries))
         feeds = [

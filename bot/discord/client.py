@@ -23,7 +23,7 @@ from bot.discord.context import BotContext
 from bot.discord.errors import install_error_handler
 from bot.models import FeedOrigin
 from bot.services.dm import DmPublisher
-from bot.services.publisher import Publisher
+from bot.services.publisher import Publisher, watch_outbox
 from bot.services.scheduler import PollScheduler
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,14 @@ class PaperfeedBot(commands.AutoShardedBot):
         self._wake.set()
 
     async def _publish_loop(self) -> None:
-        """Deliver what the outbox owes until close(); a failing round never ends the loop."""
+        """Deliver what the outbox owes until close(); a failing round never ends the loop.
+
+        Woken by whatever queues here, by other processes' queueing where the store tells of
+        it (LISTEN/NOTIFY on PostgreSQL), and at the latest every PUBLISH_INTERVAL."""
+        async with watch_outbox(self.services.store, self._wake.set):
+            await self._publish_rounds()
+
+    async def _publish_rounds(self) -> None:
         while not self._closing:
             try:
                 report = await self.publisher.publish_due()

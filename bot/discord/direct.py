@@ -23,7 +23,7 @@ import discord
 from discord.http import Route
 
 from bot.errors import DeliveryRetryable, DmRefused, MessageRejected
-from bot.services.publisher import Body, Posted, RateLimiter
+from bot.services.publisher import Body, Limiter, Posted, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class DiscordDirectMessenger:
         self,
         client: discord.Client,
         on_response: Callable[[int | None], None] | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self._client = client
         self.on_response = on_response

@@ -99,11 +99,16 @@ def _numbered_list(
     return "\n".join(entries)
 
 
+def digest_heading(feed_name: str, date_label: str) -> str:
+    """A digest's embed title; also how a digest cut short by a crash is found again."""
+    return md(f"{clean(feed_name) or 'feed'} digest · {clean(date_label)}", TITLE_MAX)
+
+
 def digest_message(papers: Sequence[Paper], *, feed_name: str, more: int, date_label: str) -> Json:
     """One message for a daily digest: a numbered list of up to 25 papers and how many more matched."""
     shown = list(papers[:DIGEST_MAX])
     more = max(0, more) + max(0, len(papers) - DIGEST_MAX)
-    title = md(f"{clean(feed_name) or 'feed'} digest · {clean(date_label)}", TITLE_MAX)
+    title = digest_heading(feed_name, date_label)
     tail = ""
     if more:
         tail = f"…and {more:,} more matching paper{'s' if more != 1 else ''} (try `/search`)."

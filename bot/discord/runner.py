@@ -33,7 +33,7 @@ from bot.metrics import Metrics
 from bot.models import Paper
 from bot.services.dm import DmPublisher
 from bot.services.follows import DirectMessenger
-from bot.services.publisher import Body, Publisher, RateLimiter
+from bot.services.publisher import Body, Publisher, limiter_for
 from bot.services.scheduler import PollScheduler, plan_jobs
 from bot.sources.registry import SOURCES, section_of
 from bot.web import Check, HealthServer
@@ -180,7 +180,7 @@ def build_bot(
 
     # One budget for the requests the bot makes on its own (posts, DMs, opening DM channels),
     # below Discord's global 50 a second: the two delivery loops run side by side.
-    pace = RateLimiter()
+    pace = limiter_for(services.store)  # shared by every publisher on PostgreSQL
 
     def make_publisher(client: discord.Client) -> Publisher:
         target = DiscordTarget(

@@ -19,8 +19,9 @@ import discord
 from discord.http import Route
 
 from bot.discord.embeds import alert_message, forum_post, thread_name
+from bot.discord.listings import digest_heading
 from bot.errors import ChannelUnavailable, DeliveryRetryable, MessageRejected
-from bot.services.publisher import Body, Posted
+from bot.services.publisher import Body, Posted, digest_title
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,32 @@ class DiscordTarget:
         self, channel_id: int, paper_id: str, title: str, since: datetime
     ) -> Posted | None:
         """Look through our recent posts for this paper (its id is in every embed's footer)."""
+        marker = f"arXiv:{paper_id}"
+
+        def carries(embed: dict[str, Any]) -> bool:
+            footer = embed.get("footer", {}).get("text", "")
+            return marker in footer or str(embed.get("url", "")).endswith(paper_id)
+
+        return await self._find(channel_id, title, since, carries)
+
+    async def find_digest(
+        self, channel_id: int, feed_name: str, day: str, since: datetime
+    ) -> Posted | None:
+        """Look through our recent posts for this feed's digest of that day (by its title)."""
+        heading = digest_heading(feed_name, day)
+        return await self._find(
+            channel_id, digest_title(feed_name, day), since, lambda e: e.get("title") == heading
+        )
+
+    async def _find(
+        self,
+        channel_id: int,
+        title: str,
+        since: datetime,
+        matches: Callable[[dict[str, Any]], bool],
+    ) -> Posted | None:
+        """Our message since `since` with an embed that `matches`, or in a forum the post
+        named `title`."""
         try:
             if await self.channel_type(channel_id) in FORUM_TYPES:
                 return await self._find_forum_post(channel_id, title)
@@ -133,16 +160,13 @@ class DiscordTarget:
             self._stopping()
             raise
         me = self._client.user.id if self._client.user else None
-        marker = f"arXiv:{paper_id}"
         for message in messages:
             if me is not None and int(message.get("author", {}).get("id", 0)) != me:
                 continue
             if datetime.fromisoformat(message["timestamp"]) < since:
                 break  # newest first: nothing older can be ours
-            for embed in message.get("embeds", []):
-                footer = embed.get("footer", {}).get("text", "")
-                if marker in footer or str(embed.get("url", "")).endswith(paper_id):
-                    return Posted(int(message["id"]))
+            if any(matches(embed) for embed in message.get("embeds", [])):
+                return Posted(int(message["id"]))
         return None
 
     async def _find_forum_post(self, channel_id: int, title: str) -> Posted | None:

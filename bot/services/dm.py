@@ -25,7 +25,7 @@ from bot.clock import Clock
 from bot.errors import DeliveryRetryable, DmRefused, MessageRejected
 from bot.models import DmItem, FollowMode, Paper
 from bot.services.follows import DMS_CLOSED, DMS_CLOSED_NOTICE, DirectMessenger, FollowSettings
-from bot.services.publisher import Body, RateLimiter, retry_delay
+from bot.services.publisher import Body, Limiter, RateLimiter, retry_delay
 from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class DmPublisher:
         clock: Clock,
         settings: FollowSettings | None = None,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         rand: Callable[[], float] = random.random,
         on_outcome: DmObserver | None = None,
         concurrency: int = 8,

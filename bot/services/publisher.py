@@ -12,26 +12,45 @@ invalid-request limit), a refused body marks its deliveries failed, anything tra
 back to the queue with exponential backoff. An instant post and a daily digest are both one
 message settling some deliveries, so both go through one routine (`_send`): one nonce rule,
 one pause rule, one place that counts.
+
+Any number of publishers may share one outbox (PostgreSQL). Each round a publisher claims
+channels, not single deliveries, and sends only there: one channel is in flight in one process
+at a time, which keeps each channel's order and pacing and makes the "already in this channel"
+check and the send one step. A claim lasts a lease and is renewed while its publisher works; a
+crashed publisher's claims expire and another publisher takes them over, with the attempts left
+in flight, which it reconciles like a restart does (channel look-up, then the same nonce).
+Discord's global limit is per bot, so with several publishers the rate limiter draws on a
+budget kept in the database (`SharedRateLimiter`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import hashlib
 import logging
+import os
 import random
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock, MonotonicClock
-from bot.errors import ChannelUnavailable, DeliveryRetryable, MessageRejected
+from bot.errors import (
+    ChannelUnavailable,
+    DeliveryError,
+    DeliveryRetryable,
+    MessageRejected,
+    StoreError,
+)
 from bot.models import Delivery, DeliveryState, DueDelivery, FeedMode, Paper
-from bot.store.interfaces import Database
+from bot.store.interfaces import Database, OutboxWatch, RestBudget
 
 log = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -63,6 +82,12 @@ class DeliveryTarget(Protocol):
         """A post of ours in the channel since `since` that carries this paper (by arXiv id)."""
         ...
 
+    async def find_digest(
+        self, channel_id: int, feed_name: str, day: str, since: datetime
+    ) -> Posted | None:
+        """A digest of ours in the channel since `since` for this feed and day (YYYY-MM-DD)."""
+        ...
+
     async def alert(self, text: str) -> None:
         """Tell the server's admins (the alerts channel); never raises."""
         ...
@@ -72,11 +97,26 @@ class DeliveryTarget(Protocol):
         ...
 
 
+DIGEST_NONCE_PREFIX = "pd"
+CLAIM_LEASE = timedelta(seconds=30)  # a crashed publisher's channels wait at most this long
+
+
 def delivery_nonce(feed_id: int, key: str, *, digest: bool = False) -> str:
     """Deterministic per (feed, paper), or per (feed, day) for a digest, so a repeated send is
     answered with the message already made; at most 25 characters, as Discord allows."""
-    prefix = "pd" if digest else "pf"  # a day and a paper id never share a nonce
+    prefix = DIGEST_NONCE_PREFIX if digest else "pf"  # a day and a paper id never share a nonce
     return prefix + hashlib.sha256(f"{feed_id}:{key}".encode()).hexdigest()[:23]
+
+
+def digest_title(feed_name: str, day: str) -> str:
+    """A digest's title (a forum post's name): the feed and the day, so it can be found again."""
+    return f"{feed_name} · {day}"
+
+
+def publisher_name() -> str:
+    """Who holds a claim: host and pid. A container restarted in place (same host name, pid 1)
+    takes its own claims back at once instead of waiting for them to expire."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def retry_delay(attempts: int, rand: float) -> timedelta:
@@ -117,6 +157,54 @@ class RateLimiter:
                     self._tokens = max(0.0, self._tokens - 1)
                     return
                 await self._sleep(max((1 - self._tokens) / self.rate, 0.001))
+
+
+class Limiter(Protocol):
+    """Paces requests to Discord: `acquire` returns when one more may go."""
+
+    async def acquire(self) -> None: ...
+
+
+class SharedRateLimiter:
+    """The same bucket as `RateLimiter`, kept in the database so that every publisher of a
+    cluster draws on it: Discord's 50 requests per second are per bot, not per process.
+
+    A little lower than the single process's (at most 44 requests granted in any second, not
+    49): a grant and the request it allows are a database round trip and an event loop apart,
+    and that delay varies between processes, so requests granted over a second can reach
+    Discord within less than one."""
+
+    def __init__(
+        self,
+        budget: RestBudget,
+        rate: float = 40.0,
+        burst: int = 4,
+        *,
+        name: str = "discord",
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._budget = budget
+        self._name = name
+        self._sleep = sleep
+
+    async def acquire(self) -> None:
+        while (wait := await self._budget.take(self._name, self.rate, self.burst)) > 0:
+            await self._sleep(wait)
+
+
+def limiter_for(store: Database) -> Limiter:
+    """The shared budget when the store keeps one (PostgreSQL), else one for this process."""
+    budget = getattr(store, "rest_budget", None)
+    return SharedRateLimiter(budget) if isinstance(budget, RestBudget) else RateLimiter()
+
+
+def watch_outbox(store: Database, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+    """Wake-ups from other processes that queue deliveries, where the store offers them."""
+    if isinstance(store, OutboxWatch):
+        return store.watch_outbox(wake)
+    return contextlib.nullcontext()
 
 
 @dataclass
@@ -161,19 +249,21 @@ class Publisher:
         build_body: BodyBuilder,
         clock: Clock,
         *,
-        limiter: RateLimiter | None = None,
-        max_channels: int = 16,
+        limiter: Limiter | None = None,
+        max_channels: int = 64,
         batch_size: int = 500,
         rand: Callable[[], float] = random.random,
         on_outcome: OutcomeObserver | None = None,
         build_digest: DigestBuilder | None = None,
+        name: str | None = None,
+        lease: timedelta = CLAIM_LEASE,
+        claim_channels: int | None = None,
     ) -> None:
         self._store = store
         self._target = target
         self._build_body = build_body
         self._clock = clock
         self._limiter = limiter or RateLimiter()
-        self._channel_slots = asyncio.Semaphore(max_channels)
         self._batch_size = batch_size
         self._rand = rand
         self._on_outcome = on_outcome
@@ -181,29 +271,35 @@ class Publisher:
         self._stopping = False
         self._lock = asyncio.Lock()
         self._paced_channels: set[int] = set()
+        self.name = name or publisher_name()
+        self._lease = lease
+        # No more channels than it works at once: the rest stay free for other publishers.
+        self._claim_channels = claim_channels or max_channels
+        self._lost: set[int] = set()  # channels another publisher took over during this round
 
     def stop(self) -> None:
         """Take no new deliveries; those already sending finish and are recorded."""
         self._stopping = True
 
     async def reconcile(self) -> PublishReport:
-        """Settle attempts a crash left unrecorded: found in the channel, or re-sent by nonce."""
+        """Settle attempts a crash left unrecorded: found in the channel, or re-sent by nonce.
+
+        Digests are looked for as digests; instant posts only in channels no live publisher
+        holds (another one's are taken over by `publish_due` once its claims expire)."""
         async with self._lock:
-            pending = await self._store.outbox.in_flight()
-            if pending:
-                log.info(
-                    "reconciling %d delivery attempt(s) left from a previous run", len(pending)
-                )
-            return await self._publish(pending, reconciling=True)
+            report = PublishReport()
+            await self._reconcile_digests(report)
+            await self._claim_round(report, in_flight_only=True)
+            return report
 
     async def publish_due(self) -> PublishReport:
         """One round over the queue; call it whenever polls queue something, and on a timer."""
         async with self._lock:
+            report = PublishReport()
             if self._stopping:
-                return PublishReport()
-            due = await self._store.outbox.due(self._clock(), self._batch_size)
-            report = await self._publish(due, reconciling=False)
-            report.more = len(due) >= self._batch_size
+                return report
+            taken = await self._claim_round(report, in_flight_only=False)
+            report.more = taken >= self._batch_size
             if report.sent or report.failed or report.paused_channels:
                 log.info(
                     "delivery batch: sent=%d failed=%d retried=%d paused_channels=%d",
@@ -231,9 +327,157 @@ class Publisher:
                     continue
                 if await self._store.outbox.last_digest(feed.id) == today:
                     continue
-                posted += await self._post_digest(feed.id, feed.name, feed.channel_id,
-                                                  feed.spec.digest_size, today, report)  # fmt: skip
+                if not await self._claim_channel(feed.channel_id):
+                    continue  # another publisher is posting there; it will see to this one too
+                try:
+                    if await self._store.outbox.last_digest(feed.id) == today:
+                        continue  # posted by another publisher since we looked
+                    posted += await self._post_digest(feed.id, feed.name, feed.channel_id,
+                                                      feed.spec.digest_size, today, report)  # fmt: skip
+                finally:
+                    await self._store.outbox.release_claims(self.name, [feed.channel_id])
         return posted
+
+    async def _claim_channel(self, channel_id: int) -> bool:
+        now = self._clock()
+        return await self._store.outbox.claim_channel(self.name, channel_id, now, now + self._lease)
+
+    async def _claim_round(self, report: PublishReport, *, in_flight_only: bool) -> int:
+        """Send what claimed channels owe, up to a batch; returns how many deliveries it took.
+
+        A pipeline: each channel is given back as soon as its worker is done, and the free slot
+        is filled by claiming another, so one slow channel (waiting out its 5-per-5-s window)
+        never holds up the rest."""
+        taken = 0
+        running: dict[int, asyncio.Task[None]] = {}
+        finished: set[int] = set()  # not claimed again this round (a retry waits its backoff)
+        self._lost.clear()
+        keeper = asyncio.create_task(self._keep_claims(running), name="paperfeed claims")
+        failure: BaseException | None = None
+        try:
+            while True:
+                room = self._claim_channels - len(running)
+                if room > 0 and taken < self._batch_size and not self._stopping:
+                    now = self._clock()
+                    items = await self._store.outbox.claim(
+                        self.name, now, now + self._lease, limit=self._batch_size - taken,
+                        channels=room, in_flight_only=in_flight_only,
+                        busy=[*running, *finished],
+                    )  # fmt: skip
+                    if items and in_flight_only:
+                        log.info("reconciling %d delivery attempt(s) left from a previous run",
+                                 len(items))  # fmt: skip
+                    taken += len(items)
+                    for channel_id, work in (await self._by_channel(items)).items():
+                        running[channel_id] = asyncio.create_task(
+                            self._work_channel(channel_id, work, in_flight_only, report)
+                        )
+                if not running:
+                    return taken
+                done, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+                for channel_id in [c for c, task in running.items() if task in done]:
+                    task = running.pop(channel_id)
+                    finished.add(channel_id)
+                    await self._store.outbox.release_claims(self.name, [channel_id])
+                    if task.exception() is not None and failure is None:
+                        failure = task.exception()
+                if failure is not None:
+                    raise failure
+        except asyncio.CancelledError:  # shutdown ran out of grace: stop the sends as well
+            for task in running.values():
+                task.cancel()
+            raise
+        finally:
+            if running:  # a failure: the others finish what they started, then stop
+                await asyncio.wait(running.values())
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            if running:
+                await self._store.outbox.release_claims(self.name, list(running))
+
+    async def _by_channel(
+        self, items: Sequence[DueDelivery]
+    ) -> dict[int, list[tuple[DueDelivery, Paper | None]]]:
+        """Claimed work grouped by channel, oldest first, each delivery with its paper."""
+        papers = {
+            p.id: p for p in await self._store.papers.get_many([i.delivery.paper_id for i in items])
+        }
+        grouped: dict[int, list[tuple[DueDelivery, Paper | None]]] = defaultdict(list)
+        for item in items:
+            grouped[item.channel_id].append((item, papers.get(item.delivery.paper_id)))
+        return grouped
+
+    async def _work_channel(
+        self,
+        channel_id: int,
+        work: list[tuple[DueDelivery, Paper | None]],
+        reconciling: bool,
+        report: PublishReport,
+    ) -> None:
+        """One channel's deliveries in order, until done or the channel is unusable."""
+        for item, paper in work:
+            if self._stopping:  # what is left is reconciled or sent by the next start
+                return
+            if channel_id in self._lost:  # another publisher owns it now
+                return
+            if paper is None:  # cannot happen with the foreign key; never crash on it
+                await self._store.outbox.mark_failed([item.delivery.id], "paper missing")
+                continue
+            if not await self._deliver(item, paper, reconciling, report):
+                return  # the channel is unusable: stop sending to it at once
+
+    async def _keep_claims(self, running: dict[int, asyncio.Task[None]]) -> None:
+        """Renew the claims well before they expire; note any taken over meanwhile (this
+        process stalled past its lease), so their workers stop before the next send."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            try:
+                held = await self._store.outbox.renew_claims(self.name, self._clock() + self._lease)
+            except StoreError as exc:
+                log.warning("could not renew the publisher's channel claims: %s", exc)
+                continue
+            lost = set(running) - held - self._lost
+            if lost:
+                log.warning("channel(s) %s were taken over by another publisher",
+                            ",".join(map(str, sorted(lost))))  # fmt: skip
+            self._lost |= lost
+
+    async def _reconcile_digests(self, report: PublishReport) -> None:
+        """A digest cut short by a crash is looked for as the digest it was (by its feed and
+        day), never re-posted paper by paper: found, its deliveries are sent and the day is
+        done; not found, they go back to the queue and the digest path posts them again."""
+        stuck: dict[tuple[int, str], list[DueDelivery]] = defaultdict(list)
+        for item in await self._store.outbox.in_flight():
+            if item.nonce and item.nonce.startswith(DIGEST_NONCE_PREFIX):
+                stuck[(item.delivery.feed_id, item.nonce)].append(item)
+        for (feed_id, nonce), items in stuck.items():
+            first = items[0]
+            attempted = first.attempted_at or first.delivery.queued_at
+            day = attempted.date().isoformat()
+            if delivery_nonce(feed_id, day, digest=True) != nonce:
+                day = ""  # not this feed's digest of that day: nothing to look for
+            ids = [i.delivery.id for i in items]
+            if not await self._claim_channel(first.channel_id):
+                continue  # a live publisher holds the channel; its own reconcile sees to it
+            try:
+                found = None
+                if day:
+                    await self._pace(first.channel_id)
+                    found = await self._target.find_digest(
+                        first.channel_id, first.feed_name, day, attempted - timedelta(minutes=5)
+                    )
+                if found is not None:
+                    await self._settle_sent([i.delivery for i in items], found, report)
+                    await self._store.outbox.set_last_digest(feed_id, day)
+                else:
+                    await self._store.outbox.requeue(ids)
+                log.info("digest of feed %d (%s) left in flight: %s", feed_id, day or "?",
+                         "found in its channel" if found else "back to the queue")  # fmt: skip
+            except DeliveryError as exc:  # unknown still; the next start looks again
+                log.warning("could not look for the digest of feed %d: %s", feed_id, exc)
+            finally:
+                await self._store.outbox.release_claims(self.name, [first.channel_id])
 
     async def _post_digest(
         self, feed_id: int, name: str, channel_id: int, size: int, today: str, report: PublishReport
@@ -265,7 +509,7 @@ class Publisher:
             channel_id=channel_id,
             feed_name=name,
             nonce=delivery_nonce(feed_id, today, digest=True),
-            title=f"{name} · {today}",
+            title=digest_title(name, today),
             rejected=f"The digest of **{name}** could not be posted",
         )
         body = self._build_digest([p for _, p in chosen], name, len(rest), today)
@@ -275,32 +519,6 @@ class Publisher:
         if outcome in (Outcome.SENT, Outcome.FAILED):  # settled for today, either way
             await self._store.outbox.set_last_digest(feed_id, today)
         return 1 if outcome is Outcome.SENT else 0
-
-    async def _publish(self, items: Sequence[DueDelivery], *, reconciling: bool) -> PublishReport:
-        report = PublishReport()
-        if not items:
-            return report
-        papers = {
-            p.id: p for p in await self._store.papers.get_many([i.delivery.paper_id for i in items])
-        }
-        by_channel: dict[int, list[DueDelivery]] = defaultdict(list)
-        for item in items:
-            by_channel[item.channel_id].append(item)
-
-        async def work(channel_id: int, queue: list[DueDelivery]) -> None:
-            async with self._channel_slots:
-                for item in queue:
-                    if self._stopping:  # what is left is reconciled or sent by the next start
-                        return
-                    paper = papers.get(item.delivery.paper_id)
-                    if paper is None:  # cannot happen with the foreign key; never crash on it
-                        await self._store.outbox.mark_failed([item.delivery.id], "paper missing")
-                        continue
-                    if not await self._deliver(item, paper, reconciling, report):
-                        return  # the channel is unusable: stop sending to it at once
-
-        await asyncio.gather(*(work(c, q) for c, q in by_channel.items()))
-        return report
 
     async def _deliver(
         self, item: DueDelivery, paper: Paper, reconciling: bool, report: PublishReport

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.models import (
     Delivery,
@@ -227,6 +227,58 @@ class Outbox(Protocol):
 
     async def states_by_feed(self, guild_id: int) -> dict[int, dict[str, int]]:
         """Unsent deliveries of one guild's feeds, counted by feed and state (for /status)."""
+        ...
+
+    # Claims: one channel in flight in one publisher at a time, across processes. A claim lasts
+    # until `until` unless renewed; an expired one may be taken by another publisher.
+
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        limit: int = 500,
+        channels: int = 64,
+        in_flight_only: bool = False,
+        busy: Sequence[int] = (),
+    ) -> list[DueDelivery]:
+        """Claim up to `channels` channels nobody else holds that have work for active instant
+        feeds, oldest first, and return that work (at most `limit`, by id): attempts left in
+        flight (to reconcile) and, unless `in_flight_only`, queued deliveries that are due.
+        Channels in `busy` (the caller's own, still being sent to) are left alone."""
+        ...
+
+    async def claim_channel(
+        self, owner: str, channel_id: int, now: datetime, until: datetime
+    ) -> bool:
+        """Claim one channel (e.g. for a digest); False when another publisher holds it."""
+        ...
+
+    async def renew_claims(self, owner: str, until: datetime) -> set[int]:
+        """Extend the owner's claims; return the channels it still holds."""
+        ...
+
+    async def release_claims(self, owner: str, channel_ids: Iterable[int]) -> None:
+        """Give channels back at the end of a round."""
+        ...
+
+
+@runtime_checkable
+class RestBudget(Protocol):
+    """A token bucket shared by every process (PostgreSQL): Discord's global limit is per bot."""
+
+    async def take(self, name: str, rate: float, burst: int) -> float:
+        """Take one token: 0.0 when a request may go now, else the seconds to wait first."""
+        ...
+
+
+@runtime_checkable
+class OutboxWatch(Protocol):
+    """Wake-ups when deliveries are queued by any process (PostgreSQL's LISTEN/NOTIFY)."""
+
+    def watch_outbox(self, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        """While open, call `wake` soon after another process queues deliveries; a hint only."""
         ...
 
 

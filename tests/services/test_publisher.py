@@ -41,6 +41,7 @@ class FakeTarget:
         self.alerts: list[str] = []
         self.fail: dict[int, Exception] = {}
         self.crash_after_send = False
+        self.nonce_window_over = False  # Discord only remembers a nonce for minutes
         self.next_id = 1000
 
     async def send(
@@ -48,7 +49,7 @@ class FakeTarget:
     ) -> Posted:
         if channel_id in self.fail:
             raise self.fail[channel_id]
-        if (channel_id, nonce) in self.by_nonce:
+        if (channel_id, nonce) in self.by_nonce and not self.nonce_window_over:
             return Posted(self.by_nonce[(channel_id, nonce)])
         self.next_id += 1
         self.by_nonce[(channel_id, nonce)] = self.next_id
@@ -60,6 +61,14 @@ class FakeTarget:
     async def find_posted(
         self, channel_id: int, paper_id: str, title: str, since: datetime
     ) -> Posted | None:
+        return None
+
+    async def find_digest(
+        self, channel_id: int, feed_name: str, day: str, since: datetime
+    ) -> Posted | None:
+        for nonce, message in self.posts.get(channel_id, []):
+            if message["embeds"][0]["title"] == f"{feed_name} {day}":
+                return Posted(self.by_nonce[(channel_id, nonce)])
         return None
 
     async def alert(self, text: str) -> None:
@@ -317,10 +326,11 @@ async def test_a_paper_being_sent_by_another_feed_is_not_sent_again(store: Datab
     (sending,) = await store.outbox.deliveries(feed_id=first)
     await store.outbox.mark_sending([sending.id], "pf-a", NOW)  # a crash left it in flight
     second = await feed_with(store, "b", 10, [paper(1)])
-    assert (await publisher(store, target).publish_due()).sent == 0
+    report = await publisher(store, target).publish_due()  # takes the abandoned attempt over
+    assert (report.sent, report.skipped) == (1, 1)
     (other,) = await store.outbox.deliveries(feed_id=second)
     assert other.state is DeliveryState.SKIPPED and '"a"' in (other.error or "")
-    assert 10 not in target.posts
+    assert [nonce for nonce, _ in target.posts[10]] == ["pf-a"]  # once, as feed a's attempt
 
 
 async def test_a_digest_leaves_out_papers_the_channel_already_has(store: Database) -> None:
@@ -426,3 +436,49 @@ async def test_a_refused_or_retried_digest_is_counted(store: Database) -> None:
     del target.fail[31]
     assert await pub.publish_digests() == 1  # the refused digest is settled for the day
     assert await states(store, retried) == [DeliveryState.SENT]
+
+
+async def daily_feed(store: Database) -> int:
+    papers = [paper(1, upvotes=5), paper(2, upvotes=50), paper(3, upvotes=7)]
+    return await feed_with(store, "daily", 30, papers, mode=FeedMode.DIGEST, digest_size=2,
+                           digest_time="09:00")  # fmt: skip
+
+
+async def test_a_digest_cut_short_after_its_send_is_found_not_posted_paper_by_paper(
+    store: Database,
+) -> None:
+    feed_id = await daily_feed(store)
+    target = FakeTarget()
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await publisher(store, target).publish_digests()
+    target.crash_after_send = False
+    ((_, digest_post),) = target.posts[30]
+    # after Discord's nonce window: only the channel can tell the digest was made
+    target.nonce_window_over = True
+    restarted = publisher(store, target)
+    assert (await restarted.reconcile()).sent == 2
+    assert [m for _, m in target.posts[30]] == [digest_post]  # nothing re-posted, one by one
+    by_paper = {d.paper_id: d for d in await store.outbox.deliveries(feed_id=feed_id)}
+    assert by_paper["2611.00002"].state is DeliveryState.SENT
+    assert by_paper["2611.00002"].message_id == by_paper["2611.00003"].message_id == 1001
+    assert await store.outbox.last_digest(feed_id) == NOW.date().isoformat()
+    assert await restarted.publish_digests() == 0 and len(target.posts[30]) == 1
+
+
+async def test_a_digest_cut_short_before_its_send_is_posted_once_by_the_digest_path(
+    store: Database,
+) -> None:
+    feed_id = await daily_feed(store)
+    candidates = [d for d, _ in await store.outbox.digest_candidates(feed_id)][:2]
+    nonce = delivery_nonce(feed_id, NOW.date().isoformat(), digest=True)
+    await store.outbox.mark_sending(candidates, nonce, NOW)  # then the crash
+    target = FakeTarget()
+    restarted = publisher(store, target)
+    assert (await restarted.reconcile()).sent == 0 and target.posts == {}
+    assert {d.state for d in await store.outbox.deliveries(feed_id=feed_id)} == {
+        DeliveryState.QUEUED
+    }
+    assert await restarted.publish_digests() == 1
+    ((sent_nonce, message),) = target.posts[30]
+    assert sent_nonce == nonce and message["embeds"][0]["title"] == f"daily {NOW.date()}"

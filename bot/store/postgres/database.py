@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from bot.store.postgres.follows import PostgresDmQueue, PostgresFollows
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.outbox import PostgresOutbox
 from bot.store.postgres.papers import PostgresPapers
+from bot.store.postgres.publishing import PostgresRestBudget, watch_outbox
 from bot.store.postgres.session import Session, Sessions
 from bot.store.postgres.sources import PostgresSources
 
@@ -40,10 +43,16 @@ class PostgresDatabase:
         self._lexer = Lexer()
         self.papers = PostgresPapers(self._sessions, self._lexer, clock)
         self.feeds = PostgresFeeds(self._sessions, clock)
-        self.outbox = PostgresOutbox(self._sessions, clock)
+        self._origin = secrets.token_hex(8)  # tells this process's NOTIFYs from others'
+        self.outbox = PostgresOutbox(self._sessions, clock, self._origin)
         self.sources = PostgresSources(self._sessions, clock)
         self.follows = PostgresFollows(self._sessions, clock)
         self.dms = PostgresDmQueue(self._sessions, clock)
+        self.rest_budget = PostgresRestBudget(self._sessions)
+
+    def watch_outbox(self, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        """Wake the publisher when any process queues deliveries (LISTEN/NOTIFY)."""
+        return watch_outbox(self.url, wake, ignore=self._origin)
 
     @property
     def lexer(self) -> Lexer:

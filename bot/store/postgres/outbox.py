@@ -22,29 +22,46 @@ _DUE_COLUMNS = (
     "SELECT d.*, f.channel_id AS channel_id, f.name AS feed_name, f.guild_id AS guild_id "
     "FROM deliveries d JOIN feeds f ON f.id = d.feed_id "
 )
+# Work a publisher may claim: attempts left in flight, and (unless $2) queued deliveries due
+# at $1, of active instant feeds. Digest deliveries are settled by the digest path.
+_WORK = (
+    "d.state IN ('queued', 'sending') AND NOT f.paused AND f.mode = 'instant' "
+    "AND (d.state = 'sending' OR (NOT $2::boolean "
+    "AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $1))) "
+)
+# The channel every process listens on for "deliveries were queued".
+NOTIFY_CHANNEL = "paperfeed_outbox"
 
 
 class PostgresOutbox:
     """The Outbox on PostgreSQL: the deliveries table, with its feeds for where to post."""
 
-    def __init__(self, sessions: Sessions, clock: Clock) -> None:
+    def __init__(self, sessions: Sessions, clock: Clock, origin: str = "") -> None:
         self._s = sessions
         self._clock = clock
+        self._origin = origin  # the NOTIFY payload: lets this process ignore its own news
 
     async def queue(self, pairs: Iterable[tuple[int, str]]) -> int:
         """Owe papers to feeds; a (feed, paper) pair is owed once, ever. Returns how many are new."""
         rows = list(pairs)
         if not rows:
             return 0
-        status = await self._s.execute(
-            "INSERT INTO deliveries (feed_id, paper_id, queued_at) "
-            "SELECT f, p, $3 FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(f, p, n) "
-            "ORDER BY n ON CONFLICT (feed_id, paper_id) DO NOTHING",
-            [f for f, _ in rows],
-            [p for _, p in rows],
-            codec.ts(self._clock()),
-        )
-        return int(status.rsplit(" ", 1)[-1])
+
+        async def insert(session: Session) -> int:
+            status = await session.execute(
+                "INSERT INTO deliveries (feed_id, paper_id, queued_at) "
+                "SELECT f, p, $3 FROM unnest($1::bigint[], $2::text[]) "
+                "WITH ORDINALITY AS u(f, p, n) ORDER BY n ON CONFLICT (feed_id, paper_id) DO NOTHING",
+                [f for f, _ in rows],
+                [p for _, p in rows],
+                codec.ts(self._clock()),
+            )
+            added = int(status.rsplit(" ", 1)[-1])
+            if added:  # delivered at commit, to every publisher listening (a hint, not a promise)
+                await session.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, self._origin)
+            return added
+
+        return await self._s.write(insert)
 
     async def deliveries(
         self, *, feed_id: int | None = None, states: Sequence[DeliveryState] | None = None
@@ -211,6 +228,107 @@ class PostgresOutbox:
             guild_id,
         )
         return common.states_by_feed(rows)
+
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        limit: int = 500,
+        channels: int = 64,
+        in_flight_only: bool = False,
+        busy: Sequence[int] = (),
+    ) -> list[DueDelivery]:
+        """Claim free channels with work, oldest first (SKIP LOCKED: publishers never wait on
+        each other), and return their work in id order."""
+
+        async def take(session: Session) -> list[int]:
+            # The oldest claimable work, walked in id order and cut at a window so a huge
+            # outbox costs a round no more than the window (the partial index on id).
+            wanted = await session.fetch(
+                "SELECT w.channel_id AS channel_id FROM (SELECT d.id, f.channel_id "
+                "FROM deliveries d JOIN feeds f ON f.id = d.feed_id WHERE " + _WORK + "AND "
+                "NOT EXISTS (SELECT 1 FROM channel_claims c WHERE c.channel_id = f.channel_id "
+                "AND c.owner != $3 AND c.expires_at > $1) AND NOT f.channel_id = ANY($6::bigint[]) "
+                "ORDER BY d.id LIMIT $5) w "
+                "GROUP BY w.channel_id ORDER BY min(w.id) LIMIT $4",
+                codec.ts(now),
+                in_flight_only,
+                owner,
+                channels * 4,  # room to skip past what racing publishers lock first
+                max(limit, channels * 32),
+                list(busy),
+            )
+            ids = [int(r["channel_id"]) for r in wanted]
+            if not ids:
+                return []
+            await session.execute(
+                "INSERT INTO channel_claims (channel_id, owner, expires_at) "
+                "SELECT unnest($1::bigint[]), '', '-infinity' ON CONFLICT DO NOTHING",
+                ids,
+            )
+            taken = await session.fetch(
+                "UPDATE channel_claims SET owner = $1, expires_at = $2 WHERE channel_id IN "
+                "(SELECT channel_id FROM channel_claims WHERE channel_id = ANY($3::bigint[]) "
+                "AND (owner = $1 OR expires_at <= $4) "
+                "ORDER BY array_position($3::bigint[], channel_id) LIMIT $5 "
+                "FOR UPDATE SKIP LOCKED) RETURNING channel_id",
+                owner,
+                codec.ts(until),
+                ids,
+                codec.ts(now),
+                channels,
+            )
+            return [int(r["channel_id"]) for r in taken]
+
+        held = await self._s.write(take)
+        if not held:
+            return []
+        rows = await self._s.fetch(
+            _DUE_COLUMNS + "WHERE " + _WORK + "AND f.channel_id = ANY($3::bigint[]) "
+            "ORDER BY d.id LIMIT $4",
+            codec.ts(now),
+            in_flight_only,
+            held,
+            limit,
+        )
+        idle = set(held) - {int(r["channel_id"]) for r in rows}
+        await self.release_claims(owner, idle)  # over `limit`: free for others at once
+        return [_due(r) for r in rows]
+
+    async def claim_channel(
+        self, owner: str, channel_id: int, now: datetime, until: datetime
+    ) -> bool:
+        """Claim one channel unless another publisher holds it unexpired."""
+        row = await self._s.write(lambda s: s.fetchrow(
+            "INSERT INTO channel_claims AS c (channel_id, owner, expires_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (channel_id) DO UPDATE SET owner = $2, expires_at = $3 "
+            "WHERE c.owner = $2 OR c.expires_at <= $4 RETURNING c.channel_id",
+            channel_id,
+            owner,
+            codec.ts(until),
+            codec.ts(now),
+        ))  # fmt: skip
+        return row is not None
+
+    async def renew_claims(self, owner: str, until: datetime) -> set[int]:
+        """Extend the owner's claims; a channel taken over meanwhile is no longer listed."""
+        rows = await self._s.write(lambda s: s.fetch(
+            "UPDATE channel_claims SET expires_at = $2 WHERE owner = $1 RETURNING channel_id",
+            owner,
+            codec.ts(until),
+        ))  # fmt: skip
+        return {int(r["channel_id"]) for r in rows}
+
+    async def release_claims(self, owner: str, channel_ids: Iterable[int]) -> None:
+        ids = list(channel_ids)
+        if ids:
+            await self._s.execute(
+                "DELETE FROM channel_claims WHERE owner = $1 AND channel_id = ANY($2::bigint[])",
+                owner,
+                ids,
+            )
 
 
 def _due(row: asyncpg.Record) -> DueDelivery:

@@ -18,6 +18,13 @@ _DUE_COLUMNS = (
     "SELECT d.*, f.channel_id AS channel_id, f.name AS feed_name, f.guild_id AS guild_id "
     "FROM deliveries d JOIN feeds f ON f.id = d.feed_id "
 )
+# Work a publisher may claim: attempts left in flight, and (unless :in_flight_only) queued
+# deliveries due at :now, of active instant feeds. Digests are settled by the digest path.
+_WORK = (
+    "d.state IN ('queued', 'sending') AND f.paused = 0 AND f.mode = 'instant' "
+    "AND (d.state = 'sending' OR (NOT :in_flight_only "
+    "AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= :now))) "
+)
 
 
 class SqliteOutbox:
@@ -195,6 +202,89 @@ class SqliteOutbox:
             (guild_id,),
         )
         return common.states_by_feed(rows)
+
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        limit: int = 500,
+        channels: int = 64,
+        in_flight_only: bool = False,
+        busy: Sequence[int] = (),
+    ) -> list[DueDelivery]:
+        """Claim channels with work, oldest first, and return their work in id order. SQLite
+        has one process: a claim left by its previous run (a crash) is its own, taken back at
+        once; the table only keeps the publisher's code one path."""
+        params: dict[str, Any] = {
+            "now": codec.ts(now), "until": codec.ts(until), "owner": owner,
+            "in_flight_only": int(in_flight_only), "channels": channels, "limit": limit,
+            "busy": json.dumps(list(busy)),
+        }  # fmt: skip
+        async with self._conns.transaction():
+            conn = self._conns.writer
+            async with conn.execute(
+                "SELECT f.channel_id AS channel_id FROM deliveries d "
+                "JOIN feeds f ON f.id = d.feed_id WHERE "
+                + _WORK
+                + "AND f.channel_id NOT IN (SELECT value FROM json_each(:busy)) "
+                "GROUP BY f.channel_id ORDER BY min(d.id) LIMIT :channels",
+                params,
+            ) as cur:
+                held = [int(r[0]) for r in await cur.fetchall()]
+            if not held:
+                return []
+            await conn.executemany(
+                "INSERT INTO channel_claims (channel_id, owner, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (channel_id) DO UPDATE SET owner = excluded.owner, "
+                "expires_at = excluded.expires_at",
+                [(c, owner, params["until"]) for c in held],
+            )
+            params["held"] = json.dumps(held)
+            async with conn.execute(
+                _DUE_COLUMNS + "WHERE " + _WORK + "AND f.channel_id IN "
+                "(SELECT value FROM json_each(:held)) ORDER BY d.id LIMIT :limit",
+                params,
+            ) as cur:
+                rows = list(await cur.fetchall())
+            idle = set(held) - {int(r["channel_id"]) for r in rows}
+            await conn.executemany(  # over `limit`: free for others at once
+                "DELETE FROM channel_claims WHERE owner = ? AND channel_id = ?",
+                [(owner, c) for c in idle],
+            )
+        return [_due(r) for r in rows]
+
+    async def claim_channel(
+        self, owner: str, channel_id: int, now: datetime, until: datetime
+    ) -> bool:
+        """Claim one channel; always granted (one process: any older claim is its own)."""
+        await self._each(
+            "INSERT INTO channel_claims (channel_id, owner, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (channel_id) DO UPDATE SET owner = excluded.owner, "
+            "expires_at = excluded.expires_at",
+            [(channel_id, owner, codec.ts(until))],
+        )
+        return True
+
+    async def renew_claims(self, owner: str, until: datetime) -> set[int]:
+        """Extend the owner's claims; a channel taken over meanwhile is no longer listed."""
+        async with self._conns.transaction():
+            conn = self._conns.writer
+            await conn.execute(
+                "UPDATE channel_claims SET expires_at = ? WHERE owner = ?",
+                (codec.ts(until), owner),
+            )
+            async with conn.execute(
+                "SELECT channel_id FROM channel_claims WHERE owner = ?", (owner,)
+            ) as cur:
+                return {int(r[0]) for r in await cur.fetchall()}
+
+    async def release_claims(self, owner: str, channel_ids: Iterable[int]) -> None:
+        await self._each(
+            "DELETE FROM channel_claims WHERE owner = ? AND channel_id = ?",
+            [(owner, c) for c in channel_ids],
+        )
 
 
 def _due(row: sqlite3.Row) -> DueDelivery:
