@@ -147,6 +147,12 @@ class Snowflakes:
         self._last = max(self._last + 1, ms << 22)
         return self._last
 
+    def next_in_new_millisecond(self) -> int:
+        """A fresh id whose timestamp part differs from the last one's, so that consecutive
+        guilds land on consecutive shards (`(id >> 22) % num_shards`)."""
+        self._last = max(self._last, ((self._last >> 22) + 1) << 22) - 1
+        return self.next()
+
 
 @dataclass
 class User:
@@ -403,10 +409,12 @@ class WorldState:
         everyone_permissions: int = DEFAULT_EVERYONE,
         bot_permissions: int | None = DEFAULT_BOT,
         owner: User | None = None,
+        spread: bool = False,
     ) -> Guild:
-        """A guild with @everyone and, unless `bot_permissions` is None, the bot as a member."""
+        """A guild with @everyone and, unless `bot_permissions` is None, the bot as a member;
+        `spread` gives it an id on the shard after the previous guild's."""
         owner = owner or self.add_user(f"{name.lower().replace(' ', '-')}-owner")
-        gid = self.ids.next()
+        gid = self.ids.next_in_new_millisecond() if spread else self.ids.next()
         guild = Guild(id=gid, name=name, owner_id=owner.id, created_at=self.clock.time())
         guild.roles[gid] = Role(
             id=gid, guild_id=gid, name="@everyone", permissions=everyone_permissions
