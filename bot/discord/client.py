@@ -21,6 +21,7 @@ from discord.ext import commands
 from bot.app import Services
 from bot.discord.context import BotContext
 from bot.discord.errors import install_error_handler
+from bot.discord.identify import GatewayGuard, GatewayStop, SessionLimits
 from bot.models import FeedOrigin
 from bot.services.publisher import Publisher
 from bot.services.scheduler import PollScheduler
@@ -53,6 +54,7 @@ class PaperfeedBot(commands.AutoShardedBot):
         wake: asyncio.Event | None = None,
         sync_global: bool = False,
         background: bool = True,
+        gateway_guard: GatewayGuard | None = None,
         **options: Any,
     ) -> None:
         # discord.py warns at every start that voice libraries are missing; the bot never
@@ -72,6 +74,9 @@ class PaperfeedBot(commands.AutoShardedBot):
         self.clock = clock
         self.sync_global = sync_global
         self.background = background  # False: commands only (sync-commands), no polls or sends
+        # Spaces IDENTIFYs across every gateway process and guards the daily budget; None
+        # keeps discord.py's own pause (5 s between this process's shards).
+        self.gateway_guard = gateway_guard
         self._cogs = tuple(cogs)
         # Shared with whatever queues deliveries (the scheduler, the services), so that they
         # wake the publisher without knowing the bot.
@@ -90,6 +95,29 @@ class PaperfeedBot(commands.AutoShardedBot):
             self.scheduler.start(self.clock())
         await self.publisher.reconcile()
         self._publish_task = asyncio.create_task(self._publish_loop(), name="paperfeed publisher")
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """Run the gateway; a spent identify budget ends it with its one-line error."""
+        try:
+            await super().connect(reconnect=reconnect)
+        except GatewayStop as stop:
+            await self.close()
+            raise stop.error from None
+
+    async def launch_shards(self) -> None:
+        """Check Discord's session budget (and our own) before any shard identifies."""
+        if self.gateway_guard is not None and not self.is_closed():
+            recommended, _, limits = await self.http.get_bot_gateway()
+            shards = len(self.shard_ids) if self.shard_ids else self.shard_count or recommended
+            await self.gateway_guard.before_start(shards, SessionLimits.from_discord(limits))
+        await super().launch_shards()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Take the shard's identify turn across the cluster (see bot.discord.identify)."""
+        if self.gateway_guard is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        await self.gateway_guard.before_identify(shard_id or 0)
 
     async def on_ready(self) -> None:
         await self.bind_config_feeds()

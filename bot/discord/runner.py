@@ -23,6 +23,7 @@ from bot.discord.cogs.info import InfoCog
 from bot.discord.cogs.reader import ReaderCog
 from bot.discord.embeds import credited_source, feed_message
 from bot.discord.endpoints import use_discord_endpoints
+from bot.discord.identify import GatewayGuard
 from bot.discord.listings import digest_message
 from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
@@ -184,6 +185,7 @@ def build_bot(
             on_outcome=on_outcome,
         )
 
+    options.setdefault("gateway_guard", GatewayGuard(services.store.identifies))
     return PaperfeedBot(
         services, make_publisher, scheduler, clock=clock, cogs=COGS, wake=wake,
         background=background, **options,

@@ -15,6 +15,7 @@ from bot.errors import StoreError
 from bot.secrets import DatabaseUrl
 from bot.store.postgres.connect import open_pool
 from bot.store.postgres.feeds import PostgresFeeds
+from bot.store.postgres.identify import PostgresIdentifies
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.outbox import PostgresOutbox
 from bot.store.postgres.papers import PostgresPapers
@@ -41,6 +42,7 @@ class PostgresDatabase:
         self.feeds = PostgresFeeds(self._sessions, clock)
         self.outbox = PostgresOutbox(self._sessions, clock)
         self.sources = PostgresSources(self._sessions, clock)
+        self.identifies = PostgresIdentifies(self._sessions)
 
     @property
     def lexer(self) -> Lexer:

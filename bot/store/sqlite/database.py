@@ -13,6 +13,7 @@ from bot.clock import Clock, utcnow
 from bot.errors import StoreError
 from bot.store.sqlite.connection import MEMORY, Connections, create_private_file, open_connections
 from bot.store.sqlite.feeds import SqliteFeeds
+from bot.store.sqlite.identify import LocalIdentifies
 from bot.store.sqlite.outbox import SqliteOutbox
 from bot.store.sqlite.papers import SqlitePapers
 from bot.store.sqlite.sources import SqliteSources
@@ -28,6 +29,7 @@ class SqliteDatabase:
         self.feeds = SqliteFeeds(conns, clock)
         self.outbox = SqliteOutbox(conns, clock)
         self.sources = SqliteSources(conns, clock)
+        self.identifies = LocalIdentifies()
 
     @property
     def connections(self) -> Connections:
