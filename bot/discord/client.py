@@ -29,6 +29,10 @@ from bot.services.scheduler import PollScheduler
 log = logging.getLogger(__name__)
 CogFactory = Callable[[BotContext], commands.Cog]
 
+# With the gateway guard a shard may wait its bucket's turn behind every shard of the cluster
+# (5.5 s each at max_concurrency 1) inside discord.py's connect timeout (180 s by default):
+# 600 s covers about 100 shards per bucket before a wait is cut short and its turn wasted.
+GUARDED_SHARD_CONNECT_TIMEOUT = 600.0
 PUBLISH_INTERVAL = 30.0  # seconds between outbox rounds when nothing wakes the publisher
 SHUTDOWN_GRACE = 8.0  # seconds in-flight sends get to finish on SIGTERM (Docker waits 10)
 
@@ -61,6 +65,8 @@ class PaperfeedBot(commands.AutoShardedBot):
         # joins a voice channel, so the warning is noise (these flags only gate the warning).
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
+        if gateway_guard is not None:
+            options.setdefault("shard_connect_timeout", GUARDED_SHARD_CONNECT_TIMEOUT)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),

@@ -109,6 +109,7 @@ async def test_two_gateways_share_the_identify_limit_and_split_the_guilds(
     assert fake.request_count("GET /gateway/bot") == 2  # each checked the session budget
 
     bot_low, bot_high = (s.bot for s in started)
+    assert bot_low.shard_connect_timeout == 600.0  # room to wait for the bucket's turn
     assert {g.id for g in bot_low.guilds} == {g.id for g, _ in guilds if fake.shard_of(g.id) < 2}
     assert {g.id for g in bot_high.guilds} == {g.id for g, _ in guilds if fake.shard_of(g.id) >= 2}
     for guild, channel in guilds:
