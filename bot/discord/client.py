@@ -11,12 +11,14 @@ import contextlib
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import discord
 from discord.ext import commands
+from discord.gateway import KeepAliveHandler
 
 from bot.app import Services
 from bot.discord.context import BotContext
@@ -107,8 +109,21 @@ class PaperfeedBot(commands.AutoShardedBot):
         try:
             await super().connect(reconnect=reconnect)
         except GatewayStop as stop:
+            await self._close_unclaimed_gateways()
             await self.close()
             raise stop.error from None
+
+    async def _close_unclaimed_gateways(self) -> None:
+        """Close the websocket whose IDENTIFY the guard refused: discord.py had not handed it to
+        a shard yet, so closing the bot would leave it, and its heartbeat thread, running."""
+        for thread in threading.enumerate():
+            ws = getattr(thread, "ws", None)
+            if (
+                isinstance(thread, KeepAliveHandler)
+                and getattr(ws, "_dispatch", None) == self.dispatch
+            ):
+                with contextlib.suppress(Exception):
+                    await thread.ws.close(code=1000)
 
     async def launch_shards(self) -> None:
         """Check Discord's session budget (and our own) before any shard identifies."""

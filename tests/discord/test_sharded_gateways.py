@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import discord
 import httpx
 import pytest
+from discord.gateway import KeepAliveHandler
 
 from bot.app import Services
 from bot.config import Config
@@ -158,6 +160,10 @@ async def test_the_crash_loop_guard_stops_a_gateway_that_keeps_identifying(
     start_bot.started.remove(started)
     with contextlib.suppress(IdentifyBudgetExhausted):
         await started.stop()
+    for thread in threading.enumerate():  # no heartbeat left behind by the refused IDENTIFY
+        if isinstance(thread, KeepAliveHandler):
+            thread.join(timeout=2.0)
+            assert not thread.is_alive()
 
     # The budget is the cluster's: another process sharing the database may not start either.
     with pytest.raises(IdentifyBudgetExhausted, match="not starting 2 shard"):
