@@ -28,6 +28,7 @@ from bot.discord.runner import build_bot
 from bot.services.poller import Poller
 from bot.store import open_store
 from bot.store.interfaces import Database
+from tests.discord_fake.testbot import ShardedPaperTestBot
 from tests.factories import NOW
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter, FakeFactory
@@ -169,3 +170,21 @@ async def test_the_crash_loop_guard_stops_a_gateway_that_keeps_identifying(
     with pytest.raises(IdentifyBudgetExhausted, match="not starting 2 shard"):
         await start_bot(fake, high.bot(None, None, daily_budget=5))
     assert len(fake.gateway.identifies) == 4
+
+
+async def test_a_gateway_outside_the_guard_costs_one_refused_identify_not_a_storm(
+    postgres_url: str,
+    processes: tuple[Process, Process],
+    discord_fake_factory: FakeFactory,
+    start_bot: BotStarter,
+) -> None:
+    # Another client of the same bot identified shard 0 without asking the ledger (an old
+    # deployment, a script): our shard 1 (same bucket) is refused once, then waits its turn.
+    window = 1.0  # long enough that our start surely comes inside the other's window
+    fake = await _sharded_fake(discord_fake_factory, shard_count=2, identify_window=window)
+    await start_bot(fake, lambda: ShardedPaperTestBot(shard_ids=[0], shard_count=2))
+    low, _ = processes
+    await start_bot(fake, low.bot([1], 2, window=window))
+    records = fake.gateway.identifies
+    assert [(r.shard[0], r.accepted) for r in records] == [(0, True), (1, False), (1, True)]
+    assert records[2].at - records[1].at >= window  # waited its turn after the refusal
