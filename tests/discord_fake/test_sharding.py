@@ -58,6 +58,11 @@ async def test_four_shards_carry_each_guild_on_its_own_shard(
     assert len(bot.guilds) == 40
     for guild in bot.guilds:
         assert guild.shard_id == fake.shard_of(guild.id)
+    # on_ready may come before the last GUILD_CREATE is out (discord.py waits 50 ms for them)
+    await fake.wait_until(
+        lambda: sum(f.t == "GUILD_CREATE" for f in fake.gateway.frames) == 40,
+        what="every GUILD_CREATE",
+    )
     sessions = sorted(fake.gateway.sessions.values(), key=lambda s: s.shard)
     created: dict[int, set[int]] = {s.shard[0]: set() for s in sessions}
     for frame in fake.gateway.frames:

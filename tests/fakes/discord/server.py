@@ -762,7 +762,8 @@ class FakeDiscord:
         over the shards; for sharding tests that need many guilds."""
         made = []
         for n in range(count):
-            guild = self.state.add_guild(f"{prefix} {n}", spread=True)
+            shard = (n % self.shard_count, self.shard_count)
+            guild = self.state.add_guild(f"{prefix} {n}", shard=shard)
             made.append((guild, self.state.add_channel(guild.id, "papers")))
         self.changed()
         return made
