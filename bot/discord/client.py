@@ -11,16 +11,19 @@ import contextlib
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import discord
 from discord.ext import commands
+from discord.gateway import KeepAliveHandler
 
 from bot.app import Services
 from bot.discord.context import BotContext
 from bot.discord.errors import install_error_handler
+from bot.discord.identify import GatewayGuard, GatewayStop, SessionLimits
 from bot.models import FeedOrigin
 from bot.services.dm import DmPublisher
 from bot.services.publisher import Publisher, watch_outbox
@@ -29,6 +32,10 @@ from bot.services.scheduler import PollScheduler
 log = logging.getLogger(__name__)
 CogFactory = Callable[[BotContext], commands.Cog]
 
+# With the gateway guard a shard may wait its bucket's turn behind every shard of the cluster
+# (5.5 s each at max_concurrency 1) inside discord.py's connect timeout (180 s by default):
+# 600 s covers about 100 shards per bucket before a wait is cut short and its turn wasted.
+GUARDED_SHARD_CONNECT_TIMEOUT = 600.0
 PUBLISH_INTERVAL = 30.0  # seconds between outbox rounds when nothing wakes the publisher
 DM_INTERVAL = 20.0  # seconds between DM rounds: a daily DM is due to the minute
 SHUTDOWN_GRACE = 8.0  # seconds in-flight sends get to finish on SIGTERM (Docker waits 10)
@@ -56,12 +63,15 @@ class PaperfeedBot(commands.AutoShardedBot):
         sync_global: bool = False,
         background: bool = True,
         make_dm_publisher: Callable[[discord.Client], DmPublisher] | None = None,
+        gateway_guard: GatewayGuard | None = None,
         **options: Any,
     ) -> None:
         # discord.py warns at every start that voice libraries are missing; the bot never
         # joins a voice channel, so the warning is noise (these flags only gate the warning).
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
+        if gateway_guard is not None:
+            options.setdefault("shard_connect_timeout", GUARDED_SHARD_CONNECT_TIMEOUT)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
@@ -79,6 +89,9 @@ class PaperfeedBot(commands.AutoShardedBot):
         self.clock = clock
         self.sync_global = sync_global
         self.background = background  # False: commands only (sync-commands), no polls or sends
+        # Spaces IDENTIFYs across every gateway process and guards the daily budget; None
+        # keeps discord.py's own pause (5 s between this process's shards).
+        self.gateway_guard = gateway_guard
         self._cogs = tuple(cogs)
         # Shared with whatever queues deliveries (the scheduler, the services), so that they
         # wake the publisher without knowing the bot.
@@ -100,6 +113,42 @@ class PaperfeedBot(commands.AutoShardedBot):
         if self.dm_publisher is not None:
             await self.dm_publisher.reconcile()
             self._dm_task = asyncio.create_task(self._dm_loop(), name="paperfeed DMs")
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """Run the gateway; a spent identify budget ends it with its one-line error."""
+        try:
+            await super().connect(reconnect=reconnect)
+        except GatewayStop as stop:
+            await self._close_unclaimed_gateways()
+            await self.close()
+            raise stop.error from None
+
+    async def _close_unclaimed_gateways(self) -> None:
+        """Close the websocket whose IDENTIFY the guard refused: discord.py had not handed it to
+        a shard yet, so closing the bot would leave it, and its heartbeat thread, running."""
+        for thread in threading.enumerate():
+            ws = getattr(thread, "ws", None)
+            if (
+                isinstance(thread, KeepAliveHandler)
+                and getattr(ws, "_dispatch", None) == self.dispatch
+            ):
+                with contextlib.suppress(Exception):
+                    await thread.ws.close(code=1000)
+
+    async def launch_shards(self) -> None:
+        """Check Discord's session budget (and our own) before any shard identifies."""
+        if self.gateway_guard is not None and not self.is_closed():
+            recommended, _, limits = await self.http.get_bot_gateway()
+            shards = len(self.shard_ids) if self.shard_ids else self.shard_count or recommended
+            await self.gateway_guard.before_start(shards, SessionLimits.from_discord(limits))
+        await super().launch_shards()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Take the shard's identify turn across the cluster (see bot.discord.identify)."""
+        if self.gateway_guard is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        await self.gateway_guard.before_identify(shard_id or 0)
 
     async def on_ready(self) -> None:
         await self.bind_config_feeds()

@@ -26,6 +26,7 @@ from bot.discord.direct import DiscordDirectMessenger
 from bot.discord.dm_messages import dm_messages
 from bot.discord.embeds import credited_source, feed_message
 from bot.discord.endpoints import use_discord_endpoints
+from bot.discord.identify import GatewayGuard
 from bot.discord.listings import digest_message
 from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
@@ -220,6 +221,7 @@ def build_bot(
                 on_outcome=metrics.record_dm if metrics is not None else None,
             )
 
+    options.setdefault("gateway_guard", GatewayGuard(services.store.identifies))
     return PaperfeedBot(
         services, make_publisher, scheduler, clock=clock, cogs=COGS, wake=wake,
         background=background, make_dm_publisher=make_dm_publisher, **options,

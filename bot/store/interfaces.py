@@ -454,6 +454,21 @@ class SourceLog(Protocol):
     async def set_state(self, source: str, key: str, value: str) -> None: ...
 
 
+class IdentifyLedger(Protocol):
+    """Gateway IDENTIFYs of every process sharing the database: Discord's limits are per bot,
+    so spacing per bucket and the daily count must be kept where all gateways see them."""
+
+    async def claim_identify(self, bucket: int, shard_id: int, window: float, holder: str) -> float:
+        """Take the bucket's next IDENTIFY and record it (0.0), unless the bucket's last one is
+        under `window` seconds old or another process is deciding: then the seconds to wait
+        before asking again."""
+        ...
+
+    async def identifies_within(self, seconds: float) -> int:
+        """How many IDENTIFYs were recorded in the last `seconds` seconds, by anyone."""
+        ...
+
+
 class Database(Protocol):
     """One open database: its repositories, its transactions and its maintenance."""
 
@@ -474,6 +489,9 @@ class Database(Protocol):
 
     @property
     def dms(self) -> DmQueue: ...
+
+    @property
+    def identifies(self) -> IdentifyLedger: ...
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Everything inside commits together or not at all; nesting joins the outer one."""

@@ -18,6 +18,7 @@ from bot.secrets import DatabaseUrl
 from bot.store.postgres.connect import open_pool
 from bot.store.postgres.feeds import PostgresFeeds
 from bot.store.postgres.follows import PostgresDmQueue, PostgresFollows
+from bot.store.postgres.identify import PostgresIdentifies
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.outbox import PostgresOutbox
 from bot.store.postgres.papers import PostgresPapers
@@ -53,6 +54,7 @@ class PostgresDatabase:
     def watch_outbox(self, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]:
         """Wake the publisher when any process queues deliveries (LISTEN/NOTIFY)."""
         return watch_outbox(self.url, wake, ignore=self._origin)
+        self.identifies = PostgresIdentifies(self._sessions)
 
     @property
     def lexer(self) -> Lexer:

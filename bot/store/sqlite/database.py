@@ -14,6 +14,7 @@ from bot.errors import StoreError
 from bot.store.sqlite.connection import MEMORY, Connections, create_private_file, open_connections
 from bot.store.sqlite.feeds import SqliteFeeds
 from bot.store.sqlite.follows import SqliteDmQueue, SqliteFollows
+from bot.store.sqlite.identify import LocalIdentifies
 from bot.store.sqlite.outbox import SqliteOutbox
 from bot.store.sqlite.papers import SqlitePapers
 from bot.store.sqlite.sources import SqliteSources
@@ -31,6 +32,7 @@ class SqliteDatabase:
         self.sources = SqliteSources(conns, clock)
         self.follows = SqliteFollows(conns, clock)
         self.dms = SqliteDmQueue(conns, clock)
+        self.identifies = LocalIdentifies()
 
     @property
     def connections(self) -> Connections:

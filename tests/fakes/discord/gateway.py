@@ -1,5 +1,10 @@
 """The fake gateway: HELLO, heartbeats, IDENTIFY → READY → GUILD_CREATE, RESUME with replay.
 
+Sharding as Discord does it: a session carries the guilds whose `(guild_id >> 22) % num_shards`
+is its shard id; IDENTIFYs are counted per day (one past the limit ends every session and
+resets the token) and, per bucket `shard_id % max_concurrency`, at most one per window (a
+too-early one gets op 9 when the fake enforces it). Every IDENTIFY is kept in `identifies`.
+
 Frames are plain JSON text (discord.py parses text frames directly even when it asked for
 zlib-stream). Sessions outlive connections: events dispatched while the bot is disconnected are
 kept and replayed on RESUME, as Discord does. Tests can drop the connection, invalidate the
@@ -39,6 +44,7 @@ OP_HELLO = 10
 OP_HEARTBEAT_ACK = 11
 
 HEARTBEAT_INTERVAL_MS = 41250
+DAY = 86_400.0  # seconds: the session start limit's period
 PAYLOAD_MAX = 4096
 SENDS_PER_MINUTE = 120
 
@@ -69,6 +75,17 @@ class Session:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+@dataclass(frozen=True)
+class IdentifyRecord:
+    """One IDENTIFY the fake received with a valid token: when, for which shard, and its fate."""
+
+    at: float  # the fake clock's monotonic time
+    shard: tuple[int, int]
+    bucket: int  # shard_id % max_concurrency
+    accepted: bool  # False: refused with op 9 (too early in its bucket)
+    connection: int
+
+
 @dataclass
 class Connection:
     """One websocket connection from the bot."""
@@ -93,6 +110,9 @@ class Gateway:
         self.frames: list[GatewayFrame] = []
         self.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS
         self.accepting = True
+        self.identifies: list[IdentifyRecord] = []
+        self._day_started = fake.clock.monotonic()
+        self._day_start_index = 0
 
     # ---- test controls ------------------------------------------------------------------------
 
@@ -117,6 +137,28 @@ class Gateway:
             if (0 if guild_id is None else (guild_id >> 22) % shard_count) == shard_id:
                 return session
         return None
+
+    def identifies_today(self) -> int:
+        """IDENTIFYs counted against today's session start limit (the day restarts after 24 h)."""
+        now = self.fake.clock.monotonic()
+        if now - self._day_started >= DAY:
+            self._day_started = now
+            self._day_start_index = len(self.identifies)
+        return len(self.identifies) - self._day_start_index
+
+    def day_resets_in(self) -> float:
+        """Seconds until today's session start limit resets."""
+        return max(0.0, DAY - (self.fake.clock.monotonic() - self._day_started))
+
+    def identify_gaps(self) -> dict[int, list[float]]:
+        """Per bucket, the seconds between consecutive IDENTIFYs (what the window limits)."""
+        gaps: dict[int, list[float]] = {}
+        last: dict[int, float] = {}
+        for record in self.identifies:
+            if record.bucket in last:
+                gaps.setdefault(record.bucket, []).append(record.at - last[record.bucket])
+            last[record.bucket] = record.at
+        return gaps
 
     def count(self, kind: str) -> int:
         """How many connections went through `identify` or `resume`."""
@@ -283,6 +325,8 @@ class Gateway:
         ):
             await self._close(conn, 4010)
             return
+        if not await self._admit_identify(conn, (shard[0], shard[1])):
+            return
         session = Session(id=secrets.token_hex(16), shard=(shard[0], shard[1]), intents=intents)
         self.sessions[session.id] = session
         conn.session = session
@@ -316,6 +360,31 @@ class Gateway:
                     session, "GUILD_CREATE", self.fake.state.guild_create_json(guild)
                 )
         self.fake.changed()
+
+    async def _admit_identify(self, conn: Connection, shard: tuple[int, int]) -> bool:
+        """Count the IDENTIFY; refuse it past the daily limit (every session ends, the token
+        is reset) or, when enforced, too early in its bucket (op 9, not resumable)."""
+        fake = self.fake
+        now = fake.clock.monotonic()
+        bucket = shard[0] % fake.max_concurrency
+        previous = [r.at for r in self.identifies if r.bucket == bucket and r.accepted]
+        too_early = bool(previous) and now - previous[-1] < fake.identify_window
+        refused = fake.identify_rate_limit and too_early
+        self.identifies.append(IdentifyRecord(now, shard, bucket, not refused, conn.number))
+        self.fake.changed()
+        if self.identifies_today() > fake.session_start_total:
+            log.warning("fake gateway: daily IDENTIFY limit passed; resetting the bot token")
+            fake.token_reset = True
+            fake.token = "reset-" + secrets.token_hex(8)
+            for session in self.sessions.values():
+                session.invalidated = True
+            for open_conn in self.open_connections:
+                await self._close(open_conn, 4004)
+            return False
+        if refused:
+            await self._send(conn, {"op": OP_INVALID_SESSION, "d": False, "s": None, "t": None})
+            return False
+        return True
 
     async def dispatch_to(self, session: Session, event: str, data: dict[str, Any]) -> None:
         """Dispatch on one session regardless of intents (READY, GUILD_CREATE, RESUMED)."""

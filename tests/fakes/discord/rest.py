@@ -171,16 +171,16 @@ class Rest:
     async def get_gateway_bot(self, request: web.Request) -> web.StreamResponse:
         """GET /gateway/bot: where to connect and how many shards (AutoShardedClient asks)."""
         fake = self.fake
-        used = fake.gateway.count("identify")
+        used = fake.gateway.identifies_today()
         return fake.json(
             {
                 "url": fake.gateway_url,
                 "shards": fake.shard_count,
                 "session_start_limit": {
-                    "total": 1000,
-                    "remaining": max(0, 1000 - used),
-                    "reset_after": 86_400_000,
-                    "max_concurrency": 1,
+                    "total": fake.session_start_total,
+                    "remaining": max(0, fake.session_start_total - used),
+                    "reset_after": int(fake.gateway.day_resets_in() * 1000),
+                    "max_concurrency": fake.max_concurrency,
                 },
             }
         )

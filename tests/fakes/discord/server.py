@@ -45,6 +45,7 @@ from .state import (
     INTENT_GUILDS,
     Channel,
     ChannelType,
+    Guild,
     Member,
     Overwrite,
     Perm,
@@ -89,6 +90,10 @@ class FakeDiscord:
         token: str = "fake-bot-token.paperfeed",
         bot_name: str = "paperbot",
         shard_count: int = 1,
+        max_concurrency: int = 1,
+        identify_window: float = 5.0,
+        identify_rate_limit: bool = False,
+        session_start_total: int = 1000,
         privileged_intents: int = 0,
         interaction_deadline: float = 3.0,
         interaction_token_ttl: float = 900.0,
@@ -103,6 +108,14 @@ class FakeDiscord:
         self.clock = clock or FakeClock()
         self.token = token
         self.shard_count = shard_count
+        #: identify buckets (`shard_id % max_concurrency`), one IDENTIFY per `identify_window`
+        #: seconds each; enforced (op 9 for a too-early IDENTIFY) only with `identify_rate_limit`
+        self.max_concurrency = max_concurrency
+        self.identify_window = identify_window
+        self.identify_rate_limit = identify_rate_limit
+        #: IDENTIFYs allowed per day; one more ends every session and resets the token
+        self.session_start_total = session_start_total
+        self.token_reset = False
         self.privileged_intents = privileged_intents
         self.interaction_deadline = interaction_deadline
         self.interaction_token_ttl = interaction_token_ttl
@@ -743,6 +756,21 @@ class FakeDiscord:
         )
 
     # ---- gateway controls ---------------------------------------------------------------------
+
+    def add_guilds(self, count: int, *, prefix: str = "guild") -> list[tuple[Guild, Channel]]:
+        """`count` guilds with the bot and one text channel each, their ids spread round-robin
+        over the shards; for sharding tests that need many guilds."""
+        made = []
+        for n in range(count):
+            shard = (n % self.shard_count, self.shard_count)
+            guild = self.state.add_guild(f"{prefix} {n}", shard=shard)
+            made.append((guild, self.state.add_channel(guild.id, "papers")))
+        self.changed()
+        return made
+
+    def shard_of(self, guild_id: int, shard_count: int | None = None) -> int:
+        """Discord's routing formula: the shard that carries a guild's events."""
+        return (guild_id >> 22) % (shard_count or self.shard_count)
 
     async def drop_gateway(self, *, code: int = 4000) -> None:
         """Close the bot's gateway connection (resumable); it should reconnect and RESUME."""

@@ -147,6 +147,14 @@ class Snowflakes:
         self._last = max(self._last + 1, ms << 22)
         return self._last
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh id that Discord's formula `(id >> 22) % shard_count` routes to `shard_id`
+        (its timestamp is the first millisecond from now that does)."""
+        ms = max((self._last >> 22) + 1, int(self._clock.time() * 1000) - DISCORD_EPOCH_MS)
+        ms += (shard_id - ms) % shard_count
+        self._last = ms << 22
+        return self._last
+
 
 @dataclass
 class User:
@@ -405,10 +413,12 @@ class WorldState:
         everyone_permissions: int = DEFAULT_EVERYONE,
         bot_permissions: int | None = DEFAULT_BOT,
         owner: User | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """A guild with @everyone and, unless `bot_permissions` is None, the bot as a member."""
+        """A guild with @everyone and, unless `bot_permissions` is None, the bot as a member;
+        `shard=(shard_id, shard_count)` picks an id that routes to that shard."""
         owner = owner or self.add_user(f"{name.lower().replace(' ', '-')}-owner")
-        gid = self.ids.next()
+        gid = self.ids.next() if shard is None else self.ids.next_on_shard(*shard)
         guild = Guild(id=gid, name=name, owner_id=owner.id, created_at=self.clock.time())
         guild.roles[gid] = Role(
             id=gid, guild_id=gid, name="@everyone", permissions=everyone_permissions
