@@ -53,6 +53,8 @@ class PaperfeedBot(commands.AutoShardedBot):
         wake: asyncio.Event | None = None,
         sync_global: bool = False,
         background: bool = True,
+        gateway: bool = True,
+        publish: bool = True,
         **options: Any,
     ) -> None:
         # discord.py warns at every start that voice libraries are missing; the bot never
@@ -72,6 +74,10 @@ class PaperfeedBot(commands.AutoShardedBot):
         self.clock = clock
         self.sync_global = sync_global
         self.background = background  # False: commands only (sync-commands), no polls or sends
+        # The cluster roles this process plays (bot.config.ClusterConfig): a publisher-only
+        # process logs in over REST and never syncs the commands the gateways answer.
+        self.gateway = gateway
+        self.publish = publish
         self._cogs = tuple(cogs)
         # Shared with whatever queues deliveries (the scheduler, the services), so that they
         # wake the publisher without knowing the bot.
@@ -85,11 +91,15 @@ class PaperfeedBot(commands.AutoShardedBot):
             await self.add_cog(make_cog(self))
         if not self.background:
             return
-        await self.sync_commands()
+        if self.gateway:
+            await self.sync_commands()
         if self.scheduler is not None:
             self.scheduler.start(self.clock())
-        await self.publisher.reconcile()
-        self._publish_task = asyncio.create_task(self._publish_loop(), name="paperfeed publisher")
+        if self.publish:
+            await self.publisher.reconcile()
+            self._publish_task = asyncio.create_task(
+                self._publish_loop(), name="paperfeed publisher"
+            )
 
     async def on_ready(self) -> None:
         await self.bind_config_feeds()

@@ -13,6 +13,7 @@ import asyncpg
 from bot.clock import Clock, utcnow
 from bot.errors import StoreError
 from bot.secrets import DatabaseUrl
+from bot.store.postgres.cluster import PostgresCluster
 from bot.store.postgres.connect import open_pool
 from bot.store.postgres.feeds import PostgresFeeds
 from bot.store.postgres.lexemes import Lexer
@@ -41,6 +42,7 @@ class PostgresDatabase:
         self.feeds = PostgresFeeds(self._sessions, clock)
         self.outbox = PostgresOutbox(self._sessions, clock)
         self.sources = PostgresSources(self._sessions, clock)
+        self.cluster = PostgresCluster(self._sessions)
 
     @property
     def lexer(self) -> Lexer:
