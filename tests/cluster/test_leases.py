@@ -171,3 +171,20 @@ async def test_status_lists_the_processes_and_exits_1_for_a_silent_one(
     assert await asyncio.to_thread(main, ["status"]) == 1
     out = capsys.readouterr().out
     assert "1 silent" in out and "SILENT" in out
+
+
+async def test_the_status_command_in_discord_lists_the_processes(db: PostgresDatabase) -> None:
+    from bot.discord.cogs.info import processes_text, status_body
+
+    assert await processes_text(db) == "No process has recorded a heartbeat yet."
+    await db.cluster.beat("h:1:x", ("poller",), "", "h", 1, "1.0")
+    await db.cluster.beat("h:2:x", ("gateway",), "0-1/2", "h", 2, "1.0")
+    await db.sessions.execute(
+        "UPDATE cluster_processes SET last_beat = now() - interval '5 minutes' WHERE pid = 2"
+    )
+    text = await processes_text(db)
+    assert text is not None
+    assert text.splitlines()[0] == "2 process(es) · 1 silent"
+    assert "⚠ gateway shards 0-1/2 on h pid 2" in text
+    body = status_body([], None, None, text)
+    assert body["embeds"][0]["fields"][-1] == {"name": "Processes", "value": text, "inline": False}
