@@ -164,11 +164,15 @@ class Cluster:
     async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.gather(*(p.cleanup() for p in self.processes), return_exceptions=True)
 
-    async def start(self, roles: str, *args: str) -> ClusterProcess:
+    async def start(
+        self, roles: str, *args: str, env: dict[str, str] | None = None
+    ) -> ClusterProcess:
+        """Start `run --role ROLES ARGS...`; `env` overrides variables (e.g. no token)."""
         name = f"{len(self.processes) + 1}-{roles.replace(',', '+')}"
         process = ClusterProcess(
             name, self.config, self.fake.token, self.workdir / name, ("--role", roles, *args)
         )
+        process.env.update(env or {})
         self.processes.append(process)
         await process.start()
         return process
