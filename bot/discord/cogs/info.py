@@ -205,8 +205,9 @@ class InfoCog(commands.Cog):
             listed = await store.feeds.list(guild_id=interaction.guild_id)
             states = await store.outbox.states_by_feed(interaction.guild_id)
             feeds = feeds_text(listed, states)
-        totals = None
+        totals = processes = None
         if await self._is_owner(interaction):
+            processes = await processes_text(store)  # hosts and pids: for owners only
             papers = await store.papers.count()
             counts = await store.outbox.counts(now - timedelta(hours=24))
             queued = counts.get("queued", 0) + counts.get("sending", 0)
@@ -214,7 +215,7 @@ class InfoCog(commands.Cog):
                 f"{papers:,} papers stored{SEP}{counts.get('sent', 0):,} posts in the last 24 h"
                 f"{SEP}{queued:,} queued{SEP}{counts.get('failed', 0):,} failed"
             )
-        body = status_body(sources, feeds, totals, await processes_text(store))
+        body = status_body(sources, feeds, totals, processes)
         await interaction.followup.send(embeds=embeds_of(body), ephemeral=True)
 
     async def _is_owner(self, interaction: discord.Interaction) -> bool:
