@@ -60,3 +60,32 @@ async def test_a_poller_needs_no_token_and_a_publisher_no_gateway(
             assert "no Discord token" not in poller.output()
     finally:
         await fake.close()
+
+
+async def test_role_all_on_postgresql_runs_every_part_and_still_takes_the_lease(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    fake = await FakeDiscord(openapi=None).start()
+    listing = GrowingListing()
+    script = UpstreamScript()
+    script.route(LISTING, listing.listing)
+    script.route("/api/query", listing.details)
+    try:
+        async with (
+            FakeUpstreamServer(script) as upstream,
+            Cluster(tmp_path, fake, postgres_url, upstream.url) as cluster,
+        ):
+            bot = await cluster.start("all")
+            await cluster.wait_for(
+                lambda: fake.gateway.count("identify") >= 1, timeout=TIMEOUT, what="the gateway"
+            )
+            await cluster.wait_for(
+                lambda: len(listing.fetches) >= 1, timeout=TIMEOUT, what="a poll"
+            )
+            rows = await cluster.query("SELECT roles FROM cluster_processes")
+            assert [r["roles"] for r in rows] == ["all"]
+            assert await cluster.lease_owner("poll:arxiv") is bot
+            code, _ = await bot.terminate(timeout=10.0)
+            assert code == 0, cluster.tails()
+    finally:
+        await fake.close()
