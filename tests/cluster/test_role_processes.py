@@ -89,3 +89,29 @@ async def test_role_all_on_postgresql_runs_every_part_and_still_takes_the_lease(
             assert code == 0, cluster.tails()
     finally:
         await fake.close()
+
+
+async def test_two_gateways_each_connect_their_own_shard_and_say_so_in_their_heartbeat(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    fake = await FakeDiscord(openapi=None, shard_count=2).start()
+    try:
+        async with Cluster(tmp_path, fake, postgres_url, "http://127.0.0.1:9") as cluster:
+            first = await cluster.start("gateway", "--shards", "0", "--shard-count", "2")
+            second = await cluster.start("gateway", "--shards", "1", "--shard-count", "2")
+            await cluster.wait_for(
+                lambda: fake.gateway.count("identify") >= 2, timeout=TIMEOUT, what="two shards"
+            )
+            shards = sorted(s.shard for s in fake.gateway.sessions.values())
+            assert shards == [(0, 2), (1, 2)]
+
+            async def beating() -> bool:
+                rows = await cluster.query("SELECT shards FROM cluster_processes ORDER BY shards")
+                return [r["shards"] for r in rows] == ["0/2", "1/2"]
+
+            await cluster.wait_for(beating, timeout=TIMEOUT, what="both heartbeats")
+            for process in (first, second):
+                code, _ = await process.terminate(timeout=10.0)
+                assert code == 0, cluster.tails()
+    finally:
+        await fake.close()
