@@ -188,3 +188,23 @@ async def test_the_status_command_in_discord_lists_the_processes(db: PostgresDat
     assert "⚠ gateway shards 0-1/2 on h pid 2" in text
     body = status_body([], None, None, text)
     assert body["embeds"][0]["fields"][-1] == {"name": "Processes", "value": text, "inline": False}
+
+
+async def test_a_poll_that_outlives_its_lease_is_noticed_by_the_fence(
+    db: PostgresDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    lead = Leadership(db.cluster, "a", {"arxiv": TTL})
+
+    class SlowPoller(CountingPoller):
+        async def poll_source(self, name: str) -> PollReport:
+            # a pause longer than the lease: another process took over meanwhile
+            await db.sessions.execute("UPDATE cluster_leases SET expires_at = now()")
+            assert await db.cluster.acquire("poll:arxiv", "b", TTL) == 2
+            return await super().poll_source(name)
+
+    poller = SlowPoller()
+    scheduler = PollScheduler(poller, [], leadership=lead)  # type: ignore[arg-type]
+    await scheduler._run("arxiv")
+    assert poller.polls == ["arxiv"]
+    assert "the lease to poll arxiv ran out during the poll (epoch 1)" in caplog.text
+    assert not await lead.may_poll("arxiv")  # and it does not poll at the next tick
