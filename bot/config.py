@@ -14,7 +14,7 @@ import re
 import tomllib
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +51,8 @@ class DiscordConfig:
     gateway_url: str = ""
     dev_guild_ids: tuple[int, ...] = ()
     alerts_channel_id: int = 0
+    shard_ids: tuple[int, ...] = ()  # the gateway shards this process runs; () = all of them
+    shard_count: int = 0  # 0: as many as Discord recommends
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,18 @@ class LoggingConfig:
     levels: tuple[tuple[str, str], ...] = ()  # per-logger levels, e.g. ("bot.sources", "DEBUG")
 
 
+ROLES = ("gateway", "poller", "publisher")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    roles: tuple[str, ...] = ("all",)  # "all", or some of ROLES
+
+    def has(self, role: str) -> bool:
+        """Whether this process does `role`'s work ("all" does every role's)."""
+        return "all" in self.roles or role in self.roles
+
+
 @dataclass(frozen=True)
 class FollowsConfig:
     """Personal follows delivered by DM (issue 16)."""
@@ -120,6 +134,7 @@ class Config:
     feeds: tuple[FeedSpec, ...] = ()
     path: str | None = None  # the file it came from, None when defaults only
     follows: FollowsConfig = field(default_factory=FollowsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 def resolve_config_path(cli_path: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
@@ -322,7 +337,9 @@ def _as_choice(*choices: str) -> Callable[[Any], str]:
 
 def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file: bool) -> Config:
     top = _Reader(filename, "", raw)
-    top.check_keys({"discord", "database", "sources", "health", "logging", "feeds", "follows"})
+    top.check_keys(
+        {"discord", "database", "sources", "health", "logging", "feeds", "follows", "cluster"}
+    )
     discord = _discord(_Reader(filename, "[discord]", raw.get("discord", {})), env)
     database = _database(_Reader(filename, "[database]", raw.get("database", {})), env)
     sources_table = _Reader(filename, "[sources]", raw.get("sources", {}))
@@ -347,7 +364,12 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
         if spec.name.casefold() in seen:
             raise ConfigError(f'{filename}: [[feeds]] name: "{spec.name}" is used twice')
         seen.add(spec.name.casefold())
-    return Config(
+    cluster_table = _Reader(filename, "[cluster]", raw.get("cluster", {}))
+    cluster_table.check_keys({"roles"})
+    cluster = ClusterConfig(
+        roles=cluster_table.get("roles", ClusterConfig().roles, parse_roles, _ROLES_EXPECTED)
+    )
+    config = Config(
         discord=discord,
         database=database,
         sources=sources,
@@ -356,7 +378,124 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
         feeds=feeds,
         path=filename if from_file else None,
         follows=follows,
+        cluster=cluster,
     )
+    problem = cluster_problem(config)
+    if problem is not None:
+        raise ConfigError(f"{filename}: {problem}")
+    return config
+
+
+_ROLES_EXPECTED = 'expected "all" or a list of gateway, poller, publisher'
+_SHARDS_EXPECTED = 'expected shard numbers like [0, 1, 2, 3] or a range like "0-3"'
+
+
+def parse_roles(value: Any) -> tuple[str, ...]:
+    """`"gateway,publisher"` or `["gateway", "publisher"]` to a tuple; "all" absorbs the rest."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise TypeError
+    roles: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or item.strip() not in (*ROLES, "all"):
+            raise ValueError
+        if item.strip() not in roles:
+            roles.append(item.strip())
+    if not roles:
+        raise ValueError
+    return ("all",) if "all" in roles else tuple(r for r in ROLES if r in roles)
+
+
+def parse_shards(value: Any) -> tuple[int, ...]:
+    """`"0-3"`, `"5"`, `"0-3,6"` or a list of whole numbers to sorted distinct shard ids ([]:
+    none named, so every shard)."""
+    if isinstance(value, list):
+        if not value:
+            return ()  # the file's way to say "every shard"
+        ids = [_as_int(0, 65535)(v) for v in value]
+    elif isinstance(value, str):
+        ids = []
+        for part in value.split(","):
+            low, dash, high = part.strip().partition("-")
+            if not low.isdigit() or (dash and not high.isdigit()):
+                raise ValueError
+            first, last = int(low), int(high or low)
+            if last < first or last > 65535:
+                raise ValueError
+            ids.extend(range(first, last + 1))
+    else:
+        raise TypeError
+    if not ids:
+        raise ValueError
+    return tuple(sorted(set(ids)))
+
+
+def format_shards(ids: Sequence[int], count: int) -> str:
+    """Shard ids as ranges with the count: (0, 1, 2, 3), 8 → "0-3/8"; "" when none are set."""
+    if not ids:
+        return f"all/{count}" if count else ""
+    runs: list[str] = []
+    start = prev = ids[0]
+    for n in [*ids[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        runs.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ",".join(runs) + (f"/{count}" if count else "")
+
+
+def cluster_problem(config: Config) -> str | None:
+    """Why the roles and shards cannot run on this configuration, or None when they can."""
+    d = config.discord
+    roles = config.cluster.roles
+    if config.database.backend == "sqlite" and roles != ("all",):
+        return (
+            f"role {','.join(roles)} needs PostgreSQL ([database] url): "
+            "a SQLite file serves one process, which runs every role (role all)"
+        )
+    if d.shard_ids and not d.shard_count:
+        return "[discord] shard_ids needs shard_count (how many shards the bot has in all)"
+    if d.shard_ids and d.shard_ids[-1] >= d.shard_count:
+        return (
+            f"[discord] shard_ids: shard {d.shard_ids[-1]} is out of range for "
+            f"shard_count {d.shard_count} (shards are 0 to {d.shard_count - 1})"
+        )
+    if d.shard_ids and not config.cluster.has("gateway"):
+        return "[discord] shard_ids: only the gateway role connects shards"
+    if d.shard_ids and config.database.backend == "sqlite" and len(d.shard_ids) < d.shard_count:
+        return "[discord] shard_ids: a subset of the shards needs PostgreSQL ([database] url)"
+    return None
+
+
+def with_cluster(
+    config: Config,
+    roles: str | None = None,
+    shards: str | None = None,
+    shard_count: int | None = None,
+) -> Config:
+    """The configuration with `run --role/--shards/--shard-count` applied, checked as a whole."""
+    cluster, discord = config.cluster, config.discord
+    try:
+        if roles is not None:
+            cluster = ClusterConfig(roles=parse_roles(roles))
+    except (TypeError, ValueError):
+        raise ConfigError(f"--role: {_ROLES_EXPECTED}, got {_show(roles)}") from None
+    try:
+        if shards is not None:
+            discord = replace(discord, shard_ids=parse_shards(shards))
+    except (TypeError, ValueError):
+        raise ConfigError(f"--shards: {_SHARDS_EXPECTED}, got {_show(shards)}") from None
+    if shard_count is not None:
+        if not 1 <= shard_count <= 65536:
+            raise ConfigError(f"--shard-count: expected a number from 1, got {shard_count}")
+        discord = replace(discord, shard_count=shard_count)
+    updated = replace(config, cluster=cluster, discord=discord)
+    problem = cluster_problem(updated)
+    if problem is not None:
+        raise ConfigError(problem)
+    return updated
 
 
 def _as_hhmm(value: Any) -> str:
@@ -379,8 +518,9 @@ def _follows(r: _Reader) -> FollowsConfig:
 
 def _discord(r: _Reader, env: Mapping[str, str]) -> DiscordConfig:
     r.check_keys(
-        {"token_file", "api_base", "gateway_url", "dev_guild_ids", "alerts_channel_id", "token"}
-    )
+        {"token_file", "api_base", "gateway_url", "dev_guild_ids", "alerts_channel_id", "token",
+         "shard_ids", "shard_count"}
+    )  # fmt: skip
     if "token" in r.table:
         raise ConfigError(
             f"{r.filename}: [discord] token: the token must not be in a config file; "
@@ -396,6 +536,8 @@ def _discord(r: _Reader, env: Mapping[str, str]) -> DiscordConfig:
         gateway_url=r.get("gateway_url", d.gateway_url, _as_ws_url_or_empty, 'expected "" or a ws(s):// URL'),
         dev_guild_ids=r.get("dev_guild_ids", d.dev_guild_ids, _as_list(_as_snowflake), "expected a list of Discord guild ids (snowflakes of 17 to 19 digits; Developer Mode, Copy ID)"),
         alerts_channel_id=r.get("alerts_channel_id", d.alerts_channel_id, _as_snowflake_or_zero, "expected a Discord channel id or 0 (a snowflake of 17 to 19 digits; Developer Mode, Copy ID)"),
+        shard_ids=r.get("shard_ids", d.shard_ids, parse_shards, _SHARDS_EXPECTED),
+        shard_count=r.get("shard_count", d.shard_count, _as_int(0, 65536), "expected the number of shards (0: as Discord recommends)"),
     )  # fmt: skip
 
 
@@ -593,7 +735,10 @@ def describe(config: Config) -> dict[str, Any]:
             "gateway_url": d.gateway_url,
             "dev_guild_ids": [str(g) for g in d.dev_guild_ids],
             "alerts_channel_id": str(d.alerts_channel_id),
+            "shard_ids": list(d.shard_ids),
+            "shard_count": d.shard_count,
         },
+        "cluster": {"roles": list(config.cluster.roles)},
         "backend": config.database.backend,
         "database": _describe_database(config.database),
         "sources": {

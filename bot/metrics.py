@@ -71,6 +71,8 @@ class _Definition:
 _DEFINITIONS = (
     _Definition("build_info", Gauge, "paperfeed_build_info", "The running version (always 1).",
                 ("version",)),
+    _Definition("process_role", Gauge, "paperfeed_process_role",
+                "The roles this process runs (1 each): gateway, poller, publisher.", ("role",)),
     _Definition("polls", Counter, "paperfeed_source_polls", "Polls of an upstream source.",
                 ("source",)),
     _Definition("poll_failures", Counter, "paperfeed_source_poll_failures",
@@ -122,6 +124,7 @@ class Metrics:
 
     # Made from _DEFINITIONS, one attribute each.
     build_info: Gauge
+    process_role: Gauge
     polls: Counter
     poll_failures: Counter
     warnings: Counter
@@ -148,6 +151,12 @@ class Metrics:
                 for value in _KNOWN_VALUES.get(label, ()):
                     metric.labels(**{label: value})
         self.build_info.labels(version=__version__).set(1)
+
+    def set_roles(self, roles: tuple[str, ...]) -> None:
+        """Label this process with its cluster roles ("all" counts as every role)."""
+        every = ("gateway", "poller", "publisher")
+        for role in every:
+            self.process_role.labels(role=role).set(1 if "all" in roles or role in roles else 0)
 
     def record_poll(
         self, source: str, seconds: float, *, failed: bool, new: int = 0, warnings: int = 0

@@ -426,3 +426,28 @@ def feed_relevant_change(old: Paper, merged: Paper) -> bool:
         or merged.github_stars != old.github_stars
         or merged.sources != old.sources
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessBeat:
+    """One process of a cluster as its last heartbeat recorded it (`paperfeed status`)."""
+
+    id: str  # "host:pid:start", unique per process run
+    roles: tuple[str, ...]
+    shards: str  # "0-3/8", "" when the process holds no gateway shards
+    host: str
+    pid: int
+    version: str
+    started_at: datetime
+    last_beat: datetime
+    now: datetime  # the database's clock when read, so silence is judged on one clock
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who leads a piece of work (polling one source) until when; the epoch fences terms."""
+
+    name: str
+    owner: str
+    epoch: int
+    expires_at: datetime

@@ -67,7 +67,7 @@ def test_example_file_documents_every_key() -> None:
     uncommented = re.sub(r"(?m)^# (\[\[feeds\]\]|\w+ = )", r"\1", example)
     raw = tomllib.loads(uncommented)
     described = describe(parse_config_text(uncommented, {}, "x"))
-    for section in ("discord", "database", "health", "logging"):
+    for section in ("discord", "cluster", "database", "health", "logging"):
         for key in described[section].keys() - {"token"}:  # the token never sits in a file
             assert key in raw[section], f"[{section}] {key} missing from config.example.toml"
     for name in ("huggingface", "arxiv"):

@@ -62,7 +62,7 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
         print(f"database: PostgreSQL at {db.url.redacted()} ([database] path is ignored)")
     else:
         print(f"database: SQLite file {db.path}")
-    for section in ("discord", "database", "health", "logging"):
+    for section in ("discord", "cluster", "database", "health", "logging"):
         for key, value in data[section].items():
             print(f"  [{section}] {key} = {json.dumps(value)}")
     for name, source in data["sources"].items():

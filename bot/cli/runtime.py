@@ -6,10 +6,12 @@ import argparse
 
 from bot.app import open_services
 from bot.cli.common import emit, iso
-from bot.config import Config
+from bot.config import Config, with_cluster
 from bot.models import SourceHealth
+from bot.services.cluster import cluster_status
 from bot.services.health import source_health
 from bot.sources.registry import NAMES
+from bot.store import cluster_store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,7 +69,23 @@ async def cmd_poll(args: argparse.Namespace, config: Config) -> int:
 
 def register_discord(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="run the bot: polling, delivery, slash commands, health")
+    p.add_argument(
+        "--role",
+        metavar="ROLES",
+        help="this process's part of a cluster: gateway, poller, publisher (a comma list) or "
+        "all (default: [cluster] roles, else all); other than all needs PostgreSQL",
+    )
+    p.add_argument("--shards", metavar="IDS", help='gateway shards to run, e.g. "0-3"')
+    p.add_argument(
+        "--shard-count", type=int, metavar="N", help="how many shards the bot has in all"
+    )
     p.set_defaults(handler=cmd_run)
+    p = sub.add_parser(
+        "status",
+        help="sources' health, queue depth and (on PostgreSQL) every process of the cluster",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(handler=cmd_status)
     p = sub.add_parser("sync-commands", help="register the slash commands with Discord")
     p.add_argument("--guild", type=int, help="only in this guild (instant)")
     p.set_defaults(handler=cmd_sync_commands)
@@ -77,7 +95,59 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """The bot until SIGTERM/SIGINT; a missing or refused token is exit 2 with one line."""
     from bot.discord.runner import run_bot
 
+    config = with_cluster(config, args.role, args.shards, args.shard_count)
     return await run_bot(config)
+
+
+async def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    """Exit 1 when a process of the cluster is silent (so a cron job or probe notices)."""
+    async with open_services(config) as services:
+        now = services.clock()
+        health = {name: await source_health(services.store, name, now) for name in NAMES}
+        enabled = set(services.poller.sources)
+        depth = await services.store.outbox.depth()
+        cluster = cluster_store(services.store)
+        processes = await cluster_status(cluster) if cluster is not None else None
+        leases = await cluster.leases() if cluster is not None else []
+    silent = [p for p in processes or [] if p.silent]
+    if args.json:
+        emit(
+            {
+                "backend": config.database.backend,
+                "sources": [
+                    {"name": n, "enabled": n in enabled, **health_document(h)}
+                    for n, h in health.items()
+                ],
+                "queue_depth": depth,
+                "processes": [p.document() for p in processes] if processes is not None else None,
+                "leases": [
+                    {"name": x.name, "owner": x.owner, "epoch": x.epoch,
+                     "expires_at": iso(x.expires_at)}
+                    for x in leases
+                ],
+                "silent": len(silent),
+            }
+        )  # fmt: skip
+        return 1 if silent else 0
+    for name, h in health.items():
+        if name not in enabled:
+            print(f"{name}: disabled in the configuration")
+            continue
+        state = "stale: " + (h.stale_reason or "") if h.stale else "ok"
+        failures = (
+            f", {h.consecutive_failures} failure(s) in a row" if h.consecutive_failures else ""
+        )
+        print(f"{name}: {state}, last success {iso(h.last_success) or 'never'}{failures}")
+    print(f"queue: {depth} delivery(ies) waiting")
+    if processes is None:
+        print("processes: one (SQLite runs every role in one process)")
+    else:
+        print(f"processes: {len(processes)} ({len(silent)} silent)")
+        for p in processes:
+            print(f"  {p.line()}")
+        for x in leases:
+            print(f"  lease {x.name}: {x.owner} (epoch {x.epoch})")
+    return 1 if silent else 0
 
 
 async def cmd_sync_commands(args: argparse.Namespace, config: Config) -> int:

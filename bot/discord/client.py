@@ -64,6 +64,8 @@ class PaperfeedBot(commands.AutoShardedBot):
         background: bool = True,
         make_dm_publisher: Callable[[discord.Client], DmPublisher] | None = None,
         gateway_guard: GatewayGuard | None = None,
+        gateway: bool = True,
+        publish: bool = True,
         **options: Any,
     ) -> None:
         # discord.py warns at every start that voice libraries are missing; the bot never
@@ -92,6 +94,10 @@ class PaperfeedBot(commands.AutoShardedBot):
         # Spaces IDENTIFYs across every gateway process and guards the daily budget; None
         # keeps discord.py's own pause (5 s between this process's shards).
         self.gateway_guard = gateway_guard
+        # The cluster roles this process plays (bot.config.ClusterConfig): a publisher-only
+        # process logs in over REST and never syncs the commands the gateways answer.
+        self.gateway = gateway
+        self.publish = publish
         self._cogs = tuple(cogs)
         # Shared with whatever queues deliveries (the scheduler, the services), so that they
         # wake the publisher without knowing the bot.
@@ -105,14 +111,18 @@ class PaperfeedBot(commands.AutoShardedBot):
             await self.add_cog(make_cog(self))
         if not self.background:
             return
-        await self.sync_commands()
+        if self.gateway:
+            await self.sync_commands()
         if self.scheduler is not None:
             self.scheduler.start(self.clock())
-        await self.publisher.reconcile()
-        self._publish_task = asyncio.create_task(self._publish_loop(), name="paperfeed publisher")
-        if self.dm_publisher is not None:
-            await self.dm_publisher.reconcile()
-            self._dm_task = asyncio.create_task(self._dm_loop(), name="paperfeed DMs")
+        if self.publish:
+            await self.publisher.reconcile()
+            self._publish_task = asyncio.create_task(
+                self._publish_loop(), name="paperfeed publisher"
+            )
+            if self.dm_publisher is not None:
+                await self.dm_publisher.reconcile()
+                self._dm_task = asyncio.create_task(self._dm_loop(), name="paperfeed DMs")
 
     async def connect(self, *, reconnect: bool = True) -> None:
         """Run the gateway; a spent identify budget ends it with its one-line error."""

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ import discord
 from discord.utils import MISSING
 
 from bot.app import Services, follow_settings, open_services
-from bot.config import Config
+from bot.config import Config, format_shards
 from bot.discord.client import CogFactory, PaperfeedBot
 from bot.discord.cogs.feeds import FeedsCog
 from bot.discord.cogs.follows import FollowsCog
@@ -32,11 +32,13 @@ from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
 from bot.metrics import Metrics
 from bot.models import Paper
+from bot.services.cluster import Heartbeat, Identity, Leadership, lease_ttl
 from bot.services.dm import DmPublisher
 from bot.services.follows import DirectMessenger
 from bot.services.publisher import Body, Publisher, limiter_for
 from bot.services.scheduler import PollScheduler, plan_jobs
 from bot.sources.registry import SOURCES, section_of
+from bot.store import cluster_store
 from bot.web import Check, HealthServer
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,28 @@ def digest_body(papers: Any, feed_name: str, more: int, day: str) -> Body:
     return digest_message(papers, feed_name=feed_name, more=more, date_label=day)
 
 
+def poll_intervals(config: Config) -> dict[str, timedelta]:
+    """The enabled sources and how often each is polled."""
+    sections = [(kind.name, section_of(config.sources, kind)) for kind in SOURCES]
+    return {name: section.interval for name, section in sections if section.enabled}
+
+
+def build_scheduler(services: Services, leadership: Leadership | None = None) -> PollScheduler:
+    """The poll schedule; with leases, only the process holding a source's lease polls it.
+
+    The first poll comes FIRST_POLL_DELAY after start, or one interval when that is shorter
+    (a test server polled every few seconds need not wait).
+    """
+    intervals = poll_intervals(services.config)
+    first = min([timedelta(seconds=FIRST_POLL_DELAY), *intervals.values()])
+    return PollScheduler(
+        services.poller,
+        plan_jobs(intervals, first),
+        after_poll=services.wake.set,
+        leadership=leadership,
+    )
+
+
 def build_bot(
     services: Services,
     *,
@@ -163,21 +187,14 @@ def build_bot(
     metrics: Metrics | None = None,
     background: bool = True,
     make_messenger: MessengerFactory | None = None,
+    leadership: Leadership | None = None,
     **options: Any,
 ) -> PaperfeedBot:
     """Wire the bot to the services; tests use this with the loopback Discord."""
     config = services.config
     # One wake-up for everything that queues deliveries: a poll, a new feed, a kept paper.
     wake = services.wake
-    scheduler: PollScheduler | None = None
-    if with_scheduler:
-        sections = [(kind.name, section_of(config.sources, kind)) for kind in SOURCES]
-        intervals = {name: section.interval for name, section in sections if section.enabled}
-        scheduler = PollScheduler(
-            services.poller,
-            plan_jobs(intervals, timedelta(seconds=FIRST_POLL_DELAY)),
-            after_poll=wake.set,
-        )
+    scheduler = build_scheduler(services, leadership) if with_scheduler else None
 
     # One budget for the requests the bot makes on its own (posts, DMs, opening DM channels),
     # below Discord's global 50 a second: the two delivery loops run side by side.
@@ -228,20 +245,24 @@ def build_bot(
     )  # fmt: skip
 
 
-def health_checks(bot: PaperfeedBot) -> dict[str, Check]:
-    """What /healthz asks: the gateway is connected, polls are scheduled, the database writes."""
+def health_checks(bot: PaperfeedBot | None, services: Services) -> dict[str, Check]:
+    """What /healthz asks, for this process's roles: the gateway is connected (gateway), polls
+    are scheduled (poller), the database writes (every role)."""
+    checks: dict[str, Check] = {}
+    if bot is not None and bot.gateway:
 
-    async def gateway() -> bool:
-        return bot.is_ready() and not bot.is_closed()
+        async def gateway() -> bool:
+            return bot.is_ready() and not bot.is_closed()
 
-    async def scheduler() -> bool:
-        return bot.scheduler is None or bot.scheduler.running
+        checks["gateway"] = gateway
+    scheduler = bot.scheduler if bot is not None else None
 
-    return {
-        "gateway": gateway,
-        "scheduler": scheduler,
-        "database": bot.services.store.check_writable,
-    }
+    async def scheduled() -> bool:
+        return scheduler is None or scheduler.running
+
+    checks["scheduler"] = scheduled
+    checks["database"] = services.store.check_writable
+    return checks
 
 
 def _require_token(config: Config) -> str:
@@ -254,52 +275,193 @@ def _require_token(config: Config) -> str:
     return token
 
 
+def shard_options(config: Config) -> dict[str, Any]:
+    """discord.py's shard_ids/shard_count for a gateway process, from [discord] or --shards."""
+    d = config.discord
+    options: dict[str, Any] = {}
+    if d.shard_count:
+        options["shard_count"] = d.shard_count
+    if d.shard_ids:
+        options["shard_ids"] = list(d.shard_ids)
+    return options
+
+
+async def _sync_config_feeds(services: Services) -> None:
+    """Config feeds into the store; processes starting together may race on the same names,
+    so one failed attempt is tried again (the other process's rows are then there)."""
+    try:
+        await services.feeds.sync_config(services.config.feeds)
+    except PaperfeedError as exc:
+        log.info("syncing the config feeds again after: %s", exc)
+        await asyncio.sleep(0.5)
+        await services.feeds.sync_config(services.config.feeds)
+
+
+@contextlib.asynccontextmanager
+async def _cluster_presence(services: Services, config: Config) -> AsyncIterator[Leadership | None]:
+    """Heartbeats and poll leases on a shared database; nothing on a SQLite file."""
+    cluster = cluster_store(services.store)
+    if cluster is None:
+        yield None
+        return
+    roles = config.cluster.roles
+    shards = format_shards(config.discord.shard_ids, config.discord.shard_count)
+    me = Identity.here(roles, shards if config.cluster.has("gateway") else "")
+    heartbeat = Heartbeat(cluster, me)
+    leadership = None
+    if config.cluster.has("poller"):
+        ttls = {name: lease_ttl(every) for name, every in poll_intervals(config).items()}
+        leadership = Leadership(cluster, me.id, ttls) if ttls else None
+    await heartbeat.start()
+    log.info(
+        "cluster process %s: roles %s%s",
+        me.id,
+        ",".join(roles),
+        f", shards {shards}" if shards else "",
+    )
+    try:
+        if leadership is not None:
+            await leadership.start()
+        yield leadership
+    finally:
+        if leadership is not None:
+            await leadership.stop()
+        await heartbeat.stop()
+
+
 async def run_bot(config: Config) -> int:
-    """Run until a signal; exit 0 after a clean stop, 2 for a refused token."""
-    token = _require_token(config)
+    """Run this process's roles until a signal; exit 0 after a clean stop, 2 for a refused token.
+
+    gateway: the Discord connection and the slash commands (for `[discord] shard_ids`);
+    publisher: delivers the outbox over REST; poller: the poll schedule (one poller per source
+    polls at a time, by lease). `all` is every role, the single-process bot.
+    """
+    cluster = config.cluster
+    discord_roles = cluster.has("gateway") or cluster.has("publisher")
+    token = _require_token(config) if discord_roles else ""
     use_discord_endpoints(config.discord.api_base, config.discord.gateway_url)
     metrics = Metrics()
+    metrics.set_roles(cluster.roles)
     async with open_services(config, metrics=metrics) as services:
-        await services.feeds.sync_config(config.feeds)
-        bot = build_bot(services, clock=services.clock, metrics=metrics)
+        if cluster.has("gateway") or cluster.has("poller"):
+            await _sync_config_feeds(services)
         loop = asyncio.get_running_loop()
-        closing: list[asyncio.Task[None]] = []
         stop = asyncio.Event()
-
-        def request_stop(name: str) -> None:
-            if not closing:
-                log.info("%s received: stopping", name)
-                stop.set()
-                closing.append(loop.create_task(bot.close()))
 
         async def wait(delay: float) -> bool:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             return stop.is_set()
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, request_stop, sig.name)
-        try:
-            async with (
-                HealthServer(config.health, health_checks(bot), metrics, services.store),
-                bot,
-            ):
-                api_base = config.discord.api_base
-                if await login_with_retry(bot, token, api_base, wait=wait):
-                    await connect_with_retry(bot, api_base, wait=wait)
-                if closing:
-                    await closing[0]
-        except discord.LoginFailure:
-            raise ConfigError("Discord refused the token (401): check $DISCORD_TOKEN") from None
-        except discord.PrivilegedIntentsRequired:  # pragma: no cover - we ask for none
-            raise PaperfeedError("Discord refused the gateway intents") from None
-        finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError):
-                    loop.remove_signal_handler(sig)
+        async with _cluster_presence(services, config) as leadership:
+            if not discord_roles:
+                await _run_poller_only(services, metrics, leadership, stop, loop)
+            else:
+                await _run_with_discord(services, metrics, leadership, token, stop, wait, loop)
     log.info("stopped cleanly")
     return 0
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, handler, sig.name)
+
+
+def _off_signals(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(sig)
+
+
+async def _run_poller_only(
+    services: Services,
+    metrics: Metrics,
+    leadership: Leadership | None,
+    stop: asyncio.Event,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """A poller process: no Discord at all, only the schedule (and the health endpoint)."""
+    scheduler = build_scheduler(services, leadership)
+
+    def request_stop(name: str) -> None:
+        if not stop.is_set():
+            log.info("%s received: stopping", name)
+            stop.set()
+
+    _on_signals(loop, request_stop)
+    try:
+        checks: dict[str, Check] = {
+            "scheduler": _running(scheduler),
+            "database": services.store.check_writable,
+        }
+        async with HealthServer(services.config.health, checks, metrics, services.store):
+            scheduler.start(services.clock())
+            try:
+                await stop.wait()
+            finally:
+                await scheduler.shutdown()
+    finally:
+        _off_signals(loop)
+
+
+def _running(scheduler: PollScheduler) -> Check:
+    async def check() -> bool:
+        return scheduler.running
+
+    return check
+
+
+async def _run_with_discord(
+    services: Services,
+    metrics: Metrics,
+    leadership: Leadership | None,
+    token: str,
+    stop: asyncio.Event,
+    wait: Wait,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """A process with a Discord face: the gateway (and commands), the publisher, or both."""
+    config = services.config
+    cluster = config.cluster
+    bot = build_bot(
+        services,
+        clock=services.clock,
+        metrics=metrics,
+        with_scheduler=cluster.has("poller"),
+        leadership=leadership,
+        gateway=cluster.has("gateway"),
+        publish=cluster.has("publisher"),
+        **(shard_options(config) if cluster.has("gateway") else {}),
+    )
+    closing: list[asyncio.Task[None]] = []
+
+    def request_stop(name: str) -> None:
+        if not closing:
+            log.info("%s received: stopping", name)
+            stop.set()
+            closing.append(loop.create_task(bot.close()))
+
+    _on_signals(loop, request_stop)
+    try:
+        async with (
+            HealthServer(config.health, health_checks(bot, services), metrics, services.store),
+            bot,
+        ):
+            api_base = config.discord.api_base
+            if await login_with_retry(bot, token, api_base, wait=wait):
+                if cluster.has("gateway"):
+                    await connect_with_retry(bot, api_base, wait=wait)
+                else:
+                    await stop.wait()  # REST only: the publisher runs until a signal
+            if closing:
+                await closing[0]
+    except discord.LoginFailure:
+        raise ConfigError("Discord refused the token (401): check $DISCORD_TOKEN") from None
+    except discord.PrivilegedIntentsRequired:  # pragma: no cover - we ask for none
+        raise PaperfeedError("Discord refused the gateway intents") from None
+    finally:
+        _off_signals(loop)
 
 
 async def sync_commands(config: Config, guild_id: int | None) -> int:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.services.cluster import Leadership
 from bot.services.poller import Poller
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ class PollScheduler:
         jobs: Sequence[PollJob],
         jitter: float = 0.05,
         after_poll: Callable[[], None] | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self._poller = poller
+        # Several pollers on one database: only the lease holder polls (None: this one does).
+        self.leadership = leadership
         self._after_poll = after_poll
         self._jobs = jobs
         self._jitter = jitter
@@ -78,10 +82,25 @@ class PollScheduler:
 
     async def _run(self, source: str) -> None:
         """A job never lets an exception escape: the poller records failures itself."""
+        leadership = self.leadership
+        epoch = None
+        if leadership is not None:
+            if not await leadership.may_poll(source):
+                log.debug("not polling %s: another process holds its lease", source)
+                return
+            epoch = leadership.epochs.get(source)
         try:
             report = await self._poller.poll_source(source)
         except Exception:
             log.exception("scheduled poll of %s failed unexpectedly", source)
             return
+        # Harmless (unique keys absorb a double poll), but worth knowing: a pause or a
+        # partition outlasted the lease.
+        if (
+            leadership is not None
+            and epoch is not None
+            and not await leadership.still_leads(source, epoch)
+        ):
+            log.warning("the lease to poll %s ran out during the poll (epoch %d)", source, epoch)
         if report.queued and self._after_poll is not None:
             self._after_poll()

@@ -15,11 +15,11 @@ from typing import Protocol, overload
 
 from bot.clock import Clock, utcnow
 from bot.secrets import DatabaseUrl
-from bot.store.interfaces import Database
+from bot.store.interfaces import ClusterStore, Database
 from bot.store.sqlite.database import SqliteDatabase
 from bot.store.sqlite.database import open_store as open_sqlite
 
-__all__ = ["DatabaseLocation", "open_store"]
+__all__ = ["DatabaseLocation", "cluster_store", "open_store"]
 
 
 class DatabaseLocation(Protocol):
@@ -66,3 +66,9 @@ async def _open_postgres(url: DatabaseUrl, clock: Clock) -> AsyncIterator[Databa
 
     async with open_postgres(url, clock=clock) as database:
         yield database
+
+
+def cluster_store(database: Database) -> ClusterStore | None:
+    """The heartbeats and leases of a shared (PostgreSQL) database; None for a SQLite file."""
+    found: ClusterStore | None = getattr(database, "cluster", None)
+    return found

@@ -32,7 +32,9 @@ from bot.models import (
     FeedSpec,
     Follow,
     FollowMode,
+    Lease,
     Paper,
+    ProcessBeat,
     SearchPage,
     SortOrder,
     SourceHealth,
@@ -467,6 +469,35 @@ class IdentifyLedger(Protocol):
     async def identifies_within(self, seconds: float) -> int:
         """How many IDENTIFYs were recorded in the last `seconds` seconds, by anyone."""
         ...
+
+
+class ClusterStore(Protocol):
+    """Heartbeats and leases of the processes sharing one database (PostgreSQL only; a SQLite
+    store has none: it serves one process, which runs every role and leads every source)."""
+
+    async def beat(
+        self, process_id: str, roles: Sequence[str], shards: str, host: str, pid: int, version: str
+    ) -> None:
+        """Record that this process is alive now (on the database's clock)."""
+        ...
+
+    async def processes(self) -> builtins.list[ProcessBeat]: ...
+
+    async def forget(self, process_id: str) -> None: ...
+
+    async def forget_silent(self, older_than: timedelta) -> int:
+        """Drop processes silent this long; how many went."""
+        ...
+
+    async def acquire(self, name: str, owner: str, ttl: timedelta) -> int | None:
+        """Take or renew a lease for `ttl`; its epoch if `owner` holds it now, else None."""
+        ...
+
+    async def holds(self, name: str, owner: str, epoch: int) -> bool: ...
+
+    async def release(self, name: str, owner: str) -> None: ...
+
+    async def leases(self) -> builtins.list[Lease]: ...
 
 
 class Database(Protocol):

@@ -113,3 +113,26 @@ def test_postgres_compose_file_validates_on_top_of_the_default(tmp_path: Path) -
         capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
     )  # fmt: skip
     assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr
+
+
+def test_cluster_compose_file_validates_with_every_role(tmp_path: Path) -> None:
+    """docker-compose.cluster.yml: PostgreSQL, two gateways with shard ranges, two pollers and
+    two publishers, all waiting for the database (issue 15)."""
+    assert COMPOSE is not None, "no `docker compose` and no `docker-compose`"
+    name = "docker-compose.cluster.yml"
+    (tmp_path / name).write_text((REPO / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        "DISCORD_TOKEN=not-a-real-token\nPOSTGRES_PASSWORD=pw-for-the-test\n", encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    result = subprocess.run(
+        [*COMPOSE, "--project-directory", str(tmp_path), "-f", str(tmp_path / name), "config"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    resolved = result.stdout
+    for service in ("gateway-0", "gateway-1", "poller-1", "poller-2", "publisher-1", "publisher-2"):
+        assert f"  {service}:" in resolved, service
+    assert resolved.count("condition: service_healthy") == 6
+    assert resolved.count("--shard-count") == 2
+    assert "postgresql://paperfeed:pw-for-the-test@postgres:5432/paperfeed" in resolved

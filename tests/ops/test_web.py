@@ -27,6 +27,7 @@ from tests.ops.support import StepClock, free_port, make_paper
 
 METRIC_NAMES = (
     "paperfeed_build_info",
+    "paperfeed_process_role",
     "paperfeed_source_polls_total",
     "paperfeed_source_poll_failures_total",
     "paperfeed_source_warnings_total",

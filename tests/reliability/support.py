@@ -21,7 +21,7 @@ import signal
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -195,9 +195,10 @@ class BotProcess:
     Always `await cleanup()` in a finally: a process still running is killed and reaped.
     """
 
-    def __init__(self, config: Path, token: str, workdir: Path) -> None:
+    def __init__(self, config: Path, token: str, workdir: Path, args: Sequence[str] = ()) -> None:
         self.config = config
         self.workdir = workdir
+        self.args = tuple(args)  # after `run`, e.g. ("--role", "poller") for a cluster process
         self.env = {**os.environ, "DISCORD_TOKEN": token, "PYTHONUNBUFFERED": "1"}
         self.env.pop("PAPERFEED_CONFIG", None)
         self.proc: asyncio.subprocess.Process | None = None
@@ -219,7 +220,7 @@ class BotProcess:
         out, err = open(self.stdout_path, "wb"), open(self.stderr_path, "wb")  # noqa: SIM115
         self._files = [out, err]
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(self.config), "run",
+            sys.executable, "-m", "bot", "--config", str(self.config), "run", *self.args,
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err,
             env=self.env, cwd=self.workdir,
         )  # fmt: skip

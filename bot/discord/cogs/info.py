@@ -24,8 +24,11 @@ from bot.discord.limits import (
 from bot.discord.listings import COLOUR_SEARCH
 from bot.discord.views import embeds_of
 from bot.models import Feed, SourceHealth
+from bot.services.cluster import cluster_status
 from bot.services.health import FollowCounts, follow_counts, source_health
 from bot.sources.registry import SOURCES, section_of
+from bot.store import cluster_store
+from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +136,10 @@ def status_body(
     sources: Sequence[tuple[str, str]],
     feeds: str | None,
     totals: str | None,
+    processes: str | None = None,
 ) -> Json:
-    """The `/status` message: a field per source, the feeds, the totals for owners (pure)."""
+    """The `/status` message: a field per source, the feeds, the totals for owners and the
+    cluster's processes (pure)."""
     embed: Json = {
         "title": "paperfeed status",
         "color": COLOUR_SEARCH,
@@ -144,6 +149,8 @@ def status_body(
         embed["description"] = f"**Feeds in this server**\n{feeds}"
     if totals:
         embed["fields"].append({"name": "Totals (owners only)", "value": totals, "inline": False})
+    if processes:
+        embed["fields"].append({"name": "Processes", "value": processes, "inline": False})
     return fit_message({"embeds": [embed], "allowed_mentions": no_mentions()})
 
 
@@ -163,6 +170,22 @@ def help_body(commands_list: Sequence[tuple[str, str]]) -> Json:
         ],
     }
     return fit_message({"embeds": [embed], "allowed_mentions": no_mentions()})
+
+
+async def processes_text(store: Database) -> str | None:
+    """The cluster's processes, a line each, silent ones flagged; None for a SQLite store."""
+    cluster = cluster_store(store)
+    if cluster is None:
+        return None
+    found = await cluster_status(cluster)
+    if not found:
+        return "No process has recorded a heartbeat yet."
+    silent = sum(p.silent for p in found)
+    head = (
+        f"{len(found)} process(es){SEP}{silent} silent" if silent else f"{len(found)} process(es)"
+    )
+    lines = [head, *(("⚠ " if p.silent else "") + plain(p.line(), 200) for p in found)]
+    return cut("\n".join(lines), 1024)
 
 
 class InfoCog(commands.Cog):
@@ -192,8 +215,9 @@ class InfoCog(commands.Cog):
             listed = await store.feeds.list(guild_id=interaction.guild_id)
             states = await store.outbox.states_by_feed(interaction.guild_id)
             feeds = feeds_text(listed, states)
-        totals = None
+        totals = processes = None
         if await self._is_owner(interaction):
+            processes = await processes_text(store)  # hosts and pids: for owners only
             papers = await store.papers.count()
             counts = await store.outbox.counts(now - timedelta(hours=24))
             queued = counts.get("queued", 0) + counts.get("sending", 0)
@@ -203,7 +227,7 @@ class InfoCog(commands.Cog):
                 f"{SEP}{queued:,} queued{SEP}{counts.get('failed', 0):,} failed\n"
                 f"{follows_line(follows)}"
             )
-        body = status_body(sources, feeds, totals)
+        body = status_body(sources, feeds, totals, processes)
         await interaction.followup.send(embeds=embeds_of(body), ephemeral=True)
 
     async def _is_owner(self, interaction: discord.Interaction) -> bool:

@@ -15,6 +15,7 @@ import asyncpg
 from bot.clock import Clock, utcnow
 from bot.errors import StoreError
 from bot.secrets import DatabaseUrl
+from bot.store.postgres.cluster import PostgresCluster
 from bot.store.postgres.connect import open_pool
 from bot.store.postgres.feeds import PostgresFeeds
 from bot.store.postgres.follows import PostgresDmQueue, PostgresFollows
@@ -50,11 +51,12 @@ class PostgresDatabase:
         self.follows = PostgresFollows(self._sessions, clock)
         self.dms = PostgresDmQueue(self._sessions, clock)
         self.rest_budget = PostgresRestBudget(self._sessions)
+        self.identifies = PostgresIdentifies(self._sessions)
+        self.cluster = PostgresCluster(self._sessions)
 
     def watch_outbox(self, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]:
         """Wake the publisher when any process queues deliveries (LISTEN/NOTIFY)."""
         return watch_outbox(self.url, wake, ignore=self._origin)
-        self.identifies = PostgresIdentifies(self._sessions)
 
     @property
     def lexer(self) -> Lexer:
