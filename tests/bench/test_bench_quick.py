@@ -115,9 +115,19 @@ def test_the_runner_prints_one_json_object_with_the_documented_keys(tmp_path: Pa
     assert isinstance(machine["python"], str) and isinstance(machine["sqlite"], str)
 
     benchmarks = doc["benchmarks"]
-    assert set(benchmarks) == {"search", "ingest", "matching", "fanout", "memory", "interaction"}
+    assert set(benchmarks) == {
+        "search",
+        "ingest",
+        "matching",
+        "fanout",
+        "memory",
+        "interaction",
+        "daily_dms",
+    }
     for name in ("search", "ingest", "matching", "fanout"):
         assert _number(benchmarks[name]["ratio_vs_floor"])
+    daily = benchmarks["daily_dms"]
+    assert daily["members"] > 0 and _number(daily["seconds"]) and daily["messages"] > 0
     search = benchmarks["search"]
     assert _number(search["ratio_vs_peer"])
     queries = search["sizes"][str(N)]
