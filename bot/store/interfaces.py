@@ -421,6 +421,48 @@ class DmQueue(Protocol):
         ...
 
 
+class VectorStore(Protocol):
+    """Each paper's sentence embedding, as bytes, tagged with the model that made it.
+
+    The store keeps vectors opaque (the semantic layer encodes them); every write gets a new,
+    growing sequence number, so a reader catches up with `written_after` alone. A vector of
+    another model counts as missing: a model change re-embeds.
+    """
+
+    async def put(self, model: str, vectors: Sequence[tuple[str, bytes]]) -> int:
+        """Store (paper id, vector) pairs, replacing what the papers had; ids unknown to the
+        store are skipped. Returns how many were written."""
+        ...
+
+    async def get(self, model: str, paper_ids: Sequence[str]) -> dict[str, bytes]:
+        """The vectors of these papers made by `model` (papers without one are left out)."""
+        ...
+
+    async def have(self, model: str, paper_ids: Sequence[str]) -> set[str]:
+        """Which of these papers already have a vector of `model`."""
+        ...
+
+    async def missing(
+        self, model: str, *, since: datetime | None = None, limit: int = 100
+    ) -> builtins.list[tuple[str, str, str]]:
+        """Up to `limit` (id, title, abstract) of papers without a vector of `model`, newest
+        first; only those that appeared since `since` when given."""
+        ...
+
+    async def count_missing(self, model: str, *, since: datetime | None = None) -> int: ...
+
+    async def count(self, model: str) -> int:
+        """How many papers have a vector of `model`."""
+        ...
+
+    async def written_after(
+        self, model: str, seq: int, limit: int = 10_000
+    ) -> builtins.list[tuple[int, str, bytes]]:
+        """(seq, paper id, vector) of `model` written after `seq`, in order: a reader that keeps
+        the vectors in memory stays current by asking with the last seq it saw."""
+        ...
+
+
 class SourceLog(Protocol):
     """Each poll of each upstream, and the small state a source keeps between polls."""
 
@@ -523,6 +565,9 @@ class Database(Protocol):
 
     @property
     def identifies(self) -> IdentifyLedger: ...
+
+    @property
+    def vectors(self) -> VectorStore: ...
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Everything inside commits together or not at all; nesting joins the outer one."""

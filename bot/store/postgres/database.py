@@ -26,6 +26,7 @@ from bot.store.postgres.papers import PostgresPapers
 from bot.store.postgres.publishing import PostgresRestBudget, watch_outbox
 from bot.store.postgres.session import Session, Sessions
 from bot.store.postgres.sources import PostgresSources
+from bot.store.postgres.vectors import PostgresVectors
 
 
 def backup_hint(url: DatabaseUrl) -> str:
@@ -52,6 +53,7 @@ class PostgresDatabase:
         self.dms = PostgresDmQueue(self._sessions, clock)
         self.rest_budget = PostgresRestBudget(self._sessions)
         self.identifies = PostgresIdentifies(self._sessions)
+        self.vectors = PostgresVectors(self._sessions)
         self.cluster = PostgresCluster(self._sessions)
 
     def watch_outbox(self, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]:

@@ -18,6 +18,7 @@ from bot.store.sqlite.identify import LocalIdentifies
 from bot.store.sqlite.outbox import SqliteOutbox
 from bot.store.sqlite.papers import SqlitePapers
 from bot.store.sqlite.sources import SqliteSources
+from bot.store.sqlite.vectors import SqliteVectors
 
 
 class SqliteDatabase:
@@ -33,6 +34,7 @@ class SqliteDatabase:
         self.follows = SqliteFollows(conns, clock)
         self.dms = SqliteDmQueue(conns, clock)
         self.identifies = LocalIdentifies()
+        self.vectors = SqliteVectors(conns)
 
     @property
     def connections(self) -> Connections:
