@@ -23,6 +23,7 @@ from bot.services.feeds import FeedService
 from bot.services.follows import FollowService, FollowSettings
 from bot.services.library import Library
 from bot.services.poller import Poller
+from bot.services.semantic import Semantic, open_semantic
 from bot.sources.arxiv import ArxivSource
 from bot.sources.http import DEFAULT_RETRY, RetryPolicy
 from bot.sources.huggingface import HuggingFaceSource
@@ -44,6 +45,8 @@ class Services:
     huggingface: HuggingFaceSource | None
     arxiv: ArxivSource | None
     clock: Clock
+    # The embedding model and vector index, when the semantic extra is installed.
+    semantic: Semantic | None = None
     # Set by whatever queues deliveries; the publisher waits on it (see bot.discord.runner).
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     feeds: FeedService = field(init=False)
@@ -57,7 +60,9 @@ class Services:
     def library(self) -> Library:
         """The library over the sources enabled now (Hugging Face first, then arXiv)."""
         lookups = [s for s in (self.huggingface, self.arxiv) if s is not None]
-        return Library(self.store, self.clock, self.wake.set, lookups, self.huggingface)
+        return Library(
+            self.store, self.clock, self.wake.set, lookups, self.huggingface, self.semantic
+        )
 
 
 def follow_settings(section: FollowsConfig) -> FollowSettings:
@@ -111,13 +116,16 @@ async def open_services(
         ]
         sources = [b.source for b in built]
         hooks = [b.after_store for b in built if b.after_store is not None]
+        # Installing the semantic extra is the opt-in: new papers are then embedded as polled.
+        semantic = open_semantic(store)
         poller = Poller(
             store,
             sources,
             clock,
             after_store=_each(hooks),
             metrics=metrics,
+            semantic=semantic,
         )
         hf = next((s for s in sources if isinstance(s, HuggingFaceSource)), None)
         ax = next((s for s in sources if isinstance(s, ArxivSource)), None)
-        yield Services(config, store, client, poller, hf, ax, clock)
+        yield Services(config, store, client, poller, hf, ax, clock, semantic)

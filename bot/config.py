@@ -125,6 +125,14 @@ class FollowsConfig:
 
 
 @dataclass(frozen=True)
+class SemanticConfig:
+    """like: / about: filters in feeds and follows (issue 17); docs/semantic.md has the numbers."""
+
+    about_threshold: float = 0.40
+    like_threshold: float = 0.60
+
+
+@dataclass(frozen=True)
 class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -135,6 +143,7 @@ class Config:
     path: str | None = None  # the file it came from, None when defaults only
     follows: FollowsConfig = field(default_factory=FollowsConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
 
 
 def resolve_config_path(cli_path: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
@@ -338,8 +347,9 @@ def _as_choice(*choices: str) -> Callable[[Any], str]:
 def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file: bool) -> Config:
     top = _Reader(filename, "", raw)
     top.check_keys(
-        {"discord", "database", "sources", "health", "logging", "feeds", "follows", "cluster"}
-    )
+        {"discord", "database", "sources", "health", "logging", "feeds", "follows", "cluster",
+         "semantic"}
+    )  # fmt: skip
     discord = _discord(_Reader(filename, "[discord]", raw.get("discord", {})), env)
     database = _database(_Reader(filename, "[database]", raw.get("database", {})), env)
     sources_table = _Reader(filename, "[sources]", raw.get("sources", {}))
@@ -369,6 +379,7 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
     cluster = ClusterConfig(
         roles=cluster_table.get("roles", ClusterConfig().roles, parse_roles, _ROLES_EXPECTED)
     )
+    semantic = _semantic(_Reader(filename, "[semantic]", raw.get("semantic", {})))
     config = Config(
         discord=discord,
         database=database,
@@ -379,6 +390,7 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
         path=filename if from_file else None,
         follows=follows,
         cluster=cluster,
+        semantic=semantic,
     )
     problem = cluster_problem(config)
     if problem is not None:
@@ -514,6 +526,22 @@ def _follows(r: _Reader) -> FollowsConfig:
         daily_size=r.get("daily_size", d.daily_size, _as_int(1, 50), "expected a whole number from 1 to 50"),
         instant_window=r.get("instant_window", d.instant_window, _as_duration, 'expected a duration like "5m"'),
     )  # fmt: skip
+
+
+def _as_cosine(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -1 <= value <= 1:
+        raise ValueError
+    return float(value)
+
+
+def _semantic(r: _Reader) -> SemanticConfig:
+    r.check_keys({"about_threshold", "like_threshold"})
+    d = SemanticConfig()
+    expected = "expected a cosine similarity from -1 to 1, e.g. 0.4"
+    return SemanticConfig(
+        about_threshold=r.get("about_threshold", d.about_threshold, _as_cosine, expected),
+        like_threshold=r.get("like_threshold", d.like_threshold, _as_cosine, expected),
+    )
 
 
 def _discord(r: _Reader, env: Mapping[str, str]) -> DiscordConfig:
@@ -768,6 +796,10 @@ def describe(config: Config) -> dict[str, Any]:
             "default_time": config.follows.default_time,
             "daily_size": config.follows.daily_size,
             "instant_window": format_duration(config.follows.instant_window),
+        },
+        "semantic": {
+            "about_threshold": config.semantic.about_threshold,
+            "like_threshold": config.semantic.like_threshold,
         },
     }
 

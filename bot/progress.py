@@ -11,6 +11,7 @@ import math
 import os
 import stat
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from bot.clock import MonotonicClock
@@ -79,13 +80,14 @@ def render_line(
     *,
     verb: str = "imported",
     noun: str = "papers",
+    size: Callable[[float], str] = format_bytes,
 ) -> str:
     """One plain line for logs: `imported 120,000 papers (8,100/s), 45% of 1.2 GB, ETA 0:42`."""
     rate = items / elapsed if elapsed > 0 else 0.0
     line = f"{verb} {format_count(items)} {noun} ({format_rate(rate)})"
     if total_bytes and done_bytes is not None:
         fraction = min(1.0, max(0.0, done_bytes / total_bytes))
-        line += f", {fraction:.0%} of {format_bytes(total_bytes)}"
+        line += f", {fraction:.0%} of {size(total_bytes)}"
         byte_rate = done_bytes / elapsed if elapsed > 0 else 0.0
         if byte_rate > 0 and done_bytes < total_bytes:
             line += f", ETA {format_eta((total_bytes - done_bytes) / byte_rate)}"
@@ -104,8 +106,11 @@ class Progress:
         interval: float = PLAIN_EVERY,
         verb: str = "imported",
         noun: str = "papers",
+        size: Callable[[float], str] = format_bytes,
     ) -> None:
+        """`size` renders the total in plain lines: bytes by default, or e.g. a paper count."""
         self._stream = stream
+        self._size = size
         self._total = total_bytes if total_bytes and total_bytes > 0 else None
         self._clock = clock
         self._interval = interval
@@ -150,7 +155,13 @@ class Progress:
             self._stream.write("\r" + text + pad)
         else:
             line = render_line(
-                self._items, elapsed, self._done, self._total, verb=self._verb, noun=self._noun
+                self._items,
+                elapsed,
+                self._done,
+                self._total,
+                verb=self._verb,
+                noun=self._noun,
+                size=self._size,
             )
             self._stream.write(line + "\n")
         self._stream.flush()

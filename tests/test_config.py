@@ -67,7 +67,7 @@ def test_example_file_documents_every_key() -> None:
     uncommented = re.sub(r"(?m)^# (\[\[feeds\]\]|\w+ = )", r"\1", example)
     raw = tomllib.loads(uncommented)
     described = describe(parse_config_text(uncommented, {}, "x"))
-    for section in ("discord", "cluster", "database", "health", "logging"):
+    for section in ("discord", "cluster", "database", "health", "logging", "semantic"):
         for key in described[section].keys() - {"token"}:  # the token never sits in a file
             assert key in raw[section], f"[{section}] {key} missing from config.example.toml"
     for name in ("huggingface", "arxiv"):
@@ -299,3 +299,11 @@ def test_a_bad_database_url_is_one_line_without_the_password(
     assert message in text
     assert "topsecret" not in text and "top secret" not in text
     assert "\n" not in text
+
+
+def test_semantic_thresholds_are_cosines() -> None:
+    config = parse_config_text("[semantic]\nabout_threshold = 0.5\nlike_threshold = 1", {}, "x")
+    assert (config.semantic.about_threshold, config.semantic.like_threshold) == (0.5, 1.0)
+    for bad in ("about_threshold = 1.5", 'like_threshold = "high"', "like_threshold = true"):
+        with pytest.raises(ConfigError, match=r"\[semantic\]"):
+            parse_config_text(f"[semantic]\n{bad}", {}, "x")

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from bot import __version__
-from bot.cli import feeds, follows, health, ops, papers, runtime
+from bot.cli import feeds, follows, health, ops, papers, runtime, semantic
 from bot.cli.common import Handler
 from bot.config import load_config
 from bot.errors import PaperfeedError
 from bot.logs import setup_logging
 
-COMMAND_MODULES = (papers, ops, runtime, feeds, follows, health)
+COMMAND_MODULES = (papers, ops, runtime, feeds, follows, health, semantic)
 # Commands whose free text may start with "-" (`paperfeed search -survey diffusion`).
 FREE_TEXT_COMMANDS = ("search",)
 

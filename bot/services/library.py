@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -25,6 +25,9 @@ from bot.sources.huggingface import Period
 from bot.sources.registry import label_of
 from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
+
+if TYPE_CHECKING:
+    from bot.services.semantic import Semantic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,16 +49,37 @@ class Kept:
     backlog: int = 0
 
 
+async def _vectors(semantic: Semantic | None, papers: Sequence[Paper]) -> list[tuple[str, bytes]]:
+    """The new papers' vectors, or none when the model fails: papers are never lost to it
+    (`paperfeed embed` fills the gap later)."""
+    if semantic is None or not papers:
+        return []
+    try:
+        return await semantic.vectors_for(papers)
+    except Exception:  # the model or its files broke: keep polling without vectors
+        log.exception("embedding %d paper(s) failed; they are stored without vectors", len(papers))
+        return []
+
+
 async def keep_papers(
-    store: Database, papers: Sequence[Paper], now: datetime, listed: Listed | None = None
+    store: Database,
+    papers: Sequence[Paper],
+    now: datetime,
+    listed: Listed | None = None,
+    semantic: Semantic | None = None,
 ) -> Kept:
     """Store papers and queue what feeds are owed, in one transaction.
 
     Without `listed` every new or changed paper is news (a reader's look-up); with it, papers a
-    listing shows for the first time are backlog, served within each feed's backfill.
+    listing shows for the first time are backlog, served within each feed's backfill. With
+    `semantic`, papers without a vector are embedded first (outside the transaction, on a
+    thread), and their vectors stored with them, before matching.
     """
+    vectors = await _vectors(semantic, papers)
     async with store.transaction():
         upsert = await store.papers.upsert(papers)
+        if vectors and semantic is not None:
+            await semantic.save(vectors)
         changed = [*upsert.new, *upsert.updated]
         if listed is None:
             return Kept(upsert, await queue_matches(store, changed, now))
@@ -121,8 +145,10 @@ class Library:
         wake: Callable[[], None] = lambda: None,
         lookups: Sequence[PaperLookup] = (),
         upstream: UpstreamPapers | None = None,
+        semantic: Semantic | None = None,
     ) -> None:
         self._store = store
+        self.semantic = semantic
         self._clock = clock
         self._wake = wake  # deliveries were queued: the publisher should look now
         self.lookups = tuple(lookups)
@@ -132,7 +158,7 @@ class Library:
         """Store papers fetched for a reader, and owe them to feeds as a poll would have."""
         if not papers:
             return 0
-        kept = await keep_papers(self._store, papers, self._clock())
+        kept = await keep_papers(self._store, papers, self._clock(), semantic=self.semantic)
         log.info("stored %d paper(s) fetched for a reader (%d new, %d queued for feeds)",
                  len(papers), len(kept.upsert.new), kept.queued)  # fmt: skip
         if kept.queued:

@@ -17,6 +17,7 @@ from bot.store.interfaces import Database
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
+    from bot.services.semantic import Semantic
 
 log = logging.getLogger(__name__)
 # Told whether a source's batch reached the database, so what the source remembers between
@@ -48,8 +49,10 @@ class Poller:
         *,
         after_store: AfterStore | None = None,
         metrics: Metrics | None = None,
+        semantic: Semantic | None = None,
     ) -> None:
         self._store = store
+        self.semantic = semantic  # embeds new papers before they are matched
         self.sources = {s.name: s for s in sources}
         self._clock = clock
         self._after_store = after_store
@@ -139,7 +142,9 @@ class Poller:
         listings = result.listings or {name: frozenset(p.id for p in papers)}
         usable = error is None or bool(papers)
         try:
-            kept = await keep_papers(self._store, papers, started, Listed(name, listings, usable))
+            kept = await keep_papers(
+                self._store, papers, started, Listed(name, listings, usable), self.semantic
+            )
         except PaperfeedError as exc:
             log.error("storing the %s poll failed: %s", name, exc)
             report = PollReport(name=name, fetched=len(papers), error=str(exc), warnings=warnings)

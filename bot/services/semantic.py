@@ -1,0 +1,227 @@
+"""Meaning-based matching: vectors for stored papers, related papers, and text → papers.
+
+One `Semantic` per process owns the embedding model and an in-memory vector index. The index
+is filled from the store's vectors and caught up (`written_after`) before every question, so
+vectors written by a poll, `paperfeed embed` or another process are found without a restart.
+Embedding runs on a worker thread: the event loop never waits on the model. Building one needs
+the ``semantic`` extra (`SemanticUnavailable` with the install line otherwise); this module
+itself imports without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.errors import QueryError
+from bot.models import Paper
+from bot.semantic.availability import require_semantic
+from bot.store.interfaces import Database
+
+if TYPE_CHECKING:
+    from bot.semantic.model import Embedder, Matrix
+    from bot.semantic.vectors import NumpyIndex, Vector
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 32  # papers embedded and committed together by `paperfeed embed`
+LOAD_PAGE = 20_000  # vectors read from the store per query while catching up
+
+
+@dataclass(frozen=True)
+class Similar:
+    """A stored paper and its cosine similarity to what was asked."""
+
+    paper: Paper
+    similarity: float
+
+
+class Semantic:
+    """The embedding model and the vector index of one process, over one store."""
+
+    def __init__(self, store: Database, embedder: Embedder | None = None) -> None:
+        require_semantic()
+        from bot.semantic.model import OnnxEmbedder
+        from bot.semantic.vectors import NumpyIndex
+
+        self._store = store
+        self._embedder: Embedder = embedder if embedder is not None else OnnxEmbedder()
+        self._index: NumpyIndex = NumpyIndex(self._embedder.dim)
+        self._seq = 0  # the last store seq the index has seen
+        self._model: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def model_id(self) -> str:
+        """The model's name and weights (loading the model, on a thread, the first time)."""
+        if self._model is None:
+            self._model = await asyncio.to_thread(lambda: self._embedder.model_id)
+        return self._model
+
+    async def embed(self, texts: Sequence[str]) -> Matrix:
+        """Unit vectors for texts, computed on a worker thread."""
+        return await asyncio.to_thread(self._embedder.embed, list(texts))
+
+    # -- vectors for papers ------------------------------------------------------------------
+
+    async def vectors_for(self, papers: Sequence[Paper]) -> list[tuple[str, bytes]]:
+        """Vectors of the papers that have none of this model yet (the rest are skipped).
+
+        Meant for before the transaction that stores the papers: the model works while no
+        database lock is held; `save` then writes the result inside it.
+        """
+        from bot.semantic.model import paper_text
+        from bot.semantic.vectors import to_blob
+
+        if not papers:
+            return []
+        model = await self.model_id()
+        unique = list({p.id: p for p in papers}.values())
+        have = await self._store.vectors.have(model, [p.id for p in unique])
+        todo = [p for p in unique if p.id not in have]
+        if not todo:
+            return []
+        matrix = await self.embed([paper_text(p.title, p.abstract) for p in todo])
+        return [(p.id, to_blob(row)) for p, row in zip(todo, matrix, strict=True) if row.any()]
+
+    async def save(self, vectors: Sequence[tuple[str, bytes]]) -> int:
+        """Store vectors (joining the caller's transaction when one is open)."""
+        if not vectors:
+            return 0
+        return await self._store.vectors.put(await self.model_id(), vectors)
+
+    async def embed_stored(
+        self,
+        *,
+        since: datetime | None = None,
+        batch: int = EMBED_BATCH,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Embed every stored paper that lacks a vector of this model (appeared since `since`),
+        newest first; each batch is committed, so an interrupted run continues where it stopped.
+        `progress(done, total)` is told after each batch. Returns how many were embedded."""
+        from bot.semantic.model import paper_text
+        from bot.semantic.vectors import to_blob
+
+        model = await self.model_id()
+        total = await self._store.vectors.count_missing(model, since=since)
+        done = 0
+        if progress is not None:
+            progress(done, total)
+        skipped: set[str] = set()  # papers with no text to embed: never asked for twice
+        while True:
+            rows = await self._store.vectors.missing(model, since=since, limit=batch + len(skipped))
+            rows = [r for r in rows if r[0] not in skipped][:batch]
+            if not rows:
+                break
+            matrix = await self.embed([paper_text(title, abstract) for _, title, abstract in rows])
+            pairs = []
+            for (paper_id, _, _), row in zip(rows, matrix, strict=True):
+                if row.any():
+                    pairs.append((paper_id, to_blob(row)))
+                else:
+                    skipped.add(paper_id)
+            await self._store.vectors.put(model, pairs)
+            done += len(rows)
+            if progress is not None:
+                progress(done, max(total, done))
+        return done - len(skipped)
+
+    # -- the index ---------------------------------------------------------------------------
+
+    async def refresh(self) -> int:
+        """Read the vectors written since the last look into the index; how many came."""
+        from bot.semantic.vectors import from_blob
+
+        async with self._lock:
+            model = await self.model_id()
+            added = 0
+            while True:
+                rows = await self._store.vectors.written_after(model, self._seq, LOAD_PAGE)
+                if not rows:
+                    return added
+                ids = [paper_id for _, paper_id, _ in rows]
+                dim = self._index.dim
+                vectors = [from_blob(blob, dim) for _, _, blob in rows]
+                self._index.add_many(ids, vectors)
+                self._seq = rows[-1][0]
+                added += len(rows)
+                if len(rows) < LOAD_PAGE:
+                    return added
+
+    async def count(self) -> int:
+        """Papers with a vector in the index (after catching up)."""
+        await self.refresh()
+        return len(self._index)
+
+    async def vector_of(self, paper_id: str) -> Vector:
+        """A stored paper's vector, embedding it now if it has none; QueryError if unknown."""
+        await self.refresh()
+        if paper_id in self._index:
+            return self._index.vector(paper_id)
+        paper = await self._store.papers.get(paper_id)
+        if paper is None:
+            raise QueryError(
+                f"like:{paper_id}: no such paper in the database (look it up with /paper first)"
+            )
+        pairs = await self.vectors_for([paper])
+        if not pairs:
+            raise QueryError(f"like:{paper_id}: the paper has no text to compare")
+        await self.save(pairs)
+        await self.refresh()
+        return self._index.vector(paper_id)
+
+    async def text_vector(self, text: str) -> Vector:
+        """The vector of a free text (an about:"..." query); QueryError when it has no words."""
+        row = (await self.embed([text]))[0]
+        if not row.any():
+            raise QueryError(f'about:"{text}": nothing to compare (no words)')
+        vector: Vector = row
+        return vector
+
+    async def nearest(
+        self,
+        vector: Vector,
+        limit: int,
+        *,
+        allowed: Collection[str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[tuple[str, float]]:
+        """The stored papers most similar to a vector, as (id, cosine), best first."""
+        await self.refresh()
+        return await asyncio.to_thread(self._index.top_k, vector, limit, allowed, exclude)
+
+    def similarity(self, vector: Vector, paper_ids: Sequence[str]) -> dict[str, float]:
+        """Cosine of each indexed paper to a vector (papers not in the index are left out)."""
+        out = {}
+        for paper_id in paper_ids:
+            if paper_id in self._index:
+                out[paper_id] = float(self._index.vector(paper_id) @ vector)
+        return out
+
+    async def related(self, paper_id: str, limit: int = 10) -> list[Similar]:
+        """The stored papers most similar to one paper, itself left out."""
+        vector = await self.vector_of(paper_id)
+        hits = await self.nearest(vector, limit, exclude={paper_id})
+        return await self._papers(hits)
+
+    async def about(self, text: str, limit: int = 10) -> list[Similar]:
+        """The stored papers closest in meaning to a text."""
+        hits = await self.nearest(await self.text_vector(text), limit)
+        return await self._papers(hits)
+
+    async def _papers(self, hits: Sequence[tuple[str, float]]) -> list[Similar]:
+        papers = {p.id: p for p in await self._store.papers.get_many([i for i, _ in hits])}
+        return [Similar(papers[i], score) for i, score in hits if i in papers]
+
+
+def open_semantic(store: Database, embedder: Embedder | None = None) -> Semantic | None:
+    """A `Semantic` when the extra is installed, else None (the bot runs without it)."""
+    from bot.semantic.availability import semantic_available
+
+    if embedder is None and not semantic_available():
+        return None
+    return Semantic(store, embedder)
