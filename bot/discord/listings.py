@@ -166,3 +166,29 @@ def digest_forum_post(
     """A daily digest as a forum post named after the feed and the day."""
     message = digest_message(papers, feed_name=feed_name, more=more, date_label=date_label)
     return forum_post(message, name=f"{clean(feed_name)} digest · {clean(date_label)}")
+
+
+# ---- related papers (semantic extra) ----------------------------------------------------------
+
+COLOUR_RELATED = 0x3BA55C
+
+
+def related_embed(paper: Paper, similar: Sequence[tuple[Paper, float]]) -> Json:
+    """`/related` and the Related button: the nearest papers in meaning, each with its cosine."""
+    shown = list(similar[:DIGEST_MAX])
+    lines: list[str] = []
+    if shown:
+        each = DESCRIPTION_MAX // len(shown) - 1
+        for n, (other, score) in enumerate(shown, 1):
+            tag = f"{SEP}similarity {score:.2f}"
+            lines.append(_entry(n, other, each - len(tag)) + tag)
+    embed: Json = {
+        "title": cut(f"Related to: {md(paper.title, TITLE_MAX) or paper.id}", TITLE_MAX),
+        "description": "\n".join(lines)
+        or "No related papers yet: other papers get vectors as they are polled or embedded "
+        "(`paperfeed embed`).",
+        "color": COLOUR_RELATED,
+        "footer": {"text": f"{paper.id}{SEP}by meaning (cosine similarity of title and abstract)"},
+    }
+    fitted: Json = fit_message({"embeds": [embed]})["embeds"][0]
+    return fitted

@@ -1,4 +1,4 @@
-"""`/search`, `/paper`, `/trending`: reading the papers the bot knows, and asking upstream when it knows too little.
+"""`/search`, `/paper`, `/trending`, `/related`: reading the papers the bot knows, and asking upstream when it knows too little.
 
 Every command answers within Discord's 3 seconds: local work is fast, and before a step that
 asks Hugging Face or arXiv the interaction is deferred; a remote step that fails or takes
@@ -26,9 +26,10 @@ from bot.discord.channels import checked_spec, create_feed, feed_target, require
 from bot.discord.context import BotContext
 from bot.discord.embeds import COLOUR_HUGGINGFACE, credited_source, paper_message
 from bot.discord.errors import reply_privately
-from bot.discord.following import author_view, follow_and_answer, settle
+from bot.discord.following import follow_and_answer, settle
 from bot.discord.limits import Json, fit_message, md, no_mentions, plain
 from bot.discord.listings import search_results_embed
+from bot.discord.related import RelatedButton, paper_view, related_body
 from bot.discord.views import EXPIRED, SEARCH_IDS, SearchView, embeds_of
 from bot.errors import PaperIdError, QueryError, UserFacingError
 from bot.models import FeedSpec, Paper, SearchPage, parse_paper_id
@@ -221,6 +222,10 @@ class ReaderCog(commands.Cog):
         self._refreshed: dict[str, datetime] = {}
         self._views: weakref.WeakSet[SearchView] = weakref.WeakSet()
 
+    async def cog_load(self) -> None:
+        """The Related button under /paper answers whichever message it is on."""
+        self.bot.add_dynamic_items(RelatedButton)
+
     async def cog_unload(self) -> None:
         """The bot is closing: stop the search views, so their timers end with it."""
         for view in list(self._views):
@@ -352,7 +357,7 @@ class ReaderCog(commands.Cog):
         if paper is None:
             raise UserFacingError("That paper is no longer in the library.")
         body = paper_message(paper, source=credited_source(paper))
-        await send_body(interaction, body, ephemeral=True, view=author_view(paper))
+        await send_body(interaction, body, ephemeral=True, view=self._paper_view(paper))
 
     async def follow(self, interaction: discord.Interaction, query: str) -> None:
         """The follow button: a feed of this query in this channel, made as /feed add makes one."""
@@ -409,8 +414,40 @@ class ReaderCog(commands.Cog):
             interaction,
             paper_message(paper, source=credited_source(paper)),
             ephemeral=not public,
-            view=author_view(paper),
+            view=self._paper_view(paper),
         )
+
+    def _paper_view(self, paper: Paper) -> discord.ui.View | None:
+        return paper_view(paper, related=self.services.semantic is not None)
+
+    # -- /related -------------------------------------------------------------------------------
+
+    @app_commands.command(name="related")
+    @app_commands.describe(
+        paper="An arXiv id or link of a paper the bot knows, e.g. 2401.01234",
+        public="Show the list to everyone in the channel (default: only you)",
+    )
+    @app_commands.checks.cooldown(*COOLDOWN)
+    async def related(
+        self,
+        interaction: discord.Interaction,
+        paper: app_commands.Range[str, 1, 300],
+        public: bool = False,
+    ) -> None:
+        """The papers closest in meaning to one paper (needs the semantic extra)"""
+        try:
+            ref = parse_paper_id(paper)
+        except PaperIdError as exc:
+            raise UserFacingError(f"That is {exc}.") from None
+        found = await self.library.get(ref.id)
+        if found is None:
+            raise UserFacingError(
+                f"I don't know the paper **{ref.id}** yet: show it with `/paper` first."
+            )
+        if self.services.semantic is not None:
+            await interaction.response.defer(ephemeral=not public, thinking=True)
+        body = await related_body(self.services, found)
+        await send_body(interaction, body, ephemeral=not public)
 
     async def _look_up(
         self, interaction: discord.Interaction, paper_id: str, *, public: bool
