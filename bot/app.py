@@ -53,8 +53,10 @@ class Services:
     follows: FollowService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.feeds = FeedService(self.store, self.clock, self.wake.set)
-        self.follows = FollowService(self.store, self.clock, follow_settings(self.config.follows))
+        self.feeds = FeedService(self.store, self.clock, self.wake.set, self.semantic)
+        self.follows = FollowService(
+            self.store, self.clock, follow_settings(self.config.follows), self.semantic
+        )
 
     @property
     def library(self) -> Library:
@@ -117,7 +119,11 @@ async def open_services(
         sources = [b.source for b in built]
         hooks = [b.after_store for b in built if b.after_store is not None]
         # Installing the semantic extra is the opt-in: new papers are then embedded as polled.
-        semantic = open_semantic(store)
+        semantic = open_semantic(
+            store,
+            about_threshold=config.semantic.about_threshold,
+            like_threshold=config.semantic.like_threshold,
+        )
         poller = Poller(
             store,
             sources,

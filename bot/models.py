@@ -294,6 +294,7 @@ class UpsertResult:
 class SearchHit:
     paper: Paper
     score: float
+    similarity: float | None = None  # cosine to a query's like: / about: (semantic extra)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import lzma
 import sys
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from bot.cli.common import (
     duration_arg,
@@ -17,8 +17,9 @@ from bot.cli.common import (
 from bot.clock import utcnow
 from bot.config import Config, format_duration
 from bot.errors import PaperfeedError, UsageError
-from bot.models import SearchPage, parse_paper_id
+from bot.models import SearchHit, SearchPage, parse_paper_id
 from bot.query.compile import compile_query
+from bot.semantic.availability import require_semantic
 from bot.services.library import Library
 from bot.store import open_store
 
@@ -69,8 +70,18 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     compiled = compile_query(query)
     since = utcnow() - args.since if args.since else None
     outside = stored = None
+    if compiled.is_semantic:
+        require_semantic()  # like: / about: without the extra: one line, exit 2
     async with open_store(config.database) as store:
-        library = Library(store, utcnow)
+        semantic = None
+        if compiled.is_semantic:
+            from bot.services.semantic import Semantic
+
+            sem = config.semantic
+            semantic = Semantic(
+                store, about_threshold=sem.about_threshold, like_threshold=sem.like_threshold
+            )
+        library = Library(store, utcnow, semantic=semantic)
         page = await library.search(compiled, per_page=args.limit, since=since, sort=args.sort)
         if not page.hits and not args.json:
             # Say why nothing matched: an empty database, or a window that is too narrow.
@@ -82,7 +93,7 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
             {
                 "query": query,
                 "total": page.total,
-                "results": [paper_summary(h.paper, h.score) for h in page.hits],
+                "results": [_hit_summary(h) for h in page.hits],
             }
         )
         return 0
@@ -104,6 +115,13 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _hit_summary(hit: SearchHit) -> dict[str, Any]:
+    out = paper_summary(hit.paper, hit.score)
+    if hit.similarity is not None:
+        out["similarity"] = round(hit.similarity, 4)
+    return out
+
+
 def print_search(query: str, page: SearchPage) -> None:
     if not page.hits:
         print(f"no papers match {query!r}")
@@ -115,8 +133,9 @@ def print_search(query: str, page: SearchPage) -> None:
         authors = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
         year = p.published.year if p.published else "?"
         votes = f", {p.upvotes} upvotes" if p.upvotes is not None else ""
+        similar = f", similarity {hit.similarity:.2f}" if hit.similarity is not None else ""
         print(f"{n:>3}. {p.title}")
-        print(f"     {authors} ({year}{votes})  {p.url}")
+        print(f"     {authors} ({year}{votes}{similar})  {p.url}")
 
 
 async def cmd_show(args: argparse.Namespace, config: Config) -> int:

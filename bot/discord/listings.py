@@ -143,7 +143,11 @@ def search_results_embed(
     """A compact, numbered page of search results (title linked, authors, year, upvotes)."""
     papers = [h.paper if isinstance(h, SearchHit) else h for h in hits][:DIGEST_MAX]
     start = (max(page, 1) - 1) * per_page + 1 if per_page else 1
-    listing = _numbered_list(papers, DESCRIPTION_MAX, start=start, year=True)
+    similar = [h.similarity if isinstance(h, SearchHit) else None for h in hits][:DIGEST_MAX]
+    if any(s is not None for s in similar):  # like: / about: ranked these: say how close
+        listing = _scored_list(list(zip(papers, similar, strict=True)), start=start)
+    else:
+        listing = _numbered_list(papers, DESCRIPTION_MAX, start=start, year=True)
     embed: Json = {
         "title": cut(f"Search: {md(query, TITLE_MAX) or '(empty query)'}", TITLE_MAX),
         "description": listing or "No papers match this search.",
@@ -173,18 +177,24 @@ def digest_forum_post(
 COLOUR_RELATED = 0x3BA55C
 
 
+def _scored_list(scored: Sequence[tuple[Paper, float | None]], *, start: int = 1) -> str:
+    """Numbered entries, each ending with its similarity, sharing the description's room."""
+    if not scored:
+        return ""
+    each = DESCRIPTION_MAX // len(scored) - 1
+    lines = []
+    for n, (paper, score) in enumerate(scored, start):
+        tag = f"{SEP}similarity {score:.2f}" if score is not None else ""
+        lines.append(_entry(n, paper, each - len(tag), year=True) + tag)
+    return "\n".join(lines)
+
+
 def related_embed(paper: Paper, similar: Sequence[tuple[Paper, float]]) -> Json:
     """`/related` and the Related button: the nearest papers in meaning, each with its cosine."""
-    shown = list(similar[:DIGEST_MAX])
-    lines: list[str] = []
-    if shown:
-        each = DESCRIPTION_MAX // len(shown) - 1
-        for n, (other, score) in enumerate(shown, 1):
-            tag = f"{SEP}similarity {score:.2f}"
-            lines.append(_entry(n, other, each - len(tag)) + tag)
+    scored: list[tuple[Paper, float | None]] = list(similar[:DIGEST_MAX])
     embed: Json = {
         "title": cut(f"Related to: {md(paper.title, TITLE_MAX) or paper.id}", TITLE_MAX),
-        "description": "\n".join(lines)
+        "description": _scored_list(scored)
         or "No related papers yet: other papers get vectors as they are polled or embedded "
         "(`paperfeed embed`).",
         "color": COLOUR_RELATED,

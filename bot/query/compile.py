@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from bot.errors import QueryError
 from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term, _make_and, _make_or
-from bot.query.parse import _category, _quoted, _shorten, parse_query, render
+from bot.query.parse import SEMANTIC_FIELDS, _category, _quoted, _shorten, parse_query, render
 
 MAX_CATEGORY_GROUPS = 64
 
@@ -32,6 +32,11 @@ class CompiledQuery:
     stronger than the one before and implying it: the title alone holds the query's words
     (OR-groups as asked); then they stand close together; then they form the query as one
     phrase, in order. A paper's title tier is how many of them it matches.
+
+    ``like`` (paper ids) and ``about`` (free texts) are the semantic predicates, ANDed with the
+    rest; ``fts``, the categories and ``ast`` describe only the rest, so a store or a matcher
+    that knows nothing of meaning sees a query without them (all papers, when nothing is left:
+    the caller must then filter or rank by similarity, see ``is_semantic``).
     """
 
     fts: str | None
@@ -39,6 +44,22 @@ class CompiledQuery:
     exclude_categories: tuple[str, ...] = ()
     ast: Node | None = None
     title_evidence: tuple[str, ...] = ()
+    like: tuple[str, ...] = ()
+    about: tuple[str, ...] = ()
+
+    @property
+    def is_semantic(self) -> bool:
+        """Whether the query has like: or about: (it needs the semantic extra)."""
+        return bool(self.like or self.about)
+
+    @property
+    def has_rest(self) -> bool:
+        """Whether anything but like: / about: filters the papers (words or categories)."""
+        return self.fts is not None or bool(self.include_categories or self.exclude_categories)
+
+    def without_semantic(self) -> CompiledQuery:
+        """The query's words and categories alone."""
+        return replace(self, like=(), about=())
 
     def matches_categories(self, categories: Sequence[str]) -> bool:
         """Whether a paper with these categories passes the category filters."""
@@ -49,9 +70,12 @@ class CompiledQuery:
 
     def describe(self) -> str:
         """What was understood, normalised, for "searched for: ..." messages."""
+        semantic = [f"like:{i}" for i in self.like] + [f'about:"{t}"' for t in self.about]
         if self.ast is not None:
-            return render(self.ast)
-        parts = [self.fts or ""]
+            return " ".join([render(self.ast), *semantic])
+        if semantic and not self.has_rest:
+            return " ".join(semantic)
+        parts = [self.fts or "", *semantic]
         parts += [" OR ".join(f"cat:{v}" for v in group) for group in self.include_categories]
         parts += [f"-cat:{v}" for v in self.exclude_categories]
         return " ".join(p for p in parts if p)
@@ -78,6 +102,8 @@ class CompiledQuery:
             exclude_categories=self.exclude_categories,
             ast=_make_and([self.ast, extra]),
             title_evidence=self.title_evidence,
+            like=self.like,
+            about=self.about,
         )
 
 
@@ -107,18 +133,42 @@ def compile_query(text: str) -> CompiledQuery:
             'nothing to search for: give at least one word, "phrase" or cat: filter '
             "(punctuation and operators alone are ignored)"
         )
+    conjuncts = root.children if isinstance(root, And) else (root,)
+    semantic = [n for n in conjuncts if isinstance(n, Term) and n.field in SEMANTIC_FIELDS]
+    like = tuple(dict.fromkeys(n.text for n in semantic if n.field == "like"))
+    about = tuple(dict.fromkeys(n.text for n in semantic if n.field == "about"))
+    rest = [n for n in conjuncts if n not in semantic]
+    for node in rest:
+        if _has_semantic(node):
+            raise QueryError(
+                f"cannot search {_quoted(node)}: like: and about: filter the whole query; "
+                "put them beside the rest (AND), not inside OR, NOT or -"
+            )
+    if not rest:
+        return CompiledQuery(fts=None, like=like, about=about)
     words: list[Node] = []
     include: list[tuple[str, ...]] = []
     exclude: list[str] = []
-    for node in root.children if isinstance(root, And) else (root,):
+    for node in rest:
         _sort_conjunct(node, words, include, exclude)
     return CompiledQuery(
-        fts=_top_level_fts(words, include, exclude),
+        fts=_top_level_fts(words, include, exclude, allow_empty=bool(semantic)),
         include_categories=_dedupe_groups(include),
         exclude_categories=_dedupe(exclude),
-        ast=root,
+        ast=_make_and(rest),
         title_evidence=_title_evidence(words),
+        like=like,
+        about=about,
     )
+
+
+def _has_semantic(node: Node) -> bool:
+    if isinstance(node, Term):
+        return node.field in SEMANTIC_FIELDS
+    if isinstance(node, Phrase | Category):
+        return False
+    children = (node.child,) if isinstance(node, Not) else node.children
+    return any(_has_semantic(child) for child in children)
 
 
 # --- Title evidence for ranking ------------------------------------------------------------
@@ -250,12 +300,19 @@ def _excluded_categories(node: Node) -> list[str]:
 
 
 def _top_level_fts(
-    words: list[Node], include: Sequence[object], exclude: Sequence[str]
+    words: list[Node],
+    include: Sequence[object],
+    exclude: Sequence[str],
+    *,
+    allow_empty: bool = False,
 ) -> str | None:
-    """The MATCH expression for the word part; refuse a query with nothing to look for."""
+    """The MATCH expression for the word part; refuse a query with nothing to look for.
+
+    With `allow_empty` (like: or about: look for something) the rest may only exclude, as long
+    as it excludes categories: excluded words need a word beside them in full text."""
     if any(not isinstance(node, Not) for node in words):
         return _fts_conjunction(words)
-    if include and not words:
+    if (include or allow_empty) and not words:
         return None
     shown = " ".join([render(n) for n in words] + [f"-cat:{v}" for v in exclude])
     if include:

@@ -7,7 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.errors import QueryError
+from bot.errors import PaperIdError, QueryError
+from bot.models import parse_paper_id
 from bot.query.nodes import (
     And,
     Category,
@@ -32,7 +33,13 @@ FIELD_NAMES = {
     "authors": "author",
     "cat": "cat",
     "category": "cat",
+    "like": "like",
+    "about": "about",
 }
+# Meaning, not words (the semantic extra): like:ID and about:"text" are Terms with these fields,
+# taken out of the tree by the compiler; they never reach the full-text engines.
+SEMANTIC_FIELDS = frozenset({"like", "about"})
+ABOUT_MAX = 200
 
 # Unicode categories replaced by a space: controls, invisible formatting, lone surrogates
 # (which the database driver could not even encode) and line/paragraph separators.
@@ -221,6 +228,8 @@ def _word_leaf(raw: str, field: str | None) -> Node | None:
     """A word becomes a term (a prefix if it ends in ``*``), or a category under ``cat:``."""
     if field == "cat":
         return _category(raw)
+    if field in SEMANTIC_FIELDS:
+        return _semantic_leaf(raw, field)
     stem = raw.rstrip("*")
     text = _normal(stem)
     if not text:
@@ -232,8 +241,27 @@ def _phrase_leaf(raw: str, field: str | None) -> Node | None:
     """A quoted phrase keeps only words with a letter or digit; an empty one is dropped."""
     if field == "cat":
         return _category(raw)
+    if field in SEMANTIC_FIELDS:
+        return _semantic_leaf(raw, field)
     words = tuple(w for w in (_normal(part) for part in raw.split()) if w)
     return Phrase(words, field) if words else None
+
+
+def _semantic_leaf(raw: str, field: str) -> Term | None:
+    """``like:`` takes one paper id or link; ``about:`` a word or a "phrase" of free text."""
+    text = " ".join(raw.split())
+    if not text:
+        return None
+    if field == "like":
+        try:
+            return Term(parse_paper_id(text).id, "like")
+        except PaperIdError:
+            raise QueryError(
+                f"like:{_shorten(text)} is not an arXiv id or paper link (e.g. like:2401.01234)"
+            ) from None
+    if len(text) > ABOUT_MAX:
+        raise QueryError(f'about:"..." is too long ({len(text)} characters; at most {ABOUT_MAX})')
+    return Term(text, "about")
 
 
 def _category(raw: str) -> Category:
@@ -262,6 +290,8 @@ def parse_query(text: str) -> Node | None:
 
 def render(node: Node) -> str:
     """The normalised form of a tree, in the query language itself (parsing it gives it back)."""
+    if isinstance(node, Term) and node.field == "about":
+        return f'about:"{node.text}"'
     if isinstance(node, Term):
         return f"{_field_label(node.field)}{node.text}{'*' if node.prefix else ''}"
     if isinstance(node, Phrase):

@@ -14,10 +14,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.models import Paper
-from bot.services.matching import appeared_at, compile_feeds, match_batch
+from bot.services.matching import appeared_at, compile_feeds, match_batch, semantic_passing
 from bot.store.interfaces import Database
+
+if TYPE_CHECKING:
+    from bot.services.semantic import Semantic
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -37,7 +41,13 @@ def split_backlog(
     return news, backlog
 
 
-async def serve_backlog(store: Database, paper_ids: Sequence[str], now: datetime) -> int:
+async def serve_backlog(
+    store: Database,
+    paper_ids: Sequence[str],
+    now: datetime,
+    semantic: Semantic | None = None,
+    fresh: Mapping[str, bytes] | None = None,
+) -> int:
     """Queue to each feed with backfill left its most recent backlog matches, within it."""
     if not paper_ids:
         return 0
@@ -46,7 +56,8 @@ async def serve_backlog(store: Database, paper_ids: Sequence[str], now: datetime
         return 0
     feeds = compile_feeds([f for f in await store.feeds.list(active_only=True) if f.id in left])
     papers = await store.papers.get_many(paper_ids)
-    pairs = await asyncio.to_thread(match_batch, feeds, papers, now)
+    passing = await semantic_passing(semantic, [c for _, c in feeds], [p.id for p in papers], fresh)
+    pairs = await asyncio.to_thread(match_batch, feeds, papers, now, passing)
     by_id = {p.id: p for p in papers}
     wanted: dict[int, list[Paper]] = {}
     for feed_id, paper_id in pairs:

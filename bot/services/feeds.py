@@ -9,14 +9,19 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError, PaperfeedError, QueryError
 from bot.models import Feed, FeedMode, FeedOrigin, FeedSpec, SearchPage
 from bot.query.compile import compile_query
-from bot.services.matching import RECENT_WINDOW, backfill_feed
+from bot.semantic.availability import INSTALL_HINT, semantic_available
+from bot.services.matching import RECENT_WINDOW, backfill_feed, keep_passing
 from bot.sources.arxiv_categories import category_problem
 from bot.sources.registry import FEED_SOURCES
 from bot.store.interfaces import Database
+
+if TYPE_CHECKING:
+    from bot.services.semantic import Semantic
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +79,11 @@ def validate(spec: FeedSpec) -> FeedSpec:
     if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
         raise _refuse("name", spec.name)
     try:
-        compile_query(spec.query)
+        compiled = compile_query(spec.query)
     except QueryError as exc:
         raise FeedSpecError("query", str(exc)) from None
+    if compiled.is_semantic and not semantic_available():
+        raise FeedSpecError("query", INSTALL_HINT)
     for code in spec.categories:
         problem = category_problem(code, archives=True)
         if problem is not None:
@@ -103,12 +110,13 @@ async def create_feed(
     guild_id: int | None,
     now: datetime,
     origin: FeedOrigin = FeedOrigin.DISCORD,
+    semantic: Semantic | None = None,
 ) -> tuple[Feed, int]:
     """Store a feed and queue at most `backfill` of its recent matches (never the history)."""
     spec = validate(spec)
     async with store.transaction():
         feed = await store.feeds.add(spec, guild_id=guild_id, origin=origin, backfill_used=0)
-        matches = await backfill_feed(store, feed, now)
+        matches = await backfill_feed(store, feed, now, semantic=semantic)
     queued = min(len(matches), spec.backfill)
     # DEBUG: each caller reports the result its own way (the CLI prints it, /feed add logs it),
     # so an INFO line here made `paperfeed feeds add` say everything twice.
@@ -117,13 +125,15 @@ async def create_feed(
     return feed, queued
 
 
-async def sync_config_feeds(store: Database, specs: Sequence[FeedSpec], now: datetime) -> None:
+async def sync_config_feeds(
+    store: Database, specs: Sequence[FeedSpec], now: datetime, semantic: Semantic | None = None
+) -> None:
     """Make the file-managed feeds equal [[feeds]]; new ones get their backfill."""
     specs = [validate(spec) for spec in specs]
     async with store.transaction():
         added, removed = await store.feeds.sync_config(specs)
         for feed in added:
-            await backfill_feed(store, feed, now)
+            await backfill_feed(store, feed, now, semantic=semantic)
     for feed in added:
         log.info("config feed %r added", feed.name)
     for feed in removed:
@@ -205,10 +215,12 @@ class FeedService:
         store: Database,
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
+        semantic: Semantic | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._wake = wake  # deliveries were queued: the publisher should look now
+        self.semantic = semantic  # like: / about: in a new feed's backfill
 
     validate = staticmethod(validate)
 
@@ -217,7 +229,12 @@ class FeedService:
     ) -> tuple[Feed, int]:
         """Validate, store, queue the backfill; the queued count is returned."""
         feed, queued = await create_feed(
-            self._store, spec, guild_id=guild_id, now=self._clock(), origin=origin
+            self._store,
+            spec,
+            guild_id=guild_id,
+            now=self._clock(),
+            origin=origin,
+            semantic=self.semantic,
         )
         if queued:
             self._wake()
@@ -257,7 +274,16 @@ class FeedService:
         """What a query matched in the recent window, newest first, without saving anything."""
         since = self._clock() - RECENT_WINDOW
         compiled = compile_query(query)
-        return await self._store.papers.search(compiled, limit=limit, since=since, sort="recent")
+        if not compiled.is_semantic:
+            return await self._store.papers.search(
+                compiled, limit=limit, since=since, sort="recent"
+            )
+        # like: / about: filter as a feed would: the recent papers that reach the thresholds.
+        page = await self._store.papers.search(compiled, limit=500, since=since, sort="recent")
+        kept = await keep_passing(self.semantic, compiled, [h.paper for h in page.hits])
+        ok = {p.id for p in kept}
+        hits = tuple(h for h in page.hits if h.paper.id in ok)
+        return SearchPage(total=len(hits), hits=hits[:limit], total_exact=page.total <= 500)
 
     async def import_specs(
         self, specs: Sequence[FeedSpec], *, guild_id: int | None, backfill: bool = True
@@ -270,4 +296,4 @@ class FeedService:
         return outcome
 
     async def sync_config(self, specs: Sequence[FeedSpec]) -> None:
-        await sync_config_feeds(self._store, specs, self._clock())
+        await sync_config_feeds(self._store, specs, self._clock(), self.semantic)

@@ -8,15 +8,19 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.clock import Clock
-from bot.errors import FollowError
+from bot.errors import FollowError, QueryError
 from bot.models import Follow, FollowMode, Paper
 from bot.query.compile import compile_query
-from bot.services.matching import RECENT_WINDOW
+from bot.semantic.availability import INSTALL_HINT, semantic_available
+from bot.services.matching import RECENT_WINDOW, keep_passing
 from bot.services.publisher import Body, Posted
 from bot.store.interfaces import Database
+
+if TYPE_CHECKING:
+    from bot.services.semantic import Semantic
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +88,17 @@ def next_daily(now: datetime, hhmm: str, last_daily_on: str | None) -> datetime:
 class FollowService:
     """Members' personal follows, over the store; front ends parse, call and render."""
 
-    def __init__(self, store: Database, clock: Clock, settings: FollowSettings | None = None):
+    def __init__(
+        self,
+        store: Database,
+        clock: Clock,
+        settings: FollowSettings | None = None,
+        semantic: Semantic | None = None,
+    ):
         self._store = store
         self._clock = clock
         self.settings = settings or FollowSettings()
+        self.semantic = semantic  # like: / about: in a new follow's preview
 
     def _check_enabled(self) -> None:
         if not self.settings.enabled:
@@ -106,6 +117,8 @@ class FollowService:
         self._check_enabled()
         query = " ".join(query.split())
         compiled = compile_query(query)  # QueryError: the same one line as /search
+        if compiled.is_semantic and not semantic_available():
+            raise QueryError(INSTALL_HINT)
         if mode not in ("daily", "instant"):
             raise FollowError(f'mode must be "daily" or "instant", not {mode[:20]!r}')
         follow_mode: FollowMode = "daily" if mode == "daily" else "instant"
@@ -140,6 +153,9 @@ class FollowService:
         )
         hits = [h.paper for h in page.hits if (h.paper.upvotes or 0) >= min_upvotes]
         count = page.total if min_upvotes == 0 else len(hits)
+        if compiled.is_semantic:
+            hits = await keep_passing(self.semantic, compiled, hits)
+            count = len(hits)
         best = tuple(sorted(hits, key=lambda p: -(p.upvotes or 0))[:3])
         return FollowPreview(follow, count, best, await self._first_dm(user_id, follow, last))
 

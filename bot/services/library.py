@@ -10,16 +10,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import httpx
 
-from bot.errors import PaperfeedError
-from bot.models import Paper, SearchPage, SortOrder, UpsertResult
+from bot.errors import PaperfeedError, SemanticUnavailable
+from bot.models import Paper, SearchHit, SearchPage, SortOrder, UpsertResult
 from bot.query.compile import CompiledQuery
+from bot.semantic.availability import INSTALL_HINT
 from bot.services.backlog import serve_backlog, split_backlog
-from bot.services.matching import queue_matches
+from bot.services.matching import keep_passing, queue_matches
 from bot.sources.base import FetchResult
 from bot.sources.huggingface import Period
 from bot.sources.registry import label_of
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,14 @@ async def keep_papers(
         upsert = await store.papers.upsert(papers)
         if vectors and semantic is not None:
             await semantic.save(vectors)
+        fresh = dict(vectors)
         changed = [*upsert.new, *upsert.updated]
         if listed is None:
-            return Kept(upsert, await queue_matches(store, changed, now))
+            return Kept(upsert, await queue_matches(store, changed, now, semantic, fresh))
         seen = await store.sources.seen_listings(listed.source, list(listed.listings))
         news, backlog = split_backlog(changed, listed.listings, seen)
-        queued = await queue_matches(store, news, now)
-        queued += await serve_backlog(store, backlog, now)
+        queued = await queue_matches(store, news, now, semantic, fresh)
+        queued += await serve_backlog(store, backlog, now, semantic, fresh)
         if listed.mark_seen:
             await store.sources.mark_listings_seen(listed.source, list(listed.listings), now)
     return Kept(upsert, queued, len(backlog))
@@ -127,6 +130,42 @@ class LookUp:
     paper: Paper | None
     asked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+# A search with like: / about: ranks at most this many papers that pass the rest of the query;
+# with nothing else, it shows the SEMANTIC_ALONE most similar papers (of the SEMANTIC_RECENT
+# newest, within --since).
+SEMANTIC_POOL = 1000
+SEMANTIC_ALONE = 50
+SEMANTIC_RECENT = 20_000
+RRF_K = 60  # reciprocal rank fusion's constant: ranks past the first few count about equally
+
+
+def fused_order(
+    papers: Sequence[Paper], similarity: Mapping[str, float], *, keywords: bool
+) -> list[Paper]:
+    """Papers (given in keyword order) by similarity, or, with keywords, by reciprocal rank
+    fusion of both rankings: 1/(k + keyword rank) + 1/(k + similarity rank). Papers without a
+    vector keep only their keyword rank."""
+    by_meaning = sorted(
+        (p for p in papers if p.id in similarity), key=lambda p: (-similarity[p.id], p.id)
+    )
+    if not keywords:
+        return by_meaning + [p for p in papers if p.id not in similarity]
+    meaning_rank = {p.id: n for n, p in enumerate(by_meaning, 1)}
+    fused = {
+        p.id: 1 / (RRF_K + n) + (1 / (RRF_K + meaning_rank[p.id]) if p.id in meaning_rank else 0.0)
+        for n, p in enumerate(papers, 1)
+    }
+    return sorted(papers, key=lambda p: (-fused[p.id], p.id))
+
+
+def _resorted(hits: list[SearchHit], sort: SortOrder) -> list[SearchHit]:
+    if sort == "upvotes":
+        return sorted(hits, key=lambda h: -(h.paper.upvotes or 0))
+    return sorted(
+        hits, key=lambda h: h.paper.published or h.paper.first_seen or _EPOCH, reverse=True
+    )
 
 
 def _matching(papers: Sequence[Paper], compiled: CompiledQuery) -> frozenset[str]:
@@ -199,10 +238,61 @@ class Library:
         since: datetime | None = None,
         sort: SortOrder = "relevance",
     ) -> SearchPage:
-        """One page of results from the local store (what ranking tests exercise)."""
+        """One page of results from the local store (what ranking tests exercise).
+
+        A query with like: / about: ranks by meaning instead (`semantic_search`)."""
+        if compiled.is_semantic:
+            ranked = await self.semantic_search(compiled, since=since, sort=sort)
+            start = page * per_page
+            return SearchPage(
+                total=ranked.total,
+                hits=ranked.hits[start : start + per_page],
+                total_exact=ranked.total_exact,
+            )
         return await self._store.papers.search(
             compiled, limit=per_page, offset=page * per_page, since=since, sort=sort
         )
+
+    async def semantic_search(
+        self,
+        compiled: CompiledQuery,
+        *,
+        since: datetime | None = None,
+        sort: SortOrder = "relevance",
+    ) -> SearchPage:
+        """Every result of a like: / about: query, best first, each with its similarity.
+
+        In a search the thresholds do not apply: the papers that pass the rest of the query
+        (up to SEMANTIC_POOL of them) are ranked by similarity, fused with the keyword ranking by
+        reciprocal rank fusion when the query has words; with nothing else, the SEMANTIC_ALONE
+        most similar papers. `sort` other than relevance keeps its order (similarity shown).
+        """
+        semantic = self.semantic
+        if semantic is None:
+            raise SemanticUnavailable(INSTALL_HINT)
+        if not compiled.has_rest:
+            allowed = None
+            if since is not None:
+                recent = await self._store.papers.recent(since, limit=SEMANTIC_RECENT)
+                allowed = [p.id for p in recent]
+            best = await semantic.most_similar(compiled, SEMANTIC_ALONE, allowed)
+            papers = {p.id: p for p in await self._store.papers.get_many([i for i, _ in best])}
+            hits = [SearchHit(papers[i], s, s) for i, s in best if i in papers]
+            if sort != "relevance":
+                hits = _resorted(hits, sort)
+            return SearchPage(total=len(hits), hits=tuple(hits))
+        rest = compiled.without_semantic()
+        found = await self._store.papers.search(rest, limit=SEMANTIC_POOL, since=since, sort=sort)
+        candidates = [h.paper for h in found.hits if h.paper.id not in compiled.like]
+        scored = await semantic.similarities(compiled, [p.id for p in candidates])
+        similarity = {i: score for i, (score, _) in scored.items()}
+        if sort == "relevance":
+            candidates = fused_order(candidates, similarity, keywords=rest.fts is not None)
+        ranked = tuple(
+            SearchHit(p, similarity.get(p.id, -1.0), similarity.get(p.id)) for p in candidates
+        )
+        exact = found.total_exact and found.total <= SEMANTIC_POOL
+        return SearchPage(total=len(ranked), hits=ranked, total_exact=exact)
 
     async def trending(
         self, since: datetime, compiled: CompiledQuery | None, *, pool: int
@@ -210,8 +300,12 @@ class Library:
         """The most upvoted papers since then, best first, that the query (if any) matches."""
         candidates = await self._store.papers.top(since, limit=pool)
         if compiled is not None and candidates:
+            if compiled.is_semantic and self.semantic is None:
+                raise SemanticUnavailable(INSTALL_HINT)
             matched = await asyncio.to_thread(_matching, candidates, compiled)
             candidates = [p for p in candidates if p.id in matched]
+            # like: / about: filter the list as in a feed: by their thresholds.
+            candidates = await keep_passing(self.semantic, compiled, candidates)
         return candidates
 
     async def search_upstream(self, words: str, limit: int, timeout: float) -> Asked:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.errors import QueryError
 from bot.models import Feed, Follow, FollowMode, Paper
@@ -13,7 +14,14 @@ from bot.query.compile import CompiledQuery, compile_query
 from bot.store.interfaces import Database
 from bot.store.matcher import BatchMatcher
 
+if TYPE_CHECKING:
+    from bot.services.semantic import Semantic
+
 log = logging.getLogger(__name__)
+
+# like: / about: of a query → the papers of the batch that reach every threshold.
+SemanticKey = tuple[tuple[str, ...], tuple[str, ...]]
+Passing = Mapping[SemanticKey, frozenset[str]]
 
 # A paper is still news for this long after it appeared; later changes never queue it.
 RECENT_WINDOW = timedelta(days=7)
@@ -67,16 +75,64 @@ def compile_follows(follows: Sequence[Follow]) -> list[tuple[Follow, CompiledQue
     return out
 
 
+def semantic_key(compiled: CompiledQuery) -> SemanticKey:
+    return compiled.like, compiled.about
+
+
+def matched(matcher: BatchMatcher, compiled: CompiledQuery, passing: Passing) -> tuple[str, ...]:
+    """The batch's papers a query matches: words and categories by the matcher, like: and
+    about: by the precomputed similarities (none when they could not be computed)."""
+    ids = matcher.match(compiled)
+    if not compiled.is_semantic:
+        return ids
+    ok = passing.get(semantic_key(compiled), frozenset())
+    return tuple(i for i in ids if i in ok)
+
+
+async def semantic_passing(
+    semantic: Semantic | None,
+    queries: Sequence[CompiledQuery],
+    paper_ids: Sequence[str],
+    fresh: Mapping[str, bytes] | None = None,
+) -> dict[SemanticKey, frozenset[str]]:
+    """For each distinct like: / about: among the queries, the papers that reach its thresholds;
+    without the semantic extra such queries match nothing."""
+    out: dict[SemanticKey, frozenset[str]] = {}
+    for compiled in queries:
+        key = semantic_key(compiled)
+        if not compiled.is_semantic or key in out:
+            continue
+        if semantic is None:
+            log.warning("query %s needs the semantic extra; it matches nothing", compiled)
+            out[key] = frozenset()
+        else:
+            out[key] = frozenset(await semantic.passing(compiled, paper_ids, fresh))
+    return out
+
+
+async def keep_passing(
+    semantic: Semantic | None, compiled: CompiledQuery, papers: Sequence[Paper]
+) -> list[Paper]:
+    """The papers that pass a query's like: / about: thresholds (all of them for a query
+    without; none without the extra)."""
+    if not compiled.is_semantic:
+        return list(papers)
+    passing = await semantic_passing(semantic, [compiled], [p.id for p in papers])
+    ok = passing[semantic_key(compiled)]
+    return [p for p in papers if p.id in ok]
+
+
 def match_follows(
     follows: Sequence[tuple[Follow, CompiledQuery]],
     matcher: BatchMatcher,
     by_id: dict[str, Paper],
+    passing: Passing | None = None,
 ) -> list[DmMatch]:
     """Each paper once per member, however many of their follows match it: an instant follow's
     match wins (it is sent soonest), and relevance counts the member's follows that matched."""
     found: dict[tuple[int, str], tuple[Follow, int]] = {}
     for follow, compiled in follows:
-        for paper_id in matcher.match(compiled):
+        for paper_id in matched(matcher, compiled, passing or {}):
             if follow.min_upvotes > 0 and (by_id[paper_id].upvotes or 0) < follow.min_upvotes:
                 continue
             key = (follow.user_id, paper_id)
@@ -109,10 +165,13 @@ def compile_feeds(feeds: Sequence[Feed]) -> list[tuple[Feed, CompiledQuery]]:
 
 
 def match_batch(
-    feeds: Sequence[tuple[Feed, CompiledQuery]], papers: Sequence[Paper], now: datetime
+    feeds: Sequence[tuple[Feed, CompiledQuery]],
+    papers: Sequence[Paper],
+    now: datetime,
+    passing: Passing | None = None,
 ) -> list[tuple[int, str]]:
     """(feed id, paper id) pairs owed, evaluating every feed against this batch only."""
-    return match_everything(feeds, (), papers, now)[0]
+    return match_everything(feeds, (), papers, now, passing)[0]
 
 
 def match_everything(
@@ -120,6 +179,7 @@ def match_everything(
     follows: Sequence[tuple[Follow, CompiledQuery]],
     papers: Sequence[Paper],
     now: datetime,
+    passing: Passing | None = None,
 ) -> tuple[list[tuple[int, str]], list[DmMatch]]:
     """Feeds and personal follows in one pass over one index of the batch: (feed pairs, DMs)."""
     recent = [p for p in papers if is_recent(p, now)]
@@ -129,16 +189,23 @@ def match_everything(
     pairs: list[tuple[int, str]] = []
     with BatchMatcher(recent) as matcher:
         for feed, compiled in feeds:
-            for paper_id in matcher.match(compiled):
+            for paper_id in matched(matcher, compiled, passing or {}):
                 if feed_accepts(feed, by_id[paper_id]):
                     pairs.append((feed.id, paper_id))
-        dms = match_follows(follows, matcher, by_id) if follows else []
+        dms = match_follows(follows, matcher, by_id, passing) if follows else []
     return pairs, dms
 
 
-async def queue_matches(store: Database, paper_ids: Sequence[str], now: datetime) -> int:
+async def queue_matches(
+    store: Database,
+    paper_ids: Sequence[str],
+    now: datetime,
+    semantic: Semantic | None = None,
+    fresh: Mapping[str, bytes] | None = None,
+) -> int:
     """Match the given (new or changed) papers against every active feed and personal follow,
-    and queue them: posts to feeds' channels, DMs to members."""
+    and queue them: posts to feeds' channels, DMs to members. `fresh` holds vectors embedded
+    for this batch (like: and about: compare them against their thresholds)."""
     if not paper_ids:
         return 0
     feeds = compile_feeds(await store.feeds.list(active_only=True))
@@ -146,12 +213,19 @@ async def queue_matches(store: Database, paper_ids: Sequence[str], now: datetime
     if not feeds and not follows:
         return 0
     papers = await store.papers.get_many(paper_ids)
-    pairs, dms = await asyncio.to_thread(match_everything, feeds, follows, papers, now)
+    queries = [c for _, c in feeds] + [c for _, c in follows]
+    passing = await semantic_passing(semantic, queries, [p.id for p in papers], fresh)
+    pairs, dms = await asyncio.to_thread(match_everything, feeds, follows, papers, now, passing)
     return await store.outbox.queue(pairs) + await store.dms.queue(dms)
 
 
 async def backfill_feed(
-    store: Database, feed: Feed, now: datetime, *, queue: bool = True
+    store: Database,
+    feed: Feed,
+    now: datetime,
+    *,
+    queue: bool = True,
+    semantic: Semantic | None = None,
 ) -> list[Paper]:
     """What a new feed would have matched in the last week; queue its `backfill` most recent.
 
@@ -161,6 +235,7 @@ async def backfill_feed(
     compiled = compile_query(feed.spec.query)
     page = await store.papers.search(compiled, limit=200, since=now - RECENT_WINDOW, sort="recent")
     matches = [h.paper for h in page.hits if feed_accepts(feed, h.paper)]
+    matches = await keep_passing(semantic, compiled, matches)
     chosen = matches[: feed.spec.backfill]
     if queue and chosen:
         count = await store.outbox.queue((feed.id, p.id) for p in reversed(chosen))

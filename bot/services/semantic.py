@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.errors import QueryError
 from bot.models import Paper
+from bot.query.compile import CompiledQuery
 from bot.semantic.availability import require_semantic
 from bot.store.interfaces import Database
 
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 
 EMBED_BATCH = 32  # papers embedded and committed together by `paperfeed embed`
 LOAD_PAGE = 20_000  # vectors read from the store per query while catching up
+TEXT_CACHE = 256  # about:"..." texts whose vectors are kept (a poll matches the same feeds)
+# Defaults of [semantic]: measured on real abstracts, see docs/semantic.md.
+ABOUT_THRESHOLD = 0.40
+LIKE_THRESHOLD = 0.60
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,14 @@ class Similar:
 class Semantic:
     """The embedding model and the vector index of one process, over one store."""
 
-    def __init__(self, store: Database, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        store: Database,
+        embedder: Embedder | None = None,
+        *,
+        about_threshold: float = ABOUT_THRESHOLD,
+        like_threshold: float = LIKE_THRESHOLD,
+    ) -> None:
         require_semantic()
         from bot.semantic.model import OnnxEmbedder
         from bot.semantic.vectors import NumpyIndex
@@ -54,6 +67,9 @@ class Semantic:
         self._seq = 0  # the last store seq the index has seen
         self._model: str | None = None
         self._lock = asyncio.Lock()
+        self.about_threshold = about_threshold
+        self.like_threshold = like_threshold
+        self._texts: OrderedDict[str, Vector] = OrderedDict()
 
     async def model_id(self) -> str:
         """The model's name and weights (loading the model, on a thread, the first time)."""
@@ -176,11 +192,89 @@ class Semantic:
 
     async def text_vector(self, text: str) -> Vector:
         """The vector of a free text (an about:"..." query); QueryError when it has no words."""
+        cached = self._texts.get(text)
+        if cached is not None:
+            self._texts.move_to_end(text)
+            return cached
         row = (await self.embed([text]))[0]
         if not row.any():
             raise QueryError(f'about:"{text}": nothing to compare (no words)')
         vector: Vector = row
+        self._texts[text] = vector
+        while len(self._texts) > TEXT_CACHE:
+            self._texts.popitem(last=False)
         return vector
+
+    # -- queries with like: and about: ---------------------------------------------------------
+
+    async def query_vectors(self, query: CompiledQuery) -> list[tuple[Vector, float]]:
+        """Each like: / about: of a query as (vector, the threshold a feed applies to it)."""
+        out = [(await self.vector_of(i), self.like_threshold) for i in query.like]
+        out += [(await self.text_vector(t), self.about_threshold) for t in query.about]
+        return out
+
+    async def paper_vectors(
+        self, paper_ids: Sequence[str], fresh: Mapping[str, bytes] | None = None
+    ) -> dict[str, Vector]:
+        """The vectors of these papers: from `fresh` (just embedded, maybe not yet committed),
+        else the store (read in the caller's transaction). Papers without one are left out."""
+        from bot.semantic.vectors import from_blob
+
+        fresh = fresh or {}
+        blobs = {i: fresh[i] for i in paper_ids if i in fresh}
+        rest = [i for i in paper_ids if i not in blobs]
+        if rest:
+            blobs.update(await self._store.vectors.get(await self.model_id(), rest))
+        return {i: from_blob(b, self._index.dim) for i, b in blobs.items()}
+
+    async def similarities(
+        self,
+        query: CompiledQuery,
+        paper_ids: Sequence[str],
+        fresh: Mapping[str, bytes] | None = None,
+    ) -> dict[str, tuple[float, bool]]:
+        """Each paper's similarity to the query (the mean over its like: / about:) and whether
+        it reaches every threshold; papers without a vector are left out."""
+        wanted = await self.query_vectors(query)
+        vectors = await self.paper_vectors(paper_ids, fresh)
+        out: dict[str, tuple[float, bool]] = {}
+        for paper_id, vector in vectors.items():
+            cosines = [(float(vector @ q), threshold) for q, threshold in wanted]
+            mean = sum(c for c, _ in cosines) / len(cosines)
+            out[paper_id] = (mean, all(c >= t for c, t in cosines))
+        return out
+
+    async def passing(
+        self,
+        query: CompiledQuery,
+        paper_ids: Sequence[str],
+        fresh: Mapping[str, bytes] | None = None,
+    ) -> set[str]:
+        """The papers a feed or follow with this query takes: every like: / about: reaches its
+        threshold. A like: of an unknown paper passes nothing."""
+        try:
+            found = await self.similarities(query, paper_ids, fresh)
+        except QueryError as exc:
+            log.warning("query %s matches nothing: %s", query, exc)
+            return set()
+        return {paper_id for paper_id, (_, ok) in found.items() if ok}
+
+    async def most_similar(
+        self, query: CompiledQuery, limit: int, allowed: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The papers closest to a query's like: / about: (mean cosine), best first; the like:
+        papers themselves are left out."""
+        import numpy as np
+
+        wanted = await self.query_vectors(query)
+        mean: Vector = np.mean([q for q, _ in wanted], axis=0).astype(np.float32)
+        if not mean.any():
+            return []
+        hits = await self.nearest(mean, limit, allowed=allowed, exclude=set(query.like))
+        scored = await self.similarities(query, [i for i, _ in hits])
+        return sorted(
+            ((i, scored[i][0]) for i, _ in hits if i in scored), key=lambda h: (-h[1], h[0])
+        )
 
     async def nearest(
         self,
@@ -218,10 +312,16 @@ class Semantic:
         return [Similar(papers[i], score) for i, score in hits if i in papers]
 
 
-def open_semantic(store: Database, embedder: Embedder | None = None) -> Semantic | None:
+def open_semantic(
+    store: Database,
+    embedder: Embedder | None = None,
+    *,
+    about_threshold: float = ABOUT_THRESHOLD,
+    like_threshold: float = LIKE_THRESHOLD,
+) -> Semantic | None:
     """A `Semantic` when the extra is installed, else None (the bot runs without it)."""
     from bot.semantic.availability import semantic_available
 
     if embedder is None and not semantic_available():
         return None
-    return Semantic(store, embedder)
+    return Semantic(store, embedder, about_threshold=about_threshold, like_threshold=like_threshold)
