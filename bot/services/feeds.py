@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError, PaperfeedError, QueryError
-from bot.models import Feed, FeedMode, FeedOrigin, FeedSpec, SearchPage
+from bot.models import Feed, FeedMode, FeedOrigin, FeedSpec, SearchHit, SearchPage
 from bot.query.compile import compile_query
 from bot.semantic.availability import INSTALL_HINT, semantic_available
-from bot.services.matching import RECENT_WINDOW, backfill_feed, keep_passing
+from bot.services.matching import RECENT_WINDOW, backfill_feed, keep_passing, recent_matches
 from bot.sources.arxiv_categories import category_problem
 from bot.sources.registry import FEED_SOURCES
 from bot.store.interfaces import Database
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.services.semantic import Semantic
 
 log = logging.getLogger(__name__)
+PREVIEW_POOL = 500  # recent papers a like: / about: preview looks through
 
 # The one set of feed limits (README "Feeds"): the config file, the CLI and /feed add all
 # check these, through `validate`.
@@ -279,11 +280,10 @@ class FeedService:
                 compiled, limit=limit, since=since, sort="recent"
             )
         # like: / about: filter as a feed would: the recent papers that reach the thresholds.
-        page = await self._store.papers.search(compiled, limit=500, since=since, sort="recent")
-        kept = await keep_passing(self.semantic, compiled, [h.paper for h in page.hits])
-        ok = {p.id for p in kept}
-        hits = tuple(h for h in page.hits if h.paper.id in ok)
-        return SearchPage(total=len(hits), hits=hits[:limit], total_exact=page.total <= 500)
+        found = await recent_matches(self._store, compiled, since, PREVIEW_POOL)
+        kept = await keep_passing(self.semantic, compiled, found)
+        hits = tuple(SearchHit(p, 0.0) for p in kept)
+        return SearchPage(total=len(hits), hits=hits[:limit], total_exact=len(found) < PREVIEW_POOL)
 
     async def import_specs(
         self, specs: Sequence[FeedSpec], *, guild_id: int | None, backfill: bool = True

@@ -15,7 +15,7 @@ from bot.errors import FollowError, QueryError
 from bot.models import Follow, FollowMode, Paper
 from bot.query.compile import compile_query
 from bot.semantic.availability import INSTALL_HINT, semantic_available
-from bot.services.matching import RECENT_WINDOW, keep_passing
+from bot.services.matching import RECENT_WINDOW, keep_passing, recent_matches
 from bot.services.publisher import Body, Posted
 from bot.store.interfaces import Database
 
@@ -148,14 +148,17 @@ class FollowService:
                 last = now.date().isoformat()
                 await self._store.follows.set_last_daily([user_id], last)
         log.info("member %d follows %r (%s)", user_id, name, follow_mode)
-        page = await self._store.papers.search(
-            compiled, limit=PREVIEW_POOL, since=now - RECENT_WINDOW, sort="relevance"
-        )
-        hits = [h.paper for h in page.hits if (h.paper.upvotes or 0) >= min_upvotes]
-        count = page.total if min_upvotes == 0 else len(hits)
-        if compiled.is_semantic:
-            hits = await keep_passing(self.semantic, compiled, hits)
+        if compiled.is_semantic:  # like: / about: filter as the follow will: by the thresholds
+            found = await recent_matches(self._store, compiled, now - RECENT_WINDOW, PREVIEW_POOL)
+            hits = await keep_passing(self.semantic, compiled, found)
+            hits = [p for p in hits if (p.upvotes or 0) >= min_upvotes]
             count = len(hits)
+        else:
+            page = await self._store.papers.search(
+                compiled, limit=PREVIEW_POOL, since=now - RECENT_WINDOW, sort="relevance"
+            )
+            hits = [h.paper for h in page.hits if (h.paper.upvotes or 0) >= min_upvotes]
+            count = page.total if min_upvotes == 0 else len(hits)
         best = tuple(sorted(hits, key=lambda p: -(p.upvotes or 0))[:3])
         return FollowPreview(follow, count, best, await self._first_dm(user_id, follow, last))
 

@@ -110,6 +110,19 @@ async def semantic_passing(
     return out
 
 
+async def recent_matches(
+    store: Database, compiled: CompiledQuery, since: datetime, limit: int
+) -> list[Paper]:
+    """Newest first, the papers since a time that the query's words and categories match
+    (like: / about: not applied: see `keep_passing`); all recent papers when it has neither."""
+    if not compiled.has_rest:
+        return await store.papers.recent(since, limit)
+    page = await store.papers.search(
+        compiled.without_semantic(), limit=limit, since=since, sort="recent"
+    )
+    return [h.paper for h in page.hits]
+
+
 async def keep_passing(
     semantic: Semantic | None, compiled: CompiledQuery, papers: Sequence[Paper]
 ) -> list[Paper]:
@@ -233,8 +246,8 @@ async def backfill_feed(
     listing only fills what is left (bot.services.backlog).
     """
     compiled = compile_query(feed.spec.query)
-    page = await store.papers.search(compiled, limit=200, since=now - RECENT_WINDOW, sort="recent")
-    matches = [h.paper for h in page.hits if feed_accepts(feed, h.paper)]
+    found = await recent_matches(store, compiled, now - RECENT_WINDOW, 200)
+    matches = [p for p in found if feed_accepts(feed, p)]
     matches = await keep_passing(semantic, compiled, matches)
     chosen = matches[: feed.spec.backfill]
     if queue and chosen:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from bot.semantic import INSTALL_HINT, semantic_available
 from tests.discord.conftest import Harness
 from tests.discord.test_reader import CALLBACK_DEFERRED, CALLBACK_MESSAGE, answered_in_time
+from tests.factories import NOW
 from tests.semantic.support import real_papers
 
 needs_extra = pytest.mark.skipif(not semantic_available(), reason=INSTALL_HINT)
@@ -34,13 +37,20 @@ def real_vectors() -> list[tuple[str, bytes]]:
     return [(p.id, to_blob(row)) for p, row in zip(papers, matrix, strict=True)]
 
 
-async def with_semantic(h: Harness) -> Any:
-    """The harness's bot with the extra in use: the model loaded, real papers embedded."""
+def attach_semantic(h: Harness) -> Any:
+    """The harness's bot as `open_services` builds it when the extra is installed."""
     from bot.services.semantic import Semantic
 
     semantic = Semantic(h.store, embedder())
-    h.bot.services.semantic = semantic
-    h.bot.services.poller.semantic = semantic
+    services = h.bot.services
+    services.semantic = services.poller.semantic = semantic
+    services.feeds.semantic = services.follows.semantic = semantic
+    return semantic
+
+
+async def with_semantic(h: Harness) -> Any:
+    """The harness's bot with the extra in use: the model loaded, real papers embedded."""
+    semantic = attach_semantic(h)
     await h.store.papers.upsert(real_papers())
     await h.store.vectors.put(embedder().model_id, real_vectors())
     return semantic
@@ -110,3 +120,46 @@ async def test_the_related_button_under_paper(harness: Harness) -> None:
     assert answer.ephemeral
     assert answer.embeds[0]["title"] == "Related to: Denoising Diffusion Probabilistic Models"
     assert "Latent Diffusion" in answer.embeds[0]["description"].split("\n**2.**")[0]
+
+
+# -- a semantic feed, end to end -------------------------------------------------------------------
+
+ABOUT = "gas giants orbiting near their suns"
+HOT_JUPITERS = "astro-ph/0601001"
+
+
+@needs_extra
+async def test_an_about_feed_receives_a_paper_that_shares_no_keyword_with_it(
+    harness: Harness,
+) -> None:
+    """`/feed add` with about:"...", then a poll: the paper on hot Jupiters is posted, though
+    none of the feed's words is in it; the other papers of the poll are not."""
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    attach_semantic(h)
+    done = await h.fake.invoke(
+        "feed add", {"name": "planets", "query": f'about:"{ABOUT}"'}, member=world.mod
+    )
+    assert "will post to" in (await h.fake.wait_for_original(done)).content
+    both = frozenset({"arxiv", "huggingface"})
+    polled = [
+        replace(p, published=NOW - timedelta(hours=3), sources=both, upvotes=5)
+        for p in real_papers()
+        if p.id in (HOT_JUPITERS, DDPM, LATENT_DIFFUSION, "1409.0473", "1202.4527")
+    ]
+    # No keyword in common: the same words as a plain query match none of these papers.
+    from bot.query.compile import compile_query
+    from bot.store.matcher import BatchMatcher
+
+    with BatchMatcher(polled) as matcher:
+        assert matcher.match(compile_query(" OR ".join(ABOUT.split()))) == ()
+
+    await h.poll_and_deliver(polled)
+    (posted,) = await h.fake.wait_for_messages(world.papers, 1, include_ephemeral=False)
+    assert posted.embeds[0]["title"].startswith("Frequency of Hot Jupiters")
+    # Embedded during the poll, before matching: every polled paper has its vector now.
+    model = embedder().model_id
+    assert await h.store.vectors.have(model, [p.id for p in polled]) == {p.id for p in polled}
+    await h.bot.publisher.publish_due()
+    assert len(h.fake.messages(world.papers, include_ephemeral=False)) == 1
