@@ -14,17 +14,25 @@
 # here (and the changelog); CI tags its stand-in base (tests/container/) with the same name.
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
+# Optional extras to include, comma-separated: `--build-arg EXTRAS=semantic` adds like:, about:
+# and /related (onnxruntime, numpy and the model; see the README for the size). Empty: none.
+ARG EXTRAS=""
+
 FROM ${PYTHON_IMAGE} AS builder
 
+ARG EXTRAS
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
 WORKDIR /src
 # Dependencies first, read from pyproject.toml alone and pinned by constraints.txt: a change to
-# the code reuses this layer instead of fetching and building every wheel again.
+# the code reuses this layer instead of fetching and building every wheel again. The extras
+# named in EXTRAS add their own requirements (an unknown name stops the build).
 COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); \
-print(*p['project']['dependencies'], sep='\n', file=open('requirements.txt', 'w')); \
+RUN EXTRAS="$EXTRAS" python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); \
+extras = [e.strip() for e in os.environ['EXTRAS'].split(',') if e.strip()]; \
+optional = p['project']['optional-dependencies']; \
+print(*p['project']['dependencies'], *(r for e in extras for r in optional[e]), sep='\n', file=open('requirements.txt', 'w')); \
 print(*p['build-system']['requires'], sep='\n', file=open('build-requirements.txt', 'w'))" \
     && pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt -r requirements.txt \
     && pip install --no-cache-dir -c constraints.txt -r build-requirements.txt
@@ -38,6 +46,7 @@ RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels 
 FROM ${PYTHON_IMAGE} AS runtime
 
 ARG PYTHON_IMAGE
+ARG EXTRAS
 
 # The version lives in bot/__init__.py only (`paperfeed --version` in the image prints it);
 # a release build passes it, the commit and the date as labels (see the README).
@@ -68,9 +77,11 @@ RUN groupadd --system --gid 10001 paperfeed \
     && chown paperfeed:paperfeed /data \
     && chmod 0700 /data
 
-# Install from the builder's wheels only (--no-index): what was built is what runs.
+# Install from the builder's wheels only (--no-index): what was built is what runs, with the
+# extras asked for (`paperfeed-X.whl[semantic]`).
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/paperfeed-*.whl
+    pip install --no-cache-dir --no-index --find-links=/wheels \
+        "$(echo /wheels/paperfeed-*.whl)${EXTRAS:+[$EXTRAS]}"
 
 # The default configuration: database on /data, health endpoint on all interfaces.
 # Mount your own file over /etc/paperfeed/config.toml (or set PAPERFEED_CONFIG) to change more.

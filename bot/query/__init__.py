@@ -12,6 +12,8 @@ What you can write::
     cat:cs.LG   cat:cs          an arXiv category, or a whole archive (cs means cs and cs.*)
     -cat:cs.CV                  leave out a category; category: is the same as cat:
     transform*                  any word starting with transform
+    like:2401.01234             close in meaning to that paper (the semantic extra)
+    about:"free text"           close in meaning to the text (the semantic extra)
 
 How it reads: AND (or just a space) binds tighter than OR, so ``a b OR c`` means
 ``(a b) OR c``; ``a NOT b`` is ``a -b``. Operators count only in capitals; ``or`` is a word.
@@ -40,7 +42,12 @@ Refused with a one-line reason (:class:`~bot.errors.QueryError`):
 - ``cat:`` OR-ed with words (``cat:cs.LG OR diffusion``), or excluded together with words
   (``-(cat:cs.LG diffusion)``): categories are filtered apart from the text;
 - ``-(cat:a cat:b)``: excluding a combination of categories;
-- a malformed category (``cat:cs.LG.x``, ``cat:%``): letters, digits, ``-`` and one ``.``.
+- a malformed category (``cat:cs.LG.x``, ``cat:%``): letters, digits, ``-`` and one ``.``;
+- ``like:`` without a paper id or link, ``about:`` over 200 characters, and either of them
+  inside an OR, a NOT or an exclusion: they filter the whole query, beside the rest.
+
+``like:`` and ``about:`` are compiled apart from the words (``CompiledQuery.like`` / ``.about``):
+searches rank by them, feeds and follows filter by them (``bot.services.semantic``).
 
 The compiler emits full-text syntax built only from double-quoted strings and its own
 operators, so nothing a user types reaches the database as syntax.

@@ -15,7 +15,13 @@ from bot.errors import ConfigError, PaperfeedError, QueryError
 from bot.models import Feed, FeedMode, FeedOrigin, FeedSpec, SearchHit, SearchPage
 from bot.query.compile import compile_query
 from bot.semantic.availability import INSTALL_HINT, semantic_available
-from bot.services.matching import RECENT_WINDOW, backfill_feed, keep_passing, recent_matches
+from bot.services.matching import (
+    RECENT_WINDOW,
+    backfill_feed,
+    check_like_papers,
+    keep_passing,
+    recent_matches,
+)
 from bot.sources.arxiv_categories import category_problem
 from bot.sources.registry import FEED_SOURCES
 from bot.store.interfaces import Database
@@ -115,6 +121,10 @@ async def create_feed(
 ) -> tuple[Feed, int]:
     """Store a feed and queue at most `backfill` of its recent matches (never the history)."""
     spec = validate(spec)
+    try:
+        await check_like_papers(store, compile_query(spec.query))
+    except QueryError as exc:
+        raise FeedSpecError("query", str(exc)) from None
     async with store.transaction():
         feed = await store.feeds.add(spec, guild_id=guild_id, origin=origin, backfill_used=0)
         matches = await backfill_feed(store, feed, now, semantic=semantic)

@@ -15,7 +15,12 @@ from bot.errors import FollowError, QueryError
 from bot.models import Follow, FollowMode, Paper
 from bot.query.compile import compile_query
 from bot.semantic.availability import INSTALL_HINT, semantic_available
-from bot.services.matching import RECENT_WINDOW, keep_passing, recent_matches
+from bot.services.matching import (
+    RECENT_WINDOW,
+    check_like_papers,
+    keep_passing,
+    recent_matches,
+)
 from bot.services.publisher import Body, Posted
 from bot.store.interfaces import Database
 
@@ -119,6 +124,7 @@ class FollowService:
         compiled = compile_query(query)  # QueryError: the same one line as /search
         if compiled.is_semantic and not semantic_available():
             raise QueryError(INSTALL_HINT)
+        await check_like_papers(self._store, compiled)
         if mode not in ("daily", "instant"):
             raise FollowError(f'mode must be "daily" or "instant", not {mode[:20]!r}')
         follow_mode: FollowMode = "daily" if mode == "daily" else "instant"

@@ -110,6 +110,18 @@ async def semantic_passing(
     return out
 
 
+async def check_like_papers(store: Database, compiled: CompiledQuery) -> None:
+    """A like: must name a paper the bot has: QueryError naming the first one it lacks."""
+    if not compiled.like:
+        return
+    known = {p.id for p in await store.papers.get_many(list(compiled.like))}
+    for paper_id in compiled.like:
+        if paper_id not in known:
+            raise QueryError(
+                f"like:{paper_id}: no such paper in the database (look it up with /paper first)"
+            )
+
+
 async def recent_matches(
     store: Database, compiled: CompiledQuery, since: datetime, limit: int
 ) -> list[Paper]:

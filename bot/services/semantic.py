@@ -58,18 +58,33 @@ class Semantic:
         like_threshold: float = LIKE_THRESHOLD,
     ) -> None:
         require_semantic()
-        from bot.semantic.model import OnnxEmbedder
-        from bot.semantic.vectors import NumpyIndex
-
         self._store = store
-        self._embedder: Embedder = embedder if embedder is not None else OnnxEmbedder()
-        self._index: NumpyIndex = NumpyIndex(self._embedder.dim)
+        # Built on first use: a command that never asks (a publisher, `paperfeed feeds list`)
+        # pays neither the numpy import nor the vocabulary load.
+        self._given_embedder = embedder
+        self._built_index: NumpyIndex | None = None
         self._seq = 0  # the last store seq the index has seen
         self._model: str | None = None
         self._lock = asyncio.Lock()
         self.about_threshold = about_threshold
         self.like_threshold = like_threshold
         self._texts: OrderedDict[str, Vector] = OrderedDict()
+
+    @property
+    def _embedder(self) -> Embedder:
+        if self._given_embedder is None:
+            from bot.semantic.model import OnnxEmbedder
+
+            self._given_embedder = OnnxEmbedder()
+        return self._given_embedder
+
+    @property
+    def _index(self) -> NumpyIndex:
+        if self._built_index is None:
+            from bot.semantic.vectors import NumpyIndex
+
+            self._built_index = NumpyIndex(self._embedder.dim)
+        return self._built_index
 
     async def model_id(self) -> str:
         """The model's name and weights (loading the model, on a thread, the first time)."""

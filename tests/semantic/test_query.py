@@ -132,3 +132,16 @@ def test_search_prints_the_similarity(cli_config: Path, capsys: pytest.CaptureFi
 
     doc = json.loads(capsys.readouterr().out)
     assert "similarity" in doc["results"][0]
+
+
+async def test_a_feed_or_follow_like_an_unknown_paper_is_refused(store: Database) -> None:
+    from bot.errors import QueryError as Refused
+    from bot.services.feeds import FeedSpecError, create_feed
+    from bot.services.follows import FollowService
+
+    spec = make_feed_spec("odd", query="like:2401.99999")
+    with pytest.raises(FeedSpecError, match=r"query: like:2401\.99999: no such paper"):
+        await create_feed(store, spec, guild_id=1, now=NOW)
+    with pytest.raises(Refused, match=r"like:2401\.99999: no such paper"):
+        await FollowService(store, lambda: NOW).follow(7, "diffusion like:2401.99999")
+    assert await store.feeds.list() == [] and await store.follows.list() == []
