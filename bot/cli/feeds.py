@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.common import emit, iso
+from bot.cli.semantic import semantic_of
 from bot.clock import utcnow
 from bot.config import Config, feed_spec_to_dict, parse_config_text
 from bot.errors import ConfigError, PaperfeedError, UsageError
@@ -251,7 +252,8 @@ async def cmd_add(args: argparse.Namespace, config: Config) -> int:
         backfill=d.backfill if args.backfill is None else args.backfill,
     )
     async with open_store(config.database) as store:
-        feed, queued = await FeedService(store, utcnow).create(spec, guild_id=args.guild)
+        feeds = FeedService(store, utcnow, semantic=semantic_of(store, config))
+        feed, queued = await feeds.create(spec, guild_id=args.guild)
     if args.json:
         emit({"feed": feed_document(feed), "queued": queued})
     else:
@@ -334,7 +336,7 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         raise PaperfeedError(f"{name}: cannot read: {reason}") from None
     specs = parse_feeds_toml(text, name)
     async with open_store(config.database) as store:
-        result = await FeedService(store, utcnow).import_specs(
+        result = await FeedService(store, utcnow, semantic=semantic_of(store, config)).import_specs(
             specs, guild_id=args.guild, backfill=not args.no_backfill
         )
     outcome = {"created": result.created, "updated": result.updated,

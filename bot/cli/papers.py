@@ -14,6 +14,7 @@ from bot.cli.common import (
     paper_summary,
     positive_int,
 )
+from bot.cli.semantic import semantic_of
 from bot.clock import utcnow
 from bot.config import Config, format_duration
 from bot.errors import PaperfeedError, UsageError
@@ -73,15 +74,7 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     if compiled.is_semantic:
         require_semantic()  # like: / about: without the extra: one line, exit 2
     async with open_store(config.database) as store:
-        semantic = None
-        if compiled.is_semantic:
-            from bot.services.semantic import Semantic
-
-            sem = config.semantic
-            semantic = Semantic(
-                store, about_threshold=sem.about_threshold, like_threshold=sem.like_threshold
-            )
-        library = Library(store, utcnow, semantic=semantic)
+        library = Library(store, utcnow, semantic=semantic_of(store, config))
         page = await library.search(compiled, per_page=args.limit, since=since, sort=args.sort)
         if not page.hits and not args.json:
             # Say why nothing matched: an empty database, or a window that is too narrow.

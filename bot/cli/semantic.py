@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from bot.cli.common import duration_arg, emit, paper_summary, positive_int
 from bot.clock import utcnow
@@ -12,6 +13,21 @@ from bot.errors import PaperfeedError, UsageError
 from bot.models import parse_paper_id
 from bot.semantic.availability import require_semantic
 from bot.store import open_store
+from bot.store.interfaces import Database
+
+if TYPE_CHECKING:
+    from bot.services.semantic import Semantic
+
+
+def semantic_of(store: Database, config: Config) -> Semantic | None:
+    """The semantic service with the configured thresholds, when the extra is installed."""
+    from bot.services.semantic import open_semantic
+
+    return open_semantic(
+        store,
+        about_threshold=config.semantic.about_threshold,
+        like_threshold=config.semantic.like_threshold,
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -186,6 +186,7 @@ async def import_feeds(
     guild_id: int | None,
     now: datetime,
     backfill: bool = True,
+    semantic: Semantic | None = None,
 ) -> ImportOutcome:
     """Create or update feeds from `[[feeds]]` tables, idempotently, in one transaction.
 
@@ -203,7 +204,10 @@ async def import_feeds(
             match = _same_feed(existing, spec, guild)
             if match is None:
                 if backfill:
-                    outcome.queued += (await create_feed(store, spec, guild_id=guild, now=now))[1]
+                    created = await create_feed(
+                        store, spec, guild_id=guild, now=now, semantic=semantic
+                    )
+                    outcome.queued += created[1]
                 else:
                     await store.feeds.add(spec, guild_id=guild)
                 outcome.created.append(spec.name)
@@ -299,7 +303,12 @@ class FeedService:
         self, specs: Sequence[FeedSpec], *, guild_id: int | None, backfill: bool = True
     ) -> ImportOutcome:
         outcome = await import_feeds(
-            self._store, specs, guild_id=guild_id, now=self._clock(), backfill=backfill
+            self._store,
+            specs,
+            guild_id=guild_id,
+            now=self._clock(),
+            backfill=backfill,
+            semantic=self.semantic,
         )
         if outcome.queued:
             self._wake()

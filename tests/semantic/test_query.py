@@ -145,3 +145,20 @@ async def test_a_feed_or_follow_like_an_unknown_paper_is_refused(store: Database
     with pytest.raises(Refused, match=r"like:2401\.99999: no such paper"):
         await FollowService(store, lambda: NOW).follow(7, "diffusion like:2401.99999")
     assert await store.feeds.list() == [] and await store.follows.list() == []
+
+
+async def test_a_new_about_feed_takes_only_passing_papers_as_backfill(
+    store: Database, real_embedder: Any
+) -> None:
+    from bot.services.feeds import FeedService
+
+    semantic = Semantic(store, real_embedder)
+    await store.papers.upsert(list(recent_papers()))
+    await semantic.embed_stored()
+    feeds = FeedService(store, lambda: NOW, semantic=semantic)
+    spec = make_feed_spec("planets", query='about:"gas giants orbiting near their suns"')
+    feed, queued = await feeds.create(replace(spec, backfill=5), guild_id=1)
+    assert queued == 1
+    assert [d.paper_id for d in await store.outbox.deliveries(feed_id=feed.id)] == [HOT_JUPITERS]
+    preview = await feeds.preview('about:"gas giants orbiting near their suns"')
+    assert [h.paper.id for h in preview.hits] == [HOT_JUPITERS] and preview.total == 1
