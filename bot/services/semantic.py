@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 EMBED_BATCH = 32  # papers embedded and committed together by `paperfeed embed`
 LOAD_PAGE = 20_000  # vectors read from the store per query while catching up
+GAP_PATIENCE = 600.0  # seconds a skipped seq is looked for again (a commit still to come)
+MAX_GAPS = 10_000  # skipped seqs remembered at most (rolled-back writes leave gaps for good)
+RECENT_SEQS = 1_000  # how far below the newest seq a skipped one may still be in flight
 TEXT_CACHE = 256  # about:"..." texts whose vectors are kept (a poll matches the same feeds)
 # Defaults of [semantic]: measured on real abstracts, see docs/semantic.md.
 ABOUT_THRESHOLD = 0.40
@@ -64,6 +68,7 @@ class Semantic:
         self._given_embedder = embedder
         self._built_index: NumpyIndex | None = None
         self._seq = 0  # the last store seq the index has seen
+        self._gaps: dict[int, float] = {}  # seqs skipped on the way → when first missed
         self._model: str | None = None
         self._lock = asyncio.Lock()
         self.about_threshold = about_threshold
@@ -164,20 +169,46 @@ class Semantic:
     # -- the index ---------------------------------------------------------------------------
 
     async def refresh(self) -> int:
-        """Read the vectors written since the last look into the index; how many came."""
+        """Read the vectors written since the last look into the index; how many came.
+
+        Seqs are handed out in write order but may commit out of order (a poll and `paperfeed
+        embed` at once, on PostgreSQL): a number skipped on the way is remembered and asked for
+        again at each refresh for GAP_PATIENCE seconds, long after any transaction ends.
+        """
         from bot.semantic.vectors import from_blob
 
         async with self._lock:
             model = await self.model_id()
+            dim = self._index.dim
             added = 0
+            now = time.monotonic()
+            self._gaps = {s: t for s, t in self._gaps.items() if now - t < GAP_PATIENCE}
+            if self._gaps:
+                late = await self._store.vectors.written_in(model, sorted(self._gaps))
+                if late:
+                    self._index.add_many(
+                        [i for _, i, _ in late], [from_blob(b, dim) for _, _, b in late]
+                    )
+                    added += len(late)
+                for seq, _, _ in late:
+                    self._gaps.pop(seq, None)
             while True:
                 rows = await self._store.vectors.written_after(model, self._seq, LOAD_PAGE)
                 if not rows:
                     return added
-                ids = [paper_id for _, paper_id, _ in rows]
-                dim = self._index.dim
-                vectors = [from_blob(blob, dim) for _, _, blob in rows]
-                self._index.add_many(ids, vectors)
+                # Only recent numbers can still commit; older holes are deleted rows (a paper
+                # re-embedded) or rolled-back writes.
+                recent = max(self._seq, rows[-1][0] - RECENT_SEQS) + 1
+                expected = self._seq + 1
+                for seq, _, _ in rows:
+                    for missing in range(max(expected, recent), seq):
+                        self._gaps[missing] = now
+                    expected = seq + 1
+                while len(self._gaps) > MAX_GAPS:
+                    self._gaps.pop(next(iter(self._gaps)))
+                self._index.add_many(
+                    [i for _, i, _ in rows], [from_blob(b, dim) for _, _, b in rows]
+                )
                 self._seq = rows[-1][0]
                 added += len(rows)
                 if len(rows) < LOAD_PAGE:
@@ -189,10 +220,18 @@ class Semantic:
         return len(self._index)
 
     async def vector_of(self, paper_id: str) -> Vector:
-        """A stored paper's vector, embedding it now if it has none; QueryError if unknown."""
-        await self.refresh()
+        """A stored paper's vector, embedding it now if it has none; QueryError if unknown.
+
+        Never catches the index up: this runs inside a poll's transaction too, and the index
+        must only take committed vectors (a rolled-back seq would be reused and skipped).
+        """
+        from bot.semantic.vectors import from_blob
+
         if paper_id in self._index:
             return self._index.vector(paper_id)
+        stored = await self._store.vectors.get(await self.model_id(), [paper_id])
+        if paper_id in stored:
+            return from_blob(stored[paper_id], self._index.dim)
         paper = await self._store.papers.get(paper_id)
         if paper is None:
             raise QueryError(
@@ -202,8 +241,7 @@ class Semantic:
         if not pairs:
             raise QueryError(f"like:{paper_id}: the paper has no text to compare")
         await self.save(pairs)
-        await self.refresh()
-        return self._index.vector(paper_id)
+        return from_blob(pairs[0][1], self._index.dim)
 
     async def text_vector(self, text: str) -> Vector:
         """The vector of a free text (an about:"..." query); QueryError when it has no words."""
@@ -313,6 +351,7 @@ class Semantic:
 
     async def related(self, paper_id: str, limit: int = 10) -> list[Similar]:
         """The stored papers most similar to one paper, itself left out."""
+        await self.refresh()
         vector = await self.vector_of(paper_id)
         hits = await self.nearest(vector, limit, exclude={paper_id})
         return await self._papers(hits)

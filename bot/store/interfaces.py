@@ -462,6 +462,14 @@ class VectorStore(Protocol):
         the vectors in memory stays current by asking with the last seq it saw."""
         ...
 
+    async def written_in(
+        self, model: str, seqs: Sequence[int]
+    ) -> builtins.list[tuple[int, str, bytes]]:
+        """(seq, paper id, vector) of `model` with these seqs, in order. Seqs are given out in
+        write order but committed in any order (two writers at once): a reader asks again for
+        the numbers it found missing, until they commit or it gives up on them."""
+        ...
+
 
 class SourceLog(Protocol):
     """Each poll of each upstream, and the small state a source keeps between polls."""

@@ -128,3 +128,60 @@ async def test_a_broken_model_never_loses_papers(store: Database, real_embedder:
     kept = await keep_papers(store, real_papers()[:3], NOW, semantic=semantic)
     assert len(kept.upsert.new) == 3
     assert await store.vectors.count(await semantic.model_id()) == 0
+
+
+class _FakeEmbedder:
+    model_id = "fake@1"
+    dim = 384
+
+    def embed(self, texts: Any) -> Any:
+        raise AssertionError("not used")
+
+
+class _Uncommitted:
+    """The store's vectors, with some seqs not visible yet (another writer's open transaction)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.hidden: set[int] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def written_after(self, model: str, seq: int, limit: int = 10_000) -> Any:
+        rows = await self.inner.written_after(model, seq, limit)
+        return [r for r in rows if r[0] not in self.hidden]
+
+    async def written_in(self, model: str, seqs: Any) -> Any:
+        return [r for r in await self.inner.written_in(model, seqs) if r[0] not in self.hidden]
+
+
+class _Store:
+    def __init__(self, inner: Database) -> None:
+        self.inner = inner
+        self.vectors = _Uncommitted(inner.vectors)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_vector_committed_after_a_later_one_is_still_found(store: Database) -> None:
+    """Seqs are given in write order but may commit out of order (two writers on PostgreSQL):
+    the index asks again for a number it skipped."""
+    import numpy as np
+
+    from bot.semantic.vectors import to_blob
+
+    papers = real_papers()[:3]
+    await store.papers.upsert(papers)
+    rng = np.random.default_rng(1)
+    await store.vectors.put("fake@1", [(p.id, to_blob(rng.standard_normal(384))) for p in papers])
+    seqs = [s for s, _, _ in await store.vectors.written_after("fake@1", 0)]
+    view = _Store(store)
+    view.vectors.hidden = {seqs[1]}  # the middle one's transaction has not committed yet
+    semantic = Semantic(view, _FakeEmbedder())  # type: ignore[arg-type]
+    assert await semantic.refresh() == 2
+    assert await semantic.refresh() == 0  # still in flight
+    view.vectors.hidden.clear()  # it commits
+    assert await semantic.refresh() == 1
+    assert await semantic.count() == 3

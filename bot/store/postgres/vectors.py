@@ -94,3 +94,11 @@ class PostgresVectors:
             model, seq, limit,
         )  # fmt: skip
         return [(int(r["seq"]), str(r["paper_id"]), bytes(r["vector"])) for r in rows]
+
+    async def written_in(self, model: str, seqs: Sequence[int]) -> list[tuple[int, str, bytes]]:
+        rows = await self._s.fetch(
+            "SELECT seq, paper_id, vector FROM paper_vectors WHERE model = $1 "
+            "AND seq = ANY($2::bigint[]) ORDER BY seq",
+            model, list(seqs),
+        )  # fmt: skip
+        return [(int(r["seq"]), str(r["paper_id"]), bytes(r["vector"])) for r in rows]

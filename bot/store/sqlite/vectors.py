@@ -98,3 +98,15 @@ class SqliteVectors:
             (model, seq, limit),
         )
         return [(int(r["seq"]), str(r["paper_id"]), bytes(r["vector"])) for r in rows]
+
+    async def written_in(self, model: str, seqs: Sequence[int]) -> list[tuple[int, str, bytes]]:
+        found: list[tuple[int, str, bytes]] = []
+        for start in range(0, len(seqs), 500):
+            part = list(seqs[start : start + 500])
+            rows = await self._conns.fetchall(
+                f"SELECT seq, paper_id, vector FROM paper_vectors WHERE model = ? "
+                f"AND seq IN ({marks(part)}) ORDER BY seq",
+                (model, *part),
+            )
+            found.extend((int(r["seq"]), str(r["paper_id"]), bytes(r["vector"])) for r in rows)
+        return found

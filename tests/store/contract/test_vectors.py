@@ -62,6 +62,20 @@ async def test_written_after_follows_every_write_in_order(db: Database) -> None:
     assert len(await db.vectors.written_after(A, 0, limit=1)) == 1
 
 
+async def test_written_in_reads_given_seqs(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001"), paper("2401.00002"), paper("2401.00003")])
+    await db.vectors.put(A, [("2401.00001", blob(1)), ("2401.00002", blob(2))])
+    await db.vectors.put(B, [("2401.00003", blob(3))])
+    rows = await db.vectors.written_after(A, 0)
+    first, second = rows[0][0], rows[1][0]
+    third = (await db.vectors.written_after(B, 0))[0][0]
+    assert await db.vectors.written_in(A, [second, first, third, 10_000]) == [
+        (first, "2401.00001", blob(1)),
+        (second, "2401.00002", blob(2)),
+    ]
+    assert await db.vectors.written_in(A, []) == []
+
+
 async def test_a_model_change_replaces_the_vector(db: Database) -> None:
     await db.papers.upsert([paper("2401.00001")])
     await db.vectors.put(A, [("2401.00001", blob(1))])
