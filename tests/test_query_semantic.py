@@ -127,3 +127,20 @@ async def test_a_stored_semantic_feed_matches_nothing_without_the_model() -> Non
         owed = {(d.feed_id, d.paper_id) for d in await store.outbox.deliveries()}
         words = await store.feeds.find("words", 1)
         assert words is not None and {f for f, _ in owed} == {words.id}
+
+
+def test_search_results_show_the_similarity_when_meaning_ranked_them() -> None:
+    from bot.discord.listings import related_embed, search_results_embed
+    from bot.models import SearchHit
+
+    a, b = make_paper(1, title="Gas giants"), make_paper(2, title="Hot Jupiters")
+    ranked = search_results_embed(
+        [SearchHit(b, 0.47, 0.47), SearchHit(a, 0.12, 0.12)], query="x", page=1, pages=1, total=2
+    )
+    lines = ranked["description"].split("\n")
+    assert lines[0].startswith("**1.** [Hot Jupiters]") and lines[1].endswith("similarity 0.47")
+    assert lines[3].endswith("similarity 0.12")
+    plain = search_results_embed([SearchHit(a, 3.2)], query="x", page=1, pages=1, total=1)
+    assert "similarity" not in plain["description"]
+    empty = related_embed(a, [])
+    assert empty["title"] == "Related to: Gas giants" and "paperfeed embed" in empty["description"]
