@@ -27,7 +27,7 @@ from bot.store.interfaces import Database
 
 if TYPE_CHECKING:
     from bot.semantic.model import Embedder, Matrix
-    from bot.semantic.vectors import NumpyIndex, Vector
+    from bot.semantic.vectors import Vector, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Semantic:
         # Built on first use: a command that never asks (a publisher, `paperfeed feeds list`)
         # pays neither the numpy import nor the vocabulary load.
         self._given_embedder = embedder
-        self._built_index: NumpyIndex | None = None
+        self._built_index: VectorIndex | None = None  # NumpyIndex today, behind the protocol
         self._seq = 0  # the last store seq the index has seen
         self._gaps: dict[int, float] = {}  # seqs skipped on the way → when first missed
         self._model: str | None = None
@@ -84,7 +84,7 @@ class Semantic:
         return self._given_embedder
 
     @property
-    def _index(self) -> NumpyIndex:
+    def _index(self) -> VectorIndex:
         if self._built_index is None:
             from bot.semantic.vectors import NumpyIndex
 
