@@ -13,6 +13,7 @@ from bot.semantic import INSTALL_HINT, semantic_available
 from tests.discord.conftest import Harness
 from tests.discord.test_reader import CALLBACK_DEFERRED, CALLBACK_MESSAGE, answered_in_time
 from tests.factories import NOW
+from tests.pg.fixtures import backend_params
 from tests.semantic.support import real_papers
 
 needs_extra = pytest.mark.skipif(not semantic_available(), reason=INSTALL_HINT)
@@ -129,6 +130,7 @@ HOT_JUPITERS = "astro-ph/0601001"
 
 
 @needs_extra
+@pytest.mark.parametrize("harness", backend_params(), indirect=True)
 async def test_an_about_feed_receives_a_paper_that_shares_no_keyword_with_it(
     harness: Harness,
 ) -> None:
