@@ -175,13 +175,19 @@ def _match_feeds(
     return pairs
 
 
-async def queue_matches(store: Database, paper_ids: Sequence[str], now: datetime) -> int:
+async def queue_matches(
+    store: Database, paper_ids: Sequence[str], now: datetime, *, follows_on: bool = True
+) -> int:
     """Match the given (new or changed) papers against every active feed and personal follow,
-    and queue them: posts to feeds' channels, DMs to members."""
+    and queue them: posts to feeds' channels, DMs to members.
+
+    `follows_on=False` (``[follows] enabled = false``) matches feeds only: no DM is owed.
+    """
     if not paper_ids:
         return 0
     feeds = compile_feeds(await store.feeds.list(active_only=True))
-    follows = compile_follows(await store.follows.list(active_only=True))
+    active = await store.follows.list(active_only=True) if follows_on else []
+    follows = compile_follows(active)
     if not feeds and not follows:
         return 0
     papers = await store.papers.get_many(paper_ids)
