@@ -53,9 +53,14 @@ def feed_accepts(feed: Feed, paper: Paper) -> bool:
 DmMatch = tuple[int, str, int, FollowMode, int]
 
 
-def compile_follows(follows: Sequence[Follow]) -> list[tuple[Follow, CompiledQuery]]:
-    """Compile each follow's query once; one whose stored query no longer parses is skipped."""
-    cache: dict[str, CompiledQuery] = {}
+def compile_follows(
+    follows: Sequence[Follow], cache: dict[str, CompiledQuery] | None = None
+) -> list[tuple[Follow, CompiledQuery]]:
+    """Compile each follow's query once; one whose stored query no longer parses is skipped.
+
+    A `cache` shared with compile_feeds compiles a query that feeds and follows share once.
+    """
+    cache = {} if cache is None else cache
     out: list[tuple[Follow, CompiledQuery]] = []
     for follow in follows:
         if follow.query not in cache:
@@ -104,9 +109,11 @@ def match_follows(
     return out
 
 
-def compile_feeds(feeds: Sequence[Feed]) -> list[tuple[Feed, CompiledQuery]]:
+def compile_feeds(
+    feeds: Sequence[Feed], cache: dict[str, CompiledQuery] | None = None
+) -> list[tuple[Feed, CompiledQuery]]:
     """Compile each feed's query once; a feed whose stored query no longer parses is skipped."""
-    cache: dict[str, CompiledQuery] = {}
+    cache = {} if cache is None else cache
     out: list[tuple[Feed, CompiledQuery]] = []
     for feed in feeds:
         query = feed.spec.query
@@ -185,9 +192,10 @@ async def queue_matches(
     """
     if not paper_ids:
         return 0
-    feeds = compile_feeds(await store.feeds.list(active_only=True))
+    compiled: dict[str, CompiledQuery] = {}  # a query feeds and follows share: compiled once
+    feeds = compile_feeds(await store.feeds.list(active_only=True), compiled)
     active = await store.follows.list(active_only=True) if follows_on else []
-    follows = compile_follows(active)
+    follows = compile_follows(active, compiled)
     if not feeds and not follows:
         return 0
     papers = await store.papers.get_many(paper_ids)

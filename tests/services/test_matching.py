@@ -150,7 +150,14 @@ def test_a_shared_query_reaches_every_feed_and_follow_with_its_own_rules() -> No
         Follow(id=2, user_id=8, name="c", query="causal", min_upvotes=10, mode="instant"),
         Follow(id=3, user_id=7, name="c2", query="Causal", mode="instant"),
     ]
-    pairs, dms = match_everything(compile_feeds(feeds), compile_follows(follows), papers, NOW)
+    shared: dict[str, CompiledQuery] = {}
+    compiled_feeds, compiled_follows = (
+        compile_feeds(feeds, shared),
+        compile_follows(follows, shared),
+    )
+    assert sorted(shared) == ["Causal", "causal"]  # compiled once each, for feeds and follows
+    assert all(c is shared["causal"] for _, c in [*compiled_feeds, *compiled_follows[:2]])
+    pairs, dms = match_everything(compiled_feeds, compiled_follows, papers, NOW)
     p1, p2 = make_paper(1).id, make_paper(2).id
     assert pairs == [(1, p1), (1, p2), (2, p2), (3, p2)]
     # Member 7: both follows match both papers, once each, the instant follow wins.
