@@ -192,15 +192,23 @@ async def queue_matches(
     """
     if not paper_ids:
         return 0
-    compiled: dict[str, CompiledQuery] = {}  # a query feeds and follows share: compiled once
-    feeds = compile_feeds(await store.feeds.list(active_only=True), compiled)
-    active = await store.follows.list(active_only=True) if follows_on else []
-    follows = compile_follows(active, compiled)
+    feeds = await store.feeds.list(active_only=True)
+    follows = await store.follows.list(active_only=True) if follows_on else []
     if not feeds and not follows:
         return 0
     papers = await store.papers.get_many(paper_ids)
-    pairs, dms = await asyncio.to_thread(match_everything, feeds, follows, papers, now)
+    pairs, dms = await asyncio.to_thread(_match_pass, feeds, follows, papers, now)
     return await store.outbox.queue(pairs) + await store.dms.queue(dms)
+
+
+def _match_pass(
+    feeds: Sequence[Feed], follows: Sequence[Follow], papers: Sequence[Paper], now: datetime
+) -> tuple[list[tuple[int, str]], list[DmMatch]]:
+    """Compile and match off the event loop: compiling is half the pass's CPU."""
+    compiled: dict[str, CompiledQuery] = {}  # a query feeds and follows share: compiled once
+    return match_everything(
+        compile_feeds(feeds, compiled), compile_follows(follows, compiled), papers, now
+    )
 
 
 async def backfill_feed(
