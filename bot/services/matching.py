@@ -82,7 +82,10 @@ def match_follows(
     Items come in the order the follows and the batch give them; `upvotes` is by matcher row.
     """
     ids = matcher.paper_ids
-    several = {u for u, n in Counter(f.user_id for f, _ in follows).items() if n > 1}
+    counts = Counter(f.user_id for f, _ in follows)
+    if len(set(ids)) < len(ids):  # a paper twice in the batch: merge everyone's, as always
+        counts = Counter({user: 2 for user in counts})
+    several = {user for user, n in counts.items() if n > 1}
     out: list[DmMatch] = []
     at: dict[tuple[int, str], int] = {}  # where a member with several follows has each paper
     for follow, compiled in follows:
