@@ -47,7 +47,12 @@ class Kept:
 
 
 async def keep_papers(
-    store: Database, papers: Sequence[Paper], now: datetime, listed: Listed | None = None
+    store: Database,
+    papers: Sequence[Paper],
+    now: datetime,
+    listed: Listed | None = None,
+    *,
+    follows_on: bool = True,
 ) -> Kept:
     """Store papers and queue what feeds are owed, in one transaction.
 
@@ -58,10 +63,10 @@ async def keep_papers(
         upsert = await store.papers.upsert(papers)
         changed = [*upsert.new, *upsert.updated]
         if listed is None:
-            return Kept(upsert, await queue_matches(store, changed, now))
+            return Kept(upsert, await queue_matches(store, changed, now, follows_on=follows_on))
         seen = await store.sources.seen_listings(listed.source, list(listed.listings))
         news, backlog = split_backlog(changed, listed.listings, seen)
-        queued = await queue_matches(store, news, now)
+        queued = await queue_matches(store, news, now, follows_on=follows_on)
         queued += await serve_backlog(store, backlog, now)
         if listed.mark_seen:
             await store.sources.mark_listings_seen(listed.source, list(listed.listings), now)
@@ -121,8 +126,11 @@ class Library:
         wake: Callable[[], None] = lambda: None,
         lookups: Sequence[PaperLookup] = (),
         upstream: UpstreamPapers | None = None,
+        *,
+        follows_on: bool = True,
     ) -> None:
         self._store = store
+        self._follows_on = follows_on  # [follows] enabled: false owes no DMs
         self._clock = clock
         self._wake = wake  # deliveries were queued: the publisher should look now
         self.lookups = tuple(lookups)
@@ -132,7 +140,7 @@ class Library:
         """Store papers fetched for a reader, and owe them to feeds as a poll would have."""
         if not papers:
             return 0
-        kept = await keep_papers(self._store, papers, self._clock())
+        kept = await keep_papers(self._store, papers, self._clock(), follows_on=self._follows_on)
         log.info("stored %d paper(s) fetched for a reader (%d new, %d queued for feeds)",
                  len(papers), len(kept.upsert.new), kept.queued)  # fmt: skip
         if kept.queued:

@@ -48,8 +48,10 @@ class Poller:
         *,
         after_store: AfterStore | None = None,
         metrics: Metrics | None = None,
+        follows_on: bool = True,
     ) -> None:
         self._store = store
+        self._follows_on = follows_on  # [follows] enabled: false owes no DMs
         self.sources = {s.name: s for s in sources}
         self._clock = clock
         self._after_store = after_store
@@ -139,7 +141,10 @@ class Poller:
         listings = result.listings or {name: frozenset(p.id for p in papers)}
         usable = error is None or bool(papers)
         try:
-            kept = await keep_papers(self._store, papers, started, Listed(name, listings, usable))
+            listed = Listed(name, listings, usable)
+            kept = await keep_papers(
+                self._store, papers, started, listed, follows_on=self._follows_on
+            )
         except PaperfeedError as exc:
             log.error("storing the %s poll failed: %s", name, exc)
             report = PollReport(name=name, fetched=len(papers), error=str(exc), warnings=warnings)
