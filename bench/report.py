@@ -143,7 +143,8 @@ def print_report(doc: dict[str, Any]) -> None:
             f"\nmatching: {matching['papers']} papers x {matching['feeds']} feeds: "
             f"{matching['seconds']} s (compile {matching['compile_seconds']} s, "
             f"match {matching['match_seconds']} s), floor {matching['floor_seconds']} s; "
-            f"with {matching.get('follows', 0)} follows {matching.get('with_follows_seconds')} s"
+            f"with {matching.get('follows', 0)} follows {matching.get('with_follows_seconds')} s "
+            f"({matching.get('with_follows_cpu_seconds')} s CPU)"
         )
     daily = doc["benchmarks"].get("daily_dms")
     if daily:

@@ -62,9 +62,8 @@ class Services:
     def library(self) -> Library:
         """The library over the sources enabled now (Hugging Face first, then arXiv)."""
         lookups = [s for s in (self.huggingface, self.arxiv) if s is not None]
-        return Library(
-            self.store, self.clock, self.wake.set, lookups, self.huggingface, self.semantic
-        )
+        return Library(self.store, self.clock, self.wake.set, lookups, self.huggingface,
+                       follows_on=self.config.follows.enabled, semantic=self.semantic)  # fmt: skip
 
 
 def follow_settings(section: FollowsConfig) -> FollowSettings:
@@ -130,6 +129,7 @@ async def open_services(
             clock,
             after_store=_each(hooks),
             metrics=metrics,
+            follows_on=config.follows.enabled,
             semantic=semantic,
         )
         hf = next((s for s in sources if isinstance(s, HuggingFaceSource)), None)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import bot.query
@@ -17,7 +19,7 @@ from bot.errors import QueryError
 from bot.models import Paper
 from bot.query.compile import CompiledQuery, compile_query
 from bot.query.nodes import And, Category, Not, Or, Phrase, Term
-from bot.query.parse import MAX_LENGTH, parse_query
+from bot.query.parse import _WORD_RUN, MAX_LENGTH, _clean, parse_query
 
 MIGRATION = Path(bot.store.__file__).parent / "migrations" / "0001_initial.sql"
 
@@ -580,6 +582,36 @@ def test_categories_agree_with_a_direct_reading(text: str) -> None:
             for v in compiled.exclude_categories
         )
         assert compiled.matches_categories(paper.categories) is (wanted and not unwanted)
+
+
+@PROPERTY_SETTINGS
+@given(text=st.one_of(grammar_text, st.text(max_size=80)))
+def test_matching_compiles_the_same_query_without_the_ranking_evidence(text: str) -> None:
+    try:
+        full = compile_query(text)
+    except QueryError as exc:
+        with pytest.raises(QueryError, match=re.escape(str(exc))):
+            compile_query(text, ranking=False)
+        return
+    assert compile_query(text, ranking=False) == dataclasses.replace(full, title_evidence=())
+
+
+@PROPERTY_SETTINGS
+@given(text=st.text(max_size=80) | grammar_text)
+@example(text="a\u00a0b\u3000c\u2028d\u2029e\x1cf\x85g\u200bh\u202ei\tj")
+def test_the_lexers_fast_paths_agree_with_a_character_loop(text: str) -> None:
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Zl", "Zp"} else ch for ch in text
+    )
+    assert _clean(text) == cleaned
+    for start, ch in enumerate(cleaned):
+        if ch.isspace() or ch in '()"-':
+            continue
+        end = start
+        while end < len(cleaned) and not cleaned[end].isspace() and cleaned[end] not in '()"':
+            end += 1
+        match = _WORD_RUN.match(cleaned, start)
+        assert match is not None and match.end() == end
 
 
 # --- The package ---------------------------------------------------------------------------

@@ -48,6 +48,8 @@ _EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
 _FIELD_PREFIX = re.compile(r"[\W_]*([A-Za-z]+):")
 _CATEGORY = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)?", re.ASCII)
 _CATEGORY_MAX = 40
+# A word runs to the next space, parenthesis or quote (\s is exactly str.isspace here).
+_WORD_RUN = re.compile(r'[^\s()"]*')
 
 
 # --- Tokens -------------------------------------------------------------------------------
@@ -77,6 +79,8 @@ _EOF = _Token(_Kind.EOF)
 
 def _clean(text: str) -> str:
     """Replace controls and invisible characters by spaces so they can neither hide nor join."""
+    if text.isprintable():  # none of them (all are unprintable): the usual case, checked in C
+        return text
     return "".join(" " if unicodedata.category(ch) in _REMOVED_CATEGORIES else ch for ch in text)
 
 
@@ -121,9 +125,8 @@ def _lex_dashes(text: str, start: int, out: list[_Token]) -> int:
 
 def _lex_word(text: str, start: int, out: list[_Token]) -> int:
     """A word, an operator, or a known ``field:`` prefix (lexing resumes after its colon)."""
-    end = start
-    while end < len(text) and not text[end].isspace() and text[end] not in '()"':
-        end += 1
+    match = _WORD_RUN.match(text, start)
+    end = match.end() if match else start
     word = text[start:end]
     if word in _OPERATORS:
         out.append(_Token(_OPERATORS[word]))

@@ -68,6 +68,8 @@ async def keep_papers(
     papers: Sequence[Paper],
     now: datetime,
     listed: Listed | None = None,
+    *,
+    follows_on: bool = True,
     semantic: Semantic | None = None,
 ) -> Kept:
     """Store papers and queue what feeds are owed, in one transaction.
@@ -85,10 +87,15 @@ async def keep_papers(
         fresh = dict(vectors)
         changed = [*upsert.new, *upsert.updated]
         if listed is None:
-            return Kept(upsert, await queue_matches(store, changed, now, semantic, fresh))
+            queued = await queue_matches(
+                store, changed, now, follows_on=follows_on, semantic=semantic, fresh=fresh
+            )
+            return Kept(upsert, queued)
         seen = await store.sources.seen_listings(listed.source, list(listed.listings))
         news, backlog = split_backlog(changed, listed.listings, seen)
-        queued = await queue_matches(store, news, now, semantic, fresh)
+        queued = await queue_matches(
+            store, news, now, follows_on=follows_on, semantic=semantic, fresh=fresh
+        )
         queued += await serve_backlog(store, backlog, now, semantic, fresh)
         if listed.mark_seen:
             await store.sources.mark_listings_seen(listed.source, list(listed.listings), now)
@@ -184,9 +191,12 @@ class Library:
         wake: Callable[[], None] = lambda: None,
         lookups: Sequence[PaperLookup] = (),
         upstream: UpstreamPapers | None = None,
+        *,
+        follows_on: bool = True,
         semantic: Semantic | None = None,
     ) -> None:
         self._store = store
+        self._follows_on = follows_on  # [follows] enabled: false owes no DMs
         self.semantic = semantic
         self._clock = clock
         self._wake = wake  # deliveries were queued: the publisher should look now
@@ -197,7 +207,13 @@ class Library:
         """Store papers fetched for a reader, and owe them to feeds as a poll would have."""
         if not papers:
             return 0
-        kept = await keep_papers(self._store, papers, self._clock(), semantic=self.semantic)
+        kept = await keep_papers(
+            self._store,
+            papers,
+            self._clock(),
+            follows_on=self._follows_on,
+            semantic=self.semantic,
+        )
         log.info("stored %d paper(s) fetched for a reader (%d new, %d queued for feeds)",
                  len(papers), len(kept.upsert.new), kept.queued)  # fmt: skip
         if kept.queued:

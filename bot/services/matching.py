@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -60,14 +61,19 @@ def feed_accepts(feed: Feed, paper: Paper) -> bool:
 DmMatch = tuple[int, str, int, FollowMode, int]
 
 
-def compile_follows(follows: Sequence[Follow]) -> list[tuple[Follow, CompiledQuery]]:
-    """Compile each follow's query once; one whose stored query no longer parses is skipped."""
-    cache: dict[str, CompiledQuery] = {}
+def compile_follows(
+    follows: Sequence[Follow], cache: dict[str, CompiledQuery] | None = None
+) -> list[tuple[Follow, CompiledQuery]]:
+    """Compile each follow's query once; one whose stored query no longer parses is skipped.
+
+    A `cache` shared with compile_feeds compiles a query that feeds and follows share once.
+    """
+    cache = {} if cache is None else cache
     out: list[tuple[Follow, CompiledQuery]] = []
     for follow in follows:
         if follow.query not in cache:
             try:
-                cache[follow.query] = compile_query(follow.query)
+                cache[follow.query] = compile_query(follow.query, ranking=False)
             except QueryError as exc:
                 log.warning("follow %d has an unusable query: %s", follow.id, exc)
                 continue
@@ -79,14 +85,23 @@ def semantic_key(compiled: CompiledQuery) -> SemanticKey:
     return compiled.like, compiled.about
 
 
-def matched(matcher: BatchMatcher, compiled: CompiledQuery, passing: Passing) -> tuple[str, ...]:
-    """The batch's papers a query matches: words and categories by the matcher, like: and
-    about: by the precomputed similarities (none when they could not be computed)."""
-    ids = matcher.match(compiled)
-    if not compiled.is_semantic:
-        return ids
-    ok = passing.get(semantic_key(compiled), frozenset())
-    return tuple(i for i in ids if i in ok)
+def semantic_rows(
+    matcher: BatchMatcher, compiled: CompiledQuery, passing: Passing | None
+) -> frozenset[int]:
+    """The batch rows a query matches: words and categories by the matcher, like: and about:
+    by the precomputed similarities (none when they could not be computed)."""
+    rows = matcher.rows(compiled)
+    if not compiled.is_semantic or not rows:
+        return rows
+    ok = (passing or {}).get(semantic_key(compiled), frozenset())
+    ids = matcher.paper_ids
+    return frozenset(r for r in rows if ids[r] in ok)
+
+
+def might_be_semantic(query: str) -> bool:
+    """A cheap look for like: / about: before compiling (the matching pass compiles later)."""
+    lowered = query.lower()
+    return "like:" in lowered or "about:" in lowered
 
 
 async def semantic_passing(
@@ -150,38 +165,56 @@ async def keep_passing(
 def match_follows(
     follows: Sequence[tuple[Follow, CompiledQuery]],
     matcher: BatchMatcher,
-    by_id: dict[str, Paper],
+    upvotes: Sequence[int],
     passing: Passing | None = None,
 ) -> list[DmMatch]:
     """Each paper once per member, however many of their follows match it: an instant follow's
-    match wins (it is sent soonest), and relevance counts the member's follows that matched."""
-    found: dict[tuple[int, str], tuple[Follow, int]] = {}
+    match wins (it is sent soonest), and relevance counts the member's follows that matched.
+
+    Items come in the order the follows and the batch give them; `upvotes` is by matcher row.
+    """
+    ids = matcher.paper_ids
+    counts = Counter(f.user_id for f, _ in follows)
+    if len(set(ids)) < len(ids):  # a paper twice in the batch: merge everyone's, as always
+        counts = Counter({user: 2 for user in counts})
+    several = {user for user, n in counts.items() if n > 1}
+    out: list[DmMatch] = []
+    at: dict[tuple[int, str], int] = {}  # where a member with several follows has each paper
     for follow, compiled in follows:
-        for paper_id in matched(matcher, compiled, passing or {}):
-            if follow.min_upvotes > 0 and (by_id[paper_id].upvotes or 0) < follow.min_upvotes:
+        rows = semantic_rows(matcher, compiled, passing)
+        if not rows:
+            continue
+        floor = follow.min_upvotes
+        ordered = sorted(rows if floor <= 0 else [r for r in rows if upvotes[r] >= floor])
+        user, fid, mode = follow.user_id, follow.id, follow.mode
+        if user not in several:
+            out += [(user, ids[r], fid, mode, 1) for r in ordered]
+            continue
+        for row in ordered:
+            key = (user, ids[row])
+            slot = at.get(key)
+            if slot is None:
+                at[key] = len(out)
+                out.append((user, key[1], fid, mode, 1))
                 continue
-            key = (follow.user_id, paper_id)
-            seen = found.get(key)
-            if seen is None:
-                found[key] = (follow, 1)
-            else:
-                best = follow if follow.mode == "instant" and seen[0].mode != "instant" else seen[0]
-                found[key] = (best, seen[1] + 1)
-    return [
-        (user_id, paper_id, follow.id, follow.mode, relevance)
-        for (user_id, paper_id), (follow, relevance) in found.items()
-    ]
+            _, paper_id, seen_id, seen_mode, relevance = out[slot]
+            if mode == "instant" and seen_mode != "instant":
+                seen_id, seen_mode = fid, mode
+            out[slot] = (user, paper_id, seen_id, seen_mode, relevance + 1)
+    return out
 
 
-def compile_feeds(feeds: Sequence[Feed]) -> list[tuple[Feed, CompiledQuery]]:
+def compile_feeds(
+    feeds: Sequence[Feed], cache: dict[str, CompiledQuery] | None = None
+) -> list[tuple[Feed, CompiledQuery]]:
     """Compile each feed's query once; a feed whose stored query no longer parses is skipped."""
-    cache: dict[str, CompiledQuery] = {}
+    cache = {} if cache is None else cache
     out: list[tuple[Feed, CompiledQuery]] = []
     for feed in feeds:
         query = feed.spec.query
         if query not in cache:
             try:
-                cache[query] = compile_query(query)
+                cache[query] = compile_query(query, ranking=False)
             except QueryError as exc:
                 log.warning("feed %d (%s) has an unusable query: %s", feed.id, feed.name, exc)
                 continue
@@ -210,38 +243,103 @@ def match_everything(
     recent = [p for p in papers if is_recent(p, now)]
     if not recent or not (feeds or follows):
         return [], []
-    by_id = {p.id: p for p in recent}
-    pairs: list[tuple[int, str]] = []
+    upvotes = [p.upvotes or 0 for p in recent]
     with BatchMatcher(recent) as matcher:
-        for feed, compiled in feeds:
-            for paper_id in matched(matcher, compiled, passing or {}):
-                if feed_accepts(feed, by_id[paper_id]):
-                    pairs.append((feed.id, paper_id))
-        dms = match_follows(follows, matcher, by_id, passing) if follows else []
+        pairs = _match_feeds(feeds, matcher, recent, upvotes, passing)
+        dms = match_follows(follows, matcher, upvotes, passing) if follows else []
     return pairs, dms
+
+
+def _match_feeds(
+    feeds: Sequence[tuple[Feed, CompiledQuery]],
+    matcher: BatchMatcher,
+    recent: Sequence[Paper],
+    upvotes: Sequence[int],
+    passing: Passing | None = None,
+) -> list[tuple[int, str]]:
+    """feed_accepts as row sets: sources and categories once per distinct value, not per pair."""
+    ids = matcher.paper_ids
+    by_sources: dict[tuple[str, ...], frozenset[int]] = {}
+    pairs: list[tuple[int, str]] = []
+    for feed, compiled in feeds:
+        rows = semantic_rows(matcher, compiled, passing)
+        if not rows:
+            continue
+        spec = feed.spec
+        key = tuple(spec.sources)
+        sources = by_sources.get(key)
+        if sources is None:
+            wanted = set(key)
+            sources = frozenset(r for r, p in enumerate(recent) if wanted & p.sources)
+            by_sources[key] = sources
+        rows = rows & sources
+        if spec.categories:
+            rows = rows & matcher.rows_in(spec.categories)
+        floor = spec.min_upvotes
+        ordered = sorted(rows if floor <= 0 else [r for r in rows if upvotes[r] >= floor])
+        fid = feed.id
+        pairs += [(fid, ids[r]) for r in ordered]
+    return pairs
 
 
 async def queue_matches(
     store: Database,
     paper_ids: Sequence[str],
     now: datetime,
+    *,
+    follows_on: bool = True,
     semantic: Semantic | None = None,
     fresh: Mapping[str, bytes] | None = None,
 ) -> int:
     """Match the given (new or changed) papers against every active feed and personal follow,
-    and queue them: posts to feeds' channels, DMs to members. `fresh` holds vectors embedded
-    for this batch (like: and about: compare them against their thresholds)."""
+    and queue them: posts to feeds' channels, DMs to members.
+
+    `follows_on=False` (``[follows] enabled = false``) matches feeds only: no DM is owed.
+    `fresh` holds vectors embedded for this batch: like: and about: compare the papers against
+    their thresholds before the matching pass (which compiles everything else on its thread).
+    """
     if not paper_ids:
         return 0
-    feeds = compile_feeds(await store.feeds.list(active_only=True))
-    follows = compile_follows(await store.follows.list(active_only=True))
+    feeds = await store.feeds.list(active_only=True)
+    follows = await store.follows.list(active_only=True) if follows_on else []
     if not feeds and not follows:
         return 0
     papers = await store.papers.get_many(paper_ids)
-    queries = [c for _, c in feeds] + [c for _, c in follows]
-    passing = await semantic_passing(semantic, queries, [p.id for p in papers], fresh)
-    pairs, dms = await asyncio.to_thread(match_everything, feeds, follows, papers, now, passing)
+    passing = await _semantic_pass(semantic, feeds, follows, papers, fresh)
+    pairs, dms = await asyncio.to_thread(_match_pass, feeds, follows, papers, now, passing)
     return await store.outbox.queue(pairs) + await store.dms.queue(dms)
+
+
+async def _semantic_pass(
+    semantic: Semantic | None,
+    feeds: Sequence[Feed],
+    follows: Sequence[Follow],
+    papers: Sequence[Paper],
+    fresh: Mapping[str, bytes] | None,
+) -> dict[SemanticKey, frozenset[str]]:
+    """like: / about: of the feeds and follows that have them, against this batch."""
+    texts = {f.spec.query for f in feeds} | {f.query for f in follows}
+    queries = []
+    for text in sorted(t for t in texts if might_be_semantic(t)):
+        try:
+            queries.append(compile_query(text, ranking=False))
+        except QueryError:
+            continue  # the matching pass logs it
+    return await semantic_passing(semantic, queries, [p.id for p in papers], fresh)
+
+
+def _match_pass(
+    feeds: Sequence[Feed],
+    follows: Sequence[Follow],
+    papers: Sequence[Paper],
+    now: datetime,
+    passing: Passing | None = None,
+) -> tuple[list[tuple[int, str]], list[DmMatch]]:
+    """Compile and match off the event loop: compiling is half the pass's CPU."""
+    compiled: dict[str, CompiledQuery] = {}  # a query feeds and follows share: compiled once
+    return match_everything(
+        compile_feeds(feeds, compiled), compile_follows(follows, compiled), papers, now, passing
+    )
 
 
 async def backfill_feed(

@@ -49,9 +49,11 @@ class Poller:
         *,
         after_store: AfterStore | None = None,
         metrics: Metrics | None = None,
+        follows_on: bool = True,
         semantic: Semantic | None = None,
     ) -> None:
         self._store = store
+        self._follows_on = follows_on  # [follows] enabled: false owes no DMs
         self.semantic = semantic  # embeds new papers before they are matched
         self.sources = {s.name: s for s in sources}
         self._clock = clock
@@ -142,8 +144,14 @@ class Poller:
         listings = result.listings or {name: frozenset(p.id for p in papers)}
         usable = error is None or bool(papers)
         try:
+            listed = Listed(name, listings, usable)
             kept = await keep_papers(
-                self._store, papers, started, Listed(name, listings, usable), self.semantic
+                self._store,
+                papers,
+                started,
+                listed,
+                follows_on=self._follows_on,
+                semantic=self.semantic,
             )
         except PaperfeedError as exc:
             log.error("storing the %s poll failed: %s", name, exc)

@@ -256,7 +256,7 @@ class Publisher:
         on_outcome: OutcomeObserver | None = None,
         build_digest: DigestBuilder | None = None,
         name: str | None = None,
-        lease: timedelta = CLAIM_LEASE,
+        lease: timedelta | None = None,
         claim_channels: int | None = None,
     ) -> None:
         self._store = store
@@ -272,7 +272,7 @@ class Publisher:
         self._lock = asyncio.Lock()
         self._paced_channels: set[int] = set()
         self.name = name or publisher_name()
-        self._lease = lease
+        self._lease = CLAIM_LEASE if lease is None else lease  # read now: drills shorten it
         # No more channels than it works at once: the rest stay free for other publishers.
         self._claim_channels = claim_channels or max_channels
         self._lost: set[int] = set()  # channels another publisher took over during this round

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -49,6 +50,8 @@ class PollScheduler:
         self._jobs = jobs
         self._jitter = jitter
         self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._polls: set[asyncio.Task[Any]] = set()  # polls running now
+        self._stopping = False
 
     def start(self, now: datetime) -> None:
         for job in self._jobs:
@@ -75,13 +78,36 @@ class PollScheduler:
         return job.next_run_time if job else None
 
     async def shutdown(self) -> None:
-        """Stop scheduling; APScheduler applies the stop on the loop's next turn, so yield once."""
+        """Stop scheduling (APScheduler applies it on the loop's next turn, so yield once), then
+        cut a poll in flight short: it must end before the store closes and before this process
+        gives up its poll lease, or another poller would poll alongside it. The next poll, here
+        or elsewhere, fetches again; unique keys absorb what this one already stored."""
+        self._stopping = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
             await asyncio.sleep(0)
+        polls = list(self._polls)
+        for task in polls:
+            task.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
 
     async def _run(self, source: str) -> None:
         """A job never lets an exception escape: the poller records failures itself."""
+        task = asyncio.current_task()
+        if task is None or self._stopping:
+            return
+        self._polls.add(task)
+        try:
+            await self._poll(source)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            log.info("poll of %s cut short by the shutdown", source)
+        finally:
+            self._polls.discard(task)
+
+    async def _poll(self, source: str) -> None:
+        """Poll `source` if this process may (it holds the source's lease, or there is none)."""
         leadership = self.leadership
         epoch = None
         if leadership is not None:

@@ -23,6 +23,8 @@ from bot.query.compile import CompiledQuery
 log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
+# A compiled query's category filters: (include groups, exclusions).
+_Filters = tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]
 
 # The same columns and tokenizer as papers_fts (migration 0001). Contentless: only rowids are
 # ever read back, and skipping the stored copy makes building the table cheaper.
@@ -63,6 +65,8 @@ class BatchMatcher:
         self._by_category: dict[str, set[int]] = {}
         self._by_archive: dict[str, set[int]] = {}
         self._fts_cache: dict[str, frozenset[int]] = {}
+        self._filter_cache: dict[_Filters, frozenset[int]] = {}
+        self._any_cache: dict[tuple[str, ...], frozenset[int]] = {}
         self._conn = sqlite3.connect(":memory:", check_same_thread=False)
         try:
             self._index(batch)
@@ -101,12 +105,33 @@ class BatchMatcher:
         """Free the in-memory database."""
         self._conn.close()
 
+    @property
+    def paper_ids(self) -> Sequence[str]:
+        """The batch's paper ids, indexed by row."""
+        return self._ids
+
     def match(self, query: CompiledQuery) -> tuple[str, ...]:
         """Ids of the papers in this batch that the query matches, in batch order."""
-        rows = self._category_rows(query)
+        return tuple(self._ids[row] for row in sorted(self.rows(query)))
+
+    def rows(self, query: CompiledQuery) -> frozenset[int]:
+        """Rows (indexes into `paper_ids`) of the papers the query matches."""
+        if not (query.include_categories or query.exclude_categories):
+            return self._all if query.fts is None or not self._all else self._fts_rows(query.fts)
+        rows = self._category_rows(query.include_categories, query.exclude_categories)
         if query.fts is not None and rows:
             rows = rows & self._fts_rows(query.fts)
-        return tuple(self._ids[row] for row in sorted(rows))
+        return rows
+
+    def rows_in(self, categories: Sequence[str]) -> frozenset[int]:
+        """Rows in any of these categories (a feed's own filter); none named means every row."""
+        if not categories:
+            return self._all
+        key = tuple(categories)
+        found = self._any_cache.get(key)
+        if found is None:
+            found = self._any_cache[key] = self._rows_in(key)
+        return found
 
     def match_all(self, queries: Mapping[K, CompiledQuery]) -> dict[K, tuple[str, ...]]:
         """Match many queries at once, keyed as given (e.g. by feed id)."""
@@ -126,13 +151,20 @@ class BatchMatcher:
             self._fts_cache[fts] = cached
         return cached
 
-    def _category_rows(self, query: CompiledQuery) -> frozenset[int]:
+    def _category_rows(
+        self, include: tuple[tuple[str, ...], ...], exclude: tuple[str, ...]
+    ) -> frozenset[int]:
         """Rows that pass the category filters, with the same rules as matches_categories."""
+        key = (include, exclude)
+        cached = self._filter_cache.get(key)
+        if cached is not None:
+            return cached
         rows = self._all
-        for group in query.include_categories:
+        for group in include:
             rows = rows & self._rows_in(group)
-        if query.exclude_categories:
-            rows = rows - self._rows_in(query.exclude_categories)
+        if exclude:
+            rows = rows - self._rows_in(exclude)
+        self._filter_cache[key] = rows
         return rows
 
     def _rows_in(self, categories: Iterable[str]) -> frozenset[int]:

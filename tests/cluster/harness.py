@@ -8,13 +8,14 @@ PostgreSQL database, against the loopback Discord and a fake arXiv whose listing
         await cluster.kill(owner)
 
 Each process has its own folder for its output (`ClusterProcess.output()`); `__aexit__` kills
-whatever still runs. The gateway and publisher drills (after the claims and shards branches
-merge) start more processes the same way.
+whatever still runs. `Cluster(..., claim_lease=5.0)` runs every process through
+tests/cluster/short_claims.py, so a killed publisher's channels are free after 5 s, not 30.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -27,6 +28,7 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.upstreams import Recorded, Reply
 from tests.reliability.support import BotProcess
 
+ROOT = Path(__file__).resolve().parents[2]
 CATEGORY = "cs.LG"
 LISTING = f"/rss/{CATEGORY}"
 
@@ -149,8 +151,10 @@ class Cluster:
         upstream_url: str,
         *,
         interval: str = "4s",
+        claim_lease: float | None = None,
     ) -> None:
         self.workdir = workdir
+        self.claim_lease = claim_lease  # seconds; None: the publishers' own (30 s)
         self.fake = fake
         self.database_url = database_url
         self.config = write_cluster_config(
@@ -172,6 +176,11 @@ class Cluster:
         process = ClusterProcess(
             name, self.config, self.fake.token, self.workdir / name, ("--role", roles, *args)
         )
+        if self.claim_lease is not None:
+            process.module = "tests.cluster.short_claims"
+            process.env["PAPERFEED_DRILL_CLAIM_LEASE"] = str(self.claim_lease)
+            path = process.env.get("PYTHONPATH")
+            process.env["PYTHONPATH"] = str(ROOT) + (os.pathsep + path if path else "")
         process.env.update(env or {})
         self.processes.append(process)
         await process.start()
@@ -190,9 +199,19 @@ class Cluster:
         rows = await self.query(
             "SELECT owner FROM cluster_leases WHERE name = $1 AND expires_at > now()", name
         )
-        if not rows:
-            return None
-        pid = int(str(rows[0]["owner"]).split(":")[1])
+        return self.by_owner(str(rows[0]["owner"])) if rows else None
+
+    async def claim_owner(self, channel_id: int) -> ClusterProcess | None:
+        """The running publisher that holds channel `channel_id`'s claim now, if any."""
+        rows = await self.query(
+            "SELECT owner FROM channel_claims WHERE channel_id = $1 AND expires_at > now()",
+            channel_id,
+        )
+        return self.by_owner(str(rows[0]["owner"])) if rows else None
+
+    def by_owner(self, owner: str) -> ClusterProcess | None:
+        """The running process an owner column names (`host:pid`, or `host:pid:...`)."""
+        pid = int(owner.split(":")[1])
         return next((p for p in self.processes if p.running and p.pid == pid), None)
 
     async def wait_for(self, predicate: Any, *, timeout: float, what: str) -> None:

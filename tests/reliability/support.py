@@ -202,6 +202,7 @@ class BotProcess:
         self.env = {**os.environ, "DISCORD_TOKEN": token, "PYTHONUNBUFFERED": "1"}
         self.env.pop("PAPERFEED_CONFIG", None)
         self.proc: asyncio.subprocess.Process | None = None
+        self.module = "bot"  # what `python -m` runs: the program, or a drill's wrapper of it
         self.runs = 0
         self._files: list[IO[bytes]] = []
 
@@ -220,7 +221,7 @@ class BotProcess:
         out, err = open(self.stdout_path, "wb"), open(self.stderr_path, "wb")  # noqa: SIM115
         self._files = [out, err]
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(self.config), "run", *self.args,
+            sys.executable, "-m", self.module, "--config", str(self.config), "run", *self.args,
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err,
             env=self.env, cwd=self.workdir,
         )  # fmt: skip

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.models import SourceRun
 from bot.services.health import source_health
@@ -84,3 +88,44 @@ async def test_scheduler_registers_one_non_overlapping_job_per_source(tmp_path: 
         finally:
             await scheduler.shutdown()
         assert not scheduler.running
+
+
+class Stuck:
+    """A source whose poll waits until cancelled, saying when it started and how it ended."""
+
+    name = "huggingface"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = False
+
+    async def poll(self, now: datetime) -> FetchResult:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        return FetchResult()  # pragma: no cover - never reached
+
+
+async def test_shutdown_ends_a_poll_in_flight_quietly_before_it_returns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stop (SIGTERM) during a poll: the poll must not outlive the store or the poll lease,
+    and a normal stop is no error in the log."""
+    caplog.set_level(logging.INFO)
+    source = Stuck()
+    async with open_store(str(tmp_path / "p.sqlite3")) as store:
+        poller = Poller(store, [source], lambda: datetime.now(UTC))
+        scheduler = PollScheduler(
+            poller, plan_jobs({"huggingface": timedelta(seconds=20)}, timedelta(seconds=0.2))
+        )
+        scheduler.start(datetime.now(UTC))
+        try:
+            await asyncio.wait_for(source.started.wait(), timeout=10)
+        finally:
+            await scheduler.shutdown()
+        assert source.cancelled  # ended by the shutdown, not left for the loop's teardown
+        assert [r.message for r in caplog.records if r.levelno >= logging.ERROR] == []
+        assert "poll of huggingface cut short by the shutdown" in caplog.text

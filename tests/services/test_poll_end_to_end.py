@@ -23,6 +23,7 @@ from bot.config import Config, DatabaseConfig, parse_config_text
 from bot.services.feeds import sync_config_feeds
 from bot.sources.http import NO_RETRY
 from bot.store import open_store
+from tests.factories import make_paper
 from tests.fakes.upstreams import FakeUpstreamServer, Reply, UpstreamScript
 from tests.pg.fixtures import backend_params, database_config
 from tests.sources.samples import hf_item
@@ -350,3 +351,27 @@ async def test_paperfeed_poll_with_an_odd_item_exits_0_with_warnings(
         assert len(source["warnings"]) == 1 and "projectPage" in source["warnings"][0]
         # logged the first time only, not at every poll that meets it again
         assert proc.stderr.count("projectPage") == (1 if attempt == 0 else 0), proc.stderr
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_follows_turned_off_are_neither_matched_nor_owed_dms(
+    tmp_path: Path,
+    upstream,  # type: ignore[no-untyped-def]
+    enabled: bool,
+) -> None:
+    """`[follows] enabled = false` stops follows' DMs: polls and readers' look-ups queue none."""
+    server, up = upstream
+    text = CONFIG.format(db=tmp_path / "p.sqlite3", url=server.url)
+    config = parse_config_text(f"{text}[follows]\nenabled = {str(enabled).lower()}\n", {}, "c")
+    async with open_store(config.database) as store:
+        await store.follows.add(7, "causal", "causal", mode="instant", time="08:00", min_upvotes=0)
+    first = [Listed("2609.00001", "A study")]
+    up.day("2026-09-18", [], first)
+    await poll(config, DAY1)  # the listing's first poll: backlog, not news
+    up.day("2026-09-18", [], [*first, Listed("2609.00003", "Causal news")])
+    await poll(config, DAY1 + timedelta(minutes=20))
+    async with open_services(config, clock=lambda: DAY1, arxiv_spacing=0, retry=NO_RETRY) as s:
+        await s.library.keep([make_paper("2609.00002", title="Causal look-up", published=DAY1)])
+        owed = [i.paper_id for i in await s.store.dms.items()]
+    assert owed == (["2609.00003", "2609.00002"] if enabled else [])
+    assert (await queued(config))["causal"] == ["2609.00003", "2609.00002"]  # feeds as before

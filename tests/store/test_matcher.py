@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from bot.errors import QueryError, StoreError
 from bot.models import Paper
 from bot.query.compile import CompiledQuery, compile_query
+from bot.services.matching import category_fits
 from bot.store.matcher import BatchMatcher
 from tests.test_query import PAPERS, PROPERTY_SETTINGS, grammar_text, run
 from tests.test_query import db as db  # the real-schema index, shared as a fixture
@@ -136,3 +137,21 @@ def test_ten_thousand_queries_against_a_thousand_papers() -> None:
     for query, ids in zip(queries[:50], results[:50], strict=True):
         assert all(query.matches_categories(by_id[i].categories) for i in ids)
     assert any(results) and len(results) == 10_000
+
+
+@pytest.mark.parametrize("text", ["causal", "cat:stat", "learning -cat:cs", "model cat:cs.CL"])
+def test_rows_are_the_matches_by_row(matcher: BatchMatcher, text: str) -> None:
+    query = compile_query(text)
+    rows = matcher.rows(query)
+    assert tuple(matcher.paper_ids[row] for row in sorted(rows)) == matcher.match(query)
+
+
+@pytest.mark.parametrize(
+    "wanted", [(), ("cs",), ("CS.lg", "stat"), ("stat.ML",), ("hep-th", "math"), ("nowhere",)]
+)
+def test_rows_in_follows_a_feeds_category_rule(
+    matcher: BatchMatcher, wanted: tuple[str, ...]
+) -> None:
+    found = {matcher.paper_ids[row] for row in matcher.rows_in(wanted)}
+    assert found == {p.id for p in PAPERS if category_fits(wanted, p.categories)}
+    assert matcher.rows_in(wanted) is matcher.rows_in(list(wanted))  # built once a batch

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, repeat
 from types import TracebackType
-from typing import Self, cast
+from typing import Self, TypeVar, cast
 
 import apsw
 
@@ -106,29 +106,18 @@ class Lexer:
 
     def documents(self, papers: Iterable[tuple[str, str, str]]) -> list[str]:
         """tsvector literals for (title, author_text, abstract) triples."""
-        return [
-            tsvector_literal(
-                {
-                    "title": self.tokens(title),
-                    "abstract": self.tokens(abstract),
-                    "author": self.tokens(authors),
-                }
-            )
-            for title, authors, abstract in papers
-        ]
+        return [tsvector_literal(self._fields(*paper)) for paper in papers]
 
     def binary_documents(self, papers: Iterable[tuple[str, str, str]]) -> list[bytes]:
         """tsvectors in PostgreSQL's binary form (see `tsvector_binary`), for bulk inserts."""
-        return [
-            tsvector_binary(
-                {
-                    "title": self.tokens(title),
-                    "abstract": self.tokens(abstract),
-                    "author": self.tokens(authors),
-                }
-            )
-            for title, authors, abstract in papers
-        ]
+        return [tsvector_binary(self._fields(*paper)) for paper in papers]
+
+    def _fields(self, title: str, authors: str, abstract: str) -> dict[str, list[str]]:
+        return {
+            "title": self.tokens(title),
+            "abstract": self.tokens(abstract),
+            "author": self.tokens(authors),
+        }
 
 
 def quote(lexeme: str) -> str:
@@ -145,21 +134,7 @@ def tsvector_literal(fields: dict[str, list[str]]) -> str:
     """
     if sum(map(len, fields.values())) + len(_FIELD_ORDER) > MAX_POSITION:
         return grouped_literal(fields)
-    positions: dict[str, list[str]] = {}
-    start = 1
-    for field in _FIELD_ORDER:
-        tokens = fields[field]
-        labels = _LABELS[WEIGHTS[field]][start : start + len(tokens)]
-        start += len(tokens) + 1  # one unused position: phrases never join two fields
-        if tokens and max(map(len, tokens)) > _SURELY_INDEXABLE:
-            kept = [(t, at) for t, at in zip(tokens, labels, strict=True) if _indexable(t)]
-            tokens, labels = [t for t, _ in kept], [at for _, at in kept]
-        for term, label in zip(tokens, labels, strict=True):
-            at = positions.get(term)
-            if at is None:
-                positions[term] = [label]
-            else:
-                at.append(label)
+    positions = _grouped_positions(fields, _LABELS)
     words = list(positions)
     if _QUOTED.search(" ".join(words)):
         words = [w.replace("\\", "\\\\").replace("'", "''") for w in words]
@@ -213,21 +188,7 @@ def tsvector_binary(fields: dict[str, list[str]]) -> bytes:
     vector instead of parsing a literal, which was a third of its work per new paper."""
     if sum(map(len, fields.values())) + len(_FIELD_ORDER) > MAX_POSITION:
         return _binary_from_literal(grouped_literal(fields))
-    positions: dict[str, list[bytes]] = {}
-    start = 1
-    for field in _FIELD_ORDER:
-        tokens = fields[field]
-        labels = _BINARY_POSITIONS[WEIGHTS[field]][start : start + len(tokens)]
-        start += len(tokens) + 1  # one unused position: phrases never join two fields
-        if tokens and max(map(len, tokens)) > _SURELY_INDEXABLE:
-            kept = [(t, at) for t, at in zip(tokens, labels, strict=True) if _indexable(t)]
-            tokens, labels = [t for t, _ in kept], [at for _, at in kept]
-        for term, label in zip(tokens, labels, strict=True):
-            at = positions.get(term)
-            if at is None:
-                positions[term] = [label]
-            else:
-                at.append(label)
+    positions = _grouped_positions(fields, _BINARY_POSITIONS)
     grouped = list(positions.values())
     counts = list(map(len, grouped))
     if counts and max(counts) > MAX_POSITIONS_PER_LEXEME:  # the server refuses more
@@ -253,6 +214,32 @@ def _binary_from_literal(literal: str) -> bytes:
         at = at[:MAX_POSITIONS_PER_LEXEME]
         parts.append(term.encode("utf-8") + b"\x00" + _NPOS[len(at)] + b"".join(at))
     return len(parts).to_bytes(4, "big") + b"".join(parts)
+
+
+_Label = TypeVar("_Label", str, bytes)
+
+
+def _grouped_positions(
+    fields: dict[str, list[str]], table: Mapping[str, Sequence[_Label]]
+) -> dict[str, list[_Label]]:
+    """Each lexeme's position labels in field order, labels taken from a table made once (text
+    labels for literals, packed bytes for the binary form)."""
+    positions: dict[str, list[_Label]] = {}
+    start = 1
+    for field in _FIELD_ORDER:
+        tokens = fields[field]
+        labels = table[WEIGHTS[field]][start : start + len(tokens)]
+        start += len(tokens) + 1  # one unused position: phrases never join two fields
+        if tokens and max(map(len, tokens)) > _SURELY_INDEXABLE:
+            kept = [(t, at) for t, at in zip(tokens, labels, strict=True) if _indexable(t)]
+            tokens, labels = [t for t, _ in kept], [at for _, at in kept]
+        for term, label in zip(tokens, labels, strict=True):
+            at = positions.get(term)
+            if at is None:
+                positions[term] = [label]
+            else:
+                at.append(label)
+    return positions
 
 
 _ENTRIES = re.compile(r"'(?P<term>(?:[^']|'')*)':(?P<at>[0-9ABC,]+)")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import enum
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -112,6 +113,16 @@ class Connections:
         async with self.reading() as conn, conn.execute(sql, params) as cur:
             return await cur.fetchone()
 
+    async def insert_new(self, sql: str, rows: Sequence[Params]) -> int:
+        """Run an `INSERT OR IGNORE` for every row in one transaction; how many rows were new."""
+        if not rows:
+            return 0
+        async with self.transaction():
+            conn = self.writer
+            before = conn.total_changes
+            await conn.executemany(sql, rows)
+            return conn.total_changes - before
+
     async def close(self) -> None:
         """Close the reader first, so the writer, closing last, checkpoints the WAL."""
         try:
@@ -125,6 +136,21 @@ def chunks(items: Sequence[str], size: int = 500) -> Iterable[list[str]]:
     """Ids in slices well under SQLite's limit on bound variables per statement."""
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+def where(
+    column: str, value: object | None, states: Sequence[enum.Enum] | None
+) -> tuple[str, list[Any]]:
+    """A WHERE clause (or "") for listings filtered by one column's value and some states."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if value is not None:
+        clauses.append(f"{column} = ?")
+        params.append(value)
+    if states:
+        clauses.append(f"state IN ({marks(states)})")
+        params.extend(s.value for s in states)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def marks(items: Sequence[object]) -> str:

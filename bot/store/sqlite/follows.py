@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.models import DeliveryState, DmItem, Follow, FollowMode, Paper
 from bot.store.common import follows as common
 from bot.store.sqlite import codec
-from bot.store.sqlite.connection import Connections, chunks, marks
+from bot.store.sqlite.connection import Connections, chunks, marks, where
 
 _WAITING = "('queued', 'sending')"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -165,31 +165,17 @@ class SqliteDmQueue:
     async def queue(self, items: Iterable[tuple[int, str, int, FollowMode, int]]) -> int:
         now = codec.ts(self._clock())
         rows = [(u, p, f, m, r, now) for u, p, f, m, r in items]
-        if not rows:
-            return 0
-        async with self._conns.transaction():
-            conn = self._conns.writer
-            before = conn.total_changes
-            await conn.executemany(
-                "INSERT OR IGNORE INTO dm_queue (user_id, paper_id, follow_id, mode, relevance, "
-                "queued_at) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            return conn.total_changes - before
+        return await self._conns.insert_new(
+            "INSERT OR IGNORE INTO dm_queue (user_id, paper_id, follow_id, mode, relevance, "
+            "queued_at) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     async def items(
         self, *, user_id: int | None = None, states: Sequence[DeliveryState] | None = None
     ) -> list[DmItem]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if user_id is not None:
-            clauses.append("user_id = ?")
-            params.append(user_id)
-        if states:
-            clauses.append(f"state IN ({marks(states)})")
-            params.extend(s.value for s in states)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        rows = await self._conns.fetchall(f"SELECT * FROM dm_queue{where} ORDER BY id", params)
+        clause, params = where("user_id", user_id, states)
+        rows = await self._conns.fetchall(f"SELECT * FROM dm_queue{clause} ORDER BY id", params)
         return [_item(r) for r in rows]
 
     async def daily_due(self, now: datetime) -> list[int]:

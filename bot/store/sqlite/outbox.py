@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.models import Delivery, DeliveryState, DueDelivery, Paper
 from bot.store.common import codec as common
 from bot.store.sqlite import codec
-from bot.store.sqlite.connection import Connections, marks
+from bot.store.sqlite.connection import Connections, marks, where
 
 _DUE_COLUMNS = (
     "SELECT d.*, f.channel_id AS channel_id, f.name AS feed_name, f.guild_id AS guild_id "
@@ -37,30 +37,16 @@ class SqliteOutbox:
     async def queue(self, pairs: Iterable[tuple[int, str]]) -> int:
         """Owe papers to feeds; a (feed, paper) pair is owed once, ever. Returns how many are new."""
         rows = [(feed_id, paper_id, codec.ts(self._clock())) for feed_id, paper_id in pairs]
-        if not rows:
-            return 0
-        async with self._conns.transaction():
-            conn = self._conns.writer
-            before = conn.total_changes
-            await conn.executemany(
-                "INSERT OR IGNORE INTO deliveries (feed_id, paper_id, queued_at) VALUES (?, ?, ?)",
-                rows,
-            )
-            return conn.total_changes - before
+        return await self._conns.insert_new(
+            "INSERT OR IGNORE INTO deliveries (feed_id, paper_id, queued_at) VALUES (?, ?, ?)",
+            rows,
+        )
 
     async def deliveries(
         self, *, feed_id: int | None = None, states: Sequence[DeliveryState] | None = None
     ) -> list[Delivery]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if feed_id is not None:
-            clauses.append("feed_id = ?")
-            params.append(feed_id)
-        if states:
-            clauses.append(f"state IN ({marks(states)})")
-            params.extend(s.value for s in states)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        rows = await self._conns.fetchall(f"SELECT * FROM deliveries{where} ORDER BY id", params)
+        clause, params = where("feed_id", feed_id, states)
+        rows = await self._conns.fetchall(f"SELECT * FROM deliveries{clause} ORDER BY id", params)
         return [codec.delivery_from_row(r) for r in rows]
 
     async def depth(self) -> int:
