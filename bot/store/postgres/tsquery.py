@@ -57,6 +57,10 @@ class TsQuery:
     # Any wanted word in a title: true for every title that can match the query's title
     # evidence (see `_title_hint`), so only those titles need tiering.
     title_hint: str | None = None
+    # The same query on the title words alone (no weights), when every word of it is a
+    # `title:` word: then `ts_filter(search, '{a}') @@ title_text` is the match, exact on the
+    # title index (migration 0008) where the weighted form rechecks every row holding the word.
+    title_text: str | None = None
 
     @property
     def include_categories(self) -> tuple[tuple[str, ...], ...]:
@@ -83,8 +87,15 @@ def compile_tsquery(query: CompiledQuery, lexer: Lexer) -> TsQuery:
     if not isinstance(built, str):
         # compile_query refuses a query (or group) that only excludes, so nothing is TRUE.
         raise ValueError(f"query matches every paper: {query.describe()!r}")
+    title_only = all(leaf.field == "title" for leaf in leaves)
+    plain = _conjunction(words, tokens, weighted=False) if title_only else None
     return TsQuery(
-        built, False, query, _rank_text(words, tokens) or built, _title_hint(words, tokens)
+        built,
+        False,
+        query,
+        _rank_text(words, tokens) or built,
+        _title_hint(words, tokens),
+        plain if isinstance(plain, str) else None,
     )
 
 
@@ -155,13 +166,13 @@ def _leaves(node: Node) -> list[Term | Phrase]:
     return [leaf for child in children for leaf in _leaves(child)]
 
 
-def _build(node: Node, tokens: dict[int, tuple[str, ...]]) -> _Built:
+def _build(node: Node, tokens: dict[int, tuple[str, ...]], weighted: bool = True) -> _Built:
     if isinstance(node, Term | Phrase):
-        return _leaf(node, tokens[id(node)])
+        return _leaf(node, tokens[id(node)], weighted)
     if isinstance(node, And):
-        return _conjunction(node.children, tokens)
+        return _conjunction(node.children, tokens, weighted)
     if isinstance(node, Or):
-        parts = [_build(child, tokens) for child in node.children]
+        parts = [_build(child, tokens, weighted) for child in node.children]
         alive = [p for p in parts if p is not FALSE]
         if not alive:
             return FALSE
@@ -169,15 +180,17 @@ def _build(node: Node, tokens: dict[int, tuple[str, ...]]) -> _Built:
             return TRUE
         return " | ".join(_group(p) for p in alive if isinstance(p, str))
     if isinstance(node, Not):
-        inner = _build(node.child, tokens)
+        inner = _build(node.child, tokens, weighted)
         if isinstance(inner, _Constant):
             return TRUE if inner is FALSE else FALSE
         return "!" + _group(inner)
     raise ValueError(f"a category cannot be part of the full-text query: {node!r}")
 
 
-def _conjunction(children: Sequence[Node], tokens: dict[int, tuple[str, ...]]) -> _Built:
-    parts = [_build(child, tokens) for child in children]
+def _conjunction(
+    children: Sequence[Node], tokens: dict[int, tuple[str, ...]], weighted: bool = True
+) -> _Built:
+    parts = [_build(child, tokens, weighted) for child in children]
     if any(p is FALSE for p in parts):
         return FALSE
     alive = [p for p in parts if isinstance(p, str)]
@@ -191,38 +204,44 @@ def _group(text: str) -> str:
     return text if text.startswith("'") and " " not in text else f"({text})"
 
 
-def _leaf(node: Term | Phrase, words: tuple[str, ...]) -> _Built:
+def _leaf(node: Term | Phrase, words: tuple[str, ...], weighted: bool = True) -> _Built:
     """Quoted lexemes joined by <->, the field's weight on each, :* on a prefix's last word."""
     if not words:
         return FALSE
-    weight = WEIGHTS[node.field] if node.field else ""
+    weight = WEIGHTS[node.field] if node.field and weighted else ""
     parts = [quote(word) + (f":{weight}" if weight else "") for word in words]
     if isinstance(node, Term) and node.prefix:
         parts[-1] = quote(words[-1]) + f":*{weight}"
     return " <-> ".join(parts)
 
 
-def category_filters(query: CompiledQuery, pk: str, args: list[Any]) -> list[str]:
+def category_filters(
+    query: CompiledQuery, pk: str, args: list[Any], skip_includes: int = 0
+) -> list[str]:
     """WHERE clauses for the category filters, testing the paper whose key is the SQL `pk`.
 
     Values are appended to `args` and referenced as $n; `pk` is the caller's own column name,
-    never user text. ``cs.LG`` is one category, ``cs`` (no dot) a whole archive.
+    never user text. ``cs.LG`` is one category, ``cs`` (no dot) a whole archive. The first
+    `skip_includes` groups are left to the caller (see `category_tests`).
     """
     where: list[str] = []
-    for group in query.include_categories:
-        where.append(
-            "EXISTS (SELECT 1 FROM paper_categories pc "
-            f"WHERE pc.paper_pk = {pk} AND ({_category_tests(group, args)}))"
-        )
+    for group in query.include_categories[skip_includes:]:
+        where.append(in_categories(pk, category_tests(group, args)))
     if query.exclude_categories:
         where.append(
             "NOT EXISTS (SELECT 1 FROM paper_categories pc "
-            f"WHERE pc.paper_pk = {pk} AND ({_category_tests(query.exclude_categories, args)}))"
+            f"WHERE pc.paper_pk = {pk} AND ({category_tests(query.exclude_categories, args)}))"
         )
     return where
 
 
-def _category_tests(categories: Sequence[str], args: list[Any]) -> str:
+def in_categories(pk: str, tests: str) -> str:
+    """The paper whose key is the SQL `pk` has a category passing `tests` (see below)."""
+    return f"EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_pk = {pk} AND ({tests}))"
+
+
+def category_tests(categories: Sequence[str], args: list[Any]) -> str:
+    """A test of `pc.category` against any of these categories (values appended to `args`)."""
     tests = []
     for category in categories:
         value = category.lower()

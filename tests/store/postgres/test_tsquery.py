@@ -311,11 +311,14 @@ def _words() -> list[str]:
     return sorted(w for w in found if w)
 
 
-def generated_queries(count: int, seed: int = 14) -> list[str]:
+def generated_queries(
+    count: int,
+    seed: int = 14,
+    fields: tuple[str, ...] = ("", "", "", "title:", "author:", "abstract:"),
+) -> list[str]:
     """Queries over the corpus's words with every construct: fields, phrases, prefixes, NOT, OR."""
     rng = random.Random(seed)
     words = _words()
-    fields = ["", "", "", "title:", "author:", "abstract:"]
     out = []
     for _ in range(count):
         parts = []
@@ -384,6 +387,42 @@ async def test_generated_queries_agree_with_sqlite(
             found += bool(want)
     # Measured: 978 compiled, 285 with at least one paper; the bounds keep the test meaningful.
     assert checked > 900 and found > 250, (checked, found)
+
+
+async def test_title_only_queries_match_the_same_papers_on_the_title_vector(
+    corpus: asyncpg.Connection, lexer: Lexer
+) -> None:
+    """A query made only of title words runs on the title index: it must select the same rows."""
+    checked = found = 0
+    for text in DOCUMENTED + generated_queries(400, seed=16, fields=("title:",)):
+        try:
+            built = compile_tsquery(compile_query(text), lexer)
+        except QueryError:
+            continue
+        if built.title_text is None:
+            continue
+        want = await corpus.fetch("SELECT pk FROM papers WHERE search @@ $1::tsquery", built.text)
+        got = await corpus.fetch(
+            "SELECT pk FROM papers WHERE ts_filter(search, '{a}') @@ $1::tsquery", built.title_text
+        )
+        assert {r["pk"] for r in got} == {r["pk"] for r in want}, text
+        checked += 1
+        found += bool(want)
+    assert checked > 100 and found > 30, (checked, found)
+
+
+def test_title_text_only_for_queries_made_of_title_words(lexer: Lexer) -> None:
+    def title_text(text: str) -> str | None:
+        return compile_tsquery(compile_query(text), lexer).title_text
+
+    assert title_text("title:wasserstein") == "'wasserstein'"
+    assert title_text('title:"mixture of experts" -title:survey*') == (
+        "('mixtur' <-> 'of' <-> 'expert') & (!'survei':*)"
+    )
+    assert title_text("title:(gpt OR naive) cat:cs.LG") == "('gpt' | 'naiv')"
+    assert title_text("title:wasserstein gan") is None
+    assert title_text("wasserstein") is None
+    assert title_text("cat:cs.LG") is None
 
 
 async def test_the_title_hint_keeps_every_title_that_holds_title_evidence(
