@@ -372,7 +372,16 @@ class PostgresPapers:
             relevance = f"{rank} * {recency}"
         if compiled.text is not None and sort == "relevance":
             return await self._ranked(
-                query, where_sql, args, relevance, compiled.title_hint, limit, offset, lead, led_sql
+                query,
+                where_sql,
+                args,
+                relevance,
+                compiled.title_hint,
+                limit,
+                offset,
+                lead,
+                led_sql,
+                title_only=compiled.title_text is not None,
             )
         order = {
             "relevance": f"{APPEARED} DESC",  # no words: newest
@@ -410,6 +419,7 @@ class PostgresPapers:
         offset: int,
         lead: str | None = None,
         led_sql: str | None = None,
+        title_only: bool = False,
     ) -> SearchPage:
         """Relevance: rank the newest `pool` matches by tier, then relevance x recency.
 
@@ -421,7 +431,10 @@ class PostgresPapers:
         # with FTS5 cost more than the rest of a broad search together.
         title = "NULL::text"
         window_args = [*args]
-        if query.title_evidence and title_hint is not None:
+        # A query made only of title words with one title-evidence expression: every match
+        # holds it in its title, so every candidate has tier 1 and none needs FTS5.
+        uniform = title_only and len(query.title_evidence) == 1
+        if query.title_evidence and title_hint is not None and not uniform:
             window_args.append(title_hint)
             title = f"CASE WHEN p.search @@ ${len(window_args)}::tsquery THEN p.title END"
         n = len(window_args)
@@ -499,11 +512,12 @@ class PostgresPapers:
             return SearchPage(total=total, hits=(), total_exact=exact)
         titles = {int(r["pk"]): str(r["title"]) for r in rows if r["title"] is not None}
         evidence = query.title_evidence
-        tiers = (
-            await asyncio.to_thread(self._lexer.title_tiers, titles, evidence)
-            if len(titles) > _THREAD_TITLES
-            else self._lexer.title_tiers(titles, evidence)
-        )
+        if uniform:
+            tiers = dict.fromkeys((int(r["pk"]) for r in rows), 1)
+        elif len(titles) > _THREAD_TITLES:
+            tiers = await asyncio.to_thread(self._lexer.title_tiers, titles, evidence)
+        else:
+            tiers = self._lexer.title_tiers(titles, evidence)
         scored = []
         for r in rows:
             rel = float(r["rel"])

@@ -100,19 +100,22 @@ def compile_tsquery(query: CompiledQuery, lexer: Lexer) -> TsQuery:
 
 
 def _title_hint(words: Sequence[Node], tokens: dict[int, tuple[str, ...]]) -> str | None:
-    """Every word of the wanted leaves, in the title (weight A), OR-ed.
+    """Each wanted leaf as a whole (a phrase's words next to each other), in the title, OR-ed.
 
     A title matching the first title-evidence expression holds at least one wanted term or
-    phrase, so its first word: a paper this misses has tier 0. Over-inclusive on purpose
-    (a tier is then computed for nothing), never under.
+    phrase as a whole: a paper this misses has tier 0. Over-inclusive on purpose (a tier is
+    then computed for nothing), never under; a phrase's single words would let in every title
+    holding "of" for "mixture of experts", each tiered by FTS5 for nothing.
     """
     leaves = [leaf for node in words for leaf in _wanted_leaves(node)]
     parts: list[str] = []
     for leaf in leaves:
         found = tokens[id(leaf)]
-        for n, word in enumerate(found):
-            prefix = isinstance(leaf, Term) and leaf.prefix and n == len(found) - 1
-            parts.append(quote(word) + (":*A" if prefix else ":A"))
+        run = [quote(word) + ":A" for word in found]
+        if run and isinstance(leaf, Term) and leaf.prefix:
+            run[-1] = quote(found[-1]) + ":*A"
+        if run:
+            parts.append(_group(" <-> ".join(run)))
     return " | ".join(dict.fromkeys(parts)) if parts else None
 
 

@@ -393,22 +393,28 @@ async def test_title_only_queries_match_the_same_papers_on_the_title_vector(
     corpus: asyncpg.Connection, lexer: Lexer
 ) -> None:
     """A query made only of title words runs on the title index: it must select the same rows."""
-    checked = found = 0
+    checked = found = uniform = 0
     for text in DOCUMENTED + generated_queries(400, seed=16, fields=("title:",)):
         try:
-            built = compile_tsquery(compile_query(text), lexer)
+            compiled = compile_query(text)
         except QueryError:
             continue
+        built = compile_tsquery(compiled, lexer)
         if built.title_text is None:
             continue
         want = await corpus.fetch("SELECT pk FROM papers WHERE search @@ $1::tsquery", built.text)
         got = await corpus.fetch(
-            "SELECT pk FROM papers WHERE ts_filter(search, '{a}') @@ $1::tsquery", built.title_text
+            "SELECT pk, title FROM papers WHERE ts_filter(search, '{a}') @@ $1::tsquery",
+            built.title_text,
         )
         assert {r["pk"] for r in got} == {r["pk"] for r in want}, text
         checked += 1
         found += bool(want)
-    assert checked > 100 and found > 30, (checked, found)
+        if len(compiled.title_evidence) == 1:  # search gives every match tier 1 unseen
+            titles = {int(r["pk"]): str(r["title"]) for r in got}
+            assert set(lexer.title_tiers(titles, compiled.title_evidence).values()) <= {1}, text
+            uniform += bool(titles)
+    assert checked > 100 and found > 30 and uniform > 10, (checked, found, uniform)
 
 
 def test_title_text_only_for_queries_made_of_title_words(lexer: Lexer) -> None:
