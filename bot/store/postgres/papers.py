@@ -328,6 +328,14 @@ class PostgresPapers:
             # Only title words: the same test on the title index, exact without a recheck.
             args.append(compiled.title_text)
             where.append(f"{TITLE_VECTOR} @@ ${len(args)}::tsquery")
+        elif compiled.index_text is not None:
+            # A phrase: its words found by the index, the phrase itself tested on each row
+            # (as a function call, which the planner does not hand to the index).
+            args += [compiled.index_text, compiled.text]
+            where.append(
+                f"p.search @@ ${len(args) - 1}::tsquery "
+                f"AND ts_match_vq(p.search, ${len(args)}::tsquery)"
+            )
         elif compiled.text is not None:
             args.append(compiled.text)
             where.append(f"p.search @@ ${len(args)}::tsquery")

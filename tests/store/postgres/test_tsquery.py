@@ -417,6 +417,27 @@ async def test_title_only_queries_match_the_same_papers_on_the_title_vector(
     assert checked > 100 and found > 30 and uniform > 10, (checked, found, uniform)
 
 
+async def test_the_index_query_of_a_phrase_keeps_every_match(
+    corpus: asyncpg.Connection, lexer: Lexer
+) -> None:
+    """Search looks phrases up by their words and tests the phrase on the rows found."""
+    checked = narrower = 0
+    for text in DOCUMENTED + generated_queries(1000, seed=17):
+        try:
+            built = compile_tsquery(compile_query(text), lexer)
+        except QueryError:
+            continue
+        if built.index_text is None:
+            continue
+        matches = "SELECT pk FROM papers WHERE search @@ $1::tsquery"
+        want = {r["pk"] for r in await corpus.fetch(matches, built.text)}
+        found = {r["pk"] for r in await corpus.fetch(matches, built.index_text)}
+        assert want <= found, text
+        checked += 1
+        narrower += want != found
+    assert checked > 100 and narrower > 10, (checked, narrower)
+
+
 def test_title_text_only_for_queries_made_of_title_words(lexer: Lexer) -> None:
     def title_text(text: str) -> str | None:
         return compile_tsquery(compile_query(text), lexer).title_text
@@ -429,6 +450,19 @@ def test_title_text_only_for_queries_made_of_title_words(lexer: Lexer) -> None:
     assert title_text("title:wasserstein gan") is None
     assert title_text("wasserstein") is None
     assert title_text("cat:cs.LG") is None
+
+
+def test_index_text_only_for_wanted_phrases(lexer: Lexer) -> None:
+    def index_text(text: str) -> str | None:
+        return compile_tsquery(compile_query(text), lexer).index_text
+
+    assert index_text('"mixture of experts"') == "('mixtur' & 'expert')"
+    assert index_text('title:"mixture of experts" GPT-4*') == (
+        "('mixtur':A & 'expert':A) & ('gpt' & '4':*)"
+    )
+    assert index_text('("x y" OR zeta) model -"of the"') == "'model'"
+    assert index_text("framework -survey") is None
+    assert index_text('framework -"mixture of experts"') is None
 
 
 async def test_the_title_hint_keeps_every_title_that_holds_title_evidence(
