@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -17,7 +18,12 @@ from bot.store.sqlite.follows import SqliteDmQueue, SqliteFollows
 from bot.store.sqlite.identify import LocalIdentifies
 from bot.store.sqlite.outbox import SqliteOutbox
 from bot.store.sqlite.papers import SqlitePapers
+from bot.store.sqlite.search_feed import SqliteChangeFeed
 from bot.store.sqlite.sources import SqliteSources
+from bot.store.tantivy_index import AVAILABLE as TANTIVY
+from bot.store.tantivy_index import TantivyIndex
+
+log = logging.getLogger(__name__)
 
 
 class SqliteDatabase:
@@ -110,6 +116,38 @@ async def open_store(
     """Open (creating and migrating if needed) the database; always closes its connections."""
     conns = await open_connections(path, create=create)
     try:
-        yield SqliteDatabase(conns, clock)
+        database = SqliteDatabase(conns, clock)
+        index = await _open_index(database)
+        try:
+            yield database
+        finally:
+            if index is not None:
+                await index.close()
     finally:
         await conns.close()
+
+
+_said_no_engine = False
+
+
+def index_directory(path: str) -> Path:
+    """Where the search index of a database file lives: beside it (`papers.sqlite3.index`)."""
+    found = Path(path)
+    return found.with_name(found.name + ".index")
+
+
+async def _open_index(database: SqliteDatabase) -> TantivyIndex | None:
+    """The file's search index, opened and caught up (or being built); None in memory, or
+    where Tantivy cannot be installed (FTS5 then answers every search, as before)."""
+    global _said_no_engine
+    if database.path == MEMORY:
+        return None
+    if not TANTIVY:
+        if not _said_no_engine:
+            log.warning("the tantivy package is not installed: searches use SQLite's FTS5")
+            _said_no_engine = True
+        return None
+    index = TantivyIndex(index_directory(database.path), SqliteChangeFeed(database.connections))
+    await index.open()
+    database.papers.index = index
+    return index
