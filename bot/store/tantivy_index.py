@@ -184,7 +184,7 @@ class TantivyIndex:
         self._index, self._seq = index, seq
         return None
 
-    async def open(self, *, inline_max: int = BUILD_INLINE_MAX) -> None:
+    async def open(self, *, inline_max: int | None = None) -> None:
         """Use the directory's index, caught up; or build it (in the background when large)."""
         why = await asyncio.to_thread(self.needs_rebuild)
         if why is None:
@@ -193,7 +193,7 @@ class TantivyIndex:
             return
         papers = await self._feed.count()
         log.info("search index %s: %s; building it from %d papers", self.directory, why, papers)
-        if papers <= inline_max:
+        if papers <= (BUILD_INLINE_MAX if inline_max is None else inline_max):
             await self.rebuild()
             return
         self._state = "building"
