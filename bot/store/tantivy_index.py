@@ -192,7 +192,8 @@ class TantivyIndex:
             await self.catch_up()
             return
         papers = await self._feed.count()
-        log.info("search index %s: %s; building it from %d papers", self.directory, why, papers)
+        if papers:  # a new, empty database is not news
+            log.info("search index %s: %s; building it from %d papers", self.directory, why, papers)
         if papers <= (BUILD_INLINE_MAX if inline_max is None else inline_max):
             await self.rebuild()
             return
@@ -252,7 +253,8 @@ class TantivyIndex:
             self._seq = head
             self._state = "ready"
         await self.catch_up()
-        log.info("search index built: %d papers in %s", done, self.directory)
+        if done:
+            log.info("search index built: %d papers in %s", done, self.directory)
         return done
 
     async def catch_up(self) -> int:

@@ -111,13 +111,16 @@ class SqliteDatabase:
 
 @contextlib.asynccontextmanager
 async def open_store(
-    path: str, *, clock: Clock = utcnow, create: bool = True
+    path: str, *, clock: Clock = utcnow, create: bool = True, search_index: bool = True
 ) -> AsyncIterator[SqliteDatabase]:
-    """Open (creating and migrating if needed) the database; always closes its connections."""
+    """Open (creating and migrating if needed) the database; always closes its connections.
+
+    With `search_index`, its search index is opened and caught up (or built) too.
+    """
     conns = await open_connections(path, create=create)
     try:
         database = SqliteDatabase(conns, clock)
-        index = await _open_index(database)
+        index = await _open_index(database) if search_index else None
         try:
             yield database
         finally:
