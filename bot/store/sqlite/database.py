@@ -45,9 +45,18 @@ class SqliteDatabase:
         """The underlying connections, for SQLite-specific tests and tools."""
         return self._conns
 
-    def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Everything inside commits together or not at all; nesting in one task joins it."""
-        return self._conns.transaction()
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Everything inside commits together or not at all; nesting in one task joins it.
+
+        After the outermost one commits, the search index reads what it changed (a poll's
+        batch is stored in one of these, with the deliveries it owes).
+        """
+        outermost = not self._conns.owns_transaction()
+        async with self._conns.transaction():
+            yield
+        if outermost and self.papers.index is not None:
+            await self.papers.index.catch_up()
 
     async def backup(self, destination: str | os.PathLike[str]) -> Path:
         """A consistent copy of the live database (SQLite online backup), readable by the owner only."""

@@ -241,3 +241,20 @@ async def test_a_large_database_searches_on_fts5_while_its_index_is_built(
         assert index.ready
         built = await db.papers.search(compile_query(text), limit=100)
         assert {h.paper.id for h in built.hits} == {h.paper.id for h in while_building.hits}
+
+
+async def test_a_batch_stored_in_a_transaction_is_indexed_when_it_commits(
+    store: SqliteDatabase,
+) -> None:
+    """A poll stores its batch inside a transaction (with the deliveries it owes)."""
+    index = the_index(store)
+    before = index.seq
+    new = Paper(id="2502.00001", title="Zebra crossings", sources=frozenset({"arxiv"}))
+    async with store.transaction():
+        await store.papers.upsert([new])
+        assert index.seq == before  # nothing uncommitted reaches the index
+    assert index.seq > before
+    searcher_hits = index.search_now(
+        compile_query("zebra"), now=NOW, limit=5, offset=0, since=None, hf_only=False
+    )
+    assert searcher_hits.total == 1
