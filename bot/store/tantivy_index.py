@@ -289,9 +289,13 @@ class TantivyIndex:
                 self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
             except ValueError as exc:
                 if not self._read_only_said:
-                    log.warning("search index %s is written by another process: %s", self, exc)
+                    log.info("search index %s is written by another process: %s", self, exc)
                     self._read_only_said = True
+                # The writer commits, then records its watermark: read that first, then
+                # reload, so the searcher holds at least what the watermark says.
+                recorded = _read_seq(self.directory)
                 self._index.reload()
+                self._seq = max(self._seq, recorded)
                 return None
         return self._writer
 
@@ -431,6 +435,14 @@ def _candidates(searcher: tantivy.Searcher, query: tantivy.Query, k: int) -> lis
 def _finish(writer: tantivy.IndexWriter) -> None:
     writer.commit()
     writer.wait_merging_threads()
+
+
+def _read_seq(directory: Path) -> int:
+    """The watermark another process recorded (0 when unreadable: then nothing is skipped)."""
+    try:
+        return int(json.loads((directory / STATE_FILE).read_text("utf-8"))["seq"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def _write_state(directory: Path, seq: int) -> None:

@@ -23,7 +23,10 @@ class SqliteChangeFeed:
         self._conns = conns
 
     async def head(self) -> int:
-        row = await self._conns.fetchone("SELECT coalesce(max(seq), 0) FROM search_changes")
+        """The last change's number; AUTOINCREMENT keeps it after the log is pruned."""
+        row = await self._conns.fetchone(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'search_changes'"
+        )
         return int(row[0]) if row else 0
 
     async def changed(self, after: int, upto: int) -> list[int]:

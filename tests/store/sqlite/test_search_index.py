@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -258,3 +259,31 @@ async def test_a_batch_stored_in_a_transaction_is_indexed_when_it_commits(
         compile_query("zebra"), now=NOW, limit=5, offset=0, since=None, hf_only=False
     )
     assert searcher_hits.total == 1
+
+
+async def test_changed_categories_and_upvotes_reach_the_filters(store: SqliteDatabase) -> None:
+    new = Paper(
+        id="2502.00001", title="Zebra crossings", categories=("cs.CV",), published=NOW,
+        sources=frozenset({"arxiv"}),
+    )  # fmt: skip
+    await store.papers.upsert([new])
+    assert (await store.papers.search(compile_query("zebra cat:cs.CV"))).total == 1
+    assert (await store.papers.search(compile_query("zebra"), hf_only=True)).total == 0
+    await store.papers.upsert([replace(new, categories=("math.PR",), upvotes=5)])
+    assert (await store.papers.search(compile_query("zebra cat:cs.CV"))).total == 0
+    assert (await store.papers.search(compile_query("zebra cat:math"))).total == 1
+    assert (await store.papers.search(compile_query("zebra"), hf_only=True)).total == 1
+
+
+async def test_a_second_process_reads_the_index_the_first_one_writes(tmp_path: Path) -> None:
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as first:
+        await first.papers.upsert(corpus(30))  # the first store now holds the writer
+        async with open_store(path, clock=FakeClock(NOW)) as second:
+            assert the_index(second).ready
+            zebra = Paper(id="2502.00001", title="Zebra crossings", sources=frozenset({"arxiv"}))
+            await first.papers.upsert([zebra])
+            page = await second.papers.search(compile_query("zebra"))
+            assert [h.paper.id for h in page.hits] == ["2502.00001"]
+            await second.papers.upsert([replace(zebra, id="2502.00002")])  # its own write
+            assert (await first.papers.search(compile_query("zebra"))).total == 2
