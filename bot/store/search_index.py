@@ -27,8 +27,9 @@ from bot.query.compile import CompiledQuery
 RECENCY_BONUS = 0.1
 RECENCY_DAYS = 180.0
 RECENCY_MAX = 1.0 + RECENCY_BONUS
-# The first candidate pool; it grows by POOL_GROWTH until the cut is proven.
-FIRST_POOL = 1_000
+# The first candidate pool; it grows until the cut is proven (by POOL_GROWTH when the scores
+# give no hint how far).
+FIRST_POOL = 500
 POOL_GROWTH = 4
 
 
@@ -72,28 +73,33 @@ def exact_top(
     now: float,
     wanted: int,
     first_pool: int = FIRST_POOL,
-) -> tuple[list[Candidate], int]:
-    """The `wanted` best candidates by BM25 x recency, proven exact; and the last pool size.
+) -> tuple[list[Candidate], int | None]:
+    """The `wanted` best candidates by BM25 x recency, proven exact; and how many match in all
+    when the last pool held every match (None when it did not).
 
     `fetch(n)` answers the `n` best matches by BM25 alone (fewer when there are fewer). A match
     outside the pool has BM25 at most the pool's last one, so at most that times RECENCY_MAX
     after the re-rank: when the pool's `wanted`-th best already beats that strictly, nothing
-    outside can reach the page. Otherwise the pool grows and the step repeats.
+    outside can reach the page. Otherwise the pool grows and the step repeats: to where the
+    BM25 scores, falling as they have so far, would cross the bound (at least doubling), which
+    only decides how much is fetched, never what is returned.
     """
     if wanted <= 0:
-        return [], 0
+        return [], None
     pool = max(first_pool, wanted)
     while True:
         found = list(fetch(pool))
         ranked = sorted(found, key=lambda c: order_key(now, c))
         if len(found) < pool:
-            return ranked[:wanted], pool  # every match was in the pool
-        bound = found[-1].bm25 * RECENCY_MAX
-        if len(ranked) >= wanted:
-            kth = ranked[wanted - 1]
-            if kth.bm25 * recency(now, kth.appeared) > bound:
-                return ranked[:wanted], pool
-        pool *= POOL_GROWTH
+            return ranked[:wanted], len(found)  # every match was in the pool
+        kth = ranked[wanted - 1]
+        needed = kth.bm25 * recency(now, kth.appeared) / RECENCY_MAX  # BM25 a match must beat
+        last = found[-1].bm25
+        if last < needed:
+            return ranked[:wanted], None
+        top = found[0].bm25
+        guess = pool * (top - needed) / (top - last) if top > last else pool * POOL_GROWTH
+        pool = max(pool * 2, int(guess * 1.25) + 1)
 
 
 def squash(tier: int, candidate: Candidate, now: float) -> float:

@@ -375,25 +375,30 @@ class TantivyIndex:
         for n, (tier, tier_query) in enumerate(tiers):
             if position >= end:
                 break
-            last = n == len(tiers) - 1
-            size = total - position if last else _count(searcher, tier_query)
-            if position + size > offset and size:
-                first, upto = max(offset - position, 0), min(end - position, size)
+            # A tier's size is counted only when the page may start past it; otherwise the
+            # pool tells it (a pool holding every match) or the page fills inside it.
+            size: int | None = total - position if n == len(tiers) - 1 else None
+            if size is None and offset > position:
+                size = _count(searcher, tier_query)
+            if size == 0 or (size is not None and position + size <= offset):
+                position += size or 0
+                continue
+            first, upto = max(offset - position, 0), end - position
 
-                def fetch(k: int, q: tantivy.Query = tier_query) -> list[Candidate]:
-                    return _candidates(searcher, q, k)
+            def fetch(k: int, q: tantivy.Query = tier_query) -> list[Candidate]:
+                return _candidates(searcher, q, k)
 
-                if exhaustive:
-                    best = sorted(fetch(size), key=lambda c: order_key(when, c))[:upto]
-                else:
-                    best, _ = exact_top(
-                        fetch,
-                        now=when,
-                        wanted=upto,
-                        **({"first_pool": first_pool} if first_pool else {}),
-                    )
-                hits += [Ranked(c.pk, squash(tier, c, when)) for c in best[first:upto]]
-            position += size
+            held: int | None
+            if exhaustive:
+                every = fetch(size if size is not None else _count(searcher, tier_query))
+                best, held = sorted(every, key=lambda c: order_key(when, c))[:upto], len(every)
+            else:
+                pool = {"first_pool": first_pool} if first_pool else {}
+                best, held = exact_top(fetch, now=when, wanted=upto, **pool)
+            hits += [Ranked(c.pk, squash(tier, c, when)) for c in best[first:upto]]
+            if len(best) >= upto:
+                break  # the page is full
+            position += held if held is not None else len(best)
         return IndexPage(total, tuple(hits))
 
     def __repr__(self) -> str:
