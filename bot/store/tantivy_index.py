@@ -187,6 +187,11 @@ class TantivyIndex:
     async def open(self, *, inline_max: int | None = None) -> None:
         """Use the directory's index, caught up; or build it (in the background when large)."""
         why = await asyncio.to_thread(self.needs_rebuild)
+        if why is None and await self._feed.head() < self._seq:
+            # The log has never reached what the index read: the file was replaced by an
+            # older copy (a restored backup), and the index holds papers it no longer has.
+            why = "ahead of the database (restored from a backup?)"
+            self._index = None
         if why is None:
             self._state = "ready"
             await self.catch_up()
@@ -268,7 +273,7 @@ class TantivyIndex:
             if head <= self._seq or self._index is None:
                 return 0
             writer = self._take_writer()
-            if writer is None:
+            if writer is None or head <= self._seq:  # read-only, or another process did it
                 return 0
             pks = await self._feed.changed(self._seq, head)
             for start in range(0, len(pks), BATCH):
@@ -287,6 +292,9 @@ class TantivyIndex:
         if self._writer is None and self._index is not None:
             try:
                 self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
+                # Another process may have written (and pruned the log) before us.
+                self._index.reload()
+                self._seq = max(self._seq, _read_seq(self.directory))
             except ValueError as exc:
                 if not self._read_only_said:
                     log.info("search index %s is written by another process: %s", self, exc)

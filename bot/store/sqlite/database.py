@@ -160,6 +160,11 @@ async def _open_index(database: SqliteDatabase) -> TantivyIndex | None:
             _said_no_engine = True
         return None
     index = TantivyIndex(index_directory(database.path), SqliteChangeFeed(database.connections))
-    await index.open()
+    try:
+        await index.open()
+    except (ValueError, OSError) as exc:  # Tantivy's errors are ValueErrors
+        log.error("the search index cannot be used (searches use FTS5): %s", exc)
+        await index.close()
+        return None
     database.papers.index = index
     return index

@@ -287,3 +287,33 @@ async def test_a_second_process_reads_the_index_the_first_one_writes(tmp_path: P
             assert [h.paper.id for h in page.hits] == ["2502.00001"]
             await second.papers.upsert([replace(zebra, id="2502.00002")])  # its own write
             assert (await first.papers.search(compile_query("zebra"))).total == 2
+
+
+async def test_an_older_copy_of_the_database_rebuilds_the_index(tmp_path: Path) -> None:
+    """A backup restored over the file: the index must not keep papers the copy lacks."""
+    path = tmp_path / "p.sqlite3"
+    async with open_store(str(path), clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(corpus(30))
+        await db.backup(tmp_path / "backup.sqlite3")
+        zebra = Paper(id="2502.00001", title="Zebra crossings", sources=frozenset({"arxiv"}))
+        await db.papers.upsert([zebra])
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    (tmp_path / "backup.sqlite3").replace(path)
+    async with open_store(str(path), clock=FakeClock(NOW)) as db:
+        page = await db.papers.search(compile_query("zebra"))
+        assert page.total == 0 and page.hits == ()
+
+
+async def test_an_index_that_cannot_open_leaves_searches_on_fts5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: TantivyIndex, **kw: object) -> None:
+        raise ValueError("no space left on device")
+
+    monkeypatch.setattr(TantivyIndex, "open", broken)
+    async with open_store(str(tmp_path / "p.sqlite3"), clock=FakeClock(NOW)) as db:
+        assert db.papers.index is None
+        await db.papers.upsert(corpus(20))
+        total, _ = await fts5_ids(db, "causal")
+        assert (await db.papers.search(compile_query("causal"))).total == total > 0
