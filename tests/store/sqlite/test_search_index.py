@@ -317,3 +317,20 @@ async def test_an_index_that_cannot_open_leaves_searches_on_fts5(
         await db.papers.upsert(corpus(20))
         total, _ = await fts5_ids(db, "causal")
         assert (await db.papers.search(compile_query("causal"))).total == total > 0
+
+
+async def test_without_tantivy_searches_run_on_fts5_and_say_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.store.sqlite import database
+
+    monkeypatch.setattr(database, "TANTIVY", False)
+    monkeypatch.setattr(database, "_said_no_engine", False)
+    for name in ("a", "b"):
+        async with open_store(str(tmp_path / f"{name}.sqlite3"), clock=FakeClock(NOW)) as db:
+            assert db.papers.index is None
+            await db.papers.upsert(corpus(20))
+            assert (await db.papers.search(compile_query("causal"))).total > 0
+    said = [r for r in caplog.records if "tantivy package is not installed" in r.getMessage()]
+    assert len(said) == 1
+    assert not index_directory(str(tmp_path / "a.sqlite3")).exists()
