@@ -234,11 +234,12 @@ class TantivyIndex:
             shutil.rmtree(fresh, ignore_errors=True)
             fresh.mkdir(parents=True)
             index = tantivy.Index(self._schema, path=str(fresh))
-            writer = index.writer(heap_size=BUILD_HEAP, num_threads=1)
             done, last = 0, 0
             if progress is not None:
                 progress(0, total)
-            while True:
+            # An empty database (every new one) needs no writer: the new index is complete.
+            writer = index.writer(heap_size=BUILD_HEAP, num_threads=1) if total else None
+            while writer is not None:
                 docs = await self._feed.scan(last, BATCH)
                 if not docs:
                     break
@@ -246,7 +247,8 @@ class TantivyIndex:
                 done, last = done + len(docs), docs[-1].pk
                 if progress is not None:
                     progress(done, total)
-            await asyncio.to_thread(_finish, writer)
+            if writer is not None:
+                await asyncio.to_thread(_finish, writer)
             _write_state(fresh, head)
             old = self.directory.with_name(self.directory.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
