@@ -232,7 +232,8 @@ class TantivyIndex:
             total = await self._feed.count()
             fresh = self.directory.with_name(self.directory.name + ".new")
             shutil.rmtree(fresh, ignore_errors=True)
-            fresh.mkdir(parents=True)
+            fresh.mkdir(parents=True, mode=0o700)
+            fresh.chmod(0o700)  # the owner only, as the database beside it, whatever the umask
             index = tantivy.Index(self._schema, path=str(fresh))
             done, last = 0, 0
             if progress is not None:
@@ -463,7 +464,9 @@ def _read_seq(directory: Path) -> int:
 def _write_state(directory: Path, seq: int) -> None:
     """The watermark, replaced atomically after the index committed what it covers."""
     tmp = directory / (STATE_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
+    with open(
+        os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8"
+    ) as out:
         json.dump({"schema": SCHEMA_VERSION, "seq": seq}, out)
         out.flush()
         os.fsync(out.fileno())
