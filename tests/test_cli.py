@@ -252,3 +252,16 @@ def test_search_says_more_than_when_the_count_stopped_at_its_cap(
     assert capsys.readouterr().out.startswith("more than 2000 papers match 'framework':")
     print_search("framework", SearchPage(total=3, hits=(hit,)))
     assert capsys.readouterr().out.startswith("3 papers match 'framework':")
+
+
+def test_search_index_rebuild_replaces_a_damaged_index(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = run_json(capsys, "search", "causal discovery")
+    directories = list(env.rglob("*.index"))
+    assert len(directories) == 1
+    (directories[0] / "meta.json").write_text("garbage")
+    report = run_json(capsys, "search-index", "rebuild")
+    assert report["papers"] >= 19  # every paper of the corpus, 19 of them in cs
+    assert report["directory"] == str(directories[0]) and report["bytes"] > 0
+    assert run_json(capsys, "search", "causal discovery") == before

@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--json", action="store_true", help="print one JSON document")
     q.set_defaults(handler=cmd_db_copy)
 
+    p = sub.add_parser("search-index", help="the search index beside the SQLite database")
+    isub = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+    q = isub.add_parser("rebuild", help="build the index again from the database, with progress")
+    q.add_argument("--json", action="store_true", help="print one JSON document")
+    q.set_defaults(handler=cmd_search_index_rebuild)
+
     p = sub.add_parser("invite-url", help="print the link that adds the bot to a server")
     p.add_argument(
         "--client-id",
@@ -49,6 +55,61 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_invite_url)
+
+
+async def cmd_search_index_rebuild(args: argparse.Namespace, config: Config) -> int:
+    """Rebuild the Tantivy index from the papers (missing, corrupt, or another schema)."""
+    import time
+
+    from bot.progress import Progress
+    from bot.store.sqlite.database import index_directory
+    from bot.store.sqlite.database import open_store as open_sqlite
+    from bot.store.sqlite.search_feed import SqliteChangeFeed
+    from bot.store.tantivy_index import AVAILABLE, TantivyIndex
+
+    if config.database.url is not None:
+        raise PaperfeedError(
+            "search-index: only the SQLite store has a search index so far; "
+            "PostgreSQL searches with its own full text"
+        )
+    if not AVAILABLE:
+        raise PaperfeedError("search-index: the tantivy package is not installed")
+    started = time.monotonic()
+    async with open_sqlite(config.database.path, create=False, search_index=False) as store:
+        directory = index_directory(store.path)
+        index = TantivyIndex(directory, SqliteChangeFeed(store.connections))
+        progress: Progress | None = None
+
+        def step(done: int, total: int) -> None:
+            nonlocal progress
+            if progress is None:  # a fill and ETA on a terminal; plain counts in a log
+                progress = Progress(
+                    sys.stderr, total if sys.stderr.isatty() else None, verb="indexed"
+                )
+            progress.update(done, done)
+
+        try:
+            papers = await index.rebuild(step)
+        finally:
+            await index.close()
+        if progress is not None:
+            progress.finish()
+    size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+    seconds = time.monotonic() - started
+    if args.json:
+        emit(
+            {
+                "papers": papers,
+                "directory": str(directory),
+                "bytes": size,
+                "seconds": round(seconds, 2),
+            }
+        )
+    else:
+        print(
+            f"search index rebuilt: {papers} papers in {directory} ({size / 2**20:.1f} MiB, {seconds:.1f} s)"
+        )
+    return 0
 
 
 async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:

@@ -144,9 +144,10 @@ async def test_status_totals_for_administrators_and_the_owner(harness: Harness) 
     admin = await h.fake.invoke("status", permissions=int(Perm.ADMINISTRATOR))
     reply = await h.fake.wait_for_original(admin)
     totals = fields(reply)["Totals (owners only)"]
+    search = "\nSearch: Tantivy index, 3 papers" if getattr(h.store.papers, "index", None) else ""
     assert totals == (
         "3 papers stored · 0 posts in the last 24 h · 0 queued · 0 failed\n"
-        "0 personal follows by 0 members · 0 DMs in the last 24 h · 0 DMs refused"
+        "0 personal follows by 0 members · 0 DMs in the last 24 h · 0 DMs refused" + search
     )
     owner = await h.fake.invoke("status", dm=True, user=h.fake.owner_user)
     reply = await h.fake.wait_for_original(owner)

@@ -207,7 +207,12 @@ async def test_database_its_journal_and_backups_are_owner_only_even_with_umask_0
         _, err, code = await run_cli(tmp_path, args)
         assert code == 0, err
     assert mode(data) == 0o700
-    assert files == {"p.sqlite3": 0o600, "p.sqlite3-wal": 0o600, "p.sqlite3-shm": 0o600}
+    assert files == {
+        "p.sqlite3": 0o600,
+        "p.sqlite3-wal": 0o600,
+        "p.sqlite3-shm": 0o600,
+        "p.sqlite3.index": 0o700,  # the search index's folder (issue 19)
+    }
     assert mode(backup) == 0o600
     assert mode(cli_backup) == 0o600
     record_figures("data/permissions", files={**files, "backup": 0o600})

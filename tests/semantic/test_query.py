@@ -77,10 +77,12 @@ async def test_like_with_words_fuses_both_rankings(library: Library) -> None:
     keyword_only = await library.search(compile_query("testing"), per_page=20)
     by_words = [h.paper.id for h in keyword_only.hits]
     assert set(ids) == set(by_words) - {GUI_TESTING}
-    # The GUI-testing review (cosine 0.65) climbs from 7th by keywords to the top two; the
-    # 2nd by keywords, on testing deep learning models (cosine 0.2), falls below the middle.
-    assert by_words.index(GUI_REVIEW) == 6 and ids.index(GUI_REVIEW) <= 1
-    assert by_words.index("2202.12139") == 1 and ids.index("2202.12139") >= 4
+    # The GUI-testing review (cosine 0.65) climbs from near the bottom by keywords into the top
+    # three; the best by keywords, on testing deep learning models (cosine 0.2), falls. The
+    # keyword order itself is the search engine's (Tantivy's BM25 or FTS5's), not asserted.
+    kw = [i for i in by_words if i != GUI_TESTING]
+    assert kw.index(GUI_REVIEW) - ids.index(GUI_REVIEW) >= 4 and ids.index(GUI_REVIEW) <= 2
+    assert kw.index("2202.12139") == 0 and ids.index("2202.12139") >= 3
     assert all(h.similarity is not None for h in page.hits)
 
 

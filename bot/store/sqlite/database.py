@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -17,8 +18,13 @@ from bot.store.sqlite.follows import SqliteDmQueue, SqliteFollows
 from bot.store.sqlite.identify import LocalIdentifies
 from bot.store.sqlite.outbox import SqliteOutbox
 from bot.store.sqlite.papers import SqlitePapers
+from bot.store.sqlite.search_feed import SqliteChangeFeed
 from bot.store.sqlite.sources import SqliteSources
 from bot.store.sqlite.vectors import SqliteVectors
+from bot.store.tantivy_index import AVAILABLE as TANTIVY
+from bot.store.tantivy_index import TantivyIndex
+
+log = logging.getLogger(__name__)
 
 
 class SqliteDatabase:
@@ -41,9 +47,18 @@ class SqliteDatabase:
         """The underlying connections, for SQLite-specific tests and tools."""
         return self._conns
 
-    def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Everything inside commits together or not at all; nesting in one task joins it."""
-        return self._conns.transaction()
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Everything inside commits together or not at all; nesting in one task joins it.
+
+        After the outermost one commits, the search index reads what it changed (a poll's
+        batch is stored in one of these, with the deliveries it owes).
+        """
+        outermost = not self._conns.owns_transaction()
+        async with self._conns.transaction():
+            yield
+        if outermost and self.papers.index is not None:
+            await self.papers.index.catch_up()
 
     async def backup(self, destination: str | os.PathLike[str]) -> Path:
         """A consistent copy of the live database (SQLite online backup), readable by the owner only."""
@@ -107,11 +122,51 @@ class SqliteDatabase:
 
 @contextlib.asynccontextmanager
 async def open_store(
-    path: str, *, clock: Clock = utcnow, create: bool = True
+    path: str, *, clock: Clock = utcnow, create: bool = True, search_index: bool = True
 ) -> AsyncIterator[SqliteDatabase]:
-    """Open (creating and migrating if needed) the database; always closes its connections."""
+    """Open (creating and migrating if needed) the database; always closes its connections.
+
+    With `search_index`, its search index is opened and caught up (or built) too.
+    """
     conns = await open_connections(path, create=create)
     try:
-        yield SqliteDatabase(conns, clock)
+        database = SqliteDatabase(conns, clock)
+        index = await _open_index(database) if search_index else None
+        try:
+            yield database
+        finally:
+            if index is not None:
+                await index.close()
     finally:
         await conns.close()
+
+
+_said_no_engine = False
+
+
+def index_directory(path: str) -> Path:
+    """Where the search index of a database file lives: beside it (`papers.sqlite3.index`)."""
+    found = Path(path)
+    return found.with_name(found.name + ".index")
+
+
+async def _open_index(database: SqliteDatabase) -> TantivyIndex | None:
+    """The file's search index, opened and caught up (or being built); None in memory, or
+    where Tantivy cannot be installed (FTS5 then answers every search, as before)."""
+    global _said_no_engine
+    if database.path == MEMORY:
+        return None
+    if not TANTIVY:
+        if not _said_no_engine:
+            log.warning("the tantivy package is not installed: searches use SQLite's FTS5")
+            _said_no_engine = True
+        return None
+    index = TantivyIndex(index_directory(database.path), SqliteChangeFeed(database.connections))
+    try:
+        await index.open()
+    except (ValueError, OSError) as exc:  # Tantivy's errors are ValueErrors
+        log.error("the search index cannot be used (searches use FTS5): %s", exc)
+        await index.close()
+        return None
+    database.papers.index = index
+    return index

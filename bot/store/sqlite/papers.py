@@ -22,6 +22,7 @@ from bot.models import (
 )
 from bot.query.compile import CompiledQuery
 from bot.store.common.upsert import merge_batch, plan_upsert
+from bot.store.search_index import IndexPage, SearchIndex
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks
 from bot.store.sqlite.search_sql import build_search, count_cap, prefer_category_listing
@@ -62,6 +63,8 @@ class SqlitePapers:
     def __init__(self, conns: Connections, clock: Clock) -> None:
         self._conns = conns
         self._clock = clock
+        # The search index relevance searches use when it is ready (set by `open_store`).
+        self.index: SearchIndex | None = None
 
     async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
         """Insert new papers and merge known ones, in one transaction; report what was new or changed."""
@@ -84,6 +87,8 @@ class SqlitePapers:
                 )
             # Categories of updated papers are inserted again: unchanged ones are ignored.
             await self._write_staged(_STAGED_UPDATE, updates)
+        if self.index is not None and not self._conns.owns_transaction():
+            await self.index.catch_up()  # one index commit per batch written
         return plan.result()
 
     async def _write_staged(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -128,7 +133,18 @@ class SqlitePapers:
         sort: SortOrder = "relevance",
         hf_only: bool = False,
     ) -> SearchPage:
-        """Rank papers for a compiled query: title evidence first, then bm25 x a gentle recency."""
+        """Rank papers for a compiled query: title evidence first, then bm25 x a gentle recency.
+
+        Relevance searches with words go to the search index when it is ready (exact ranking
+        and totals, bot/store/search_index.py); the rest, and all of them while it is built,
+        run on FTS5.
+        """
+        index = self.index
+        if query.fts is not None and sort == "relevance" and index is not None and index.ready:
+            found = await index.search(
+                query, now=self._clock(), limit=limit, offset=offset, since=since, hf_only=hf_only
+            )
+            return await self._indexed_page(found)
         plan = build_search(
             query,
             now=self._clock(),
@@ -166,6 +182,22 @@ class SqlitePapers:
             raise StoreError(
                 "the search could not be run; this is a bug, please report it"
             ) from exc
+
+    async def _indexed_page(self, found: IndexPage) -> SearchPage:
+        """The index's page as papers, read from the database in the index's order."""
+        if not found.hits:
+            return SearchPage(total=found.total, hits=())
+        rows = await self._conns.fetchall(
+            "SELECT * FROM papers WHERE pk IN (SELECT value FROM json_each(?))",
+            (json.dumps([hit.pk for hit in found.hits]),),
+        )
+        by_pk = {int(row["pk"]): row for row in rows}
+        hits = tuple(
+            SearchHit(codec.paper_from_row(by_pk[hit.pk]), hit.score)
+            for hit in found.hits
+            if hit.pk in by_pk  # a paper deleted since the index read the log is never shown
+        )
+        return SearchPage(total=found.total, hits=hits)
 
     async def _count(self, sql: str, params: dict[str, Any]) -> int:
         row = await self._conns.fetchone(sql, params)

@@ -311,11 +311,14 @@ def _words() -> list[str]:
     return sorted(w for w in found if w)
 
 
-def generated_queries(count: int, seed: int = 14) -> list[str]:
+def generated_queries(
+    count: int,
+    seed: int = 14,
+    fields: tuple[str, ...] = ("", "", "", "title:", "author:", "abstract:"),
+) -> list[str]:
     """Queries over the corpus's words with every construct: fields, phrases, prefixes, NOT, OR."""
     rng = random.Random(seed)
     words = _words()
-    fields = ["", "", "", "title:", "author:", "abstract:"]
     out = []
     for _ in range(count):
         parts = []
@@ -384,6 +387,82 @@ async def test_generated_queries_agree_with_sqlite(
             found += bool(want)
     # Measured: 978 compiled, 285 with at least one paper; the bounds keep the test meaningful.
     assert checked > 900 and found > 250, (checked, found)
+
+
+async def test_title_only_queries_match_the_same_papers_on_the_title_vector(
+    corpus: asyncpg.Connection, lexer: Lexer
+) -> None:
+    """A query made only of title words runs on the title index: it must select the same rows."""
+    checked = found = uniform = 0
+    for text in DOCUMENTED + generated_queries(400, seed=16, fields=("title:",)):
+        try:
+            compiled = compile_query(text)
+        except QueryError:
+            continue
+        built = compile_tsquery(compiled, lexer)
+        if built.title_text is None:
+            continue
+        want = await corpus.fetch("SELECT pk FROM papers WHERE search @@ $1::tsquery", built.text)
+        got = await corpus.fetch(
+            "SELECT pk, title FROM papers WHERE ts_filter(search, '{a}') @@ $1::tsquery",
+            built.title_text,
+        )
+        assert {r["pk"] for r in got} == {r["pk"] for r in want}, text
+        checked += 1
+        found += bool(want)
+        if len(compiled.title_evidence) == 1:  # search gives every match tier 1 unseen
+            titles = {int(r["pk"]): str(r["title"]) for r in got}
+            assert set(lexer.title_tiers(titles, compiled.title_evidence).values()) <= {1}, text
+            uniform += bool(titles)
+    assert checked > 100 and found > 30 and uniform > 10, (checked, found, uniform)
+
+
+async def test_the_index_query_of_a_phrase_keeps_every_match(
+    corpus: asyncpg.Connection, lexer: Lexer
+) -> None:
+    """Search looks phrases up by their words and tests the phrase on the rows found."""
+    checked = narrower = 0
+    for text in DOCUMENTED + generated_queries(1000, seed=17):
+        try:
+            built = compile_tsquery(compile_query(text), lexer)
+        except QueryError:
+            continue
+        if built.index_text is None:
+            continue
+        matches = "SELECT pk FROM papers WHERE search @@ $1::tsquery"
+        want = {r["pk"] for r in await corpus.fetch(matches, built.text)}
+        found = {r["pk"] for r in await corpus.fetch(matches, built.index_text)}
+        assert want <= found, text
+        checked += 1
+        narrower += want != found
+    assert checked > 100 and narrower > 10, (checked, narrower)
+
+
+def test_title_text_only_for_queries_made_of_title_words(lexer: Lexer) -> None:
+    def title_text(text: str) -> str | None:
+        return compile_tsquery(compile_query(text), lexer).title_text
+
+    assert title_text("title:wasserstein") == "'wasserstein'"
+    assert title_text('title:"mixture of experts" -title:survey*') == (
+        "('mixtur' <-> 'of' <-> 'expert') & (!'survei':*)"
+    )
+    assert title_text("title:(gpt OR naive) cat:cs.LG") == "('gpt' | 'naiv')"
+    assert title_text("title:wasserstein gan") is None
+    assert title_text("wasserstein") is None
+    assert title_text("cat:cs.LG") is None
+
+
+def test_index_text_only_for_wanted_phrases(lexer: Lexer) -> None:
+    def index_text(text: str) -> str | None:
+        return compile_tsquery(compile_query(text), lexer).index_text
+
+    assert index_text('"mixture of experts"') == "('mixtur' & 'expert')"
+    assert index_text('title:"mixture of experts" GPT-4*') == (
+        "('mixtur':A & 'expert':A) & ('gpt' & '4':*)"
+    )
+    assert index_text('("x y" OR zeta) model -"of the"') == "'model'"
+    assert index_text("framework -survey") is None
+    assert index_text('framework -"mixture of experts"') is None
 
 
 async def test_the_title_hint_keeps_every_title_that_holds_title_evidence(

@@ -1,0 +1,140 @@
+"""The search index behind the store: what it holds, how it ranks, and the exact top-k cut.
+
+Pure: no engine here. A `SearchIndex` answers relevance searches (words, maybe with filters)
+for a store, which then reads the page's papers from its own tables (the database stays the
+truth). The Tantivy implementation is `bot.store.tantivy_index`.
+
+The ranking, in order: the title tier (how many of the query's title-evidence levels the title
+meets: all its words, close together, as the phrase; see `bot.query.compile`), then within a
+tier per-field BM25 with field boosts (title 10, authors 4, abstract 1, each field normalised
+by its own length) times the recency factor of today's SQLite ranking, then the newer paper,
+then the higher key. A result's score is ``tier + s / (1 + s)`` with ``s`` = BM25 x recency,
+as the SQLite store reports it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.query.compile import CompiledQuery
+
+# The recency factor: at most +10 % for a paper that appeared today, fading over ~6 months
+# (bot/store/sqlite/search_sql.py RECENCY, the same formula).
+RECENCY_BONUS = 0.1
+RECENCY_DAYS = 180.0
+RECENCY_MAX = 1.0 + RECENCY_BONUS
+# The first candidate pool; it grows until the cut is proven (by POOL_GROWTH when the scores
+# give no hint how far).
+FIRST_POOL = 500
+POOL_GROWTH = 4
+
+
+def recency(now_seconds: float, appeared_seconds: float) -> float:
+    """The recency factor of a paper that appeared at `appeared_seconds` (Unix time)."""
+    days = max(0.0, now_seconds - appeared_seconds) / 86_400.0
+    return 1.0 + RECENCY_BONUS / (1.0 + days / RECENCY_DAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A match as the engine scored it: its key, BM25 score, and when it appeared (Unix time)."""
+
+    pk: int
+    bm25: float
+    appeared: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    pk: int
+    score: float  # tier + s / (1 + s)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPage:
+    """One page of keys in rank order, and how many papers match in all (exact)."""
+
+    total: int
+    hits: tuple[Ranked, ...]
+
+
+def order_key(now: float, candidate: Candidate) -> tuple[float, int, int]:
+    """Sort key, best first when ascending: BM25 x recency, then newer, then higher key."""
+    return (-candidate.bm25 * recency(now, candidate.appeared), -candidate.appeared, -candidate.pk)
+
+
+def exact_top(
+    fetch: Callable[[int], Sequence[Candidate]],
+    *,
+    now: float,
+    wanted: int,
+    first_pool: int = FIRST_POOL,
+) -> tuple[list[Candidate], int | None]:
+    """The `wanted` best candidates by BM25 x recency, proven exact; and how many match in all
+    when the last pool held every match (None when it did not).
+
+    `fetch(n)` answers the `n` best matches by BM25 alone (fewer when there are fewer). A match
+    outside the pool has BM25 at most the pool's last one, so at most that times RECENCY_MAX
+    after the re-rank: when the pool's `wanted`-th best already beats that strictly, nothing
+    outside can reach the page. Otherwise the pool grows and the step repeats: to where the
+    BM25 scores, falling as they have so far, would cross the bound (at least doubling), which
+    only decides how much is fetched, never what is returned.
+    """
+    if wanted <= 0:
+        return [], None
+    pool = max(first_pool, wanted)
+    while True:
+        found = list(fetch(pool))
+        ranked = sorted(found, key=lambda c: order_key(now, c))
+        if len(found) < pool:
+            return ranked[:wanted], len(found)  # every match was in the pool
+        kth = ranked[wanted - 1]
+        needed = kth.bm25 * recency(now, kth.appeared) / RECENCY_MAX  # BM25 a match must beat
+        last = found[-1].bm25
+        if last < needed:
+            return ranked[:wanted], None
+        top = found[0].bm25
+        guess = pool * (top - needed) / (top - last) if top > last else pool * POOL_GROWTH
+        pool = max(pool * 2, int(guess * 1.25) + 1)
+
+
+def squash(tier: int, candidate: Candidate, now: float) -> float:
+    """The reported score: the tier, plus BM25 x recency squashed below 1."""
+    s = candidate.bm25 * recency(now, candidate.appeared)
+    return tier + (s / (1.0 + s) if math.isfinite(s) else 1.0)
+
+
+class SearchIndex(Protocol):
+    """A full-text index over the papers, kept in step with the database it was built from."""
+
+    @property
+    def ready(self) -> bool:
+        """Whether searches can use it (False while it is built or when it failed)."""
+        ...
+
+    def describe(self) -> str:
+        """One line for /status and logs: the engine, its state and how many papers it holds."""
+        ...
+
+    async def catch_up(self) -> int:
+        """Apply the database's changes made since the index last read them; how many."""
+        ...
+
+    async def search(
+        self,
+        query: CompiledQuery,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+    ) -> IndexPage:
+        """A relevance page for a query with words (see the module docstring for the order)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,665 @@
+"""The search index on Tantivy: a directory beside the database, caught up from its change log.
+
+Words reach the index already tokenized by SQLite's own FTS5 tokenizer (porter over unicode61
+without diacritics, migration 0001), joined by spaces under Tantivy's whitespace tokenizer: the
+index finds exactly the words FTS5, the feed matcher and PostgreSQL's lexemes find. Queries are
+built from the query's syntax tree, never from what a user typed.
+
+The database stays the truth. The index reads a change log (`ChangeFeed`: SQLite's
+`search_changes`) in order and records how far it has read in `paperfeed.json` beside its own
+files, written after each Tantivy commit; applying a change twice is harmless (a paper is
+deleted by key and added again), so a crash between the two loses nothing. A missing, corrupt
+or other-schema index is rebuilt from the papers (`paperfeed search-index rebuild`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import apsw
+
+from bot.query.compile import NEAR_SLACK, CompiledQuery, _title_run
+from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term, _make_and
+from bot.store.search_index import Candidate, IndexPage, Ranked, exact_top, order_key, squash
+
+try:
+    import tantivy
+
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - a platform without a wheel: FTS5 answers instead
+    AVAILABLE = False
+
+log = logging.getLogger(__name__)
+
+# Bumped whenever the fields or their tokens change: an index of another version is rebuilt.
+SCHEMA_VERSION = 1
+STATE_FILE = "paperfeed.json"
+# The SQLite store's tokenizer (bot/store/migrations/0001_initial.sql); a test keeps them equal.
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+# Per-field BM25 boosts, the column weights of the SQLite store's bm25().
+BOOSTS = {"title": 10.0, "authors": 4.0, "abstract": 1.0}
+TEXT_FIELDS = {None: ("title", "authors", "abstract"), "title": ("title",)}
+TEXT_FIELDS |= {"author": ("authors",), "abstract": ("abstract",)}
+# A prefix with more expansions than this matches through one term set (constant score).
+MAX_EXPANSIONS = 256
+# Rows read from the database per step of a rebuild or catch-up.
+BATCH = 5_000
+# Writer memory: the steady writer takes Tantivy's minimum; a rebuild takes more.
+STEADY_HEAP = 15_000_000
+BUILD_HEAP = 200_000_000
+# Papers above which opening builds a missing index in the background (searches use FTS5).
+BUILD_INLINE_MAX = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDoc:
+    """What the index holds of one paper."""
+
+    pk: int
+    title: str
+    authors: str
+    abstract: str
+    categories: tuple[str, ...]
+    appeared: int  # Unix seconds: published, else first seen
+    hf: bool  # Hugging Face knows it (upvotes is not null)
+
+
+class ChangeFeed(Protocol):
+    """The database side: its change log and the papers' indexed fields."""
+
+    async def head(self) -> int: ...
+
+    async def changed(self, after: int, upto: int) -> list[int]: ...
+
+    async def documents(self, pks: Sequence[int]) -> list[IndexDoc]: ...
+
+    async def scan(self, after_pk: int, limit: int) -> list[IndexDoc]: ...
+
+    async def count(self) -> int: ...
+
+    async def forget(self, upto: int) -> None: ...
+
+
+Progress = Callable[[int, int], None]
+
+
+class Tokens:
+    """FTS5's tokenizer through APSW on a private in-memory database; thread-safe."""
+
+    def __init__(self) -> None:
+        name, *args = TOKENIZE.split()
+        self._conn = apsw.Connection(":memory:")
+        self._tokenizer = self._conn.fts5_tokenizer(name, args)
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> list[str]:
+        if not text:
+            return []
+        with self._lock:
+            found = self._tokenizer(
+                text.encode("utf-8"),
+                apsw.FTS5_TOKENIZE_DOCUMENT,
+                None,
+                include_offsets=False,
+                include_colocated=False,
+            )
+        return cast(list[str], found)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("pk", indexed=True, fast=True)
+    for field in BOOSTS:
+        builder.add_text_field(field, tokenizer_name="whitespace", index_option="position")
+    builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("archive", tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("appeared", indexed=True, fast=True)
+    builder.add_boolean_field("hf", indexed=True)
+    return builder.build()
+
+
+class TantivyIndex:
+    """The `SearchIndex` on Tantivy (see the module docstring)."""
+
+    def __init__(self, directory: str | os.PathLike[str], feed: ChangeFeed) -> None:
+        self.directory = Path(directory)
+        self._feed = feed
+        self._schema = schema()
+        self._tokens = Tokens()
+        self._index: tantivy.Index | None = None
+        self._writer: tantivy.IndexWriter | None = None
+        self._seq = 0
+        self._lock = asyncio.Lock()
+        self._build: asyncio.Task[int] | None = None
+        self._state = "closed"
+        self._read_only_said = False
+
+    # --- state -------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._index is not None and self._state == "ready"
+
+    def describe(self) -> str:
+        if self._state == "ready" and self._index is not None:
+            return f"Tantivy index, {self._index.searcher().num_docs:,} papers"
+        return f"Tantivy index {self._state}; searches use the database's full text meanwhile"
+
+    @property
+    def seq(self) -> int:
+        """How far into the change log the index has read."""
+        return self._seq
+
+    def needs_rebuild(self) -> str | None:
+        """Why the directory cannot be used as it is (missing, corrupt, other schema), or None."""
+        if not (self.directory / "meta.json").exists():
+            return "missing"
+        try:
+            state = json.loads((self.directory / STATE_FILE).read_text("utf-8"))
+            version, seq = int(state["schema"]), int(state["seq"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "corrupt (no readable state file)"
+        if version != SCHEMA_VERSION:
+            return f"made by schema {version}, this paperfeed uses {SCHEMA_VERSION}"
+        try:
+            index = tantivy.Index.open(str(self.directory))
+            index.searcher()
+        except (ValueError, OSError) as exc:
+            return f"corrupt ({exc})"
+        self._index, self._seq = index, seq
+        return None
+
+    async def open(self, *, inline_max: int | None = None) -> None:
+        """Use the directory's index, caught up; or build it (in the background when large)."""
+        why = await asyncio.to_thread(self.needs_rebuild)
+        if why is None and await self._feed.head() < self._seq:
+            # The log has never reached what the index read: the file was replaced by an
+            # older copy (a restored backup), and the index holds papers it no longer has.
+            why = "ahead of the database (restored from a backup?)"
+            self._index = None
+        if why is None:
+            self._state = "ready"
+            await self.catch_up()
+            return
+        papers = await self._feed.count()
+        if papers:  # a new, empty database is not news
+            log.info("search index %s: %s; building it from %d papers", self.directory, why, papers)
+        if papers <= (BUILD_INLINE_MAX if inline_max is None else inline_max):
+            await self.rebuild()
+            return
+        self._state = "building"
+        self._build = asyncio.create_task(self.rebuild(), name="search-index-build")
+        self._build.add_done_callback(_log_failure)
+
+    async def close(self) -> None:
+        if self._build is not None and not self._build.done():
+            self._build.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._build
+        async with self._lock:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                await asyncio.to_thread(_finish, writer)
+            self._index = None
+            self._state = "closed"
+        self._tokens.close()
+
+    # --- writing -----------------------------------------------------------------------
+
+    async def rebuild(self, progress: Progress | None = None) -> int:
+        """Build a fresh index from every paper, then swap it in; how many papers it holds."""
+        async with self._lock:
+            self._state = "building"
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                await asyncio.to_thread(_finish, writer)
+            head = await self._feed.head()  # changes after this are applied by catch-up
+            total = await self._feed.count()
+            fresh = self.directory.with_name(self.directory.name + ".new")
+            shutil.rmtree(fresh, ignore_errors=True)
+            fresh.mkdir(parents=True, mode=0o700)
+            fresh.chmod(0o700)  # the owner only, as the database beside it, whatever the umask
+            index = tantivy.Index(self._schema, path=str(fresh))
+            done, last = 0, 0
+            if progress is not None:
+                progress(0, total)
+            # An empty database (every new one) needs no writer: the new index is complete.
+            writer = index.writer(heap_size=BUILD_HEAP, num_threads=1) if total else None
+            while writer is not None:
+                docs = await self._feed.scan(last, BATCH)
+                if not docs:
+                    break
+                await asyncio.to_thread(self._add, writer, docs)
+                done, last = done + len(docs), docs[-1].pk
+                if progress is not None:
+                    progress(done, total)
+            if writer is not None:
+                await asyncio.to_thread(_finish, writer)
+            _write_state(fresh, head)
+            old = self.directory.with_name(self.directory.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if self.directory.exists():
+                self.directory.rename(old)
+            fresh.rename(self.directory)
+            shutil.rmtree(old, ignore_errors=True)
+            self._index = tantivy.Index.open(str(self.directory))
+            self._seq = head
+            self._state = "ready"
+        await self.catch_up()
+        if done:
+            log.info("search index built: %d papers in %s", done, self.directory)
+        return done
+
+    async def catch_up(self) -> int:
+        """Apply the change log past the watermark; how many papers changed."""
+        if self._index is None or self._state != "ready":
+            return 0
+        head = await self._feed.head()
+        if head <= self._seq:
+            return 0
+        async with self._lock:
+            if head <= self._seq or self._index is None:
+                return 0
+            writer = self._take_writer()
+            if writer is None or head <= self._seq:  # read-only, or another process did it
+                return 0
+            pks = await self._feed.changed(self._seq, head)
+            for start in range(0, len(pks), BATCH):
+                chunk = pks[start : start + BATCH]
+                docs = await self._feed.documents(chunk)
+                await asyncio.to_thread(self._replace, writer, chunk, docs)
+            await asyncio.to_thread(writer.commit)
+            _write_state(self.directory, head)
+            self._seq = head
+            self._index.reload()
+        await self._feed.forget(head)
+        return len(pks)
+
+    def _take_writer(self) -> tantivy.IndexWriter | None:
+        """The steady writer; None while another process holds it (we then only read)."""
+        if self._writer is None and self._index is not None:
+            try:
+                self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
+                # Another process may have written (and pruned the log) before us.
+                self._index.reload()
+                self._seq = max(self._seq, _read_seq(self.directory))
+            except ValueError as exc:
+                if not self._read_only_said:
+                    log.info("search index %s is written by another process: %s", self, exc)
+                    self._read_only_said = True
+                # The writer commits, then records its watermark: read that first, then
+                # reload, so the searcher holds at least what the watermark says.
+                recorded = _read_seq(self.directory)
+                self._index.reload()
+                self._seq = max(self._seq, recorded)
+                return None
+        return self._writer
+
+    def _replace(
+        self, writer: tantivy.IndexWriter, pks: Sequence[int], docs: Sequence[IndexDoc]
+    ) -> None:
+        for pk in pks:
+            writer.delete_documents_by_term("pk", pk)
+        self._add(writer, docs)
+
+    def _add(self, writer: tantivy.IndexWriter, docs: Sequence[IndexDoc]) -> None:
+        tokens = self._tokens
+        for d in docs:
+            doc = tantivy.Document()
+            doc.add_integer("pk", d.pk)
+            for field, text in (
+                ("title", d.title),
+                ("authors", d.authors),
+                ("abstract", d.abstract),
+            ):
+                words = tokens(text)
+                if words:
+                    doc.add_text(field, " ".join(words))
+            for category in dict.fromkeys(c.lower() for c in d.categories):
+                doc.add_text("category", category)
+            for archive in dict.fromkeys(c.lower().split(".", 1)[0] for c in d.categories):
+                doc.add_text("archive", archive)
+            doc.add_integer("appeared", d.appeared)
+            doc.add_boolean("hf", d.hf)
+            writer.add_document(doc)
+
+    # --- searching ---------------------------------------------------------------------
+
+    async def search(
+        self,
+        query: CompiledQuery,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+        exhaustive: bool = False,
+    ) -> IndexPage:
+        await self.catch_up()
+        return await asyncio.to_thread(
+            self.search_now, query, now=now, limit=limit, offset=offset, since=since,
+            hf_only=hf_only, exhaustive=exhaustive,
+        )  # fmt: skip
+
+    def search_now(
+        self,
+        query: CompiledQuery,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+        exhaustive: bool = False,
+        first_pool: int | None = None,
+    ) -> IndexPage:
+        """The page, without catching up first (`exhaustive` scores every match: the floor)."""
+        assert self._index is not None
+        searcher = self._index.searcher()
+        built = Translation(self._schema, searcher, self._tokens).build(query, since, hf_only)
+        if built is None:
+            return IndexPage(0, ())
+        main, levels = built
+        total = _count(searcher, main)
+        if total == 0 or limit <= 0:
+            return IndexPage(total, ())
+        when = now.timestamp()
+        tiers = _tiers(main, levels)
+        hits: list[Ranked] = []
+        position, end = 0, offset + limit
+        for n, (tier, tier_query) in enumerate(tiers):
+            if position >= end:
+                break
+            # A tier's size is counted only when the page may start past it; otherwise the
+            # pool tells it (a pool holding every match) or the page fills inside it.
+            size: int | None = total - position if n == len(tiers) - 1 else None
+            if size is None and offset > position:
+                size = _count(searcher, tier_query)
+            if size == 0 or (size is not None and position + size <= offset):
+                position += size or 0
+                continue
+            first, upto = max(offset - position, 0), end - position
+
+            def fetch(k: int, q: tantivy.Query = tier_query) -> list[Candidate]:
+                return _candidates(searcher, q, k)
+
+            held: int | None
+            if exhaustive:
+                every = fetch(size if size is not None else _count(searcher, tier_query))
+                best, held = sorted(every, key=lambda c: order_key(when, c))[:upto], len(every)
+            else:
+                pool = {"first_pool": first_pool} if first_pool else {}
+                best, held = exact_top(fetch, now=when, wanted=upto, **pool)
+            hits += [Ranked(c.pk, squash(tier, c, when)) for c in best[first:upto]]
+            if len(best) >= upto:
+                break  # the page is full
+            position += held if held is not None else len(best)
+        return IndexPage(total, tuple(hits))
+
+    def __repr__(self) -> str:
+        return f"TantivyIndex({str(self.directory)!r})"
+
+
+def _tiers(main: tantivy.Query, levels: Sequence[tantivy.Query]) -> list[tuple[int, tantivy.Query]]:
+    """(tier, query) from the highest tier down: tier t holds level t but not level t + 1."""
+    Q, Occur = tantivy.Query, tantivy.Occur
+    out = []
+    for tier in range(len(levels), -1, -1):
+        clauses = [(Occur.Must, main)]
+        if tier:
+            clauses.append((Occur.Must, Q.const_score_query(levels[tier - 1], 0.0)))
+        if tier < len(levels):
+            clauses.append((Occur.MustNot, levels[tier]))
+        out.append((tier, Q.boolean_query(clauses) if len(clauses) > 1 else main))
+    return out
+
+
+def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
+    """Every match, counted (the stubs omit SearchResult.count)."""
+    return int(cast(Any, searcher.search(query, 1, count=True)).count)
+
+
+def _candidates(searcher: tantivy.Searcher, query: tantivy.Query, k: int) -> list[Candidate]:
+    if k <= 0:
+        return []
+    hits = searcher.search(query, k, count=False).hits
+    addresses = [address for _, address in hits]
+    pks = searcher.fast_field_values("pk", addresses)
+    appeared = searcher.fast_field_values("appeared", addresses)
+    return [
+        Candidate(int(pk or 0), float(score), int(at or 0))
+        for (score, _), pk, at in zip(hits, pks, appeared, strict=True)
+    ]
+
+
+def _finish(writer: tantivy.IndexWriter) -> None:
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def _read_seq(directory: Path) -> int:
+    """The watermark another process recorded (0 when unreadable: then nothing is skipped)."""
+    try:
+        return int(json.loads((directory / STATE_FILE).read_text("utf-8"))["seq"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _write_state(directory: Path, seq: int) -> None:
+    """The watermark, replaced atomically after the index committed what it covers."""
+    tmp = directory / (STATE_FILE + ".tmp")
+    with open(
+        os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8"
+    ) as out:
+        json.dump({"schema": SCHEMA_VERSION, "seq": seq}, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, directory / STATE_FILE)
+
+
+def _log_failure(task: asyncio.Task[int]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("building the search index failed: %s", task.exception())
+
+
+# --- the query language on Tantivy -----------------------------------------------------------
+
+
+class Translation:
+    """A compiled query's syntax tree as Tantivy queries: the match, and the title levels."""
+
+    def __init__(self, schema_: tantivy.Schema, searcher: tantivy.Searcher, tokens: Tokens) -> None:
+        self._schema = schema_
+        self._searcher = searcher
+        self._tokens = tokens
+
+    def build(
+        self, query: CompiledQuery, since: datetime | None, hf_only: bool
+    ) -> tuple[tantivy.Query, list[tantivy.Query]] | None:
+        """(match query, cumulative title levels); None when the words can match nothing."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+        root = query.ast
+        if root is None:
+            return None
+        conjuncts = root.children if isinstance(root, And) else (root,)
+        words = [node for node in conjuncts if not _has_category(node)]
+        text = self._conjunction(words, TEXT_FIELDS, boosted=True)
+        if text is None:
+            return None
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [(Occur.Must, text)]
+        for group in query.include_categories:
+            either = [self._category(value) for value in group]
+            found = (
+                either[0]
+                if len(either) == 1
+                else Q.boolean_query([(Occur.Should, q) for q in either])
+            )
+            clauses.append((Occur.Must, Q.const_score_query(found, 0.0)))
+        for value in query.exclude_categories:
+            clauses.append((Occur.MustNot, self._category(value)))
+        if since is not None:
+            at_least = Q.range_query(
+                self._schema, "appeared", tantivy.FieldType.Integer, int(since.timestamp()), None
+            )
+            clauses.append((Occur.Must, Q.const_score_query(at_least, 0.0)))
+        if hf_only:
+            known = Q.term_query(self._schema, "hf", True)
+            clauses.append((Occur.Must, Q.const_score_query(known, 0.0)))
+        main = text if len(clauses) == 1 else Q.boolean_query(clauses)
+        return main, self._levels(words)
+
+    def _category(self, value: str) -> tantivy.Query:
+        lower = value.lower()
+        field = "category" if "." in lower else "archive"
+        return tantivy.Query.term_query(self._schema, field, lower)
+
+    # Title levels: every wanted word in the title; then close together; then as the phrase.
+    def _levels(self, words: Sequence[Node]) -> list[tantivy.Query]:
+        Q, Occur = tantivy.Query, tantivy.Occur
+        every = self._title_only(_make_and(words))
+        if every is None:
+            return []
+        levels = [every]
+        leaves = _title_run(words)
+        runs = [self._tokens(_leaf_text(leaf)) for leaf in leaves]
+        if len(leaves) >= 2 and all(runs) and sum(map(len, runs)) >= 2:
+            slop = max(sum(map(len, runs)) - 2, 0) + NEAR_SLACK
+            orders = itertools.permutations(runs) if len(runs) <= 4 else iter([tuple(runs)])
+            close = [
+                Q.phrase_query(self._schema, "title", [w for run in order for w in run], slop=slop)
+                for order in orders
+            ]
+            near = (
+                close[0] if len(close) == 1 else Q.boolean_query([(Occur.Should, q) for q in close])
+            )
+            phrase = Q.phrase_query(self._schema, "title", [w for run in runs for w in run])
+            levels.append(Q.boolean_query([(Occur.Must, every), (Occur.Must, near)]))
+            levels.append(Q.boolean_query([(Occur.Must, levels[-1]), (Occur.Must, phrase)]))
+        return levels
+
+    def _title_only(self, node: Node | None) -> tantivy.Query | None:
+        """The wanted words looked for in the title alone; None if the query asks nothing of it."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+        if isinstance(node, Term | Phrase):
+            if node.field not in (None, "title"):
+                return None
+            return self._leaf(node, ("title",), boosted=False) or Q.empty_query()
+        if isinstance(node, And):
+            parts = [p for p in map(self._title_only, node.children) if p is not None]
+            if len(parts) < 2:
+                return parts[0] if parts else None
+            return Q.boolean_query([(Occur.Must, p) for p in parts])
+        if isinstance(node, Or):
+            alternatives = [self._title_only(child) for child in node.children]
+            if any(a is None for a in alternatives):
+                return None
+            return Q.boolean_query([(Occur.Should, a) for a in alternatives if a is not None])
+        return None
+
+    def _node(
+        self, node: Node, fields: dict[str | None, tuple[str, ...]], boosted: bool
+    ) -> tantivy.Query | None:
+        if isinstance(node, Term | Phrase):
+            return self._leaf(node, fields[node.field], boosted)
+        if isinstance(node, And):
+            return self._conjunction(node.children, fields, boosted)
+        if isinstance(node, Or):
+            parts = [self._node(child, fields, boosted) for child in node.children]
+            alive = [p for p in parts if p is not None]
+            if not alive:
+                return None
+            if len(alive) == 1:
+                return alive[0]
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in alive])
+        raise ValueError(f"not a words-only node: {node!r}")
+
+    def _conjunction(
+        self, children: Sequence[Node], fields: dict[str | None, tuple[str, ...]], boosted: bool
+    ) -> tantivy.Query | None:
+        """Every wanted child, no unwanted one; None (nothing) when a wanted one matches nothing."""
+        Occur = tantivy.Occur
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for child in children:
+            if isinstance(child, Not):
+                excluded = self._node(child.child, fields, boosted)
+                if excluded is not None:  # excluding nothing excludes nothing
+                    clauses.append((Occur.MustNot, excluded))
+                continue
+            built = self._node(child, fields, boosted)
+            if built is None:
+                return None
+            clauses.append((Occur.Must, built))
+        if not any(occur == Occur.Must for occur, _ in clauses):
+            return None  # compile_query refuses a group that only excludes
+        if len(clauses) == 1:
+            return clauses[0][1]
+        return tantivy.Query.boolean_query(clauses)
+
+    def _leaf(
+        self, leaf: Term | Phrase, fields: Sequence[str], boosted: bool
+    ) -> tantivy.Query | None:
+        """One word or phrase in these fields (each boosted by its weight); None: matches nothing."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+        words = self._tokens(_leaf_text(leaf))
+        if not words:
+            return None
+        prefix = isinstance(leaf, Term) and leaf.prefix
+        per_field = []
+        for field in fields:
+            found = self._in_field(field, words, prefix)
+            if found is None:
+                continue
+            per_field.append(Q.boost_query(found, BOOSTS[field]) if boosted else found)
+        if not per_field:
+            return None
+        if len(per_field) == 1:
+            return per_field[0]
+        return Q.boolean_query([(Occur.Should, q) for q in per_field])
+
+    def _in_field(self, field: str, words: list[str], prefix: bool) -> tantivy.Query | None:
+        Q, Occur = tantivy.Query, tantivy.Occur
+        if not prefix:
+            if len(words) == 1:
+                return Q.term_query(self._schema, field, words[0])
+            return Q.phrase_query(self._schema, field, list(words))
+        if len(words) > 1:
+            return Q.phrase_prefix_query(self._schema, field, list(words))
+        expansions = [t for t, _ in self._searcher.terms_with_prefix(field, words[0])]
+        if not expansions:
+            return None
+        if len(expansions) > MAX_EXPANSIONS:
+            return Q.term_set_query(self._schema, field, expansions)
+        if len(expansions) == 1:
+            return Q.term_query(self._schema, field, expansions[0])
+        return Q.boolean_query(
+            [(Occur.Should, Q.term_query(self._schema, field, t)) for t in expansions]
+        )
+
+
+def _leaf_text(leaf: Term | Phrase) -> str:
+    return leaf.text if isinstance(leaf, Term) else " ".join(leaf.words)
+
+
+def _has_category(node: Node) -> bool:
+    if isinstance(node, Category):
+        return True
+    if isinstance(node, Term | Phrase):
+        return False
+    children = (node.child,) if isinstance(node, Not) else node.children
+    return any(_has_category(child) for child in children)

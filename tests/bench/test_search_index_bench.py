@@ -1,0 +1,29 @@
+"""bench/search_index.py runs end to end on a small corpus, and the index's pages are exact there.
+
+No timing is asserted; the overlap with the exhaustive floor is (it must be 1.0 at any size).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from bench.corpus import write_corpus
+from bench.search_index import run
+from bot.services.importer import import_lines
+from bot.store.sqlite.database import open_store
+
+
+async def test_the_bench_runs_and_every_shape_matches_the_floor(tmp_path: Path) -> None:
+    corpus = io.StringIO()
+    write_corpus(3_000, corpus, seed=3)
+    db = tmp_path / "p.sqlite3"
+    async with open_store(str(db)) as store:
+        report = await import_lines(store, corpus.getvalue().splitlines())
+        assert report.new == 3_000
+    result = await run(db, reps=2, floor_reps=1, rebuild=True)
+    assert result["papers"] == 3_000 and result["rebuild"]["papers"] == 3_000
+    assert len(result["shapes"]) == 10
+    for name, shape in result["shapes"].items():
+        assert shape["overlap_at_10"] == 1.0 and shape["same_order"], name
+        assert shape["index"]["p99_ms"] > 0

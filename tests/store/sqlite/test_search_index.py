@@ -1,0 +1,336 @@
+"""The Tantivy search index of a SQLite store: same matches as FTS5, exact pages, crash safety."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.models import Paper
+from bot.query.compile import compile_query
+from bot.store import open_store, tantivy_index
+from bot.store.sqlite.database import SqliteDatabase, index_directory
+from bot.store.sqlite.search_sql import RANK_POOL
+from bot.store.tantivy_index import STATE_FILE, TOKENIZE, TantivyIndex
+from tests.store.contract.support import NOW, FakeClock
+
+WORDS = [
+    "causal",
+    "graph",
+    "network",
+    "learning",
+    "model",
+    "diffusion",
+    "transformer",
+    "attention",
+    "vision",
+    "language",
+    "robust",
+    "sparse",
+    "quantum",
+    "test",
+    "software",
+    "survey",
+    "deep",
+    "neural",
+    "random",
+    "walk",
+    "gpt-4",
+    "café",
+    "naïve",
+]
+CATEGORIES = ("cs.LG", "cs.CV", "cs.CL", "stat.ML", "math.PR", "quant-ph", "cs.SE")
+
+
+def corpus(n: int, seed: int = 7) -> list[Paper]:
+    """Short texts from a small vocabulary: many matches, many equal scores, many dates."""
+    rng = random.Random(seed)
+    papers = []
+    for i in range(n):
+        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 7)))
+        abstract = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 30)))
+        papers.append(
+            Paper(
+                id=f"2501.{i:05d}",
+                title=title.capitalize(),
+                abstract=abstract,
+                authors=(rng.choice(["Ada Smith", "Bo Nakamura", "Cy Müller", "Di Walker"]),),
+                categories=tuple(rng.sample(CATEGORIES, rng.randint(1, 3))),
+                published=NOW - timedelta(days=rng.randint(0, 900)),
+                upvotes=rng.choice([None, None, 3, 40]),
+                sources=frozenset({"arxiv"}),
+            )
+        )
+    return papers
+
+
+QUERIES = [
+    "causal",
+    "causal graph",
+    '"graph network"',
+    "graph OR quantum",
+    "(diffusion OR transformer) model",
+    "causal -graph",
+    "title:causal",
+    "title:causal abstract:graph",
+    "author:nakamura",
+    "author:muller",
+    "transform*",
+    "gra*",
+    "gpt-4",
+    "cafe naive",
+    "causal cat:cs.LG",
+    "causal cat:cs",
+    "model -cat:stat -cat:quant-ph",
+    "network (cat:cs.CV OR cat:math.PR)",
+    "deep neural -survey -test",
+    "walker random walk",
+]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    clock = FakeClock(NOW)
+    async with open_store(str(tmp_path / "p.sqlite3"), clock=clock) as db:
+        assert db.papers.index is not None and db.papers.index.ready
+        await db.papers.upsert(corpus(400))
+        yield db
+
+
+async def fts5_ids(db: SqliteDatabase, text: str, **kw: object) -> tuple[int, set[str]]:
+    """Every match through the FTS5 path (the index taken away for one call)."""
+    index, db.papers.index = db.papers.index, None
+    try:
+        page = await db.papers.search(compile_query(text), limit=RANK_POOL, **kw)  # type: ignore[arg-type]
+    finally:
+        db.papers.index = index
+    return page.total, {h.paper.id for h in page.hits}
+
+
+def the_index(db: SqliteDatabase) -> TantivyIndex:
+    assert isinstance(db.papers.index, TantivyIndex)
+    return db.papers.index
+
+
+def test_the_index_tokenizes_as_the_sqlite_store() -> None:
+    sql = (Path(__file__).parents[3] / "bot/store/migrations/0001_initial.sql").read_text()
+    assert f"tokenize = '{TOKENIZE}'" in sql
+
+
+@pytest.mark.parametrize("text", QUERIES)
+async def test_the_index_finds_what_fts5_finds(store: SqliteDatabase, text: str) -> None:
+    page = await store.papers.search(compile_query(text), limit=500)
+    total, expected = await fts5_ids(store, text)
+    assert expected, text  # every query shape finds something in this corpus
+    assert page.total == total == len(expected)
+    assert {h.paper.id for h in page.hits} == expected
+    since = NOW - timedelta(days=200)
+    page = await store.papers.search(compile_query(text), limit=500, since=since, hf_only=True)
+    total, expected = await fts5_ids(store, text, since=since, hf_only=True)
+    assert page.total == total and {h.paper.id for h in page.hits} == expected
+
+
+@pytest.mark.parametrize("text", QUERIES)
+async def test_pages_are_the_exhaustive_ranking_in_a_tiny_pool(
+    store: SqliteDatabase, text: str
+) -> None:
+    """A pool of 2 must widen until the cut is proven: every page equals the floor's."""
+    index = the_index(store)
+    query = compile_query(text)
+    floor = index.search_now(
+        query, now=NOW, limit=500, offset=0, since=None, hf_only=False, exhaustive=True
+    )
+    assert floor.total == len(floor.hits)
+    scores = [h.score for h in floor.hits]
+    assert scores == sorted(scores, reverse=True)
+    for offset, limit in [(0, 10), (0, 1), (3, 4), (10, 10), (floor.total - 2, 5)]:
+        page = index.search_now(
+            query, now=NOW, limit=limit, offset=max(offset, 0), since=None, hf_only=False,
+            first_pool=2,
+        )  # fmt: skip
+        assert page.total == floor.total
+        assert page.hits == floor.hits[max(offset, 0) : max(offset, 0) + limit], (offset, limit)
+
+
+async def test_a_paper_changed_or_deleted_behind_the_index_is_caught_up(
+    store: SqliteDatabase,
+) -> None:
+    async with store.transaction():
+        conn = store.connections.writer
+        await conn.execute("UPDATE papers SET title = 'Zebra crossings' WHERE id = '2501.00001'")
+        await conn.execute("DELETE FROM papers WHERE id = '2501.00002'")
+    assert [h.paper.id for h in (await store.papers.search(compile_query("zebra"))).hits] == [
+        "2501.00001"
+    ]
+    for text in QUERIES[:5]:
+        page = await store.papers.search(compile_query(text), limit=500)
+        assert "2501.00002" not in {h.paper.id for h in page.hits}
+        assert page.total == (await fts5_ids(store, text))[0]
+    # the applied log is pruned
+    row = await store.connections.fetchone("SELECT count(*) FROM search_changes")
+    assert row is not None and row[0] == 0
+
+
+async def test_a_crash_before_the_index_commit_loses_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(corpus(50))
+        seq = the_index(db).seq
+        db.papers.index = None  # the database commits; the index never hears of it
+        await db.papers.upsert([corpus(60)[55]])
+        async with db.transaction():
+            await db.connections.writer.execute("DELETE FROM papers WHERE id = '2501.00003'")
+    state = json.loads((index_directory(path) / STATE_FILE).read_text())
+    assert state["seq"] == seq
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        index = the_index(db)
+        assert index.seq > seq  # caught up at start
+        for text in QUERIES:
+            page = await db.papers.search(compile_query(text), limit=500)
+            total, expected = await fts5_ids(db, text)
+            assert page.total == total and {h.paper.id for h in page.hits} == expected
+
+
+@pytest.mark.parametrize("damage", ["missing", "state", "schema", "files"])
+async def test_a_missing_corrupt_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str) -> None:
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(corpus(80))
+    directory = index_directory(path)
+    if damage == "missing":
+        for child in directory.iterdir():
+            child.unlink()
+        directory.rmdir()
+    elif damage == "state":
+        (directory / STATE_FILE).write_text("{not json")
+    elif damage == "schema":
+        (directory / STATE_FILE).write_text(json.dumps({"schema": 0, "seq": 10**9}))
+    else:
+        (directory / "meta.json").write_text("garbage")
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        index = the_index(db)
+        assert index.ready
+        assert "80 papers" in index.describe()
+        for text in QUERIES[:6]:
+            page = await db.papers.search(compile_query(text), limit=500)
+            assert page.total == (await fts5_ids(db, text))[0]
+
+
+async def test_a_large_database_searches_on_fts5_while_its_index_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(corpus(40))
+    directory = index_directory(path)
+    for child in directory.iterdir():
+        child.unlink()
+    directory.rmdir()
+    monkeypatch.setattr(tantivy_index, "BUILD_INLINE_MAX", 10)
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        index = the_index(db)
+        assert not index.ready and "building" in index.describe()
+        text = "causal graph"
+        while_building = await db.papers.search(compile_query(text), limit=100)
+        assert index._build is not None
+        assert await index._build == 40
+        assert index.ready
+        built = await db.papers.search(compile_query(text), limit=100)
+        assert {h.paper.id for h in built.hits} == {h.paper.id for h in while_building.hits}
+
+
+async def test_a_batch_stored_in_a_transaction_is_indexed_when_it_commits(
+    store: SqliteDatabase,
+) -> None:
+    """A poll stores its batch inside a transaction (with the deliveries it owes)."""
+    index = the_index(store)
+    before = index.seq
+    new = Paper(id="2502.00001", title="Zebra crossings", sources=frozenset({"arxiv"}))
+    async with store.transaction():
+        await store.papers.upsert([new])
+        assert index.seq == before  # nothing uncommitted reaches the index
+    assert index.seq > before
+    searcher_hits = index.search_now(
+        compile_query("zebra"), now=NOW, limit=5, offset=0, since=None, hf_only=False
+    )
+    assert searcher_hits.total == 1
+
+
+async def test_changed_categories_and_upvotes_reach_the_filters(store: SqliteDatabase) -> None:
+    new = Paper(
+        id="2502.00001", title="Zebra crossings", categories=("cs.CV",), published=NOW,
+        sources=frozenset({"arxiv"}),
+    )  # fmt: skip
+    await store.papers.upsert([new])
+    assert (await store.papers.search(compile_query("zebra cat:cs.CV"))).total == 1
+    assert (await store.papers.search(compile_query("zebra"), hf_only=True)).total == 0
+    await store.papers.upsert([replace(new, categories=("math.PR",), upvotes=5)])
+    assert (await store.papers.search(compile_query("zebra cat:cs.CV"))).total == 0
+    assert (await store.papers.search(compile_query("zebra cat:math"))).total == 1
+    assert (await store.papers.search(compile_query("zebra"), hf_only=True)).total == 1
+
+
+async def test_a_second_process_reads_the_index_the_first_one_writes(tmp_path: Path) -> None:
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as first:
+        await first.papers.upsert(corpus(30))  # the first store now holds the writer
+        async with open_store(path, clock=FakeClock(NOW)) as second:
+            assert the_index(second).ready
+            zebra = Paper(id="2502.00001", title="Zebra crossings", sources=frozenset({"arxiv"}))
+            await first.papers.upsert([zebra])
+            page = await second.papers.search(compile_query("zebra"))
+            assert [h.paper.id for h in page.hits] == ["2502.00001"]
+            await second.papers.upsert([replace(zebra, id="2502.00002")])  # its own write
+            assert (await first.papers.search(compile_query("zebra"))).total == 2
+
+
+async def test_an_older_copy_of_the_database_rebuilds_the_index(tmp_path: Path) -> None:
+    """A backup restored over the file: the index must not keep papers the copy lacks."""
+    path = tmp_path / "p.sqlite3"
+    async with open_store(str(path), clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(corpus(30))
+        await db.backup(tmp_path / "backup.sqlite3")
+        zebra = Paper(id="2502.00001", title="Zebra crossings", sources=frozenset({"arxiv"}))
+        await db.papers.upsert([zebra])
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    (tmp_path / "backup.sqlite3").replace(path)
+    async with open_store(str(path), clock=FakeClock(NOW)) as db:
+        page = await db.papers.search(compile_query("zebra"))
+        assert page.total == 0 and page.hits == ()
+
+
+async def test_an_index_that_cannot_open_leaves_searches_on_fts5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: TantivyIndex, **kw: object) -> None:
+        raise ValueError("no space left on device")
+
+    monkeypatch.setattr(TantivyIndex, "open", broken)
+    async with open_store(str(tmp_path / "p.sqlite3"), clock=FakeClock(NOW)) as db:
+        assert db.papers.index is None
+        await db.papers.upsert(corpus(20))
+        total, _ = await fts5_ids(db, "causal")
+        assert (await db.papers.search(compile_query("causal"))).total == total > 0
+
+
+async def test_without_tantivy_searches_run_on_fts5_and_say_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.store.sqlite import database
+
+    monkeypatch.setattr(database, "TANTIVY", False)
+    monkeypatch.setattr(database, "_said_no_engine", False)
+    for name in ("a", "b"):
+        async with open_store(str(tmp_path / f"{name}.sqlite3"), clock=FakeClock(NOW)) as db:
+            assert db.papers.index is None
+            await db.papers.upsert(corpus(20))
+            assert (await db.papers.search(compile_query("causal"))).total > 0
+    said = [r for r in caplog.records if "tantivy package is not installed" in r.getMessage()]
+    assert len(said) == 1
+    assert not index_directory(str(tmp_path / "a.sqlite3")).exists()
