@@ -21,17 +21,15 @@ import json
 import logging
 import os
 import shutil
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-import apsw
-
 from bot.query.compile import NEAR_SLACK, CompiledQuery, _title_run
 from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term, _make_and
+from bot.store.common.tokens import Fts5Tokens
 from bot.store.search_index import Candidate, IndexPage, Ranked, exact_top, order_key, squash
 
 try:
@@ -46,8 +44,6 @@ log = logging.getLogger(__name__)
 # Bumped whenever the fields or their tokens change: an index of another version is rebuilt.
 SCHEMA_VERSION = 1
 STATE_FILE = "paperfeed.json"
-# The SQLite store's tokenizer (bot/store/migrations/0001_initial.sql); a test keeps them equal.
-TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Per-field BM25 boosts, the column weights of the SQLite store's bm25().
 BOOSTS = {"title": 10.0, "authors": 4.0, "abstract": 1.0}
 TEXT_FIELDS = {None: ("title", "authors", "abstract"), "title": ("title",)}
@@ -95,32 +91,6 @@ class ChangeFeed(Protocol):
 Progress = Callable[[int, int], None]
 
 
-class Tokens:
-    """FTS5's tokenizer through APSW on a private in-memory database; thread-safe."""
-
-    def __init__(self) -> None:
-        name, *args = TOKENIZE.split()
-        self._conn = apsw.Connection(":memory:")
-        self._tokenizer = self._conn.fts5_tokenizer(name, args)
-        self._lock = threading.Lock()
-
-    def __call__(self, text: str) -> list[str]:
-        if not text:
-            return []
-        with self._lock:
-            found = self._tokenizer(
-                text.encode("utf-8"),
-                apsw.FTS5_TOKENIZE_DOCUMENT,
-                None,
-                include_offsets=False,
-                include_colocated=False,
-            )
-        return cast(list[str], found)
-
-    def close(self) -> None:
-        self._conn.close()
-
-
 def schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("pk", indexed=True, fast=True)
@@ -140,7 +110,7 @@ class TantivyIndex:
         self.directory = Path(directory)
         self._feed = feed
         self._schema = schema()
-        self._tokens = Tokens()
+        self._tokens = Fts5Tokens()
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
         self._seq = 0
@@ -484,7 +454,9 @@ def _log_failure(task: asyncio.Task[int]) -> None:
 class Translation:
     """A compiled query's syntax tree as Tantivy queries: the match, and the title levels."""
 
-    def __init__(self, schema_: tantivy.Schema, searcher: tantivy.Searcher, tokens: Tokens) -> None:
+    def __init__(
+        self, schema_: tantivy.Schema, searcher: tantivy.Searcher, tokens: Fts5Tokens
+    ) -> None:
         self._schema = schema_
         self._searcher = searcher
         self._tokens = tokens

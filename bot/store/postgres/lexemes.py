@@ -20,16 +20,12 @@ PostgreSQL's last position (16383), where positions saturate.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, repeat
-from types import TracebackType
-from typing import Self, TypeVar, cast
+from typing import TypeVar
 
-import apsw
+from bot.store.common.tokens import TOKENIZE, Fts5Tokens
 
-# The SQLite store's tokenizer (bot/store/migrations/0001_initial.sql); a test keeps them equal.
-TOKENIZE = "porter unicode61 remove_diacritics 2"
 # PostgreSQL's limits: positions 1..16383, at most 256 positions per lexeme, lexemes < 2 KiB.
 MAX_POSITION = 16383
 MAX_POSITIONS_PER_LEXEME = 256
@@ -43,43 +39,8 @@ _TITLES_INSERT = "INSERT INTO temp.titles (rowid, title) VALUES (?, ?)"
 _TITLES_MATCH = "SELECT rowid FROM temp.titles WHERE titles MATCH ?"
 
 
-class Lexer:
-    """FTS5's tokenizer (through APSW, on a private in-memory database); thread-safe."""
-
-    def __init__(self) -> None:
-        name, *args = TOKENIZE.split()
-        self._conn = apsw.Connection(":memory:")
-        self._tokenizer = self._conn.fts5_tokenizer(name, args)
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def tokens(self, text: str) -> list[str]:
-        """The tokens FTS5 indexes for `text`, in order (positions are list indexes)."""
-        if not text:
-            return []
-        with self._lock:
-            found = self._tokenizer(
-                text.encode("utf-8"),
-                apsw.FTS5_TOKENIZE_DOCUMENT,
-                None,
-                include_offsets=False,
-                include_colocated=False,
-            )
-        # Without offsets and colocated tokens, APSW answers with the tokens themselves.
-        return cast(list[str], found)
+class Lexer(Fts5Tokens):
+    """FTS5's tokenizer, and FTS5 itself for title tiers, on a private in-memory database."""
 
     def title_tiers(self, titles: Mapping[int, str], evidence: Sequence[str]) -> dict[int, int]:
         """How many of the FTS5 `evidence` expressions (over a `title` column) each title

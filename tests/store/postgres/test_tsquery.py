@@ -24,9 +24,9 @@ import bot.store
 from bot.errors import QueryError
 from bot.models import Paper
 from bot.query import MAX_LENGTH, CompiledQuery, compile_query
+from bot.store.common.tokens import TOKENIZE
 from bot.store.matcher import BatchMatcher
 from bot.store.postgres.lexemes import (
-    TOKENIZE,
     Lexer,
     grouped_literal,
     tsvector_binary,

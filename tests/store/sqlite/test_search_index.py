@@ -14,9 +14,10 @@ import pytest
 from bot.models import Paper
 from bot.query.compile import compile_query
 from bot.store import open_store, tantivy_index
+from bot.store.common.tokens import TOKENIZE
 from bot.store.sqlite.database import SqliteDatabase, index_directory
 from bot.store.sqlite.search_sql import RANK_POOL
-from bot.store.tantivy_index import STATE_FILE, TOKENIZE, TantivyIndex
+from bot.store.tantivy_index import STATE_FILE, TantivyIndex
 from tests.store.contract.support import NOW, FakeClock
 
 WORDS = [
