@@ -37,6 +37,13 @@ print(*p['build-system']['requires'], sep='\n', file=open('build-requirements.tx
     && pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt -r requirements.txt \
     && pip install --no-cache-dir -c constraints.txt -r build-requirements.txt
 
+# The compiled extensions' symbol tables serve only debuggers: stripped, the image is about
+# 15 MB smaller (tantivy and asyncpg above all). binutils stays in this stage only.
+COPY docker/strip_wheels.py ./
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends binutils > /dev/null \
+    && python strip_wheels.py /wheels
+
 # Then the package alone: no dependency and no build tool left to download.
 COPY README.md LICENSE ./
 COPY bot ./bot
