@@ -53,7 +53,7 @@ def strip_wheel(wheel: Path) -> int:
 
 def main(folder: str) -> None:
     total = sum(strip_wheel(w) for w in sorted(Path(folder).glob("*.whl")))
-    print(f"strip_wheels: {total / 1e6:.1f} MB of symbols removed")
+    sys.stdout.write(f"strip_wheels: {total / 1e6:.1f} MB of symbols removed\n")
 
 
 if __name__ == "__main__":
