@@ -20,9 +20,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.errors import QueryError
-from bot.models import Paper
+from bot.models import Paper, merge_papers
 from bot.query.compile import CompiledQuery
 from bot.semantic.availability import require_semantic
+from bot.store.common.upsert import merge_batch
 from bot.store.interfaces import Database
 
 if TYPE_CHECKING:
@@ -104,10 +105,12 @@ class Semantic:
     # -- vectors for papers ------------------------------------------------------------------
 
     async def vectors_for(self, papers: Sequence[Paper]) -> list[tuple[str, bytes]]:
-        """Vectors of the papers that have none of this model yet (the rest are skipped).
+        """Vectors of the papers that have none of this model yet, or whose title or abstract
+        the papers bring change (the rest are skipped), for the text they will be stored with.
 
         Meant for before the transaction that stores the papers: the model works while no
-        database lock is held; `save` then writes the result inside it.
+        database lock is held; `save` then writes the result inside it, after the upsert that
+        drops the vectors of changed text.
         """
         from bot.semantic.model import paper_text
         from bot.semantic.vectors import to_blob
@@ -115,9 +118,17 @@ class Semantic:
         if not papers:
             return []
         model = await self.model_id()
-        unique = list({p.id: p for p in papers}.values())
-        have = await self._store.vectors.have(model, [p.id for p in unique])
-        todo = [p for p in unique if p.id not in have]
+        batch = merge_batch(papers)
+        have = await self._store.vectors.have(model, list(batch))
+        stored = {p.id: p for p in await self._store.papers.get_many(list(batch))}
+        todo = []
+        for paper in batch.values():
+            old = stored.get(paper.id)
+            text = paper if old is None else merge_papers(old, paper)  # as the upsert stores it
+            if paper.id not in have or (
+                old is not None and (text.title, text.abstract) != (old.title, old.abstract)
+            ):
+                todo.append(text)
         if not todo:
             return []
         matrix = await self.embed([paper_text(p.title, p.abstract) for p in todo])

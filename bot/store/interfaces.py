@@ -426,7 +426,8 @@ class VectorStore(Protocol):
 
     The store keeps vectors opaque (the semantic layer encodes them); every write gets a new,
     growing sequence number, so a reader catches up with `written_after` alone. A vector of
-    another model counts as missing: a model change re-embeds.
+    another model counts as missing: a model change re-embeds. An upsert that changes a paper's
+    title or abstract deletes its vector, so the new text is embedded.
     """
 
     async def put(self, model: str, vectors: Sequence[tuple[str, bytes]]) -> int:

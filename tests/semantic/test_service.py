@@ -119,6 +119,36 @@ async def test_new_papers_are_embedded_as_they_are_kept_and_seen_by_other_proces
     assert await reader_side.count() == len(papers)
 
 
+async def test_a_paper_whose_text_changes_is_embedded_again_in_the_same_poll(
+    store: Database, real_embedder: Any
+) -> None:
+    from dataclasses import replace
+
+    from bot.semantic.model import paper_text
+
+    papers = real_papers()[:3]
+    counting = CountingEmbedder(real_embedder)
+    semantic = Semantic(store, counting)  # type: ignore[arg-type]
+    await keep_papers(store, papers, NOW, semantic=semantic)
+    model = await semantic.model_id()
+    before = await store.vectors.get(model, [p.id for p in papers])
+    counting.texts.clear()
+
+    retitled = replace(papers[0], title="Baking sourdough bread with wild yeast")
+    votes_only = replace(papers[1], upvotes=99, abstract="")  # stored abstract kept: same text
+    await keep_papers(store, [retitled, votes_only, papers[2]], NOW, semantic=semantic)
+    assert counting.texts == [paper_text(retitled.title, papers[0].abstract)]
+    after = await store.vectors.get(model, [p.id for p in papers])
+    assert after[papers[0].id] != before[papers[0].id]
+    assert {k: v for k, v in after.items() if k != papers[0].id} == {
+        k: v for k, v in before.items() if k != papers[0].id
+    }
+    assert await store.vectors.count_missing(model) == 0
+    # Seen again unchanged: nothing to embed.
+    await keep_papers(store, [retitled], NOW, semantic=semantic)
+    assert len(counting.texts) == 1
+
+
 async def test_a_broken_model_never_loses_papers(store: Database, real_embedder: Any) -> None:
     class Broken(CountingEmbedder):
         def embed(self, texts: Any) -> object:

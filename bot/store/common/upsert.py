@@ -27,6 +27,7 @@ class UpsertPlan:
 
     staged: list[tuple[str, Paper]] = field(default_factory=list)
     recategorised: list[str] = field(default_factory=list)
+    retexted: list[str] = field(default_factory=list)  # title or abstract changed: vector stale
     new_ids: list[str] = field(default_factory=list)
     updated_ids: list[str] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
@@ -61,6 +62,8 @@ def plan_upsert(batch: Mapping[str, Paper], existing: Mapping[str, Paper]) -> Up
         plan.changed_ids.append(paper_id)
         if merged.categories != old.categories:
             plan.recategorised.append(paper_id)
+        if (merged.title, merged.abstract) != (old.title, old.abstract):
+            plan.retexted.append(paper_id)
         if feed_relevant_change(old, merged):
             plan.updated_ids.append(paper_id)
     return plan

@@ -5,7 +5,8 @@ writes to it) in batches, on a thread; each batch reaches PostgreSQL in one tran
 through arrays or COPY, with ON CONFLICT DO NOTHING on every table's keys, so running the copy
 again adds nothing and a copy interrupted half-way finishes on the next run. Feed, delivery and
 source-run ids are kept (users see feed ids; deliveries keep their queue order), and the
-identity sequences are moved past them. Delivery history comes along whole, state and message
+identity sequences are moved past them. Paper vectors come along too (new seqs, same order), so
+the copy needs no `paperfeed embed`. Delivery history comes along whole, state and message
 ids included, so a bot started on the copy owes nothing it already posted.
 """
 
@@ -132,6 +133,10 @@ TABLES = (
     ),
     Table("dm_members", ("user_id", "last_daily_on", "notice"), ("bigint", "text", "text"),
           "user_id", lambda r: (r["user_id"], r["last_daily_on"], r["notice"])),
+    # In write order, so PostgreSQL's new seqs keep it; a paper PostgreSQL already had with a
+    # vector keeps that one (paper_id is unique), like every other row it already had.
+    Table("paper_vectors", ("paper_id", "model", "vector"), ("text", "text", "bytea"), "seq",
+          lambda r: (r["paper_id"], r["model"], bytes(r["vector"]))),
 )  # fmt: skip
 COUNTED = ("papers", *(t.name for t in TABLES))
 

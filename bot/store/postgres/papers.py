@@ -283,6 +283,10 @@ class PostgresPapers:
                 "(SELECT pk FROM papers WHERE id = ANY($1::text[]))",
                 plan.recategorised,
             )
+        if plan.retexted:  # embedded from the old text: missing again, so it is re-embedded
+            await session.execute(
+                "DELETE FROM paper_vectors WHERE paper_id = ANY($1::text[])", plan.retexted
+            )
         await session.execute(STAGED_UPDATE)
         await session.execute(STAGED_CATEGORIES)
         await session.execute("TRUNCATE paper_stage")

@@ -87,6 +87,11 @@ class SqlitePapers:
                 )
             # Categories of updated papers are inserted again: unchanged ones are ignored.
             await self._write_staged(_STAGED_UPDATE, updates)
+            # A vector embedded from the old text is missing again, so it is re-embedded.
+            for chunk in chunks(plan.retexted):
+                await self._conns.writer.execute(
+                    f"DELETE FROM paper_vectors WHERE paper_id IN ({marks(chunk)})", chunk
+                )
         if self.index is not None and not self._conns.owns_transaction():
             await self.index.catch_up()  # one index commit per batch written
         return plan.result()

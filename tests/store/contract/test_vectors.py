@@ -95,3 +95,26 @@ async def test_put_joins_the_callers_transaction(db: Database) -> None:
         pass
     assert await db.papers.get("2401.00001") is None
     assert await db.vectors.count(A) == 0
+
+
+async def test_a_new_title_or_abstract_makes_the_vector_missing_again(db: Database) -> None:
+    ids = ["2401.00001", "2401.00002", "2401.00003", "2401.00004"]
+    await db.papers.upsert([paper(i, f"Title {i}", abstract="Old.") for i in ids])
+    await db.vectors.put(A, [(i, blob(n)) for n, i in enumerate(ids)])
+    await db.vectors.put(B, [("2401.00002", blob(9))])
+    await db.papers.upsert(
+        [
+            paper("2401.00001", "A better title", abstract="Old."),
+            paper("2401.00002", "Title 2401.00002", abstract="New."),
+            paper("2401.00003", "Title 2401.00003", abstract="Old.", upvotes=50),  # text same
+            paper("2401.00004", "Title 2401.00004", abstract=""),  # nothing new: stored kept
+        ]
+    )
+    assert await db.vectors.have(A, ids) == {"2401.00003", "2401.00004"}
+    assert await db.vectors.have(B, ids) == set()  # whatever model made it
+    assert [m[0] for m in await db.vectors.missing(A)] == ["2401.00001", "2401.00002"]
+    assert (await db.vectors.missing(A))[0][1] == "A better title"
+    # The same text again changes nothing.
+    await db.vectors.put(A, [("2401.00001", blob(7))])
+    await db.papers.upsert([paper("2401.00001", "A better title", abstract="Old.")])
+    assert await db.vectors.get(A, ["2401.00001"]) == {"2401.00001": blob(7)}

@@ -60,6 +60,12 @@ async def make_sqlite_store(path: Path) -> None:
         mine = await store.follows.add(9, "causal", "causal", mode="instant")
         await store.dms.queue([(9, "2611.00001", mine.id, "instant", 1)])
         await store.follows.set_notice(9, "DMs closed")
+        # Vectors of two models, the later write of 00003 last: its seq order must survive.
+        await store.vectors.put(
+            "m@1", [("2611.00003", bytes(range(16))), ("2611.00001", b"a" * 16)]
+        )
+        await store.vectors.put("m@2", [("2611.00002", b"b" * 16)])
+        await store.vectors.put("m@1", [("2611.00003", b"c" * 16)])
 
 
 async def copy(config: Path, url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -96,6 +102,13 @@ async def test_copy_moves_everything_twice_adds_nothing_and_the_copy_posts_nothi
         assert await pg.dms.items() == await lite.dms.items()
         assert tables["follows"]["postgresql"] == tables["dm_members"]["postgresql"] == 1
         assert await pg.sources.runs("arxiv") == await lite.sources.runs("arxiv")
+        assert tables["paper_vectors"]["postgresql"] == 3
+        for model in ("m@1", "m@2"):
+            assert await pg.vectors.get(model, ids) == await lite.vectors.get(model, ids)
+            assert [(i, v) for _, i, v in await pg.vectors.written_after(model, 0)] == [
+                (i, v) for _, i, v in await lite.vectors.written_after(model, 0)
+            ]
+        assert await pg.vectors.count_missing("m@1") == 2
         assert await pg.sources.get_state("arxiv", "etag") == '"abc"'
         assert await pg.sources.seen_listings("arxiv", ["arxiv/cs.LG", "arxiv/cs.CV"]) == {
             "arxiv/cs.LG"
