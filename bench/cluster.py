@@ -5,6 +5,7 @@ Usage::
     eval "$(tests/pg/start-postgres.sh)"
     python -m bench.cluster [--guilds 10000 --feeds 100000 --papers 1000 --match-rate 0.005]
                             [--publishers 1,2,4] [--drain 1000 --channels 200] [--json out.json]
+                            [--only-drain] [--unfair]
 
 Three measurements, each on fresh databases of the server named by
 $PAPERFEED_TEST_POSTGRES_URL (dropped at the end):
@@ -21,7 +22,9 @@ $PAPERFEED_TEST_POSTGRES_URL (dropped at the end):
   limits: 50 requests/s, 5 messages per 5 s per channel) by 1, 2 and 4 publishers sharing the
   PostgreSQL budget; wall time against the floor (deliveries / 50 per second), 429s counted.
   The publishers of one run share one discord.py client (its HTTP session), each with its own
-  pool, claims and name, as separate processes would have.
+  pool, claims and name, as separate processes would have. Each is told how many publishers
+  are alive (as heartbeats would), so each holds a fair share of the channels at once, unless
+  `--unfair`; the most channels each held at once is sampled from the claims table.
 """
 
 from __future__ import annotations
@@ -211,8 +214,26 @@ def database_side_processes(url: str, count: int, seconds: float) -> dict[str, A
     }  # fmt: skip
 
 
-async def drain(admin: str, count: int, deliveries: int, channels: int) -> dict[str, Any]:
-    """`count` publishers post an outbox to the loopback Discord under the shared budget."""
+async def _most_claims(url: str, most: dict[str, int], stop: asyncio.Event) -> None:
+    """The most channels each publisher held at once, sampled every 50 ms."""
+    conn = await asyncpg.connect(url)
+    try:
+        while not stop.is_set():
+            for row in await conn.fetch(
+                "SELECT owner, count(*) AS n FROM channel_claims GROUP BY owner"
+            ):
+                most[row["owner"]] = max(most.get(row["owner"], 0), int(row["n"]))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.05)
+    finally:
+        await conn.close()
+
+
+async def drain(
+    admin: str, count: int, deliveries: int, channels: int, *, fair: bool = True
+) -> dict[str, Any]:
+    """`count` publishers post an outbox to the loopback Discord under the shared budget; with
+    `fair`, each knows `count` publishers are alive (as their heartbeats would say)."""
     fake, channel_ids = await fake_with_channels(channels)
     assert fake.world is not None
     starter = BotStarter()
@@ -231,20 +252,30 @@ async def drain(admin: str, count: int, deliveries: int, channels: int) -> dict[
                     **FAST_CLIENT_OPTIONS))  # fmt: skip
                 stack.push_async_callback(started.stop)
                 publishers = []
+
+                async def live() -> int:
+                    return count
+
                 for i in range(count):
                     own = await stack.enter_async_context(open_store(config.database))
                     publishers.append(Publisher(own, DiscordTarget(started.bot), paper_body,
                                                 lambda: NOW, build_digest=digest_body,
-                                                limiter=limiter_for(own), name=f"drain-{i}"))  # fmt: skip
+                                                limiter=limiter_for(own), name=f"drain-{i}",
+                                                peers=live if fair else None))  # fmt: skip
 
                 async def run(publisher: Publisher) -> None:
                     while await store.outbox.depth():
                         if not (await publisher.publish_due()).more:
                             await asyncio.sleep(0.05)
 
+                most: dict[str, int] = {}
+                stop = asyncio.Event()
+                sampler = asyncio.create_task(_most_claims(url, most, stop))
                 began = time.perf_counter()
                 await asyncio.gather(*(run(p) for p in publishers))
                 wall = time.perf_counter() - began
+                stop.set()
+                await sampler
                 sent = len(await store.outbox.deliveries(states=[DeliveryState.SENT]))
     finally:
         await starter.close_all()
@@ -253,7 +284,8 @@ async def drain(admin: str, count: int, deliveries: int, channels: int) -> dict[
     per_paper = [e.get("url", "") for m in posted for e in m.embeds[:1]]
     floor = fanout_floor(deliveries, channels)
     return {
-        "publishers": count, "deliveries": deliveries, "channels": channels,
+        "publishers": count, "deliveries": deliveries, "channels": channels, "fair": fair,
+        "most_claims_held": [most.get(f"drain-{i}", 0) for i in range(count)],
         "sent": sent, "posted": len(posted), "duplicates": len(per_paper) - len(set(per_paper)),
         "wall_s": round(wall, 2), "floor_s": round(floor, 2),
         "ratio_vs_floor": round(wall / floor, 3),
@@ -271,22 +303,26 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     counts = [int(c) for c in args.publishers.split(",")]
     result: dict[str, Any] = {"settings": vars(args), "cpus": os.cpu_count(),
                               "load_start": os.getloadavg()}  # fmt: skip
-    async with fresh_database(admin, f"bench_cluster_{os.getpid()}") as url:
-        result["fan_out"] = await fan_out(url, args.guilds, args.feeds, args.papers,
-                                          args.match_rate)  # fmt: skip
-        print(json.dumps(result["fan_out"]), file=sys.stderr)
-        result["database_side"] = []
-        for count in counts:
-            figures = await asyncio.to_thread(database_side_processes, url, count, args.db_seconds)
-            result["database_side"].append(figures)
-            print(json.dumps(figures), file=sys.stderr)
+    if not args.only_drain:
+        async with fresh_database(admin, f"bench_cluster_{os.getpid()}") as url:
+            result["fan_out"] = await fan_out(url, args.guilds, args.feeds, args.papers,
+                                              args.match_rate)  # fmt: skip
+            print(json.dumps(result["fan_out"]), file=sys.stderr)
+            result["database_side"] = []
+            for count in counts:
+                figures = await asyncio.to_thread(
+                    database_side_processes, url, count, args.db_seconds
+                )
+                result["database_side"].append(figures)
+                print(json.dumps(figures), file=sys.stderr)
     result["drain"] = []
     for count in counts:
-        figures = await drain(admin, count, args.drain, args.channels)
+        figures = await drain(admin, count, args.drain, args.channels, fair=not args.unfair)
         result["drain"].append(figures)
         print(json.dumps(figures), file=sys.stderr)
-    full = result["fan_out"]["deliveries"]
-    result["full_drain_at_50_per_s_h"] = round(full / 50 / 3600, 2)
+    if "fan_out" in result:
+        full = result["fan_out"]["deliveries"]
+        result["full_drain_at_50_per_s_h"] = round(full / 50 / 3600, 2)
     result["load_end"] = os.getloadavg()
     return result
 
@@ -301,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-seconds", type=float, default=10.0)
     parser.add_argument("--drain", type=int, default=1_000)
     parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--only-drain", action="store_true", help="skip fan-out and database side")
+    parser.add_argument("--unfair", action="store_true",
+                        help="publishers not told of each other: no fair shares")  # fmt: skip
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)
     result = asyncio.run(main_async(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,7 +33,7 @@ from bot.discord.target import DiscordTarget
 from bot.errors import ConfigError, PaperfeedError
 from bot.metrics import Metrics
 from bot.models import Paper
-from bot.services.cluster import Heartbeat, Identity, Leadership, lease_ttl
+from bot.services.cluster import Heartbeat, Identity, Leadership, lease_ttl, live_publishers
 from bot.services.dm import DmPublisher
 from bot.services.follows import DirectMessenger
 from bot.services.publisher import Body, Publisher, limiter_for
@@ -199,6 +200,8 @@ def build_bot(
     # One budget for the requests the bot makes on its own (posts, DMs, opening DM channels),
     # below Discord's global 50 a second: the two delivery loops run side by side.
     pace = limiter_for(services.store)  # shared by every publisher on PostgreSQL
+    cluster = cluster_store(services.store)
+    peers = functools.partial(live_publishers, cluster) if cluster is not None else None
 
     def make_publisher(client: discord.Client) -> Publisher:
         target = DiscordTarget(
@@ -215,6 +218,7 @@ def build_bot(
             build_digest=digest_body,
             on_outcome=on_outcome,
             limiter=pace,
+            peers=peers,  # fair shares of the channels among live publishers
         )
 
     messenger = make_messenger or MESSENGER

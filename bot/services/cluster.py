@@ -101,6 +101,15 @@ async def cluster_status(
     return found
 
 
+async def live_publishers(cluster: ClusterStore, silent_after: timedelta = SILENT_AFTER) -> int:
+    """Processes doing the publisher's work whose heartbeat is recent: the outbox's sharers."""
+    return sum(
+        1
+        for p in await cluster_status(cluster, silent_after)
+        if not p.silent and ("publisher" in p.beat.roles or "all" in p.beat.roles)
+    )
+
+
 class Heartbeat:
     """Records this process's heartbeat until stopped; a clean stop removes its row."""
 

@@ -19,6 +19,9 @@ at a time, which keeps each channel's order and pacing and makes the "already in
 check and the send one step. A claim lasts a lease and is renewed while its publisher works; a
 crashed publisher's claims expire and another publisher takes them over, with the attempts left
 in flight, which it reconciles like a restart does (channel look-up, then the same nonce).
+While other publishers are alive (their heartbeats), each holds at most a fair share of the
+channels with work, so work spreads and a crash stalls only that share; alone, it claims up to
+its maximum.
 Discord's global limit is per bot, so with several publishers the rate limiter draws on a
 budget kept in the database (`SharedRateLimiter`).
 """
@@ -30,6 +33,7 @@ import contextlib
 import enum
 import hashlib
 import logging
+import math
 import os
 import random
 import socket
@@ -59,6 +63,7 @@ BodyBuilder = Callable[[Paper, str], Body]  # (paper, feed name) -> message body
 DigestBuilder = Callable[[Sequence[Paper], str, int, str], Body]
 # (outcome, seconds from queued to sent when the outcome is "sent") -> None; e.g. Metrics.record_delivery
 OutcomeObserver = Callable[[str, float | None], None]
+PeerCount = Callable[[], Awaitable[int]]  # live publishers in the cluster, this one included
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,13 @@ class DeliveryTarget(Protocol):
 
 DIGEST_NONCE_PREFIX = "pd"
 CLAIM_LEASE = timedelta(seconds=30)  # a crashed publisher's channels wait at most this long
+FAIR_SHARE_FLOOR = 4  # channels a publisher may always hold, so a small queue is not trickled
+
+
+def fair_share(channels_with_work: int, publishers: int, floor: int = FAIR_SHARE_FLOOR) -> int:
+    """Channels one of `publishers` may hold at once: an even split, so work spreads and a
+    crash stalls only that share until its claims expire."""
+    return max(floor, math.ceil(channels_with_work / max(publishers, 1)))
 
 
 def delivery_nonce(feed_id: int, key: str, *, digest: bool = False) -> str:
@@ -258,6 +270,7 @@ class Publisher:
         name: str | None = None,
         lease: timedelta | None = None,
         claim_channels: int | None = None,
+        peers: PeerCount | None = None,
     ) -> None:
         self._store = store
         self._target = target
@@ -275,6 +288,7 @@ class Publisher:
         self._lease = CLAIM_LEASE if lease is None else lease  # read now: drills shorten it
         # No more channels than it works at once: the rest stay free for other publishers.
         self._claim_channels = claim_channels or max_channels
+        self._peers = peers  # None: alone (SQLite), claims only bounded by `claim_channels`
         self._lost: set[int] = set()  # channels another publisher took over during this round
 
     def stop(self) -> None:
@@ -352,12 +366,14 @@ class Publisher:
         running: dict[int, asyncio.Task[None]] = {}
         finished: set[int] = set()  # not claimed again this round (a retry waits its backoff)
         self._lost.clear()
+        publishers = await self._live_publishers()
         keeper = asyncio.create_task(self._keep_claims(running), name="paperfeed claims")
         failure: BaseException | None = None
         try:
             while True:
-                room = self._claim_channels - len(running)
-                if room > 0 and taken < self._batch_size and not self._stopping:
+                full = taken >= self._batch_size or self._stopping
+                room = 0 if full else await self._room(len(running), publishers)
+                if room > 0:
                     now = self._clock()
                     items = await self._store.outbox.claim(
                         self.name, now, now + self._lease, limit=self._batch_size - taken,
@@ -395,6 +411,25 @@ class Publisher:
                 await keeper
             if running:
                 await self._store.outbox.release_claims(self.name, list(running))
+
+    async def _room(self, running: int, publishers: int) -> int:
+        """How many more channels to claim: up to `claim_channels`, and with other publishers
+        alive no more than a fair share of the channels that have work."""
+        room = self._claim_channels - running
+        if room > 0 and publishers > 1:
+            due = await self._store.outbox.channels_with_work(self._clock())
+            room = min(room, fair_share(due, publishers) - running)
+        return room
+
+    async def _live_publishers(self) -> int:
+        """How many publishers share the outbox now; 1 (no limit) when unknown."""
+        if self._peers is None:
+            return 1
+        try:
+            return max(await self._peers(), 1)
+        except StoreError as exc:
+            log.warning("could not count the live publishers: %s", exc)
+            return 1
 
     async def _by_channel(
         self, items: Sequence[DueDelivery]

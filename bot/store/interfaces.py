@@ -257,6 +257,11 @@ class Outbox(Protocol):
         """Claim one channel (e.g. for a digest); False when another publisher holds it."""
         ...
 
+    async def channels_with_work(self, now: datetime, window: int = 4096) -> int:
+        """How many channels the oldest `window` claimable deliveries go to, whoever holds
+        them: what publishers split into fair shares."""
+        ...
+
     async def renew_claims(self, owner: str, until: datetime) -> set[int]:
         """Extend the owner's claims; return the channels it still holds."""
         ...

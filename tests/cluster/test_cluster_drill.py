@@ -8,6 +8,7 @@ received, other posts of the same fan-out still owed); the poller holding the ar
 SIGKILLed. Then:
 
 * every (channel, paper) is posted exactly once: 0 duplicates, 0 lost;
+* the killed publisher held a fair share of the channels (a third of 40, at most half), not all;
 * the listing is fetched at most once per tick (one close pair around the failover), and the
   surviving poller takes over within one poll interval plus a few seconds (measured);
 * each slash command reached one gateway process (the one that identified its shard) and got
@@ -22,6 +23,7 @@ dead publisher's channels are taken over in seconds; nothing else is shortened.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -210,6 +212,10 @@ async def test_the_cluster_survives_a_dead_poller_and_a_publisher_killed_mid_fan
         assert held_pair in expected and counts[held_pair] == 1
         assert fake.nonce_hits == []  # found in its channel by the taker, not re-sent
         assert states == {"sent": GUILDS * total, "skipped": SHARED * total}, states
+
+        # fair shares: the victim held about a third of the 40 channels, not all of them, so
+        # its death stalled only those (slack: a round may count one publisher not yet beating)
+        assert 0 < len(claims) <= math.ceil(GUILDS / 2), len(claims)
 
         # Discord's invalid-request budget (10,000 per 10 min) far away: the publishers' shared
         # budget keeps them below the global 50/s, but on a starved machine requests granted

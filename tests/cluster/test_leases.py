@@ -10,10 +10,18 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.cli import main
-from bot.services.cluster import Heartbeat, Identity, Leadership, cluster_status, lease_ttl
+from bot.services.cluster import (
+    Heartbeat,
+    Identity,
+    Leadership,
+    cluster_status,
+    lease_ttl,
+    live_publishers,
+)
 from bot.services.poller import PollReport
 from bot.services.scheduler import PollScheduler
 from bot.store.postgres.cluster import PostgresCluster
@@ -208,3 +216,21 @@ async def test_a_poll_that_outlives_its_lease_is_noticed_by_the_fence(
     assert poller.polls == ["arxiv"]
     assert "the lease to poll arxiv ran out during the poll (epoch 1)" in caplog.text
     assert not await lead.may_poll("arxiv")  # and it does not poll at the next tick
+
+
+async def test_live_publishers_are_the_processes_doing_that_role_with_a_recent_beat(
+    db: PostgresDatabase, postgres_url: str
+) -> None:
+    assert await live_publishers(db.cluster) == 0
+    for n, roles in enumerate([("publisher",), ("all",), ("gateway", "publisher"), ("poller",)]):
+        await db.cluster.beat(f"h:{n}:x", roles, "", "h", n, "1.0")
+    await db.cluster.beat("h:9:x", ("publisher",), "", "h", 9, "1.0")
+    conn = await asyncpg.connect(postgres_url)
+    try:  # the last one went silent (killed): its share goes to the others
+        await conn.execute(
+            "UPDATE cluster_processes SET last_beat = now() - interval '1 minute' "
+            "WHERE id = 'h:9:x'"
+        )
+    finally:
+        await conn.close()
+    assert await live_publishers(db.cluster) == 3

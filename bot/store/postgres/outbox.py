@@ -312,6 +312,16 @@ class PostgresOutbox:
         ))  # fmt: skip
         return row is not None
 
+    async def channels_with_work(self, now: datetime, window: int = 4096) -> int:
+        count = await self._s.fetchval(
+            "SELECT count(DISTINCT w.channel_id) FROM (SELECT f.channel_id FROM deliveries d "
+            "JOIN feeds f ON f.id = d.feed_id WHERE " + _WORK + "ORDER BY d.id LIMIT $3) w",
+            codec.ts(now),
+            False,
+            window,
+        )
+        return int(count or 0)
+
     async def renew_claims(self, owner: str, until: datetime) -> set[int]:
         """Extend the owner's claims; a channel taken over meanwhile is no longer listed."""
         rows = await self._s.write(lambda s: s.fetch(

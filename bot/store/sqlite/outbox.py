@@ -253,6 +253,15 @@ class SqliteOutbox:
         )
         return True
 
+    async def channels_with_work(self, now: datetime, window: int = 4096) -> int:
+        rows = await self._conns.fetchall(
+            "SELECT count(DISTINCT w.channel_id) FROM (SELECT f.channel_id AS channel_id "
+            "FROM deliveries d JOIN feeds f ON f.id = d.feed_id WHERE " + _WORK + "ORDER BY d.id "
+            "LIMIT :window) w",
+            {"now": codec.ts(now), "in_flight_only": 0, "window": window},
+        )
+        return int(rows[0][0]) if rows else 0
+
     async def renew_claims(self, owner: str, until: datetime) -> set[int]:
         """Extend the owner's claims; a channel taken over meanwhile is no longer listed."""
         async with self._conns.transaction():

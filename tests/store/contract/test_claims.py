@@ -62,3 +62,25 @@ async def test_claims_are_renewed_and_released(db: Database) -> None:
     assert await db.outbox.renew_claims("p1", LEASE) == set()
     assert await db.outbox.claim_channel("p1", 99, NOW, LEASE)
     assert await db.outbox.renew_claims("p1", LEASE) == {99}
+
+
+async def test_channels_with_work_counts_every_channel_owed_instant_work_claimed_or_not(
+    db: Database,
+) -> None:
+    assert await db.outbox.channels_with_work(NOW) == 0
+    a = await feed_on(db, "a", 10, "2401.00001", "2401.00002")
+    await feed_on(db, "a2", 10, "2401.00003")  # a second feed on the same channel
+    await feed_on(db, "b", 20, "2401.00004")
+    await feed_on(db, "digest", 30, "2401.00005", mode=FeedMode.DIGEST)
+    paused = await feed_on(db, "paused", 40, "2401.00006")
+    await db.feeds.set_paused(paused, True, "gone")
+    later = await feed_on(db, "later", 50, "2401.00007")
+    (retry,) = await db.outbox.deliveries(feed_id=later)
+    await db.outbox.mark_retry(retry.id, "503", NOW + timedelta(minutes=1))
+    assert await db.outbox.channels_with_work(NOW) == 2
+    await db.outbox.claim("p1", NOW, LEASE, channels=1)  # held by a publisher: still owed
+    first, _ = await db.outbox.deliveries(feed_id=a)
+    await db.outbox.mark_sending([first.id], "pf-1", NOW)  # in flight: still owed
+    assert await db.outbox.channels_with_work(NOW) == 2
+    assert await db.outbox.channels_with_work(NOW + timedelta(minutes=2)) == 3
+    assert await db.outbox.channels_with_work(NOW, window=1) == 1  # a bounded look
