@@ -25,12 +25,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from bot.query.compile import NEAR_SLACK, CompiledQuery, _title_run
 from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term, _make_and
 from bot.store.common.tokens import Fts5Tokens
-from bot.store.search_index import Candidate, IndexPage, Ranked, exact_top, order_key, squash
+from bot.store.search_index import (
+    Candidate,
+    Hit,
+    IndexPage,
+    Ranked,
+    exact_top,
+    order_key,
+    squash,
+)
 
 try:
     import tantivy
@@ -366,12 +374,14 @@ class TantivyIndex:
                 continue
             first, upto = max(offset - position, 0), end - position
 
-            def fetch(k: int, q: tantivy.Query = tier_query) -> list[Candidate]:
-                return _candidates(searcher, q, k)
+            def fetch(start: int, stop: int, q: tantivy.Query = tier_query) -> list[Hit]:
+                return _hits(searcher, q, start, stop)
 
             held: int | None
             if exhaustive:
-                every = fetch(size if size is not None else _count(searcher, tier_query))
+                every = _candidates(
+                    searcher, tier_query, size if size is not None else _count(searcher, tier_query)
+                )
                 best, held = sorted(every, key=lambda c: order_key(when, c))[:upto], len(every)
             else:
                 pool = {"first_pool": first_pool} if first_pool else {}
@@ -401,8 +411,10 @@ def _tiers(main: tantivy.Query, levels: Sequence[tantivy.Query]) -> list[tuple[i
 
 
 def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
-    """Every match, counted (the stubs omit SearchResult.count)."""
-    return int(cast(Any, searcher.search(query, 1, count=True)).count)
+    """Every match, counted without scoring one: the keys a value-count aggregation sees (every
+    live document holds one): ~1.6x faster than a scored count for a broad word at 1M."""
+    found = searcher.aggregate(query, {"n": {"value_count": {"field": "pk"}}})
+    return int(cast(dict[str, dict[str, float]], found)["n"]["value"])
 
 
 def _candidates(searcher: tantivy.Searcher, query: tantivy.Query, k: int) -> list[Candidate]:
@@ -416,6 +428,23 @@ def _candidates(searcher: tantivy.Searcher, query: tantivy.Query, k: int) -> lis
         Candidate(int(pk or 0), float(score), int(at or 0))
         for (score, _), pk, at in zip(hits, pks, appeared, strict=True)
     ]
+
+
+def _hits(searcher: tantivy.Searcher, query: tantivy.Query, start: int, stop: int) -> list[Hit]:
+    """The matches ranked `start` to `stop` by BM25, as (BM25, appeared, key) tuples."""
+    if stop <= start:
+        return []
+    hits = searcher.search(query, stop - start, count=False, offset=start).hits
+    addresses = [address for _, address in hits]
+    return list(
+        zip(
+            [score for score, _ in hits],
+            # Every document holds both (see _add): no None among them.
+            cast(list[int], searcher.fast_field_values("appeared", addresses)),
+            cast(list[int], searcher.fast_field_values("pk", addresses)),
+            strict=True,
+        )
+    )
 
 
 def _finish(writer: tantivy.IndexWriter) -> None:
