@@ -31,6 +31,18 @@ RECENCY_MAX = 1.0 + RECENCY_BONUS
 # The first candidate pool; it grows until the cut is proven (by POOL_GROWTH when the scores
 # give no hint how far).
 FIRST_POOL = 500
+# A broad query starts wider: one Tantivy pass over a tier costs about the same for 500 or
+# 2,500 hits (at 1M the broad words score their whole tier either way) while a second pass
+# costs a whole pass again, and 1/100 of the matches was what the cut needed at 1M.
+BROAD_POOL_SHARE = 100
+BROAD_POOL_MAX = 2_500
+
+
+def starting_pool(total: int) -> int:
+    """How many candidates the first pass fetches for a query with `total` matches."""
+    return min(max(FIRST_POOL, total // BROAD_POOL_SHARE), BROAD_POOL_MAX)
+
+
 POOL_GROWTH = 4
 
 

@@ -38,6 +38,7 @@ from bot.store.search_index import (
     exact_top,
     order_key,
     squash,
+    starting_pool,
 )
 
 try:
@@ -384,8 +385,8 @@ class TantivyIndex:
                 )
                 best, held = sorted(every, key=lambda c: order_key(when, c))[:upto], len(every)
             else:
-                pool = {"first_pool": first_pool} if first_pool else {}
-                best, held = exact_top(fetch, now=when, wanted=upto, **pool)
+                pool = first_pool or starting_pool(total)
+                best, held = exact_top(fetch, now=when, wanted=upto, first_pool=pool)
             hits += [Ranked(c.pk, squash(tier, c, when)) for c in best[first:upto]]
             if len(best) >= upto:
                 break  # the page is full
