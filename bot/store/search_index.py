@@ -14,6 +14,7 @@ as the SQLite store reports it.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,18 @@ RECENCY_MAX = 1.0 + RECENCY_BONUS
 # The first candidate pool; it grows until the cut is proven (by POOL_GROWTH when the scores
 # give no hint how far).
 FIRST_POOL = 500
+# A broad query starts wider: one Tantivy pass over a tier costs about the same for 500 or
+# 2,500 hits (at 1M the broad words score their whole tier either way) while a second pass
+# costs a whole pass again, and 1/100 of the matches was what the cut needed at 1M.
+BROAD_POOL_SHARE = 100
+BROAD_POOL_MAX = 2_500
+
+
+def starting_pool(total: int) -> int:
+    """How many candidates the first pass fetches for a query with `total` matches."""
+    return min(max(FIRST_POOL, total // BROAD_POOL_SHARE), BROAD_POOL_MAX)
+
+
 POOL_GROWTH = 4
 
 
@@ -67,8 +80,12 @@ def order_key(now: float, candidate: Candidate) -> tuple[float, int, int]:
     return (-candidate.bm25 * recency(now, candidate.appeared), -candidate.appeared, -candidate.pk)
 
 
+# A match as a pool holds it, in the engine's BM25 order: (BM25, appeared, key).
+Hit = tuple[float, int, int]
+
+
 def exact_top(
-    fetch: Callable[[int], Sequence[Candidate]],
+    fetch: Callable[[int, int], Sequence[Hit]],
     *,
     now: float,
     wanted: int,
@@ -77,27 +94,37 @@ def exact_top(
     """The `wanted` best candidates by BM25 x recency, proven exact; and how many match in all
     when the last pool held every match (None when it did not).
 
-    `fetch(n)` answers the `n` best matches by BM25 alone (fewer when there are fewer). A match
-    outside the pool has BM25 at most the pool's last one, so at most that times RECENCY_MAX
-    after the re-rank: when the pool's `wanted`-th best already beats that strictly, nothing
-    outside can reach the page. Otherwise the pool grows and the step repeats: to where the
-    BM25 scores, falling as they have so far, would cross the bound (at least doubling), which
-    only decides how much is fetched, never what is returned.
+    `fetch(start, stop)` answers the matches ranked `start` to `stop` by BM25 alone (fewer at
+    the end), so a wider pool fetches only what it adds. A match outside the pool has BM25 at
+    most the pool's last one, so at most that times RECENCY_MAX after the re-rank: when the
+    pool's `wanted`-th best already beats that strictly, nothing outside can reach the page.
+    Otherwise the pool grows and the step repeats: to where the BM25 scores, falling as they
+    have so far, would cross the bound (at least doubling), which only decides how much is
+    fetched, never what is returned. Only the page becomes `Candidate` objects: the pool stays
+    plain tuples ordered as `order_key` orders (the same arithmetic, so the same floats).
     """
     if wanted <= 0:
         return [], None
     pool = max(first_pool, wanted)
+    found: list[Hit] = []
+    keys: list[tuple[float, int, int, float]] = []
+    bonus, days, most = RECENCY_BONUS, RECENCY_DAYS, RECENCY_MAX
     while True:
-        found = list(fetch(pool))
-        ranked = sorted(found, key=lambda c: order_key(now, c))
+        more = fetch(len(found), pool)
+        found += more
+        keys += [
+            (-(b * (1.0 + bonus / (1.0 + max(0.0, now - at) / 86_400.0 / days))), -at, -pk, b)
+            for b, at, pk in more
+        ]
+        best = heapq.nsmallest(wanted, keys)
+        page = [Candidate(-pk, b, -at) for _, at, pk, b in best]
         if len(found) < pool:
-            return ranked[:wanted], len(found)  # every match was in the pool
-        kth = ranked[wanted - 1]
-        needed = kth.bm25 * recency(now, kth.appeared) / RECENCY_MAX  # BM25 a match must beat
-        last = found[-1].bm25
+            return page, len(found)  # every match was in the pool
+        needed = -best[wanted - 1][0] / most  # BM25 a match outside must beat
+        last = found[-1][0]
         if last < needed:
-            return ranked[:wanted], None
-        top = found[0].bm25
+            return page, None
+        top = found[0][0]
         guess = pool * (top - needed) / (top - last) if top > last else pool * POOL_GROWTH
         pool = max(pool * 2, int(guess * 1.25) + 1)
 

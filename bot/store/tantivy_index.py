@@ -25,12 +25,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from bot.query.compile import NEAR_SLACK, CompiledQuery, _title_run
 from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term, _make_and
 from bot.store.common.tokens import Fts5Tokens
-from bot.store.search_index import Candidate, IndexPage, Ranked, exact_top, order_key, squash
+from bot.store.search_index import (
+    Candidate,
+    Hit,
+    IndexPage,
+    Ranked,
+    exact_top,
+    order_key,
+    squash,
+    starting_pool,
+)
 
 try:
     import tantivy
@@ -342,7 +351,8 @@ class TantivyIndex:
         """The page, without catching up first (`exhaustive` scores every match: the floor)."""
         assert self._index is not None
         searcher = self._index.searcher()
-        built = Translation(self._schema, searcher, self._tokens).build(query, since, hf_only)
+        translation = Translation(self._schema, searcher, self._tokens)
+        built = translation.build(query, since, hf_only)
         if built is None:
             return IndexPage(0, ())
         main, levels = built
@@ -350,7 +360,7 @@ class TantivyIndex:
         if total == 0 or limit <= 0:
             return IndexPage(total, ())
         when = now.timestamp()
-        tiers = _tiers(main, levels)
+        tiers = _tiers(main, levels, translation.split(query, since, hf_only))
         hits: list[Ranked] = []
         position, end = 0, offset + limit
         for n, (tier, tier_query) in enumerate(tiers):
@@ -366,16 +376,18 @@ class TantivyIndex:
                 continue
             first, upto = max(offset - position, 0), end - position
 
-            def fetch(k: int, q: tantivy.Query = tier_query) -> list[Candidate]:
-                return _candidates(searcher, q, k)
+            def fetch(start: int, stop: int, q: tantivy.Query = tier_query) -> list[Hit]:
+                return _hits(searcher, q, start, stop)
 
             held: int | None
             if exhaustive:
-                every = fetch(size if size is not None else _count(searcher, tier_query))
+                every = _candidates(
+                    searcher, tier_query, size if size is not None else _count(searcher, tier_query)
+                )
                 best, held = sorted(every, key=lambda c: order_key(when, c))[:upto], len(every)
             else:
-                pool = {"first_pool": first_pool} if first_pool else {}
-                best, held = exact_top(fetch, now=when, wanted=upto, **pool)
+                pool = first_pool or starting_pool(total)
+                best, held = exact_top(fetch, now=when, wanted=upto, first_pool=pool)
             hits += [Ranked(c.pk, squash(tier, c, when)) for c in best[first:upto]]
             if len(best) >= upto:
                 break  # the page is full
@@ -386,23 +398,50 @@ class TantivyIndex:
         return f"TantivyIndex({str(self.directory)!r})"
 
 
-def _tiers(main: tantivy.Query, levels: Sequence[tantivy.Query]) -> list[tuple[int, tantivy.Query]]:
-    """(tier, query) from the highest tier down: tier t holds level t but not level t + 1."""
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A match that is one leaf: its per-field queries (a union, scores summed in this order)
+    and the clauses beside it that add no score (negations, filters)."""
+
+    alternatives: tuple[tantivy.Query, ...]
+    rest: tuple[tuple[tantivy.Occur, tantivy.Query], ...]
+
+
+def _tiers(
+    main: tantivy.Query, levels: Sequence[tantivy.Query], split: Split | None = None
+) -> list[tuple[int, tantivy.Query]]:
+    """(tier, query) from the highest tier down: tier t holds level t but not level t + 1.
+
+    With a `split`, a title tier is asked as a union of per-field branches, each holding the
+    tier's conditions: the same matches and the same scores (each branch adds its field's
+    score and zeros, in the union's order), but Tantivy then walks the few title matches and
+    seeks each field in them, where ``main AND level`` fills the whole union first (at 1M,
+    the phrase's top tier: 8.4 against 2.1 ms)."""
     Q, Occur = tantivy.Query, tantivy.Occur
     out = []
     for tier in range(len(levels), -1, -1):
-        clauses = [(Occur.Must, main)]
+        conditions = []
         if tier:
-            clauses.append((Occur.Must, Q.const_score_query(levels[tier - 1], 0.0)))
+            conditions.append((Occur.Must, Q.const_score_query(levels[tier - 1], 0.0)))
         if tier < len(levels):
-            clauses.append((Occur.MustNot, levels[tier]))
+            conditions.append((Occur.MustNot, levels[tier]))
+        if tier and split is not None:
+            branches = [
+                Q.boolean_query([(Occur.Must, alternative), *split.rest, *conditions])
+                for alternative in split.alternatives
+            ]
+            out.append((tier, Q.boolean_query([(Occur.Should, b) for b in branches])))
+            continue
+        clauses = [(Occur.Must, main), *conditions]
         out.append((tier, Q.boolean_query(clauses) if len(clauses) > 1 else main))
     return out
 
 
 def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
-    """Every match, counted (the stubs omit SearchResult.count)."""
-    return int(cast(Any, searcher.search(query, 1, count=True)).count)
+    """Every match, counted without scoring one: the keys a value-count aggregation sees (every
+    live document holds one): ~1.6x faster than a scored count for a broad word at 1M."""
+    found = searcher.aggregate(query, {"n": {"value_count": {"field": "pk"}}})
+    return int(cast(dict[str, dict[str, float]], found)["n"]["value"])
 
 
 def _candidates(searcher: tantivy.Searcher, query: tantivy.Query, k: int) -> list[Candidate]:
@@ -416,6 +455,23 @@ def _candidates(searcher: tantivy.Searcher, query: tantivy.Query, k: int) -> lis
         Candidate(int(pk or 0), float(score), int(at or 0))
         for (score, _), pk, at in zip(hits, pks, appeared, strict=True)
     ]
+
+
+def _hits(searcher: tantivy.Searcher, query: tantivy.Query, start: int, stop: int) -> list[Hit]:
+    """The matches ranked `start` to `stop` by BM25, as (BM25, appeared, key) tuples."""
+    if stop <= start:
+        return []
+    hits = searcher.search(query, stop - start, count=False, offset=start).hits
+    addresses = [address for _, address in hits]
+    return list(
+        zip(
+            [score for score, _ in hits],
+            # Every document holds both (see _add): no None among them.
+            cast(list[int], searcher.fast_field_values("appeared", addresses)),
+            cast(list[int], searcher.fast_field_values("pk", addresses)),
+            strict=True,
+        )
+    )
 
 
 def _finish(writer: tantivy.IndexWriter) -> None:
@@ -495,6 +551,47 @@ class Translation:
             clauses.append((Occur.Must, Q.const_score_query(known, 0.0)))
         main = text if len(clauses) == 1 else Q.boolean_query(clauses)
         return main, self._levels(words)
+
+    def split(self, query: CompiledQuery, since: datetime | None, hf_only: bool) -> Split | None:
+        """`build`'s match as a union over fields plus clauses that add no score, when it is
+        one word or phrase (maybe with negated words and filters); None otherwise."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+        root = query.ast
+        if root is None:
+            return None
+        conjuncts = root.children if isinstance(root, And) else (root,)
+        words = [node for node in conjuncts if not _has_category(node)]
+        wanted = [node for node in words if not isinstance(node, Not)]
+        if len(wanted) != 1 or not isinstance(wanted[0], Term | Phrase):
+            return None
+        alternatives = self._leaf_parts(wanted[0], TEXT_FIELDS[wanted[0].field], boosted=True)
+        if len(alternatives) < 2:
+            return None
+        rest: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for node in words:
+            if isinstance(node, Not):
+                excluded = self._node(node.child, TEXT_FIELDS, True)
+                if excluded is not None:  # as _conjunction: excluding nothing excludes nothing
+                    rest.append((Occur.MustNot, excluded))
+        for group in query.include_categories:
+            either = [self._category(value) for value in group]
+            found = (
+                either[0]
+                if len(either) == 1
+                else Q.boolean_query([(Occur.Should, q) for q in either])
+            )
+            rest.append((Occur.Must, Q.const_score_query(found, 0.0)))
+        for value in query.exclude_categories:
+            rest.append((Occur.MustNot, self._category(value)))
+        if since is not None:
+            at_least = Q.range_query(
+                self._schema, "appeared", tantivy.FieldType.Integer, int(since.timestamp()), None
+            )
+            rest.append((Occur.Must, Q.const_score_query(at_least, 0.0)))
+        if hf_only:
+            known = Q.term_query(self._schema, "hf", True)
+            rest.append((Occur.Must, Q.const_score_query(known, 0.0)))
+        return Split(tuple(alternatives), tuple(rest))
 
     def _category(self, value: str) -> tantivy.Query:
         lower = value.lower()
@@ -587,22 +684,29 @@ class Translation:
         self, leaf: Term | Phrase, fields: Sequence[str], boosted: bool
     ) -> tantivy.Query | None:
         """One word or phrase in these fields (each boosted by its weight); None: matches nothing."""
-        Q, Occur = tantivy.Query, tantivy.Occur
-        words = self._tokens(_leaf_text(leaf))
-        if not words:
-            return None
-        prefix = isinstance(leaf, Term) and leaf.prefix
-        per_field = []
-        for field in fields:
-            found = self._in_field(field, words, prefix)
-            if found is None:
-                continue
-            per_field.append(Q.boost_query(found, BOOSTS[field]) if boosted else found)
+        per_field = self._leaf_parts(leaf, fields, boosted)
         if not per_field:
             return None
         if len(per_field) == 1:
             return per_field[0]
-        return Q.boolean_query([(Occur.Should, q) for q in per_field])
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
+
+    def _leaf_parts(
+        self, leaf: Term | Phrase, fields: Sequence[str], boosted: bool
+    ) -> list[tantivy.Query]:
+        """The leaf in each field where it can match, boosted by the field's weight."""
+        words = self._tokens(_leaf_text(leaf))
+        if not words:
+            return []
+        prefix = isinstance(leaf, Term) and leaf.prefix
+        per_field = []
+        for field in fields:
+            found = self._in_field(field, words, prefix)
+            if found is not None:
+                per_field.append(
+                    tantivy.Query.boost_query(found, BOOSTS[field]) if boosted else found
+                )
+        return per_field
 
     def _in_field(self, field: str, words: list[str], prefix: bool) -> tantivy.Query | None:
         Q, Occur = tantivy.Query, tantivy.Occur
