@@ -531,6 +531,40 @@ class Translation:
         if text is None:
             return None
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [(Occur.Must, text)]
+        clauses.extend(self._filters(query, since, hf_only))
+        main = text if len(clauses) == 1 else Q.boolean_query(clauses)
+        return main, self._levels(words)
+
+    def split(self, query: CompiledQuery, since: datetime | None, hf_only: bool) -> Split | None:
+        """`build`'s match as a union over fields plus clauses that add no score, when it is
+        one word or phrase (maybe with negated words and filters); None otherwise."""
+        Occur = tantivy.Occur
+        root = query.ast
+        if root is None:
+            return None
+        conjuncts = root.children if isinstance(root, And) else (root,)
+        words = [node for node in conjuncts if not _has_category(node)]
+        wanted = [node for node in words if not isinstance(node, Not)]
+        if len(wanted) != 1 or not isinstance(wanted[0], Term | Phrase):
+            return None
+        alternatives = self._leaf_parts(wanted[0], TEXT_FIELDS[wanted[0].field], boosted=True)
+        if len(alternatives) < 2:
+            return None
+        rest: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for node in words:
+            if isinstance(node, Not):
+                excluded = self._node(node.child, TEXT_FIELDS, True)
+                if excluded is not None:  # as _conjunction: excluding nothing excludes nothing
+                    rest.append((Occur.MustNot, excluded))
+        rest.extend(self._filters(query, since, hf_only))
+        return Split(tuple(alternatives), tuple(rest))
+
+    def _filters(
+        self, query: CompiledQuery, since: datetime | None, hf_only: bool
+    ) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        """The clauses that narrow a match without scoring: categories, `since`, `hf_only`."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for group in query.include_categories:
             either = [self._category(value) for value in group]
             found = (
@@ -549,49 +583,7 @@ class Translation:
         if hf_only:
             known = Q.term_query(self._schema, "hf", True)
             clauses.append((Occur.Must, Q.const_score_query(known, 0.0)))
-        main = text if len(clauses) == 1 else Q.boolean_query(clauses)
-        return main, self._levels(words)
-
-    def split(self, query: CompiledQuery, since: datetime | None, hf_only: bool) -> Split | None:
-        """`build`'s match as a union over fields plus clauses that add no score, when it is
-        one word or phrase (maybe with negated words and filters); None otherwise."""
-        Q, Occur = tantivy.Query, tantivy.Occur
-        root = query.ast
-        if root is None:
-            return None
-        conjuncts = root.children if isinstance(root, And) else (root,)
-        words = [node for node in conjuncts if not _has_category(node)]
-        wanted = [node for node in words if not isinstance(node, Not)]
-        if len(wanted) != 1 or not isinstance(wanted[0], Term | Phrase):
-            return None
-        alternatives = self._leaf_parts(wanted[0], TEXT_FIELDS[wanted[0].field], boosted=True)
-        if len(alternatives) < 2:
-            return None
-        rest: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        for node in words:
-            if isinstance(node, Not):
-                excluded = self._node(node.child, TEXT_FIELDS, True)
-                if excluded is not None:  # as _conjunction: excluding nothing excludes nothing
-                    rest.append((Occur.MustNot, excluded))
-        for group in query.include_categories:
-            either = [self._category(value) for value in group]
-            found = (
-                either[0]
-                if len(either) == 1
-                else Q.boolean_query([(Occur.Should, q) for q in either])
-            )
-            rest.append((Occur.Must, Q.const_score_query(found, 0.0)))
-        for value in query.exclude_categories:
-            rest.append((Occur.MustNot, self._category(value)))
-        if since is not None:
-            at_least = Q.range_query(
-                self._schema, "appeared", tantivy.FieldType.Integer, int(since.timestamp()), None
-            )
-            rest.append((Occur.Must, Q.const_score_query(at_least, 0.0)))
-        if hf_only:
-            known = Q.term_query(self._schema, "hf", True)
-            rest.append((Occur.Must, Q.const_score_query(known, 0.0)))
-        return Split(tuple(alternatives), tuple(rest))
+        return clauses
 
     def _category(self, value: str) -> tantivy.Query:
         lower = value.lower()
