@@ -38,8 +38,10 @@ print(*p['build-system']['requires'], sep='\n', file=open('build-requirements.tx
     && pip install --no-cache-dir -c constraints.txt -r build-requirements.txt
 
 # The compiled extensions' symbol tables serve only debuggers: stripped, the image is about
-# 15 MB smaller (tantivy and asyncpg above all). binutils stays in this stage only.
+# 15 MB smaller (tantivy and asyncpg above all). binutils stays in this stage only, and any
+# version of its `strip` does (so it is not pinned: a pin breaks at Debian's next point release).
 COPY docker/strip_wheels.py ./
+# hadolint ignore=DL3008
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends binutils > /dev/null \
     && python strip_wheels.py /wheels
