@@ -12,7 +12,6 @@ any other 4xx is `MessageRejected`.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from collections.abc import Callable
@@ -22,7 +21,8 @@ import aiohttp
 import discord
 from discord.http import Route
 
-from bot.errors import DeliveryRetryable, DmRefused, MessageRejected
+from bot.discord.target import classify
+from bot.errors import DeliveryRetryable, DmRefused
 from bot.services.publisher import Body, Limiter, Posted, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -36,22 +36,15 @@ _SEND_ERRORS = (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSErro
 
 
 def classify_dm(exc: BaseException) -> Exception:
-    """Turn what discord.py raised for a DM into the follows' vocabulary."""
+    """Turn what discord.py raised for a DM into the follows' vocabulary: a refusal pauses the
+    member; everything else means what it means for a channel post."""
     if isinstance(exc, discord.Forbidden):
         if exc.code in DM_REFUSAL_CODES:
             return DmRefused(f"Discord refused the DM ({exc.code}: {exc.text or 'forbidden'})")
         return DmRefused(f"Discord refused the DM (403, {exc.code})")
     if isinstance(exc, discord.NotFound):
         return DmRefused(f"the member cannot be reached (404, {exc.code})")
-    if isinstance(exc, discord.DiscordServerError):
-        return DeliveryRetryable(f"Discord answered {exc.status}")
-    if isinstance(exc, discord.HTTPException):
-        if exc.status == 429:
-            return DeliveryRetryable("rate limited by Discord")
-        return MessageRejected(f"{exc.status} {exc.text or 'Bad Request'} ({exc.code})")
-    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
-        return DeliveryRetryable(f"network error: {type(exc).__name__}")
-    raise exc
+    return classify(exc)  # the rest reads as for a channel post
 
 
 def follows_button_id(nonce: str) -> str:
