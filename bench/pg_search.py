@@ -3,7 +3,7 @@
 Usage::
 
     eval "$(tests/pg/start-postgres.sh)"
-    python -m bench.pg_search --papers 100000 1000000 --work /var/tmp/pf-bench [--json out.json]
+    python -m bench.pg_search --papers 100000 1000000 --work "$WORK" [--json out.json]
 
 Search: each query shape of bench/search.py, timed interleaved: `papers.search(limit=10)` on
 PostgreSQL (`pg`), the raw statement on the same database (`raw`: `search @@ q ORDER BY
