@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, cast
 
+from bot.errors import IndexBusy
 from bot.query.compile import NEAR_SLACK, CompiledQuery, _title_run
 from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term, _make_and
 from bot.store.common.tokens import Fts5Tokens
@@ -66,6 +69,11 @@ STEADY_HEAP = 15_000_000
 BUILD_HEAP = 200_000_000
 # Papers above which opening builds a missing index in the background (searches use FTS5).
 BUILD_INLINE_MAX = 20_000
+# A rebuild waits this long for the lock beside the index (a catch-up holds it shared for the
+# moment it prunes the log) before it says another rebuild is under way.
+LOCK_WAIT = 2.0
+# A bot that found another process rebuilding tries again after this many seconds.
+BUSY_RETRY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +135,7 @@ class TantivyIndex:
         self._build: asyncio.Task[int] | None = None
         self._state = "closed"
         self._read_only_said = False
+        self._busy_said = False
 
     # --- state -------------------------------------------------------------------------
 
@@ -179,11 +188,34 @@ class TantivyIndex:
         if papers:  # a new, empty database is not news
             log.info("search index %s: %s; building it from %d papers", self.directory, why, papers)
         if papers <= (BUILD_INLINE_MAX if inline_max is None else inline_max):
-            await self.rebuild()
-            return
+            try:
+                await self.rebuild()
+                return
+            except IndexBusy as exc:
+                self._say_busy(exc)
         self._state = "building"
-        self._build = asyncio.create_task(self.rebuild(), name="search-index-build")
+        self._build = asyncio.create_task(self._build_when_free(), name="search-index-build")
         self._build.add_done_callback(_log_failure)
+
+    async def _build_when_free(self) -> int:
+        """Rebuild; while another process rebuilds, keep FTS5 and look again later (its index
+        may then be whole and only need catching up)."""
+        while True:
+            try:
+                return await self.rebuild()
+            except IndexBusy as exc:
+                self._say_busy(exc)
+            await asyncio.sleep(BUSY_RETRY)
+            if await asyncio.to_thread(self.needs_rebuild) is None:
+                self._state = "ready"
+                await self.catch_up()
+                log.info("search index %s: built by another process; in use", self.directory)
+                return 0
+
+    def _say_busy(self, exc: IndexBusy) -> None:
+        if not self._busy_said:
+            log.info("%s; searches use FTS5 until then, looking again every %d s", exc, BUSY_RETRY)
+            self._busy_said = True
 
     async def close(self) -> None:
         if self._build is not None and not self._build.done():
@@ -202,6 +234,14 @@ class TantivyIndex:
 
     async def rebuild(self, progress: Progress | None = None) -> int:
         """Build a fresh index from every paper, then swap it in; how many papers it holds."""
+        held = await asyncio.to_thread(_hold_rebuild_lock, self.directory)
+        try:
+            return await self._rebuild_locked(progress)
+        finally:
+            os.close(held)  # closing the descriptor releases the lock
+
+    async def _rebuild_locked(self, progress: Progress | None) -> int:
+        """`rebuild`, holding the lock beside the index (IndexBusy for a second rebuilder)."""
         async with self._lock:
             self._state = "building"
             writer, self._writer = self._writer, None
@@ -266,7 +306,13 @@ class TantivyIndex:
             _write_state(self.directory, head)
             self._seq = head
             self._index.reload()
-        await self._feed.forget(head)
+        # A rebuild elsewhere replays the log from where it started: keep it until that is done.
+        shared = _try_lock(self.directory, fcntl.LOCK_SH)
+        if shared is not None:
+            try:
+                await self._feed.forget(head)
+            finally:
+                os.close(shared)
         return len(pks)
 
     def _take_writer(self) -> tantivy.IndexWriter | None:
@@ -472,6 +518,41 @@ def _hits(searcher: tantivy.Searcher, query: tantivy.Query, start: int, stop: in
             strict=True,
         )
     )
+
+
+def _lock_path(directory: Path) -> Path:
+    """The rebuild lock: a file beside the index (not in it: the rebuild replaces the folder)."""
+    return directory.with_name(directory.name + ".lock")
+
+
+def _try_lock(directory: Path, kind: int) -> int | None:
+    """A descriptor holding the rebuild lock as `kind` (LOCK_EX or LOCK_SH); None when another
+    holder stands in the way. Closing the descriptor releases it."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(_lock_path(directory), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _hold_rebuild_lock(directory: Path) -> int:
+    """The rebuild lock, exclusive (waiting out a catch-up's brief shared hold); IndexBusy when
+    another rebuild holds it."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while (held := _try_lock(directory, fcntl.LOCK_EX)) is None:
+        if time.monotonic() >= deadline:
+            raise IndexBusy(
+                f"search index {directory}: another process is rebuilding it "
+                f"(it holds {_lock_path(directory)}); try again when that is done"
+            )
+        time.sleep(0.05)
+    return held
 
 
 def _finish(writer: tantivy.IndexWriter) -> None:
