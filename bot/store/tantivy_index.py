@@ -34,14 +34,15 @@ from bot.query.compile import NEAR_SLACK, CompiledQuery, _title_run
 from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term, _make_and
 from bot.store.common.tokens import Fts5Tokens
 from bot.store.search_index import (
+    FIRST_POOL,
     Candidate,
+    Fetch,
     Hit,
     IndexPage,
     Ranked,
     exact_top,
     order_key,
     squash,
-    starting_pool,
 )
 
 try:
@@ -425,6 +426,10 @@ class TantivyIndex:
             def fetch(start: int, stop: int, q: tantivy.Query = tier_query) -> list[Hit]:
                 return _hits(searcher, q, start, stop)
 
+            def since_fetch(at: int, q: tantivy.Query = tier_query) -> Fetch:
+                recent = translation.appeared_since(q, at)
+                return lambda start, stop: _hits(searcher, recent, start, stop)
+
             held: int | None
             if exhaustive:
                 every = _candidates(
@@ -432,8 +437,10 @@ class TantivyIndex:
                 )
                 best, held = sorted(every, key=lambda c: order_key(when, c))[:upto], len(every)
             else:
-                pool = first_pool or starting_pool(total)
-                best, held = exact_top(fetch, now=when, wanted=upto, first_pool=pool)
+                pool = first_pool or FIRST_POOL
+                best, held = exact_top(
+                    fetch, now=when, wanted=upto, first_pool=pool, since=since_fetch
+                )
             hits += [Ranked(c.pk, squash(tier, c, when)) for c in best[first:upto]]
             if len(best) >= upto:
                 break  # the page is full
@@ -472,11 +479,19 @@ def _tiers(
         if tier < len(levels):
             conditions.append((Occur.MustNot, levels[tier]))
         if tier and split is not None:
+            # The negated words are asked once, around the union, not in every branch: the
+            # same matches and scores (they add none), at 1M `framework -survey`'s top tier
+            # ~6.5 -> ~5 ms.
+            kept = [(occur, q) for occur, q in split.rest if occur != Occur.MustNot]
+            dropped = [(occur, q) for occur, q in split.rest if occur == Occur.MustNot]
             branches = [
-                Q.boolean_query([(Occur.Must, alternative), *split.rest, *conditions])
+                Q.boolean_query([(Occur.Must, alternative), *kept, *conditions])
                 for alternative in split.alternatives
             ]
-            out.append((tier, Q.boolean_query([(Occur.Should, b) for b in branches])))
+            union = Q.boolean_query([(Occur.Should, b) for b in branches])
+            out.append(
+                (tier, Q.boolean_query([(Occur.Must, union), *dropped]) if dropped else union)
+            )
             continue
         clauses = [(Occur.Must, main), *conditions]
         out.append((tier, Q.boolean_query(clauses) if len(clauses) > 1 else main))
@@ -665,6 +680,14 @@ class Translation:
             known = Q.term_query(self._schema, "hf", True)
             clauses.append((Occur.Must, Q.const_score_query(known, 0.0)))
         return clauses
+
+    def appeared_since(self, query: tantivy.Query, at: int) -> tantivy.Query:
+        """`query`'s matches that appeared at `at` (Unix seconds) or later, scored as by `query`."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+        recent = Q.range_query(self._schema, "appeared", tantivy.FieldType.Integer, at, None)
+        return Q.boolean_query(
+            [(Occur.Must, query), (Occur.Must, Q.const_score_query(recent, 0.0))]
+        )
 
     def _category(self, value: str) -> tantivy.Query:
         lower = value.lower()
