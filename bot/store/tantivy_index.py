@@ -24,6 +24,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -184,6 +185,7 @@ class TantivyIndex:
         if why is None:
             self._state = "ready"
             await self.catch_up()
+            await asyncio.to_thread(self.warm_up)
             return
         papers = await self._feed.count()
         if papers:  # a new, empty database is not news
@@ -383,6 +385,20 @@ class TantivyIndex:
             hf_only=hf_only, exhaustive=exhaustive,
         )  # fmt: skip
 
+    def warm_up(self) -> None:
+        """One small search at open, so that the first user's search is not the one that
+        starts the count's threads and reads the first pages of every field's terms and of
+        the fast fields (a few ms at 1M; reads little else, so the memory stays small)."""
+        if self._index is None:
+            return
+        Q, Occur = tantivy.Query, tantivy.Occur
+        searcher = self._index.searcher()
+        probe = [(Occur.Should, Q.term_query(self._schema, f, "warm")) for f in BOOSTS]
+        _COUNTING.submit(_count, searcher, Q.boolean_query(probe)).result()
+        some = [address for _, address in searcher.search(Q.all_query(), 1, count=False).hits]
+        searcher.fast_field_values("pk", some)
+        searcher.fast_field_values("appeared", some)
+
     def search_now(
         self,
         query: CompiledQuery,
@@ -403,9 +419,11 @@ class TantivyIndex:
         if built is None:
             return IndexPage(0, ())
         main, levels = built
-        total = _count(searcher, main)
-        if total == 0 or limit <= 0:
-            return IndexPage(total, ())
+        # The exact count runs beside the ranking (Tantivy lets go of the GIL): neither needs
+        # the other, and at 1M each costs a few ms for a broad word.
+        counted = _COUNTING.submit(_count, searcher, main)
+        if limit <= 0:
+            return IndexPage(counted.result(), ())
         when = now.timestamp()
         tiers = _tiers(main, levels, translation.split(query, since, hf_only))
         hits: list[Ranked] = []
@@ -415,9 +433,10 @@ class TantivyIndex:
                 break
             # A tier's size is counted only when the page may start past it; otherwise the
             # pool tells it (a pool holding every match) or the page fills inside it.
-            size: int | None = total - position if n == len(tiers) - 1 else None
-            if size is None and offset > position:
-                size = _count(searcher, tier_query)
+            size: int | None = None
+            if offset > position or exhaustive:
+                last = n == len(tiers) - 1
+                size = counted.result() - position if last else _count(searcher, tier_query)
             if size == 0 or (size is not None and position + size <= offset):
                 position += size or 0
                 continue
@@ -445,7 +464,7 @@ class TantivyIndex:
             if len(best) >= upto:
                 break  # the page is full
             position += held if held is not None else len(best)
-        return IndexPage(total, tuple(hits))
+        return IndexPage(counted.result(), tuple(hits))
 
     def __repr__(self) -> str:
         return f"TantivyIndex({str(self.directory)!r})"
@@ -496,6 +515,10 @@ def _tiers(
         clauses = [(Occur.Must, main), *conditions]
         out.append((tier, Q.boolean_query(clauses) if len(clauses) > 1 else main))
     return out
+
+
+# Where a search's exact count runs while its thread ranks (see `search_now`).
+_COUNTING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-count")
 
 
 def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
