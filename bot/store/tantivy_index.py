@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,9 +70,6 @@ STEADY_HEAP = 15_000_000
 BUILD_HEAP = 200_000_000
 # Papers above which opening builds a missing index in the background (searches use FTS5).
 BUILD_INLINE_MAX = 20_000
-# A rebuild waits this long for the lock beside the index (a catch-up holds it shared for the
-# moment it prunes the log) before it says another rebuild is under way.
-LOCK_WAIT = 2.0
 # A bot that found another process rebuilding tries again after this many seconds.
 BUSY_RETRY = 60.0
 
@@ -138,6 +134,7 @@ class TantivyIndex:
         self._state = "closed"
         self._read_only_said = False
         self._busy_said = False
+        self._folder: tuple[int, int] | None = None  # (device, inode) of the folder opened
 
     # --- state -------------------------------------------------------------------------
 
@@ -172,6 +169,7 @@ class TantivyIndex:
         except (ValueError, OSError) as exc:
             return f"corrupt ({exc})"
         self._index, self._seq = index, seq
+        self._folder = _identity(self.directory)
         return None
 
     async def open(self, *, inline_max: int | None = None) -> None:
@@ -237,14 +235,28 @@ class TantivyIndex:
 
     async def rebuild(self, progress: Progress | None = None) -> int:
         """Build a fresh index from every paper, then swap it in; how many papers it holds."""
-        held = await asyncio.to_thread(_hold_rebuild_lock, self.directory)
+        rebuilding = _try_lock(_lock_path(self.directory), fcntl.LOCK_EX)
+        if rebuilding is None:
+            raise IndexBusy(
+                f"search index {self.directory}: another process is rebuilding it "
+                f"(it holds {_lock_path(self.directory)}); try again when that is done"
+            )
         try:
-            return await self._rebuild_locked(progress)
+            # Catch-ups under way elsewhere finish first; later ones skip until the swap is done.
+            writing = await asyncio.to_thread(_wait_lock, _write_path(self.directory))
+            try:
+                done = await self._rebuild_locked(progress)
+            finally:
+                os.close(writing)  # closing a descriptor releases its lock
         finally:
-            os.close(held)  # closing the descriptor releases the lock
+            os.close(rebuilding)
+        await self.catch_up()
+        if done:
+            log.info("search index built: %d papers in %s", done, self.directory)
+        return done
 
     async def _rebuild_locked(self, progress: Progress | None) -> int:
-        """`rebuild`, holding the lock beside the index (IndexBusy for a second rebuilder)."""
+        """`rebuild` once it holds both locks beside the index (see `catch_up`)."""
         async with self._lock:
             self._state = "building"
             writer, self._writer = self._writer, None
@@ -280,15 +292,45 @@ class TantivyIndex:
             fresh.rename(self.directory)
             shutil.rmtree(old, ignore_errors=True)
             self._index = tantivy.Index.open(str(self.directory))
+            self._folder = _identity(self.directory)
             self._seq = head
             self._state = "ready"
-        await self.catch_up()
-        if done:
-            log.info("search index built: %d papers in %s", done, self.directory)
         return done
 
     async def catch_up(self) -> int:
-        """Apply the change log past the watermark; how many papers changed."""
+        """Apply the change log past the watermark; how many papers changed.
+
+        A catch-up holds the write lock beside the index shared; a rebuild holds it alone from
+        start to swap. So while another process rebuilds, catch-ups here wait for the next
+        call (the rebuild replays the log from where it started, so nothing is pruned; searches
+        use the index as it is); after, an index folder replaced since this object opened it
+        is opened again first (the writer it had would write into the new folder as if it
+        were the old one, and break it)."""
+        if self._index is None or self._state != "ready":
+            return 0
+        if await self._feed.head() <= self._seq:
+            return 0
+        shared = _try_lock(_write_path(self.directory), fcntl.LOCK_SH)
+        if shared is None:
+            return 0
+        try:
+            if _identity(self.directory) != self._folder:
+                async with self._lock:
+                    if _identity(self.directory) != self._folder:
+                        self._reopen()
+            return await self._catch_up_guarded()
+        finally:
+            os.close(shared)
+
+    def _reopen(self) -> None:
+        """The folder another process rebuilt: its index, its watermark, a new writer later."""
+        log.info("search index %s was rebuilt by another process; using the new one", self)
+        self._writer = None  # written for the replaced folder: dropped without a commit
+        self._index = tantivy.Index.open(str(self.directory))
+        self._folder = _identity(self.directory)
+        self._seq = _read_seq(self.directory)
+
+    async def _catch_up_guarded(self) -> int:
         if self._index is None or self._state != "ready":
             return 0
         head = await self._feed.head()
@@ -309,13 +351,7 @@ class TantivyIndex:
             _write_state(self.directory, head)
             self._seq = head
             self._index.reload()
-        # A rebuild elsewhere replays the log from where it started: keep it until that is done.
-        shared = _try_lock(self.directory, fcntl.LOCK_SH)
-        if shared is not None:
-            try:
-                await self._feed.forget(head)
-            finally:
-                os.close(shared)
+        await self._feed.forget(head)
         return len(pks)
 
     def _take_writer(self) -> tantivy.IndexWriter | None:
@@ -563,11 +599,20 @@ def _lock_path(directory: Path) -> Path:
     return directory.with_name(directory.name + ".lock")
 
 
-def _try_lock(directory: Path, kind: int) -> int | None:
-    """A descriptor holding the rebuild lock as `kind` (LOCK_EX or LOCK_SH); None when another
+def _write_path(directory: Path) -> Path:
+    """The write lock: catch-ups hold it shared, a rebuild alone (see `catch_up`)."""
+    return directory.with_name(directory.name + ".write.lock")
+
+
+def _open_lock(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def _try_lock(path: Path, kind: int) -> int | None:
+    """A descriptor holding the lock file as `kind` (LOCK_EX or LOCK_SH); None when another
     holder stands in the way. Closing the descriptor releases it."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(_lock_path(directory), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(path)
     try:
         fcntl.flock(fd, kind | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -579,18 +624,24 @@ def _try_lock(directory: Path, kind: int) -> int | None:
     return fd
 
 
-def _hold_rebuild_lock(directory: Path) -> int:
-    """The rebuild lock, exclusive (waiting out a catch-up's brief shared hold); IndexBusy when
-    another rebuild holds it."""
-    deadline = time.monotonic() + LOCK_WAIT
-    while (held := _try_lock(directory, fcntl.LOCK_EX)) is None:
-        if time.monotonic() >= deadline:
-            raise IndexBusy(
-                f"search index {directory}: another process is rebuilding it "
-                f"(it holds {_lock_path(directory)}); try again when that is done"
-            )
-        time.sleep(0.05)
-    return held
+def _wait_lock(path: Path) -> int:
+    """A descriptor holding the lock file alone, once its shared holders have let go."""
+    fd = _open_lock(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    """Which folder is at `directory` now (a rebuild puts another one there)."""
+    try:
+        found = directory.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _finish(writer: tantivy.IndexWriter) -> None:

@@ -24,11 +24,21 @@ from tests.store.contract.support import NOW, FakeClock
 from tests.store.sqlite.test_search_index import corpus, fts5_ids
 
 
-def _hold(directory: Path) -> int:
-    """The rebuild lock taken as another rebuilder would: a descriptor to close to release it."""
-    fd = os.open(directory.with_name(directory.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return fd
+class Rebuilder:
+    """Both locks beside the index, held as another process's rebuild holds them."""
+
+    def __init__(self, directory: Path) -> None:
+        self.held = []
+        for suffix in (".lock", ".write.lock"):
+            path = directory.with_name(directory.name + suffix)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.held.append(fd)
+
+    def done(self) -> None:
+        for fd in self.held:
+            os.close(fd)
+        self.held = []
 
 
 async def _made(tmp_path: Path, papers: int) -> str:
@@ -75,7 +85,6 @@ async def test_a_cli_rebuild_during_a_rebuild_says_so_in_one_line_and_breaks_not
 async def test_a_second_rebuild_in_one_process_is_refused_while_the_first_holds_the_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tantivy_index, "LOCK_WAIT", 0.0)
     path = await _made(tmp_path, 20)
     directory = index_directory(path)
     async with open_sqlite(path, clock=FakeClock(NOW), search_index=False) as db:
@@ -101,14 +110,13 @@ async def test_a_second_rebuild_in_one_process_is_refused_while_the_first_holds_
 async def test_a_bot_finding_a_rebuild_under_way_keeps_fts5_and_uses_the_index_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(tantivy_index, "LOCK_WAIT", 0.0)
     monkeypatch.setattr(tantivy_index, "BUSY_RETRY", 0.01)
     path = await _made(tmp_path, 30)
     directory = index_directory(path)
     for child in directory.iterdir():  # the other rebuilder has not swapped its index in yet
         child.unlink()
     directory.rmdir()
-    held = _hold(directory)
+    other = Rebuilder(directory)
     try:
         with caplog.at_level(logging.INFO, logger="bot.store.tantivy_index"):
             async with open_store(path, clock=FakeClock(NOW)) as db:
@@ -118,33 +126,70 @@ async def test_a_bot_finding_a_rebuild_under_way_keeps_fts5_and_uses_the_index_a
                 page = await db.papers.search(compile_query("causal"), limit=100)  # on FTS5
                 assert page.total == (await fts5_ids(db, "causal"))[0]
                 assert index._build is not None and not index._build.done()
-                os.close(held)
-                held = -1
+                other.done()
                 assert await asyncio.wait_for(index._build, 30) == 30
                 assert index.ready
                 again = await db.papers.search(compile_query("causal"), limit=100)
                 assert {h.paper.id for h in again.hits} == {h.paper.id for h in page.hits}
     finally:
-        if held >= 0:
-            os.close(held)
+        other.done()
 
 
-async def test_a_catch_up_during_another_rebuild_keeps_the_log_that_rebuild_replays(
+async def test_while_another_process_rebuilds_catch_ups_wait_and_keep_the_log(
     tmp_path: Path,
 ) -> None:
+    """The rebuild replays the log from where it started: nothing may be pruned meanwhile, and
+    nothing committed into the folder it is about to replace."""
     path = await _made(tmp_path, 20)
     async with open_store(path, clock=FakeClock(NOW)) as db:
-        held = _hold(index_directory(path))
+        index = db.papers.index
+        assert isinstance(index, TantivyIndex) and index.ready
+        before = index.seq
+        other = Rebuilder(index_directory(path))
         try:
             await db.papers.upsert(corpus(25)[20:])
-            assert db.papers.index is not None and db.papers.index.ready
-            assert (await db.papers.search(compile_query("causal"), limit=100)).total == (
-                await fts5_ids(db, "causal")
-            )[0]  # the catch-up itself was applied
+            assert index.seq == before  # not caught up: the search uses the index as it is
+            page = await db.papers.search(compile_query("causal"), limit=100)
+            assert page.hits and all(int(h.paper.id[-5:]) < 20 for h in page.hits)
             row = await db.connections.fetchone("SELECT count(*) FROM search_changes")
-            assert row is not None and row[0] == 5  # but the log is kept
+            assert row is not None and row[0] == 5  # the log is kept
         finally:
-            os.close(held)
+            other.done()
         await db.papers.upsert(corpus(26)[25:])
+        assert index.seq > before
         row = await db.connections.fetchone("SELECT count(*) FROM search_changes")
         assert row is not None and row[0] == 0
+        page = await db.papers.search(compile_query("causal"), limit=100)
+        assert page.total == (await fts5_ids(db, "causal"))[0]
+
+
+async def test_a_bot_writing_while_another_process_rebuilds_keeps_both_indexes_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot holds its steady writer on the index the rebuild replaces: after the swap its
+    next catch-up must write into the new index as its own, not over it."""
+    path = await _made(tmp_path, 30)
+    directory = index_directory(path)
+    async with open_store(path, clock=FakeClock(NOW)) as bot:
+        await bot.papers.upsert(corpus(32)[30:])  # the bot now holds a writer
+        async with open_sqlite(path, clock=FakeClock(NOW), search_index=False) as cli:
+            other = TantivyIndex(directory, SqliteChangeFeed(cli.connections))
+            try:
+                assert await other.rebuild() == 32
+            finally:
+                await other.close()
+        await bot.papers.upsert(corpus(36)[32:])  # caught up after the swap
+        for text in ("causal", "graph -causal", '"graph network"'):
+            page = await bot.papers.search(compile_query(text), limit=500)
+            total, ids = await fts5_ids(bot, text)
+            assert page.total == total and {h.paper.id for h in page.hits} == ids
+    with caplog.at_level(logging.INFO, logger="bot.store.tantivy_index"):
+        async with open_store(path, clock=FakeClock(NOW)) as again:
+            assert not [r.message for r in caplog.records if "building it" in r.message]
+            index = again.papers.index
+            assert isinstance(index, TantivyIndex) and index.ready
+            assert "36 papers" in index.describe()
+            for text in ("causal", "graph -causal"):
+                page = await again.papers.search(compile_query(text), limit=500)
+                total, ids = await fts5_ids(again, text)
+                assert page.total == total and {h.paper.id for h in page.hits} == ids
