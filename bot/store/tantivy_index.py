@@ -310,7 +310,10 @@ class TantivyIndex:
             return 0
         if await self._feed.head() <= self._seq:
             return 0
-        shared = _try_lock(_write_path(self.directory), fcntl.LOCK_SH)
+        try:
+            shared = _try_lock(_write_path(self.directory), fcntl.LOCK_SH)
+        except OSError:  # a folder this process cannot write to: nothing is rebuilt here either
+            return await self._catch_up_guarded()
         if shared is None:
             return 0
         try:
