@@ -6,7 +6,8 @@ Usage::
 
 DB is a store made by `paperfeed import` (its index beside it); the bot catches the index up
 and writes to both, so give it a copy. The bot runs as its own process against the loopback
-Discord (`tests/fakes/discord`), sources off. Once it is connected and its search index is in
+Discord (`tests/fakes/discord`; its slash commands registered first by `paperfeed
+sync-commands`), sources off. Once it is connected and its search index is in
 use, it sits idle for S seconds; then members run `/search` with every query shape of
 `bench/search.py`, N rounds, and it sits idle again. At each point it reads the process's
 VmRSS, VmHWM, RssAnon (heap) and RssFile (mapped files: the index segments and the libraries)
@@ -66,6 +67,14 @@ async def run(db: Path, idle: float, rounds: int) -> dict[str, Any]:
         stderr = Path(tmp) / "stderr"
         env = {**os.environ, "DISCORD_TOKEN": fake.token}
         env.pop("PAPERFEED_CONFIG", None)
+        # This fake Discord is new: register the slash commands with it as an operator would
+        # (`run` only syncs when they changed since the database last did).
+        synced = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bot", "--config", str(config), "sync-commands"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert synced.returncode == 0, synced.stderr[-2000:]
         with open(stderr, "wb") as err:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "--config", str(config), "run"],
