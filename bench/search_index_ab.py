@@ -9,7 +9,9 @@ The two search modules of REV (`bot/store/search_index.py` and `bot/store/tantiv
 are read with `git show` into a scratch folder and imported beside today's; for every query
 shape of `bench/search.py`, `papers.search(limit=10)` runs through each in turn (the store,
 the index files and the page reads shared), and it prints p50/p95/p99 in ms for both and
-whether the pages (ids, scores, totals) are identical.
+whether the pages (ids, scores, totals) are identical, and the median CPU time of a search
+(every thread of the process: the work done, which the machine's load does not inflate as
+it does the wall time).
 """
 
 from __future__ import annotations
@@ -61,17 +63,21 @@ async def run(db: Path, before: Any, reps: int) -> dict[str, Any]:
         for shape in SEARCH_QUERIES:
             query = compile_query(shape.text)
             times: dict[str, list[float]] = {name: [] for name in ways}
+            cpu: dict[str, list[float]] = {name: [] for name in ways}
             pages: dict[str, Any] = {}
             for rep in range(reps + 1):  # the first round warms up
                 for name, way in ways.items():
                     index.search_now = way
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     page = await store.papers.search(query, limit=10)
                     if rep:
                         times[name].append(time.perf_counter() - t0)
+                        cpu[name].append(time.process_time() - c0)
                     pages[name] = (page.total, [(h.paper.id, h.score) for h in page.hits])
             index.search_now = ways["after"]
-            row = {name: percentiles(t) for name, t in times.items()}
+            row: dict[str, Any] = {name: percentiles(t) for name, t in times.items()}
+            for name, spent in cpu.items():  # every thread's CPU: the work, whatever the load
+                row[f"{name}_cpu_p50_ms"] = round(sorted(spent)[len(spent) // 2] * 1000, 2)
             row["same_pages"] = pages["before"] == pages["after"]
             row["total"] = pages["after"][0]
             out[shape.name] = row
@@ -81,7 +87,8 @@ async def run(db: Path, before: Any, reps: int) -> dict[str, Any]:
 
             print(
                 f"{shape.name:<14} total={row['total']:<7} before {ms(row['before']):<18} "
-                f"after {ms(row['after']):<18} same pages={row['same_pages']}",
+                f"after {ms(row['after']):<18} CPU p50 {row['before_cpu_p50_ms']:.1f} -> "
+                f"{row['after_cpu_p50_ms']:.1f}  same pages={row['same_pages']}",
                 flush=True,
             )
     return out

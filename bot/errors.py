@@ -12,7 +12,8 @@ Discord error handler can turn it into one clear line instead of a traceback::
     │   └── FollowError          a personal follow that cannot be made or found
     ├── SemanticUnavailable  a semantic feature without the extra installed (exit 2)
     ├── StoreError           the database cannot be opened, migrated or written (exit 1)
-    │   └── DuplicateFeedName    a feed of that name already exists in the guild
+    │   ├── DuplicateFeedName    a feed of that name already exists in the guild
+    │   └── IndexBusy            another process is rebuilding the search index
     ├── SourceError          an upstream (arXiv, Hugging Face) failed (exit 1)
     │   ├── SourceUnavailable    transient: timeouts, 429, 5xx (retried with backoff)
     │   └── SourceResponseError  the upstream answered something we cannot use
@@ -72,6 +73,10 @@ class DuplicateFeedName(StoreError):
     def __init__(self, name: str) -> None:
         super().__init__(f'a feed named "{name}" already exists here')
         self.name = name
+
+
+class IndexBusy(StoreError):
+    """Another process holds the search index's rebuild lock: try again when it is done."""
 
 
 class SourceError(PaperfeedError):

@@ -29,18 +29,10 @@ RECENCY_BONUS = 0.1
 RECENCY_DAYS = 180.0
 RECENCY_MAX = 1.0 + RECENCY_BONUS
 # The first candidate pool; it grows until the cut is proven (by POOL_GROWTH when the scores
-# give no hint how far).
+# give no hint how far), unless recency alone settles the rest (see `exact_top`). One Tantivy
+# pass costs about the same for 500 hits or 2,500 (at 1M a broad word scores its whole title
+# tier either way), but each hit costs Python work: the recent band keeps pools small.
 FIRST_POOL = 500
-# A broad query starts wider: one Tantivy pass over a tier costs about the same for 500 or
-# 2,500 hits (at 1M the broad words score their whole tier either way) while a second pass
-# costs a whole pass again, and 1/100 of the matches was what the cut needed at 1M.
-BROAD_POOL_SHARE = 100
-BROAD_POOL_MAX = 2_500
-
-
-def starting_pool(total: int) -> int:
-    """How many candidates the first pass fetches for a query with `total` matches."""
-    return min(max(FIRST_POOL, total // BROAD_POOL_SHARE), BROAD_POOL_MAX)
 
 
 POOL_GROWTH = 4
@@ -82,14 +74,31 @@ def order_key(now: float, candidate: Candidate) -> tuple[float, int, int]:
 
 # A match as a pool holds it, in the engine's BM25 order: (BM25, appeared, key).
 Hit = tuple[float, int, int]
+# `fetch(start, stop)`: the matches ranked `start` to `stop` by BM25 alone (fewer at the end).
+Fetch = Callable[[int, int], Sequence[Hit]]
+# A day of margin below the computed oldest appearance that could still reach the page, far
+# more than the floating-point error of inverting the recency factor.
+RECENT_MARGIN = 86_400
+
+
+def recent_enough(now: float, beaten: float, ceiling: float) -> int | None:
+    """The oldest appearance (Unix seconds) at which a match with BM25 at most `ceiling` can
+    still score `beaten` after the re-rank: older ones stay strictly below it (a day of margin).
+    None when every age can (recency alone cannot separate them)."""
+    if ceiling <= 0.0 or beaten <= ceiling:
+        return None
+    factor = beaten / ceiling  # the recency a match would need, above 1
+    days = RECENCY_DAYS * (RECENCY_BONUS / (factor - 1.0) - 1.0)  # recency(days) == factor
+    return math.floor(now - max(days, 0.0) * 86_400.0) - RECENT_MARGIN
 
 
 def exact_top(
-    fetch: Callable[[int, int], Sequence[Hit]],
+    fetch: Fetch,
     *,
     now: float,
     wanted: int,
     first_pool: int = FIRST_POOL,
+    since: Callable[[int], Fetch] | None = None,
 ) -> tuple[list[Candidate], int | None]:
     """The `wanted` best candidates by BM25 x recency, proven exact; and how many match in all
     when the last pool held every match (None when it did not).
@@ -98,10 +107,18 @@ def exact_top(
     the end), so a wider pool fetches only what it adds. A match outside the pool has BM25 at
     most the pool's last one, so at most that times RECENCY_MAX after the re-rank: when the
     pool's `wanted`-th best already beats that strictly, nothing outside can reach the page.
-    Otherwise the pool grows and the step repeats: to where the BM25 scores, falling as they
-    have so far, would cross the bound (at least doubling), which only decides how much is
-    fetched, never what is returned. Only the page becomes `Candidate` objects: the pool stays
-    plain tuples ordered as `order_key` orders (the same arithmetic, so the same floats).
+
+    Otherwise, with `since` (`since(t)` fetches the matches that appeared at `t` or later),
+    only the recent matches outside the pool can still reach the page: their recency must make
+    up the BM25 they lack (`recent_enough`). Their own best are found the same way and merged
+    with the pool: one cheap pass over a few recent matches where the BM25 scores are close
+    and recency decides (at 1M, the broad words' title tier), instead of a pool of thousands.
+
+    Without `since`, or when recency alone cannot separate them, the pool grows and the step
+    repeats: to where the BM25 scores, falling as they have so far, would cross the bound (at
+    least doubling), which only decides how much is fetched, never what is returned. Only the
+    page becomes `Candidate` objects: the pool stays plain tuples ordered as `order_key` orders
+    (the same arithmetic, so the same floats).
     """
     if wanted <= 0:
         return [], None
@@ -124,9 +141,23 @@ def exact_top(
         last = found[-1][0]
         if last < needed:
             return page, None
+        if since is not None:
+            cutoff = recent_enough(now, -best[wanted - 1][0], last)
+            if cutoff is not None:
+                fetch_recent = since(cutoff)
+                recent, _ = exact_top(fetch_recent, now=now, wanted=wanted, first_pool=first_pool)
+                return _merged(page, recent, now, wanted), None
         top = found[0][0]
         guess = pool * (top - needed) / (top - last) if top > last else pool * POOL_GROWTH
         pool = max(pool * 2, int(guess * 1.25) + 1)
+
+
+def _merged(
+    page: list[Candidate], more: list[Candidate], now: float, wanted: int
+) -> list[Candidate]:
+    """The `wanted` best of two candidate lists that may share matches."""
+    unique = {c.pk: c for c in (*page, *more)}
+    return heapq.nsmallest(wanted, unique.values(), key=lambda c: order_key(now, c))
 
 
 def squash(tier: int, candidate: Candidate, now: float) -> float:

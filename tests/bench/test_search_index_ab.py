@@ -40,3 +40,4 @@ async def test_the_earlier_search_gives_the_same_pages(tmp_path: Path) -> None:
     for name, row in result.items():
         assert row["same_pages"], name
         assert row["after"]["p50_ms"] > 0
+        assert row["after_cpu_p50_ms"] >= 0 and row["before_cpu_p50_ms"] >= 0

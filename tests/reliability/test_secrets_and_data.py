@@ -212,6 +212,8 @@ async def test_database_its_journal_and_backups_are_owner_only_even_with_umask_0
         "p.sqlite3-wal": 0o600,
         "p.sqlite3-shm": 0o600,
         "p.sqlite3.index": 0o700,  # the search index's folder (issue 19)
+        "p.sqlite3.index.lock": 0o600,  # its rebuild lock
+        "p.sqlite3.index.write.lock": 0o600,  # its write lock
     }
     assert mode(backup) == 0o600
     assert mode(cli_backup) == 0o600
