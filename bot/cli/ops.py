@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -15,6 +17,9 @@ from bot.config import Config, describe
 from bot.errors import ConfigError, PaperfeedError
 from bot.secrets import Secret
 from bot.store import open_store
+
+if TYPE_CHECKING:
+    from bot.store.tantivy_index import ChangeFeed
 
 AUTHORIZE_URL = "https://discord.com/oauth2/authorize"
 SCOPES = ("bot", "applications.commands")
@@ -40,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--json", action="store_true", help="print one JSON document")
     q.set_defaults(handler=cmd_db_copy)
 
-    p = sub.add_parser("search-index", help="the search index beside the SQLite database")
+    p = sub.add_parser("search-index", help="the Tantivy search index ([search] index_path)")
     isub = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
     q = isub.add_parser("rebuild", help="build the index again from the database, with progress")
     q.add_argument("--json", action="store_true", help="print one JSON document")
@@ -58,42 +63,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def cmd_search_index_rebuild(args: argparse.Namespace, config: Config) -> int:
-    """Rebuild the Tantivy index from the papers (missing, corrupt, or another schema)."""
+    """Rebuild the Tantivy index from the papers (missing, corrupt, or another schema); on
+    PostgreSQL, the index in the first slot no running process holds."""
     import time
 
-    from bot.progress import Progress
-    from bot.store.sqlite.database import index_directory
-    from bot.store.sqlite.database import open_store as open_sqlite
-    from bot.store.sqlite.search_feed import SqliteChangeFeed
-    from bot.store.tantivy_index import AVAILABLE, TantivyIndex
+    from bot.config import search_index_path
+    from bot.store.tantivy_index import AVAILABLE
 
-    if config.database.url is not None:
-        raise PaperfeedError(
-            "search-index: only the SQLite store has a search index so far; "
-            "PostgreSQL searches with its own full text"
-        )
     if not AVAILABLE:
         raise PaperfeedError("search-index: the tantivy package is not installed")
     started = time.monotonic()
-    async with open_sqlite(config.database.path, create=False, search_index=False) as store:
-        directory = index_directory(store.path)
-        index = TantivyIndex(directory, SqliteChangeFeed(store.connections))
-        progress: Progress | None = None
+    base = search_index_path(config)
+    if config.database.url is not None:
+        from bot.store.index_slots import claim_slot
+        from bot.store.postgres.database import open_postgres
+        from bot.store.postgres.search_feed import PostgresChangeFeed
 
-        def step(done: int, total: int) -> None:
-            nonlocal progress
-            if progress is None:  # a fill and ETA on a terminal; plain counts in a log
-                progress = Progress(
-                    sys.stderr, total if sys.stderr.isatty() else None, verb="indexed"
-                )
-            progress.update(done, done)
+        async with open_postgres(config.database.url) as pg:
+            try:
+                slot = claim_slot(base)
+            except OSError as exc:
+                raise PaperfeedError(f"search-index: {exc}") from None
+            try:
+                directory = slot.directory
+                papers = await _rebuild(directory, PostgresChangeFeed(pg.sessions))
+            finally:
+                slot.release()
+    else:
+        from bot.store.sqlite.database import open_store as open_sqlite
+        from bot.store.sqlite.search_feed import SqliteChangeFeed
 
-        try:
-            papers = await index.rebuild(step)
-        finally:
-            await index.close()
-        if progress is not None:
-            progress.finish()
+        async with open_sqlite(config.database.path, create=False, search_index=False) as store:
+            directory = base
+            papers = await _rebuild(directory, SqliteChangeFeed(store.connections))
     size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
     seconds = time.monotonic() - started
     if args.json:
@@ -110,6 +112,29 @@ async def cmd_search_index_rebuild(args: argparse.Namespace, config: Config) -> 
             f"search index rebuilt: {papers} papers in {directory} ({size / 2**20:.1f} MiB, {seconds:.1f} s)"
         )
     return 0
+
+
+async def _rebuild(directory: Path, feed: ChangeFeed) -> int:
+    """Build the index in `directory` from `feed`, with progress on stderr; how many papers."""
+    from bot.progress import Progress
+    from bot.store.tantivy_index import TantivyIndex
+
+    index = TantivyIndex(directory, feed)
+    progress: Progress | None = None
+
+    def step(done: int, total: int) -> None:
+        nonlocal progress
+        if progress is None:  # a fill and ETA on a terminal; plain counts in a log
+            progress = Progress(sys.stderr, total if sys.stderr.isatty() else None, verb="indexed")
+        progress.update(done, done)
+
+    try:
+        papers = await index.rebuild(step)
+    finally:
+        await index.close()
+    if progress is not None:
+        progress.finish()
+    return papers
 
 
 async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:

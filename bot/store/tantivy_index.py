@@ -139,6 +139,10 @@ class TantivyIndex:
             return f"Tantivy index, {self._index.searcher().num_docs:,} papers"
         return f"Tantivy index {self._state}; searches use the database's full text meanwhile"
 
+    def papers(self) -> int:
+        """How many papers the index holds now (0 while it has none open)."""
+        return self._index.searcher().num_docs if self._index is not None else 0
+
     @property
     def seq(self) -> int:
         """How far into the change log the index has read."""
