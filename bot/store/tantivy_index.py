@@ -189,6 +189,11 @@ class TantivyIndex:
         self._build = asyncio.create_task(self.rebuild(), name="search-index-build")
         self._build.add_done_callback(_log_failure)
 
+    async def wait_built(self) -> None:
+        """Until a background build (started by `open`) has ended, however it ended."""
+        if self._build is not None:
+            await asyncio.wait([self._build])
+
     async def close(self) -> None:
         if self._build is not None and not self._build.done():
             self._build.cancel()
