@@ -59,6 +59,7 @@ class LocalIndex:
         self._timer: asyncio.Task[None] | None = None
         self._tried = False
         self._opening = asyncio.Lock()
+        self._working: set[asyncio.Future[int]] = set()  # catch-ups that outlive their caller
 
     # --- opening -----------------------------------------------------------------------
 
@@ -116,6 +117,8 @@ class LocalIndex:
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await timer
+        if self._working:  # finished before the writer is closed (see `catch_up`)
+            await asyncio.gather(*self._working, return_exceptions=True)
         index, self.index = self.index, None
         if index is not None:
             await index.close()
@@ -169,7 +172,13 @@ class LocalIndex:
         index = self.index
         if index is None or not index.ready:
             return 0
-        changed = await index.catch_up()
+        # Shielded: a cancelled caller (a stopping timer, an abandoned search) must not release
+        # the index's lock while a thread still commits its writer (Tantivy then refuses the
+        # next commit, "Already borrowed"); the catch-up finishes, and `close` waits for it.
+        work = asyncio.ensure_future(index.catch_up())
+        self._working.add(work)
+        work.add_done_callback(self._working.discard)
+        changed = await asyncio.shield(work)
         self._caught_at = self._monotonic()
         return changed
 

@@ -281,3 +281,33 @@ async def test_heartbeats_tell_status_what_answers_each_process_s_searches(
         assert ready.line().endswith("searches: local index, 3 papers, caught up 0 s ago")
         text = await processes_text(db)
         assert text is not None and "searches: local index, 3 papers" in text
+
+
+async def test_a_cancelled_caller_leaves_its_catch_up_to_finish_before_the_index_closes(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping the timer (or dropping a search) mid catch-up must not let `close` commit the
+    writer while a thread still commits it: the catch-up runs to its end, then the index closes."""
+    import asyncio
+
+    async with open_postgres(postgres_url, clock=FakeClock()) as db:
+        local = await _serving(db, tmp_path / "search-index")
+        assert local.index is not None
+        started, release, finished = asyncio.Event(), asyncio.Event(), []
+
+        async def slow_catch_up() -> int:
+            started.set()
+            await release.wait()
+            finished.append("done")
+            return 0
+
+        monkeypatch.setattr(local.index, "catch_up", slow_catch_up)
+        caller = asyncio.create_task(local.catch_up())
+        await started.wait()
+        caller.cancel()
+        closing = asyncio.create_task(local.close())
+        done, _ = await asyncio.wait([closing], timeout=0.2)
+        assert not done and finished == []  # close waits for the catch-up
+        release.set()
+        await closing
+        assert finished == ["done"] and caller.cancelled()
