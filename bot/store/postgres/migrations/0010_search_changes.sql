@@ -14,7 +14,10 @@
 -- Triggers set the mark, so no write bypasses it: an insert, and an update that changes a
 -- field the index holds (text, categories, when the paper appeared, whether Hugging Face
 -- knows it), as SQLite's search_changes triggers. Rows written before this migration keep a
--- NULL mark: an index is built by reading every paper, so it holds them anyway.
+-- NULL mark: an index is built by reading every paper, so it holds them anyway. Measured
+-- (bench/pg_change_marks.py, docs/benchmarks.md): the insert trigger adds ~6-9 us a row on the
+-- server, a few per cent of a bulk import, against a column default that an explicit value
+-- would bypass.
 -- Deleted papers leave a tombstone, marked the same way and read the same way (the bot never
 -- deletes papers; an operator's DELETE must still not leave ghosts in the indexes).
 ALTER TABLE papers ADD COLUMN change_xid xid8;
