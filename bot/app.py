@@ -89,7 +89,7 @@ def _each(hooks: list[AfterStore]) -> AfterStore | None:
     return run_all
 
 
-def index_plan(config: Config, *, serving: bool) -> IndexPlan:
+def index_plan(config: Config, *, serving: bool = False) -> IndexPlan:
     """How this process uses the search index. On PostgreSQL a running process that answers
     searches (gateway, or every role) keeps one of its own; pollers and publishers none; a
     one-shot command borrows a built one if a free one exists. SQLite: always, beside the file."""

@@ -311,3 +311,40 @@ async def test_a_cancelled_caller_leaves_its_catch_up_to_finish_before_the_index
         release.set()
         await closing
         assert finished == ["done"] and caller.cancelled()
+
+
+def test_the_cli_rebuilds_a_slot_and_a_one_shot_search_borrows_it(
+    cli_config: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from bot.cli import main
+    from tests.conftest import PAPERS
+
+    def run_json(*args: str) -> Any:
+        capsys.readouterr()
+        assert main([*args, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", postgres_url)
+    folder = cli_config.parent
+    assert main(["import", str(PAPERS)]) == 0
+    before = run_json("search", "causal discovery", "--limit", "50")  # full text: no slot yet
+    assert not (folder / "search-index.0").exists()
+    report = run_json("search-index", "rebuild")
+    slot = folder / "search-index.0"
+    assert report["directory"] == str(slot) and report["papers"] >= 19
+    state = json.loads((slot / "paperfeed.json").read_text())
+    # The one-shot search takes the free slot, catches it up with a paper stored since, answers.
+    extra = folder / "extra.jsonl"
+    extra.write_text(
+        json.dumps({"id": "2612.00042", "title": "Causal discovery after the rebuild"}) + "\n"
+    )
+    assert main(["import", str(extra)]) == 0
+    after = run_json("search", "causal discovery", "--limit", "50")
+    found = {r["id"] for r in after["results"]}
+    assert found == {r["id"] for r in before["results"]} | {"2612.00042"}
+    assert json.loads((slot / "paperfeed.json").read_text())["seq"] > state["seq"]
