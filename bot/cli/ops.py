@@ -78,6 +78,7 @@ async def cmd_search_index_rebuild(args: argparse.Namespace, config: Config) -> 
     if config.database.url is not None:
         from bot.store.index_slots import claim_slot
         from bot.store.postgres.database import open_postgres
+        from bot.store.postgres.local_index import database_marker
         from bot.store.postgres.search_feed import PostgresChangeFeed
 
         async with open_postgres(config.database.url) as pg:
@@ -87,7 +88,9 @@ async def cmd_search_index_rebuild(args: argparse.Namespace, config: Config) -> 
                 raise PaperfeedError(f"search-index: {exc}") from None
             try:
                 directory = slot.directory
-                papers = await _rebuild(directory, PostgresChangeFeed(pg.sessions))
+                feed = PostgresChangeFeed(pg.sessions)
+                papers = await _rebuild(directory, feed)
+                database_marker(directory).write_text(await feed.identity(), "utf-8")
             finally:
                 slot.release()
     else:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from bot.query.compile import CompiledQuery
 from bot.store.index_slots import IndexPlan, Slot, claim_built_slot, claim_slot
@@ -91,9 +93,22 @@ class LocalIndex:
     async def _open(self, slot: Slot, *, inline_max: int | None) -> None:
         index = TantivyIndex(slot.directory, self._feed)
         self.slot, self.index = slot, index
+        oneshot = inline_max is not None and inline_max < 0
         try:
-            if inline_max is not None and inline_max < 0 and index.needs_rebuild() is not None:
+            # The slot remembers its database: one made from another (a new database name in
+            # the same config, a dump restored under the old one) is built again, not reused.
+            marker = database_marker(slot.directory)
+            identity = await self._feed.identity()
+            recorded = marker.read_text("utf-8") if marker.exists() else None
+            if recorded is not None and recorded != identity:
+                if oneshot:
+                    return  # left to the serving process that rebuilds it
+                log.info("search index %s was made from another database", slot.directory)
+                await asyncio.to_thread(shutil.rmtree, slot.directory, True)
+            if oneshot and index.needs_rebuild() is not None:
                 return  # a one-shot command never builds
+            if recorded != identity:
+                marker.write_text(identity, "utf-8")
             await index.open(inline_max=inline_max)
         except (ValueError, OSError) as exc:  # Tantivy's errors are ValueErrors
             log.error("the search index cannot be used (searches use PostgreSQL): %s", exc)
@@ -205,6 +220,11 @@ class LocalIndex:
             index.search_now, query, now=now, limit=limit, offset=offset, since=since,
             hf_only=hf_only,
         )  # fmt: skip
+
+
+def database_marker(directory: Path) -> Path:
+    """The file beside a slot naming the database its index was made from."""
+    return directory.with_name(directory.name + ".database")
 
 
 async def open_local_index(sessions: Sessions, plan: IndexPlan) -> LocalIndex | None:

@@ -70,6 +70,16 @@ class PostgresChangeFeed:
     async def count(self) -> int:
         return int(await self._s.fetchval("SELECT count(*) FROM papers"))
 
+    async def identity(self) -> str:
+        """Which database this is (its oid and name): an index made from another one, or from
+        this name before it was dropped and restored, must not be used."""
+        return str(
+            await self._s.fetchval(
+                "SELECT oid::text || ':' || datname FROM pg_database "
+                "WHERE datname = current_database()"
+            )
+        )
+
     async def forget(self, upto: int) -> None:
         """Nothing: other processes read the same marks (tombstones are a few rows, kept)."""
 

@@ -348,3 +348,36 @@ def test_the_cli_rebuilds_a_slot_and_a_one_shot_search_borrows_it(
     found = {r["id"] for r in after["results"]}
     assert found == {r["id"] for r in before["results"]} | {"2612.00042"}
     assert json.loads((slot / "paperfeed.json").read_text())["seq"] > state["seq"]
+
+
+async def test_a_slot_made_from_another_database_is_built_again(
+    postgres_url: str, postgres_admin_url: str, postgres_template: str, tmp_path: Path
+) -> None:
+    from tests.pg.fixtures import fresh_database
+
+    base = tmp_path / "search-index"
+    async with open_postgres(postgres_url, clock=FakeClock()) as first:
+        await first.papers.upsert(
+            [paper("2612.00001", "Only in the first database"), paper("2612.00003", "First")]
+        )
+        await _serving(first, base)
+    making = fresh_database(postgres_admin_url, postgres_template)
+    second_url = next(making)
+    try:
+        async with open_postgres(second_url, clock=FakeClock()) as second:
+            await second.papers.upsert([paper("2612.00002", "Only in the second database")])
+            # A one-shot command does not use it ...
+            async with open_postgres(
+                second_url, clock=FakeClock(), index=IndexPlan(base, "oneshot")
+            ) as cli:
+                assert (await cli.papers.search(compile_query("only"))).total == 1
+                assert cli.papers.index is not None and not cli.papers.index.ready
+            # ... a serving process builds it again from its own database.
+            local = await _serving(second, base)
+            assert local.slot is not None and local.slot.number == 0
+            page = await second.papers.search(compile_query("only"))
+            assert _ids(page) == ["2612.00002"] and local.ready
+            assert (await second.papers.search(compile_query("first"))).total == 0
+            assert local.index is not None and local.index.papers() == 1
+    finally:
+        next(making, None)
