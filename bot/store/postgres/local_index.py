@@ -70,7 +70,11 @@ class LocalIndex:
         if self.plan.mode != "serve":
             return
         self._tried = True
-        slot = await asyncio.to_thread(claim_slot, self.plan.path)
+        try:
+            slot = await asyncio.to_thread(claim_slot, self.plan.path)
+        except OSError as exc:  # an unwritable folder, every slot taken: the bot still runs
+            log.error("no search index (searches use PostgreSQL's full text): %s", exc)
+            return
         await self._open(slot, inline_max=self.plan.inline_max)
         if self.index is not None:
             self._timer = asyncio.create_task(self._follow(), name="search-index-follow")
@@ -81,7 +85,11 @@ class LocalIndex:
             if self._tried:
                 return
             self._tried = True
-            slot = await asyncio.to_thread(claim_built_slot, self.plan.path)
+            try:
+                slot = await asyncio.to_thread(claim_built_slot, self.plan.path)
+            except OSError as exc:
+                log.warning("no search index to borrow (PostgreSQL answers): %s", exc)
+                return
             if slot is None:
                 return
             await self._open(slot, inline_max=-1)

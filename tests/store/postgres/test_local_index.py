@@ -381,3 +381,18 @@ async def test_a_slot_made_from_another_database_is_built_again(
             assert local.index is not None and local.index.papers() == 1
     finally:
         next(making, None)
+
+
+async def test_a_folder_it_cannot_write_leaves_the_full_text_answering(
+    postgres_url: str, other: PostgresDatabase, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await other.papers.upsert([paper("2612.00001", "Still searchable")])
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the index folder's parent should be")
+    async with open_postgres(
+        postgres_url, clock=FakeClock(), index=IndexPlan(blocker / "search-index", "serve")
+    ) as db:
+        assert db.papers.index is not None and not db.papers.index.ready
+        assert _ids(await db.papers.search(compile_query("searchable"))) == ["2612.00001"]
+        assert "no search index" in caplog.text
+        assert db.papers.index.describe() == "PostgreSQL full text (no local index)"
