@@ -74,9 +74,16 @@ class PostgresDatabase:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """Everything inside commits together or not at all; nesting in one task joins it."""
+        """Everything inside commits together or not at all; nesting in one task joins it.
+
+        After the outermost one commits, this process's next search catches up first, so it
+        finds what was written here (a poll's batch is stored in one of these).
+        """
+        outermost = not self._sessions.in_transaction()
         async with self._sessions.transaction():
             yield
+        if outermost and self.papers.index is not None:
+            self.papers.index.written()
 
     async def backup(self, destination: str | os.PathLike[str]) -> Path:
         raise StoreError(backup_hint(self.url))

@@ -62,6 +62,7 @@ class LocalIndex:
         self._tried = False
         self._opening = asyncio.Lock()
         self._working: set[asyncio.Future[int]] = set()  # catch-ups that outlive their caller
+        self._written = False  # this process wrote papers since the last catch-up began
 
     # --- opening -----------------------------------------------------------------------
 
@@ -190,6 +191,10 @@ class LocalIndex:
 
     # --- following and searching -------------------------------------------------------
 
+    def written(self) -> None:
+        """This process committed papers: its next search catches up first (read your writes)."""
+        self._written = True
+
     async def catch_up(self) -> int:
         """Apply what changed since the watermark; how many papers."""
         index = self.index
@@ -198,6 +203,7 @@ class LocalIndex:
         # Shielded: a cancelled caller (a stopping timer, an abandoned search) must not release
         # the index's lock while a thread still commits its writer (Tantivy then refuses the
         # next commit, "Already borrowed"); the catch-up finishes, and `close` waits for it.
+        self._written = False  # a write committed from here on is read by the next one
         work = asyncio.ensure_future(index.catch_up())
         self._working.add(work)
         work.add_done_callback(self._working.discard)
@@ -222,7 +228,7 @@ class LocalIndex:
         if index is None or not index.ready:
             return None
         behind = self.seconds_behind()
-        if behind is None or behind >= self._fresh_for:
+        if self._written or behind is None or behind >= self._fresh_for:
             await self.catch_up()
         return await asyncio.to_thread(
             index.search_now, query, now=now, limit=limit, offset=offset, since=since,

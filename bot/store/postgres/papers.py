@@ -171,7 +171,10 @@ class PostgresPapers:
             prepared = await self._prepare(batch, now)
             if previous is not None:
                 await asyncio.wait([previous])  # not cancelled with us: others wait on it too
-            return await self._s.write(lambda s: self._upsert(s, batch, prepared, now))
+            result = await self._s.write(lambda s: self._upsert(s, batch, prepared, now))
+            if self.index is not None:
+                self.index.written()  # committed: this process's next search reads it
+            return result
         finally:
             mine.set_result(None)
             if self._last_turn is mine:

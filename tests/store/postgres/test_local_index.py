@@ -396,3 +396,17 @@ async def test_a_folder_it_cannot_write_leaves_the_full_text_answering(
         assert _ids(await db.papers.search(compile_query("searchable"))) == ["2612.00001"]
         assert "no search index" in caplog.text
         assert db.papers.index.describe() == "PostgreSQL full text (no local index)"
+
+
+async def test_this_process_s_own_writes_are_searchable_at_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    ticks = Ticks()  # never moves: only the process's own writes make a search catch up
+    async with open_postgres(postgres_url, clock=FakeClock()) as db:
+        await _serving(db, tmp_path / "search-index", ticks=ticks)
+        await db.papers.upsert([paper("2612.00001", "Written here")])
+        assert _ids(await db.papers.search(compile_query("written"))) == ["2612.00001"]
+        async with db.transaction():
+            await db.papers.upsert([paper("2612.00002", "Written in a transaction")])
+        page = await db.papers.search(compile_query("written"))
+        assert sorted(_ids(page)) == ["2612.00001", "2612.00002"]
