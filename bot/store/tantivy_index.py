@@ -84,9 +84,14 @@ class IndexDoc:
 class ChangeFeed(Protocol):
     """The database side: its change log and the papers' indexed fields."""
 
-    async def head(self) -> int: ...
+    async def head(self) -> int:
+        """The safe watermark: every change numbered at or below it is visible now, or never
+        will be (SQLite: the log's last number; PostgreSQL: below the oldest running writer)."""
+        ...
 
-    async def changed(self, after: int, upto: int) -> list[int]: ...
+    async def changed(self, after: int, upto: int) -> list[int]:
+        """The keys of papers changed (or deleted) with numbers in (after, upto]."""
+        ...
 
     async def documents(self, pks: Sequence[int]) -> list[IndexDoc]: ...
 
