@@ -197,6 +197,7 @@ async def test_a_restart_catches_up_without_rebuilding(
         await _serving(db, base)
     await other.papers.upsert([paper("2612.00002", "Kernel tricks while it was down")])
     caplog.set_level(logging.INFO, logger="bot.store.tantivy_index")
+    caplog.clear()  # only what the restart logs
     async with open_postgres(postgres_url, clock=FakeClock()) as db:
         local = await _serving(db, base)
         assert local.slot is not None and local.slot.directory == tmp_path / "search-index.0"
