@@ -14,7 +14,7 @@ from bot import PROJECT_URL, __version__
 from bot.app import index_plan
 from bot.cli.common import emit
 from bot.cli.feeds import snowflake
-from bot.config import Config, describe
+from bot.config import Config, describe, search_index_path
 from bot.errors import ConfigError, PaperfeedError
 from bot.secrets import Secret
 from bot.store import open_store
@@ -68,7 +68,6 @@ async def cmd_search_index_rebuild(args: argparse.Namespace, config: Config) -> 
     PostgreSQL, the index in the first slot no running process holds."""
     import time
 
-    from bot.config import search_index_path
     from bot.store.tantivy_index import AVAILABLE
 
     if not AVAILABLE:
@@ -152,7 +151,10 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
         print(f"database: PostgreSQL at {db.url.redacted()} ([database] path is ignored)")
     else:
         print(f"database: SQLite file {db.path}")
-    for section in ("discord", "cluster", "database", "health", "logging"):
+    index = search_index_path(config)
+    slots = f"{index}.0, {index}.1, ... (one per process answering searches)" if db.url else index
+    print(f"search index: {slots}")
+    for section in ("discord", "cluster", "database", "search", "health", "logging"):
         for key, value in data[section].items():
             print(f"  [{section}] {key} = {json.dumps(value)}")
     for name, source in data["sources"].items():
