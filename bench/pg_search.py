@@ -8,7 +8,8 @@ Usage::
 Search: each query shape of bench/search.py, timed interleaved: `papers.search(limit=10)` on
 PostgreSQL (`pg`), the raw statement on the same database (`raw`: `search @@ q ORDER BY
 ts_rank LIMIT 10`, newest ten for categories only, no count) and `papers.search` on SQLite;
-p50 and p99 in ms. Matching: what `queue_matches` runs for one poll, phase by phase, for
+p50 and p99 in ms. `--index` adds `index`: `papers.search` on PostgreSQL through a process's
+local Tantivy index (issue 19; built once into `--work`/pg-index-<n>.0, its build time said). Matching: what `queue_matches` runs for one poll, phase by phase, for
 10,000 feeds x 1,000 new papers on an otherwise empty PostgreSQL database: every active feed
 listed from the store, the new papers read, `compile_feeds` + `match_batch` (the figure
 bench/matching.py gives on SQLite: `matching_seconds`), the pairs queued in the outbox.
@@ -47,7 +48,7 @@ from bot.query import compile_query
 from bot.services.importer import import_lines
 from bot.services.matching import compile_feeds, match_batch, queue_matches
 from bot.sources.snapshot import parse_snapshot_line
-from bot.store import open_store
+from bot.store import IndexPlan, open_store
 from bot.store.postgres.database import open_postgres
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.tsquery import category_filters, compile_tsquery
@@ -169,27 +170,56 @@ def raw_statement(text: str, lexer: Lexer) -> tuple[str, list[Any], str]:
     )
 
 
-async def measure_search(url: str, lite_path: Path, repeat: int, raw_repeat: int) -> dict[str, Any]:
-    """Each query shape: pg, raw and sqlite interleaved; p50 and p99 (ms), matches, total said."""
+async def measure_search(
+    url: str,
+    lite_path: Path,
+    repeat: int,
+    raw_repeat: int,
+    index: Path | None = None,
+    about: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Each query shape: pg, raw and sqlite interleaved (and index, with one); p50 and p99 (ms),
+    matches, total said. `about` gets how long the index took to open (or build)."""
     out: dict[str, Any] = {}
     lexer = Lexer()
     raw = await asyncpg.connect(url)
+    plan = None if index is None else IndexPlan(index, "serve", inline_max=10**9)
     try:
-        async with open_postgres(url) as pg, open_store(str(lite_path)) as lite:
+        start = time.perf_counter()
+        async with (
+            open_postgres(url, index=plan) as pgi,
+            open_postgres(url) as pg,
+            open_store(str(lite_path)) as lite,
+        ):
+            if plan is not None and about is not None:
+                about["index_open_seconds"] = round(time.perf_counter() - start, 1)
+                print(f"  index: {about['index_open_seconds']} s to open or build", file=sys.stderr)
             for shape in SEARCH_QUERIES:
                 query = compile_query(shape.text)
                 sql, args, count_sql = raw_statement(shape.text, lexer)
                 times: dict[str, list[float]] = {"pg": [], "raw": [], "sqlite": []}
+                if plan is not None:
+                    times["index"] = []
                 for _ in range(2):  # warm both caches
                     await pg.papers.search(query, limit=10)
                     await lite.papers.search(query, limit=10)
+                    if plan is not None:
+                        await pgi.papers.search(query, limit=10)
                 for n in range(repeat):
                     times["pg"].append(await _timed(pg.papers.search(query, limit=10)))
                     if n < raw_repeat:
                         times["raw"].append(await _timed(raw.fetch(sql, *args)))
                     times["sqlite"].append(await _timed(lite.papers.search(query, limit=10)))
+                    if plan is not None:
+                        times["index"].append(await _timed(pgi.papers.search(query, limit=10)))
                 page = await pg.papers.search(query, limit=10)
                 lite_page = await lite.papers.search(query, limit=10)
+                same_index: dict[str, bool] = {}
+                if plan is not None:
+                    index_page = await pgi.papers.search(query, limit=10)
+                    same_index["index_same_top10_as_sqlite"] = [
+                        h.paper.id for h in index_page.hits
+                    ] == [h.paper.id for h in lite_page.hits]
                 out[shape.name] = {
                     "query": shape.text,
                     "matches": int(await raw.fetchval(count_sql, *args)),
@@ -199,6 +229,7 @@ async def measure_search(url: str, lite_path: Path, repeat: int, raw_repeat: int
                     == (lite_page.total, lite_page.total_exact),
                     "same_top10_as_sqlite": [h.paper.id for h in page.hits]
                     == [h.paper.id for h in lite_page.hits],
+                    **same_index,
                     **{
                         f"{k}_{name}": round(_pct(v, q), 2)
                         for k, v in times.items()
@@ -301,8 +332,10 @@ async def run(admin: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         url = await prepare_pg(admin, n, args.work, args.fresh)
         lite = await prepare_sqlite(n, args.work, args.fresh)
         raw_repeat = args.repeat if n <= 100_000 else min(args.repeat, args.raw_repeat)
-        search = await measure_search(url, lite, args.repeat, raw_repeat)
-        results.append({"papers": n, "raw_repeat": raw_repeat, "search": search})
+        index = args.work / f"pg-index-{n}" if getattr(args, "index", False) else None
+        about: dict[str, Any] = {}
+        search = await measure_search(url, lite, args.repeat, raw_repeat, index, about)
+        results.append({"papers": n, "raw_repeat": raw_repeat, **about, "search": search})
     if args.feeds:
         matching = await measure_matching(admin, args.feeds, args.poll_papers, args.match_reps)
         results.append({"matching": matching})
@@ -321,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-papers", type=int, default=1_000)
     parser.add_argument("--match-reps", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--index", action="store_true", help="add the local Tantivy index")
     args = parser.parse_args(argv)
     admin = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
     if not admin:

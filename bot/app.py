@@ -17,7 +17,7 @@ import httpx
 
 from bot import USER_AGENT
 from bot.clock import Clock, utcnow
-from bot.config import Config, FollowsConfig
+from bot.config import Config, FollowsConfig, search_index_path
 from bot.metrics import Metrics
 from bot.services.feeds import FeedService
 from bot.services.follows import FollowService, FollowSettings
@@ -28,7 +28,7 @@ from bot.sources.arxiv import ArxivSource
 from bot.sources.http import DEFAULT_RETRY, RetryPolicy
 from bot.sources.huggingface import HuggingFaceSource
 from bot.sources.registry import SOURCES, AfterStore, SourceDeps, section_of
-from bot.store import open_store
+from bot.store import IndexPlan, open_store
 from bot.store.interfaces import Database
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,16 @@ def _each(hooks: list[AfterStore]) -> AfterStore | None:
     return run_all
 
 
+def index_plan(config: Config, *, serving: bool = False) -> IndexPlan:
+    """How this process uses the search index. On PostgreSQL a running process that answers
+    searches (gateway, or every role) keeps one of its own; pollers and publishers none; a
+    one-shot command borrows a built one if a free one exists. SQLite: always, beside the file."""
+    path = search_index_path(config)
+    if not serving:
+        return IndexPlan(path, "oneshot")
+    return IndexPlan(path, "serve" if config.cluster.has("gateway") else "off")
+
+
 @contextlib.asynccontextmanager
 async def open_services(
     config: Config,
@@ -98,10 +108,15 @@ async def open_services(
     arxiv_spacing: float | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     metrics: Metrics | None = None,
+    serving: bool = False,
 ) -> AsyncIterator[Services]:
-    """Open the store and the HTTP client, build the enabled sources and the poller."""
+    """Open the store and the HTTP client, build the enabled sources and the poller.
+
+    `serving`: the long-running bot (`paperfeed run`), not a one-shot command.
+    """
+    index = index_plan(config, serving=serving)
     async with (
-        open_store(config.database, clock=clock) as store,
+        open_store(config.database, clock=clock, index=index) as store,
         httpx.AsyncClient(
             headers={"User-Agent": USER_AGENT},
             transport=transport,

@@ -133,6 +133,13 @@ class SemanticConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """Where the Tantivy search index lives (issue 19); "" = the default of the backend."""
+
+    index_path: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -144,6 +151,7 @@ class Config:
     follows: FollowsConfig = field(default_factory=FollowsConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
 
 
 def resolve_config_path(cli_path: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
@@ -348,7 +356,7 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
     top = _Reader(filename, "", raw)
     top.check_keys(
         {"discord", "database", "sources", "health", "logging", "feeds", "follows", "cluster",
-         "semantic"}
+         "semantic", "search"}
     )  # fmt: skip
     discord = _discord(_Reader(filename, "[discord]", raw.get("discord", {})), env)
     database = _database(_Reader(filename, "[database]", raw.get("database", {})), env)
@@ -380,6 +388,7 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
         roles=cluster_table.get("roles", ClusterConfig().roles, parse_roles, _ROLES_EXPECTED)
     )
     semantic = _semantic(_Reader(filename, "[semantic]", raw.get("semantic", {})))
+    search = _search(_Reader(filename, "[search]", raw.get("search", {})))
     config = Config(
         discord=discord,
         database=database,
@@ -391,6 +400,7 @@ def _build(raw: dict[str, Any], filename: str, env: Mapping[str, str], from_file
         follows=follows,
         cluster=cluster,
         semantic=semantic,
+        search=search,
     )
     problem = cluster_problem(config)
     if problem is not None:
@@ -542,6 +552,38 @@ def _semantic(r: _Reader) -> SemanticConfig:
         about_threshold=r.get("about_threshold", d.about_threshold, _as_cosine, expected),
         like_threshold=r.get("like_threshold", d.like_threshold, _as_cosine, expected),
     )
+
+
+def _as_index_path(value: Any) -> str:
+    """ "" (the default), or a path whose last part names the index folder."""
+    if not isinstance(value, str):
+        raise TypeError
+    if value == "":
+        return value
+    if not value.strip() or "\x00" in value or Path(value).name in ("", ".", ".."):
+        raise ValueError
+    return value
+
+
+def _search(r: _Reader) -> SearchConfig:
+    r.check_keys({"index_path"})
+    expected = (
+        'expected "" (the default) or a folder path like "/data/search-index" '
+        "(its last part names the index)"
+    )
+    return SearchConfig(index_path=r.get("index_path", "", _as_index_path, expected))
+
+
+def search_index_path(config: Config) -> Path:
+    """The index folder ([search] index_path): by default beside the SQLite file
+    (`<file>.index`); on PostgreSQL `search-index` in the folder of [database] path, under
+    which each process takes a slot (`search-index.0`, ...)."""
+    if config.search.index_path:
+        return Path(config.search.index_path)
+    path = Path(config.database.path)
+    if config.database.url is not None:
+        return path.parent / "search-index"
+    return path.with_name(path.name + ".index")
 
 
 def _discord(r: _Reader, env: Mapping[str, str]) -> DiscordConfig:
@@ -801,6 +843,7 @@ def describe(config: Config) -> dict[str, Any]:
             "about_threshold": config.semantic.about_threshold,
             "like_threshold": config.semantic.like_threshold,
         },
+        "search": {"index_path": config.search.index_path},
     }
 
 

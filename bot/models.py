@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -442,6 +442,9 @@ class ProcessBeat:
     started_at: datetime
     last_beat: datetime
     now: datetime  # the database's clock when read, so silence is judged on one clock
+    # What answers the process's searches (its local index, or PostgreSQL's full text while it
+    # is built); None for a process that answers none. See bot/store/postgres/local_index.py.
+    search: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

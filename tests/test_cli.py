@@ -204,13 +204,16 @@ def test_check_config_names_the_backend_and_never_prints_the_database_password(
     assert main(["check-config"]) == 0
     out, _ = capsys.readouterr()
     assert "database: PostgreSQL at postgresql://pf:***@db:5432/pf" in out
+    assert "search index: data/search-index.0, data/search-index.1, ..." in out
     assert main(["check-config", "--json"]) == 0
     out_json, err = capsys.readouterr()
     assert json.loads(out_json)["backend"] == "postgresql"
     assert "PG-SECRET-PW" not in out + out_json + err
     monkeypatch.delenv("PAPERFEED_DATABASE_URL")
     assert main(["check-config"]) == 0
-    assert "database: SQLite file data/paperfeed.sqlite3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "database: SQLite file data/paperfeed.sqlite3" in out
+    assert "search index: data/paperfeed.sqlite3.index" in out
 
 
 def test_postgresql_down_at_start_is_one_line_and_exit_1(

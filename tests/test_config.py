@@ -18,6 +18,7 @@ from bot.config import (
     load_config,
     parse_config_text,
     parse_duration,
+    search_index_path,
 )
 from bot.errors import ConfigError
 
@@ -67,7 +68,7 @@ def test_example_file_documents_every_key() -> None:
     uncommented = re.sub(r"(?m)^# (\[\[feeds\]\]|\w+ = )", r"\1", example)
     raw = tomllib.loads(uncommented)
     described = describe(parse_config_text(uncommented, {}, "x"))
-    for section in ("discord", "cluster", "database", "health", "logging", "semantic"):
+    for section in ("discord", "cluster", "database", "health", "logging", "semantic", "search"):
         for key in described[section].keys() - {"token"}:  # the token never sits in a file
             assert key in raw[section], f"[{section}] {key} missing from config.example.toml"
     for name in ("huggingface", "arxiv"):
@@ -307,3 +308,19 @@ def test_semantic_thresholds_are_cosines() -> None:
     for bad in ("about_threshold = 1.5", 'like_threshold = "high"', "like_threshold = true"):
         with pytest.raises(ConfigError, match=r"\[semantic\]"):
             parse_config_text(f"[semantic]\n{bad}", {}, "x")
+
+
+def test_the_search_index_path_defaults_per_backend_and_refuses_a_bad_value() -> None:
+    sqlite = parse_config_text('[database]\npath = "/srv/pf/papers.sqlite3"', {}, "x")
+    assert search_index_path(sqlite) == Path("/srv/pf/papers.sqlite3.index")
+    pg = parse_config_text(
+        '[database]\npath = "/data/paperfeed.sqlite3"\nurl = "postgresql://u@h/db"', {}, "x"
+    )
+    assert search_index_path(pg) == Path("/data/search-index")
+    chosen = parse_config_text('[search]\nindex_path = "/var/lib/pf/idx"', {}, "x")
+    assert search_index_path(chosen) == Path("/var/lib/pf/idx")
+    for bad in ("5", '"/"', '"  "', '".."', '"idx/.."'):
+        with pytest.raises(ConfigError, match=r"x: \[search\] index_path: expected .* folder path"):
+            parse_config_text(f"[search]\nindex_path = {bad}", {}, "x")
+    with pytest.raises(ConfigError, match=r"\[search\] index: unknown key"):
+        parse_config_text('[search]\nindex = "x"', {}, "x")

@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from bot import PROJECT_URL, __version__
+from bot.app import index_plan
 from bot.cli.common import emit
 from bot.cli.feeds import snowflake
-from bot.config import Config, describe
+from bot.config import Config, describe, search_index_path
 from bot.errors import ConfigError, PaperfeedError
 from bot.secrets import Secret
 from bot.store import open_store
+
+if TYPE_CHECKING:
+    from bot.store.tantivy_index import ChangeFeed
 
 AUTHORIZE_URL = "https://discord.com/oauth2/authorize"
 SCOPES = ("bot", "applications.commands")
@@ -40,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--json", action="store_true", help="print one JSON document")
     q.set_defaults(handler=cmd_db_copy)
 
-    p = sub.add_parser("search-index", help="the search index beside the SQLite database")
+    p = sub.add_parser("search-index", help="the Tantivy search index ([search] index_path)")
     isub = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
     q = isub.add_parser("rebuild", help="build the index again from the database, with progress")
     q.add_argument("--json", action="store_true", help="print one JSON document")
@@ -58,42 +64,41 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def cmd_search_index_rebuild(args: argparse.Namespace, config: Config) -> int:
-    """Rebuild the Tantivy index from the papers (missing, corrupt, or another schema)."""
+    """Rebuild the Tantivy index from the papers (missing, corrupt, or another schema); on
+    PostgreSQL, the index in the first slot no running process holds."""
     import time
 
-    from bot.progress import Progress
-    from bot.store.sqlite.database import index_directory
-    from bot.store.sqlite.database import open_store as open_sqlite
-    from bot.store.sqlite.search_feed import SqliteChangeFeed
-    from bot.store.tantivy_index import AVAILABLE, TantivyIndex
+    from bot.store.tantivy_index import AVAILABLE
 
-    if config.database.url is not None:
-        raise PaperfeedError(
-            "search-index: only the SQLite store has a search index so far; "
-            "PostgreSQL searches with its own full text"
-        )
     if not AVAILABLE:
         raise PaperfeedError("search-index: the tantivy package is not installed")
     started = time.monotonic()
-    async with open_sqlite(config.database.path, create=False, search_index=False) as store:
-        directory = index_directory(store.path)
-        index = TantivyIndex(directory, SqliteChangeFeed(store.connections))
-        progress: Progress | None = None
+    base = search_index_path(config)
+    if config.database.url is not None:
+        from bot.store.index_slots import claim_slot
+        from bot.store.postgres.database import open_postgres
+        from bot.store.postgres.local_index import database_marker
+        from bot.store.postgres.search_feed import PostgresChangeFeed
 
-        def step(done: int, total: int) -> None:
-            nonlocal progress
-            if progress is None:  # a fill and ETA on a terminal; plain counts in a log
-                progress = Progress(
-                    sys.stderr, total if sys.stderr.isatty() else None, verb="indexed"
-                )
-            progress.update(done, done)
+        async with open_postgres(config.database.url) as pg:
+            try:
+                slot = claim_slot(base)
+            except OSError as exc:
+                raise PaperfeedError(f"search-index: {exc}") from None
+            try:
+                directory = slot.directory
+                feed = PostgresChangeFeed(pg.sessions)
+                papers = await _rebuild(directory, feed)
+                database_marker(directory).write_text(await feed.identity(), "utf-8")
+            finally:
+                slot.release()
+    else:
+        from bot.store.sqlite.database import open_store as open_sqlite
+        from bot.store.sqlite.search_feed import SqliteChangeFeed
 
-        try:
-            papers = await index.rebuild(step)
-        finally:
-            await index.close()
-        if progress is not None:
-            progress.finish()
+        async with open_sqlite(config.database.path, create=False, search_index=False) as store:
+            directory = base
+            papers = await _rebuild(directory, SqliteChangeFeed(store.connections))
     size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
     seconds = time.monotonic() - started
     if args.json:
@@ -112,6 +117,29 @@ async def cmd_search_index_rebuild(args: argparse.Namespace, config: Config) -> 
     return 0
 
 
+async def _rebuild(directory: Path, feed: ChangeFeed) -> int:
+    """Build the index in `directory` from `feed`, with progress on stderr; how many papers."""
+    from bot.progress import Progress
+    from bot.store.tantivy_index import TantivyIndex
+
+    index = TantivyIndex(directory, feed)
+    progress: Progress | None = None
+
+    def step(done: int, total: int) -> None:
+        nonlocal progress
+        if progress is None:  # a fill and ETA on a terminal; plain counts in a log
+            progress = Progress(sys.stderr, total if sys.stderr.isatty() else None, verb="indexed")
+        progress.update(done, done)
+
+    try:
+        papers = await index.rebuild(step)
+    finally:
+        await index.close()
+    if progress is not None:
+        progress.finish()
+    return papers
+
+
 async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
     data = describe(config)
     if args.json:
@@ -123,7 +151,10 @@ async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
         print(f"database: PostgreSQL at {db.url.redacted()} ([database] path is ignored)")
     else:
         print(f"database: SQLite file {db.path}")
-    for section in ("discord", "cluster", "database", "health", "logging"):
+    index = search_index_path(config)
+    slots = f"{index}.0, {index}.1, ... (one per process answering searches)" if db.url else index
+    print(f"search index: {slots}")
+    for section in ("discord", "cluster", "database", "search", "health", "logging"):
         for key, value in data[section].items():
             print(f"  [{section}] {key} = {json.dumps(value)}")
     for name, source in data["sources"].items():
@@ -144,7 +175,7 @@ async def cmd_db_backup(args: argparse.Namespace, config: Config) -> int:
 
         print(f"paperfeed: {backup_hint(config.database.url)}", file=sys.stderr)
         return 2
-    async with open_store(config.database, create=False) as store:
+    async with open_store(config.database, index=index_plan(config), create=False) as store:
         dest = await store.backup(args.path)
         papers = await store.papers.count()
     if args.json:

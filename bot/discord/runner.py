@@ -311,7 +311,8 @@ async def _cluster_presence(services: Services, config: Config) -> AsyncIterator
     roles = config.cluster.roles
     shards = format_shards(config.discord.shard_ids, config.discord.shard_count)
     me = Identity.here(roles, shards if config.cluster.has("gateway") else "")
-    heartbeat = Heartbeat(cluster, me)
+    index = getattr(services.store.papers, "index", None)  # this process's local search index
+    heartbeat = Heartbeat(cluster, me, search=getattr(index, "status", None))
     leadership = None
     if config.cluster.has("poller"):
         ttls = {name: lease_ttl(every) for name, every in poll_intervals(config).items()}
@@ -346,7 +347,7 @@ async def run_bot(config: Config) -> int:
     use_discord_endpoints(config.discord.api_base, config.discord.gateway_url)
     metrics = Metrics()
     metrics.set_roles(cluster.roles)
-    async with open_services(config, metrics=metrics) as services:
+    async with open_services(config, metrics=metrics, serving=True) as services:
         if cluster.has("gateway") or cluster.has("poller"):
             await _sync_config_feeds(services)
         loop = asyncio.get_running_loop()

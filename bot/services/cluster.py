@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -77,17 +77,31 @@ class ProcessStatus:
             "id": b.id, "roles": list(b.roles), "shards": b.shards, "host": b.host,
             "pid": b.pid, "version": b.version, "started_at": b.started_at.isoformat(),
             "last_beat": b.last_beat.isoformat(), "seconds_since_beat": round(self.age.total_seconds(), 1),
-            "silent": self.silent,
+            "silent": self.silent, "search": dict(b.search) if b.search is not None else None,
         }  # fmt: skip
 
     def line(self) -> str:
         b = self.beat
         shards = f" shards {b.shards}" if b.shards else ""
         state = "SILENT" if self.silent else "ok"
+        search = f"; searches: {search_summary(b.search)}" if b.search is not None else ""
         return (
             f"{','.join(b.roles)}{shards} on {b.host} pid {b.pid} (v{b.version}): "
-            f"{state}, last beat {self.age.total_seconds():.0f} s ago"
+            f"{state}, last beat {self.age.total_seconds():.0f} s ago{search}"
         )
+
+
+def search_summary(search: Mapping[str, object]) -> str:
+    """A heartbeat's search state in words: the local index (papers, how far behind) or
+    PostgreSQL's full text (while the index is built, or without one)."""
+    if search.get("engine") == "tantivy":
+        papers, behind = search.get("papers"), search.get("seconds_behind")
+        held = f", {papers:,} papers" if isinstance(papers, int) else ""
+        late = f", caught up {behind:.0f} s ago" if isinstance(behind, int | float) else ""
+        return f"local index{held}{late}"
+    if search.get("index") == "building":
+        return "PostgreSQL full text while the local index is built"
+    return "PostgreSQL full text"
 
 
 async def cluster_status(
@@ -114,17 +128,23 @@ class Heartbeat:
     """Records this process's heartbeat until stopped; a clean stop removes its row."""
 
     def __init__(
-        self, cluster: ClusterStore, me: Identity, interval: float = HEARTBEAT_INTERVAL
+        self,
+        cluster: ClusterStore,
+        me: Identity,
+        interval: float = HEARTBEAT_INTERVAL,
+        search: Callable[[], Mapping[str, object]] | None = None,
     ) -> None:
         self._cluster = cluster
         self._me = me
         self._interval = interval
+        self._search = search  # what answers this process's searches, told with each beat
         self._task: asyncio.Task[None] | None = None
         self.beats = 0
 
     async def beat(self) -> None:
         me = self._me
-        await self._cluster.beat(me.id, me.roles, me.shards, me.host, me.pid, me.version)
+        search = self._search() if self._search is not None else None
+        await self._cluster.beat(me.id, me.roles, me.shards, me.host, me.pid, me.version, search)
         self.beats += 1
 
     async def start(self) -> None:

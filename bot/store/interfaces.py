@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -532,9 +532,17 @@ class ClusterStore(Protocol):
     store has none: it serves one process, which runs every role and leads every source)."""
 
     async def beat(
-        self, process_id: str, roles: Sequence[str], shards: str, host: str, pid: int, version: str
+        self,
+        process_id: str,
+        roles: Sequence[str],
+        shards: str,
+        host: str,
+        pid: int,
+        version: str,
+        search: Mapping[str, object] | None = None,
     ) -> None:
-        """Record that this process is alive now (on the database's clock)."""
+        """Record that this process is alive now (on the database's clock), and what answers
+        its searches."""
         ...
 
     async def processes(self) -> builtins.list[ProcessBeat]: ...

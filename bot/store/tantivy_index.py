@@ -90,9 +90,14 @@ class IndexDoc:
 class ChangeFeed(Protocol):
     """The database side: its change log and the papers' indexed fields."""
 
-    async def head(self) -> int: ...
+    async def head(self) -> int:
+        """The safe watermark: every change numbered at or below it is visible now, or never
+        will be (SQLite: the log's last number; PostgreSQL: below the oldest running writer)."""
+        ...
 
-    async def changed(self, after: int, upto: int) -> list[int]: ...
+    async def changed(self, after: int, upto: int) -> list[int]:
+        """The keys of papers changed (or deleted) with numbers in (after, upto]."""
+        ...
 
     async def documents(self, pks: Sequence[int]) -> list[IndexDoc]: ...
 
@@ -146,6 +151,10 @@ class TantivyIndex:
         if self._state == "ready" and self._index is not None:
             return f"Tantivy index, {self._index.searcher().num_docs:,} papers"
         return f"Tantivy index {self._state}; searches use the database's full text meanwhile"
+
+    def papers(self) -> int:
+        """How many papers the index holds now (0 while it has none open)."""
+        return self._index.searcher().num_docs if self._index is not None else 0
 
     @property
     def seq(self) -> int:
@@ -217,6 +226,11 @@ class TantivyIndex:
         if not self._busy_said:
             log.info("%s; searches use FTS5 until then, looking again every %d s", exc, BUSY_RETRY)
             self._busy_said = True
+
+    async def wait_built(self) -> None:
+        """Until a background build (started by `open`) has ended, however it ended."""
+        if self._build is not None:
+            await asyncio.wait([self._build])
 
     async def close(self) -> None:
         if self._build is not None and not self._build.done():

@@ -23,7 +23,7 @@ async def test_search_and_matching_run_and_the_databases_are_reused(
 ) -> None:
     args = argparse.Namespace(
         papers=[N], work=tmp_path, fresh=False, repeat=2, raw_repeat=1,
-        feeds=40, poll_papers=60, match_reps=1,
+        feeds=40, poll_papers=60, match_reps=1, index=True,
     )  # fmt: skip
     try:
         url = await pg_search.prepare_pg(postgres_admin_url, N, tmp_path)
@@ -51,6 +51,9 @@ async def test_search_and_matching_run_and_the_databases_are_reused(
     assert set(search) == {shape.name for shape in SEARCH_QUERIES}
     for shape in search.values():
         assert shape["same_total_as_sqlite"], shape
-        assert {"pg_p99", "raw_p99", "sqlite_p99", "matches"} <= set(shape)
+        assert {"pg_p99", "raw_p99", "sqlite_p99", "index_p99", "matches"} <= set(shape)
+        assert shape["index_same_top10_as_sqlite"], shape  # one engine, the same papers
+    assert results[0]["index_open_seconds"] >= 0
+    assert (tmp_path / "pg-index-300.0" / "paperfeed.json").exists()
     matching = results[1]["matching"]
     assert matching["feeds"] == 40 and matching["papers"] == 60 and matching["pairs_queued"] > 0

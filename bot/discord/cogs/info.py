@@ -227,7 +227,7 @@ class InfoCog(commands.Cog):
                 f"{SEP}{queued:,} queued{SEP}{counts.get('failed', 0):,} failed\n"
                 f"{follows_line(follows)}"
             )
-            index = getattr(store.papers, "index", None)  # the SQLite store's search index
+            index = getattr(store.papers, "index", None)  # this process's search index
             if index is not None:
                 totals += f"\nSearch: {plain(index.describe(), 200)}"
         body = status_body(sources, feeds, totals, processes)

@@ -6,7 +6,7 @@ disagree still agree on who is silent and when a lease runs out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -30,6 +30,7 @@ def _beat(row: asyncpg.Record) -> ProcessBeat:
         started_at=_utc(row["started_at"]),
         last_beat=_utc(row["last_beat"]),
         now=_utc(row["now"]),
+        search=row["search"],
     )
 
 
@@ -40,14 +41,21 @@ class PostgresCluster:
         self._s = sessions
 
     async def beat(
-        self, process_id: str, roles: Sequence[str], shards: str, host: str, pid: int, version: str
+        self,
+        process_id: str,
+        roles: Sequence[str],
+        shards: str,
+        host: str,
+        pid: int,
+        version: str,
+        search: Mapping[str, object] | None = None,
     ) -> None:
         await self._s.execute(
             "INSERT INTO cluster_processes (id, roles, shards, host, pid, version, started_at, "
-            "last_beat) VALUES ($1, $2, $3, $4, $5, $6, now(), now()) "
+            "last_beat, search) VALUES ($1, $2, $3, $4, $5, $6, now(), now(), $7) "
             "ON CONFLICT (id) DO UPDATE SET last_beat = now(), roles = EXCLUDED.roles, "
-            "shards = EXCLUDED.shards",
-            process_id, ",".join(roles), shards, host, pid, version,
+            "shards = EXCLUDED.shards, search = EXCLUDED.search",
+            process_id, ",".join(roles), shards, host, pid, version, search,
         )  # fmt: skip
 
     async def processes(self) -> list[ProcessBeat]:

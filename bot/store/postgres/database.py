@@ -15,12 +15,14 @@ import asyncpg
 from bot.clock import Clock, utcnow
 from bot.errors import StoreError
 from bot.secrets import DatabaseUrl
+from bot.store.index_slots import IndexPlan
 from bot.store.postgres.cluster import PostgresCluster
 from bot.store.postgres.connect import open_pool
 from bot.store.postgres.feeds import PostgresFeeds
 from bot.store.postgres.follows import PostgresDmQueue, PostgresFollows
 from bot.store.postgres.identify import PostgresIdentifies
 from bot.store.postgres.lexemes import Lexer
+from bot.store.postgres.local_index import open_local_index
 from bot.store.postgres.outbox import PostgresOutbox
 from bot.store.postgres.papers import PostgresPapers
 from bot.store.postgres.publishing import PostgresRestBudget, watch_outbox
@@ -72,9 +74,16 @@ class PostgresDatabase:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """Everything inside commits together or not at all; nesting in one task joins it."""
+        """Everything inside commits together or not at all; nesting in one task joins it.
+
+        After the outermost one commits, this process's next search catches up first, so it
+        finds what was written here (a poll's batch is stored in one of these).
+        """
+        outermost = not self._sessions.in_transaction()
         async with self._sessions.transaction():
             yield
+        if outermost and self.papers.index is not None:
+            self.papers.index.written()
 
     async def backup(self, destination: str | os.PathLike[str]) -> Path:
         raise StoreError(backup_hint(self.url))
@@ -104,13 +113,24 @@ class PostgresDatabase:
 
 @contextlib.asynccontextmanager
 async def open_postgres(
-    url: DatabaseUrl | str, *, clock: Clock = utcnow, **pool_options: Any
+    url: DatabaseUrl | str,
+    *,
+    clock: Clock = utcnow,
+    index: IndexPlan | None = None,
+    **pool_options: Any,
 ) -> AsyncIterator[PostgresDatabase]:
-    """Open the pool, migrate the schema, and always close both afterwards."""
+    """Open the pool, migrate the schema, and always close both afterwards.
+
+    With an `index` plan, this process's local search index too (bot/store/postgres/local_index.py).
+    """
     url = url if isinstance(url, DatabaseUrl) else DatabaseUrl(url)
     async with open_pool(url, **pool_options) as pool:
         database = PostgresDatabase(pool, url, clock)
         try:
+            if index is not None and index.mode != "off":
+                database.papers.index = await open_local_index(database.sessions, index)
             yield database
         finally:
+            if database.papers.index is not None:
+                await database.papers.index.close()
             database.close()

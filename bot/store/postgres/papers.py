@@ -37,6 +37,7 @@ from bot.query.compile import CompiledQuery
 from bot.store.common.upsert import UpsertPlan, merge_batch, plan_upsert
 from bot.store.postgres import codec
 from bot.store.postgres.lexemes import Lexer
+from bot.store.postgres.local_index import LocalIndex
 from bot.store.postgres.session import Session, Sessions
 from bot.store.postgres.tsquery import (
     category_filters,
@@ -44,6 +45,7 @@ from bot.store.postgres.tsquery import (
     compile_tsquery,
     in_categories,
 )
+from bot.store.search_index import IndexPage
 from bot.store.sqlite.search_sql import RANK_POOL, count_cap
 
 # ts_rank's weights, {D, C, B, A}: abstract (C) 1, authors (B) 4, title (A) 10, as SQLite's bm25.
@@ -144,6 +146,8 @@ class PostgresPapers:
         self._clock = clock
         # Done when the latest upsert that owns its transaction has finished (see `upsert`).
         self._last_turn: asyncio.Future[None] | None = None
+        # This process's local search index, when it has one (set by `open_postgres`).
+        self.index: LocalIndex | None = None
 
     async def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
         """Insert new papers and merge known ones, in one transaction; report what was new or changed.
@@ -167,7 +171,10 @@ class PostgresPapers:
             prepared = await self._prepare(batch, now)
             if previous is not None:
                 await asyncio.wait([previous])  # not cancelled with us: others wait on it too
-            return await self._s.write(lambda s: self._upsert(s, batch, prepared, now))
+            result = await self._s.write(lambda s: self._upsert(s, batch, prepared, now))
+            if self.index is not None:
+                self.index.written()  # committed: this process's next search reads it
+            return result
         finally:
             mine.set_result(None)
             if self._last_turn is mine:
@@ -322,7 +329,17 @@ class PostgresPapers:
         sort: SortOrder = "relevance",
         hf_only: bool = False,
     ) -> SearchPage:
-        """Rank papers for a compiled query: title evidence first, then relevance x recency."""
+        """Rank papers for a compiled query: title evidence first, then relevance x recency.
+
+        Relevance searches with words go to this process's local index when it can answer
+        (bot/store/postgres/local_index.py); the rest, and all of them meanwhile, run here.
+        """
+        if query.fts is not None and sort == "relevance" and self.index is not None:
+            found = await self.index.search(
+                query, now=self._clock(), limit=limit, offset=offset, since=since, hf_only=hf_only
+            )
+            if found is not None:
+                return await self._indexed_page(found)
         compiled = compile_tsquery(query, self._lexer)
         if compiled.matches_nothing:
             return SearchPage(total=0, hits=())
@@ -419,6 +436,19 @@ class PostgresPapers:
             return SearchPage(total=total, hits=hits)
 
         return await self._s.read(run)
+
+    async def _indexed_page(self, found: IndexPage) -> SearchPage:
+        """The index's page as papers, read in the index's order (a paper deleted since the
+        index last caught up is left out)."""
+        if not found.hits:
+            return SearchPage(total=found.total, hits=())
+        rows = await self._s.fetch(
+            f"SELECT p.pk, {codec.PAPER_SELECT} FROM papers p WHERE p.pk = ANY($1::bigint[])",
+            [hit.pk for hit in found.hits],
+        )
+        by_pk = {int(r["pk"]): codec.paper_from_row(r) for r in rows}
+        hits = tuple(SearchHit(by_pk[h.pk], h.score) for h in found.hits if h.pk in by_pk)
+        return SearchPage(total=found.total, hits=hits)
 
     async def _ranked(
         self,

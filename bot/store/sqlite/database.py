@@ -122,16 +122,22 @@ class SqliteDatabase:
 
 @contextlib.asynccontextmanager
 async def open_store(
-    path: str, *, clock: Clock = utcnow, create: bool = True, search_index: bool = True
+    path: str,
+    *,
+    clock: Clock = utcnow,
+    create: bool = True,
+    search_index: bool = True,
+    index_dir: Path | None = None,
 ) -> AsyncIterator[SqliteDatabase]:
     """Open (creating and migrating if needed) the database; always closes its connections.
 
-    With `search_index`, its search index is opened and caught up (or built) too.
+    With `search_index`, its search index (in `index_dir`, by default beside the file) is
+    opened and caught up (or built) too.
     """
     conns = await open_connections(path, create=create)
     try:
         database = SqliteDatabase(conns, clock)
-        index = await _open_index(database) if search_index else None
+        index = await _open_index(database, index_dir) if search_index else None
         try:
             yield database
         finally:
@@ -150,7 +156,7 @@ def index_directory(path: str) -> Path:
     return found.with_name(found.name + ".index")
 
 
-async def _open_index(database: SqliteDatabase) -> TantivyIndex | None:
+async def _open_index(database: SqliteDatabase, folder: Path | None) -> TantivyIndex | None:
     """The file's search index, opened and caught up (or being built); None in memory, or
     where Tantivy cannot be installed (FTS5 then answers every search, as before)."""
     global _said_no_engine
@@ -161,7 +167,8 @@ async def _open_index(database: SqliteDatabase) -> TantivyIndex | None:
             log.warning("the tantivy package is not installed: searches use SQLite's FTS5")
             _said_no_engine = True
         return None
-    index = TantivyIndex(index_directory(database.path), SqliteChangeFeed(database.connections))
+    directory = folder if folder is not None else index_directory(database.path)
+    index = TantivyIndex(directory, SqliteChangeFeed(database.connections))
     try:
         await index.open()
     except (ValueError, OSError) as exc:  # Tantivy's errors are ValueErrors
