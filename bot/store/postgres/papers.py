@@ -38,7 +38,7 @@ from bot.query.compile import CompiledQuery
 from bot.store.common.upsert import UpsertPlan, merge_batch, plan_upsert
 from bot.store.postgres import codec
 from bot.store.postgres.connect import JSONB_VERSION
-from bot.store.postgres.lexemes import Lexer
+from bot.store.postgres.lexemes import Lexer, helper_documents
 from bot.store.postgres.session import Session, Sessions
 from bot.store.postgres.tsquery import (
     category_filters,
@@ -60,6 +60,8 @@ RECENCY = (
     "(1.0 + 0.1 / (1.0 + greatest(0.0, extract(epoch FROM ({now} - " + APPEARED + "))::float8 "
     "/ 86400.0) / 180.0))"
 )
+# Lexemes of at least this many papers at once are made in the lexer's helper process.
+HELPER_FROM = 2_000
 # Titles tiered on a thread rather than the event loop above this many candidates.
 _THREAD_TITLES = 200
 # Where a window's bounds go in a category-led statement (see `_ranked`).
@@ -244,6 +246,9 @@ class PostgresPapers:
 
     async def _lex(self, papers: Iterable[Paper]) -> list[bytes]:
         texts = [_words(p) for p in papers]
+        if len(texts) >= HELPER_FROM and (helper := self._lexer.helper()) is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(helper, helper_documents, texts)
         if len(texts) > _THREAD_TITLES:
             return await asyncio.to_thread(self._lexer.binary_documents, texts)
         return self._lexer.binary_documents(texts)

@@ -13,8 +13,10 @@ import pytest
 
 from bot.models import Paper
 from bot.query import compile_query
+from bot.store.postgres import lexemes
 from bot.store.postgres import papers as pg_papers
 from bot.store.postgres.database import open_postgres
+from bot.store.postgres.lexemes import Lexer, helper_documents
 from tests.store.contract.support import FakeClock, paper
 
 pytestmark = pytest.mark.postgresql
@@ -61,8 +63,11 @@ async def test_copied_papers_are_stored_as_inserted_ones(
     twins = [replace(p, id=p.id.replace("2612", "2611")) for p in batch]
     async with open_postgres(postgres_url, clock=FakeClock()) as pg:
         monkeypatch.setattr(pg_papers, "COPY_NEW_FROM", 2)
+        monkeypatch.setattr(pg_papers, "HELPER_FROM", 2)  # lexemes from the helper process
+        monkeypatch.setattr(lexemes, "HELPER_CORES", 1)
         copied = await pg.papers.upsert(batch)
         monkeypatch.setattr(pg_papers, "COPY_NEW_FROM", 10**9)
+        monkeypatch.setattr(pg_papers, "HELPER_FROM", 10**9)
         inserted = await pg.papers.upsert(twins)
         assert copied.new == tuple(p.id for p in batch)
         assert inserted.new == tuple(p.id for p in twins)
@@ -136,3 +141,24 @@ async def test_a_copy_meeting_another_writers_paper_merges_it(
         finally:
             await conn.close()
         assert cats == 6  # cs.lg and cs.ai for each, once
+
+
+def test_the_helper_process_makes_the_vectors_this_one_makes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bulk lexemes come from a helper process given enough cores: the same bytes."""
+    monkeypatch.setattr(lexemes, "HELPER_CORES", 1)
+    texts = [
+        (p.title, ", ".join(p.authors), p.abstract)
+        for p in (MIXED, PLAIN, BARE, paper("2612.00014", "w " * 300))
+    ]
+    lexer = Lexer()
+    try:
+        helper = lexer.helper()
+        assert helper is not None
+        made = helper.submit(helper_documents, texts).result(timeout=60)
+        assert made == lexer.binary_documents(texts)
+        assert lexer.helper() is helper  # one helper, started once
+    finally:
+        lexer.close()
+    assert lexer._helper is None
