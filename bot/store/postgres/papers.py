@@ -3,8 +3,8 @@
 Upserts follow the SQLite store's merge rules exactly (the shared `plan_upsert` over the stored
 rows, locked with FOR UPDATE so two processes merging the same paper take turns; a paper another
 process inserted first is merged into its row in the same upsert). New papers reach `papers` in
-one INSERT from arrays, their categories alongside; merged ones through `COPY` into a temporary
-table and one UPDATE. Each paper's tsvector is built from SQLite's own tokenizer (lexemes.py)
+one INSERT from arrays, their categories alongside, or in bulk by `COPY` straight into it;
+merged ones through `COPY` into a temporary table and one UPDATE. Each paper's tsvector is built from SQLite's own tokenizer (lexemes.py)
 and sent in binary, before the transaction opens for bulk batches (see `upsert`).
 
 Search ranks as the SQLite store does (bot/store/sqlite/search_sql.py): the newest RANK_POOL
