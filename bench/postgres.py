@@ -5,13 +5,16 @@ Usage::
 
     eval "$(tests/pg/start-postgres.sh)"
     python -m bench.postgres --papers 100000 [--repeat 30] [--json results.json] [--no-search]
+        [--no-sqlite]
 
 Each size gets fresh databases on the server named by $PAPERFEED_TEST_POSTGRES_URL (dropped at
 the end) and a SQLite file in a temporary folder, all filled from the same synthetic arXiv
 snapshot (bench/corpus.py):
 
 * import: `import_lines` (what `paperfeed import` runs: parse, merge, lexemes, COPY, insert)
-  into PostgreSQL, and the same into SQLite;
+  into PostgreSQL, and the same into SQLite (unless --no-sqlite); with the CPU seconds it took
+  this process and, when $PAPERFEED_TEST_POSTGRES_PID names a server on this machine, the
+  server's processes (read from /proc);
 * floor: the very rows the import wrote (tsvectors included), copied out of the first database
   and timed going into a second, empty, migrated one with `COPY` (papers, then categories):
   the least work PostgreSQL itself must do for them, indexes included;
@@ -72,8 +75,37 @@ async def _timed(work: Awaitable[Any]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int, *, children_of: bool = False) -> float:
+    """CPU seconds of a process (with its reaped children), or of the live children of one."""
+    total = 0
+    for entry in Path("/proc").iterdir() if children_of else [Path(f"/proc/{pid}")]:
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if not children_of:
+            total += sum(int(f) for f in fields[11:15])
+        elif int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
+def _cpu() -> dict[str, float]:
+    """CPU seconds so far: this process and the server's processes."""
+    times = os.times()
+    out = {"python": times.user + times.system + times.children_user + times.children_system}
+    server = os.environ.get("PAPERFEED_TEST_POSTGRES_PID", "")
+    if server.isdigit() and Path(f"/proc/{server}").exists():
+        root = int(server)
+        out["server"] = _proc_cpu(root) + _proc_cpu(root, children_of=True)
+    return out
+
+
 async def measure(
-    admin: str, n: int, repeat: int, work: Path, search: bool = True
+    admin: str, n: int, repeat: int, work: Path, search: bool = True, sqlite: bool = True
 ) -> dict[str, Any]:
     lines_file = work / f"corpus_{n}.jsonl"
     with lines_file.open("w", encoding="utf-8") as out:
@@ -85,9 +117,11 @@ async def measure(
     result: dict[str, Any] = {"papers": n, "load_average_before": os.getloadavg()[0]}
     try:
         async with open_postgres(_url(admin, main_db)) as pg:
-            start = time.perf_counter()
+            before, start = _cpu(), time.perf_counter()
             report = await import_lines(pg, lines)
             result["import_pg_s"] = time.perf_counter() - start
+            after = _cpu()
+            result["import_cpu_s"] = {k: round(after[k] - before[k], 2) for k in after}
             assert report.new == n, report
         # The floor: the same rows, COPY'd into an empty migrated database.
         src = await asyncpg.connect(_url(admin, main_db))
@@ -99,11 +133,13 @@ async def measure(
             await src.copy_from_table("paper_categories", output=categories, format="binary")
             papers.seek(0)
             categories.seek(0)
-            start = time.perf_counter()
+            before, start = _cpu(), time.perf_counter()
             async with dst.transaction():
                 await dst.copy_to_table("papers", source=papers, format="binary")
                 await dst.copy_to_table("paper_categories", source=categories, format="binary")
             result["floor_copy_s"] = time.perf_counter() - start
+            if "server" in before:
+                result["floor_server_cpu_s"] = round(_cpu()["server"] - before["server"], 2)
             for conn in (src, dst):
                 await conn.execute("VACUUM ANALYZE")
         finally:
@@ -112,10 +148,11 @@ async def measure(
         result["import_vs_floor"] = result["floor_copy_s"] / result["import_pg_s"]
         lite_path = work / f"bench_{n}.sqlite3"
         lite_path.unlink(missing_ok=True)
-        async with open_store(str(lite_path)) as lite:
-            start = time.perf_counter()
-            await import_lines(lite, lines)
-            result["import_sqlite_s"] = time.perf_counter() - start
+        if sqlite or search:
+            async with open_store(str(lite_path)) as lite:
+                start = time.perf_counter()
+                await import_lines(lite, lines)
+                result["import_sqlite_s"] = time.perf_counter() - start
         result["load_average_after"] = os.getloadavg()[0]
         if search:
             result["search"] = await _search(admin, main_db, lite_path, repeat)
@@ -173,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-search", action="store_true", help="measure the import only")
+    parser.add_argument("--no-sqlite", action="store_true", help="no SQLite import to compare")
     args = parser.parse_args(argv)
     admin = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
     if not admin:
@@ -184,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.papers:
             print(f"bench.postgres: {n:,} papers", file=sys.stderr)
             results.append(
-                asyncio.run(measure(admin, n, args.repeat, Path(work), not args.no_search))
+                asyncio.run(
+                    measure(
+                        admin, n, args.repeat, Path(work), not args.no_search, not args.no_sqlite
+                    )
+                )
             )
             print(json.dumps({k: v for k, v in results[-1].items() if k != "search"}),
                   file=sys.stderr)  # fmt: skip

@@ -35,11 +35,28 @@ CONNECT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# jsonb's binary form: a version byte, then the JSON text.
+JSONB_VERSION = b"\x01"
+
+
+def jsonb_out(value: Any) -> bytes:
+    """A Python value as binary jsonb; bytes are taken as binary jsonb already (no JSON value
+    is bytes), so a bulk COPY can send JSON it made once without the driver encoding it again."""
+    if isinstance(value, bytes):
+        return value
+    return JSONB_VERSION + json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def jsonb_in(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
-    """jsonb columns in and out as Python lists and dicts; tsvectors sent in binary (the
-    store builds them, lexemes.tsvector_binary), so the server reads rather than parses them."""
+    """jsonb columns in and out as Python lists and dicts, in binary (a COPY takes nothing
+    else); tsvectors sent in binary too (the store builds them, lexemes.tsvector_binary), so the
+    server reads rather than parses them."""
     await conn.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+        "jsonb", encoder=jsonb_out, decoder=jsonb_in, schema="pg_catalog", format="binary"
     )
     await conn.set_type_codec(
         "tsvector",
