@@ -64,6 +64,11 @@ BATCH = 5_000
 # Writer memory: the steady writer takes Tantivy's minimum; a rebuild takes more.
 STEADY_HEAP = 15_000_000
 BUILD_HEAP = 200_000_000
+# An import's batches (`catch_up(lag=True)`) go to one larger writer that commits every
+# BULK_COMMIT papers and at close: with the steady writer's commit per batch, Tantivy made a
+# small segment per batch and merged them again and again (2x the CPU a paper).
+BULK_HEAP = 50_000_000
+BULK_COMMIT = 250_000
 # Papers above which opening builds a missing index in the background (searches use FTS5).
 BUILD_INLINE_MAX = 20_000
 
@@ -127,6 +132,11 @@ class TantivyIndex:
         self._build: asyncio.Task[int] | None = None
         self._state = "closed"
         self._read_only_said = False
+        # The watermark of the last commit (`_seq` runs ahead of it while an import lags), the
+        # papers applied since, and whether the writer is the large one.
+        self._saved = 0
+        self._unsaved = 0
+        self._bulk = False
 
     # --- state -------------------------------------------------------------------------
 
@@ -160,7 +170,7 @@ class TantivyIndex:
             index.searcher()
         except (ValueError, OSError) as exc:
             return f"corrupt ({exc})"
-        self._index, self._seq = index, seq
+        self._index, self._seq, self._saved = index, seq, seq
         return None
 
     async def open(self, *, inline_max: int | None = None) -> None:
@@ -194,6 +204,11 @@ class TantivyIndex:
             writer, self._writer = self._writer, None
             if writer is not None:
                 await asyncio.to_thread(_finish, writer)
+                if self._seq > self._saved:  # an import's last papers: now on disk, recorded
+                    _write_state(self.directory, self._seq)
+                    self._saved, self._unsaved = self._seq, 0
+                    with contextlib.suppress(Exception):  # the log is pruned next time instead
+                        await self._feed.forget(self._seq)
             self._index = None
             self._state = "closed"
         self._tokens.close()
@@ -237,46 +252,74 @@ class TantivyIndex:
             fresh.rename(self.directory)
             shutil.rmtree(old, ignore_errors=True)
             self._index = tantivy.Index.open(str(self.directory))
-            self._seq = head
+            self._seq = self._saved = head
+            self._unsaved = 0
             self._state = "ready"
         await self.catch_up()
         if done:
             log.info("search index built: %d papers in %s", done, self.directory)
         return done
 
-    async def catch_up(self) -> int:
-        """Apply the change log past the watermark; how many papers changed."""
+    async def catch_up(self, *, lag: bool = False) -> int:
+        """Apply the change log past the watermark; how many papers changed.
+
+        With `lag` (an import's batches) the changes go to a larger writer that commits only
+        every BULK_COMMIT papers; the recorded watermark and the log stay behind until then, so
+        a crash in between is caught up from the log at the next start. Without it, anything
+        applied and not yet committed is committed now.
+        """
         if self._index is None or self._state != "ready":
             return 0
         head = await self._feed.head()
-        if head <= self._seq:
+        if head <= self._seq and (lag or self._seq == self._saved):
             return 0
         async with self._lock:
-            if head <= self._seq or self._index is None:
+            if self._index is None:
                 return 0
-            writer = self._take_writer()
-            if writer is None or head <= self._seq:  # read-only, or another process did it
-                return 0
-            pks = await self._feed.changed(self._seq, head)
-            for start in range(0, len(pks), BATCH):
-                chunk = pks[start : start + BATCH]
-                docs = await self._feed.documents(chunk)
-                await asyncio.to_thread(self._replace, writer, chunk, docs)
-            await asyncio.to_thread(writer.commit)
-            _write_state(self.directory, head)
-            self._seq = head
+            applied = 0
+            if head > self._seq:
+                writer = self._take_writer(bulk=lag)
+                if writer is None or head <= self._seq:  # read-only, or another process did it
+                    return 0
+                pks = await self._feed.changed(self._seq, head)
+                for start in range(0, len(pks), BATCH):
+                    chunk = pks[start : start + BATCH]
+                    docs = await self._feed.documents(chunk)
+                    await asyncio.to_thread(self._replace, writer, chunk, docs)
+                applied = len(pks)
+                self._seq = head
+                self._unsaved += applied
+            if self._seq == self._saved or (lag and self._unsaved < BULK_COMMIT):
+                return applied
+            assert self._writer is not None  # what applied the changes
+            await asyncio.to_thread(self._writer.commit)
+            _write_state(self.directory, self._seq)
+            self._saved, self._unsaved = self._seq, 0
             self._index.reload()
-        await self._feed.forget(head)
-        return len(pks)
+            saved = self._saved
+        await self._feed.forget(saved)
+        return applied
 
-    def _take_writer(self) -> tantivy.IndexWriter | None:
-        """The steady writer; None while another process holds it (we then only read)."""
+    def _take_writer(self, *, bulk: bool = False) -> tantivy.IndexWriter | None:
+        """The writer; None while another process holds it (we then only read).
+
+        The steady one is small; an import (`bulk`) swaps it for a larger one, kept until close.
+        """
+        if bulk and not self._bulk and self._writer is not None and self._seq == self._saved:
+            # Everything it applied is committed: finish it, so the larger one can take the lock.
+            writer, self._writer = self._writer, None
+            _finish(writer)
         if self._writer is None and self._index is not None:
             try:
-                self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
+                if bulk:
+                    self._writer = self._index.writer(heap_size=BULK_HEAP, num_threads=1)
+                else:
+                    self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
+                self._bulk = bulk
                 # Another process may have written (and pruned the log) before us.
                 self._index.reload()
-                self._seq = max(self._seq, _read_seq(self.directory))
+                self._saved = max(self._saved, _read_seq(self.directory))
+                self._seq = max(self._seq, self._saved)
             except ValueError as exc:
                 if not self._read_only_said:
                     log.info("search index %s is written by another process: %s", self, exc)
@@ -285,7 +328,8 @@ class TantivyIndex:
                 # reload, so the searcher holds at least what the watermark says.
                 recorded = _read_seq(self.directory)
                 self._index.reload()
-                self._seq = max(self._seq, recorded)
+                self._saved = max(self._saved, recorded)
+                self._seq = max(self._seq, self._saved)
                 return None
         return self._writer
 

@@ -55,6 +55,8 @@ _STAGED_CATEGORIES = (
 )
 _STAGE_CLEAR = "DELETE FROM temp.paper_batch WHERE batch = ?"
 _batch_tags = itertools.count(1)
+# Papers in one upsert from which it is an import's batch (polls store a few hundred).
+BULK_MIN = 5_000
 
 
 class SqlitePapers:
@@ -93,7 +95,8 @@ class SqlitePapers:
                     f"DELETE FROM paper_vectors WHERE paper_id IN ({marks(chunk)})", chunk
                 )
         if self.index is not None and not self._conns.owns_transaction():
-            await self.index.catch_up()  # one index commit per batch written
+            # An import-sized batch lets the index commit later (every BULK_COMMIT papers).
+            await self.index.catch_up(lag=len(batch) >= BULK_MIN)
         return plan.result()
 
     async def _write_staged(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -15,6 +15,7 @@ from bot.models import Paper
 from bot.query.compile import compile_query
 from bot.store import open_store, tantivy_index
 from bot.store.common.tokens import TOKENIZE
+from bot.store.sqlite import papers as sqlite_papers
 from bot.store.sqlite.database import SqliteDatabase, index_directory
 from bot.store.sqlite.search_sql import RANK_POOL
 from bot.store.tantivy_index import STATE_FILE, TantivyIndex
@@ -335,3 +336,60 @@ async def test_without_tantivy_searches_run_on_fts5_and_say_so_once(
     said = [r for r in caplog.records if "tantivy package is not installed" in r.getMessage()]
     assert len(said) == 1
     assert not index_directory(str(tmp_path / "a.sqlite3")).exists()
+
+
+async def _recorded(path: str) -> int:
+    return int(json.loads((index_directory(path) / STATE_FILE).read_text())["seq"])
+
+
+async def test_an_import_batch_lags_until_close_and_a_search_commits_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "BULK_MIN", 100)  # these batches count as an import's
+    path = str(tmp_path / "p.sqlite3")
+    papers = corpus(600)
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(papers[:300])
+        await db.papers.upsert(papers[300:500])
+        index = the_index(db)
+        assert index.seq == 500 and await _recorded(path) == 0  # applied, not committed
+        row = await db.connections.fetchone("SELECT count(*) FROM search_changes")
+        assert row is not None and row[0] == 500  # the log stays until the commit
+        # A search (no lag) commits what the import applied, then answers from it.
+        for text in QUERIES[:5]:
+            page = await db.papers.search(compile_query(text), limit=500)
+            total, expected = await fts5_ids(db, text)
+            assert page.total == total and {h.paper.id for h in page.hits} == expected
+        assert await _recorded(path) == 500
+        await db.papers.upsert(papers[500:])
+        assert await _recorded(path) == 500
+    assert await _recorded(path) == 600  # close commits and records the rest
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        row = await db.connections.fetchone("SELECT count(*) FROM search_changes")
+        assert row is not None and row[0] == 0
+        for text in QUERIES:
+            page = await db.papers.search(compile_query(text), limit=600)
+            total, expected = await fts5_ids(db, text)
+            assert page.total == total and {h.paper.id for h in page.hits} == expected
+
+
+async def test_an_import_commits_its_index_every_bulk_commit_papers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "BULK_MIN", 100)
+    monkeypatch.setattr(tantivy_index, "BULK_COMMIT", 250)
+    path = str(tmp_path / "p.sqlite3")
+    papers = corpus(500)
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(papers[:200])
+        assert await _recorded(path) == 0
+        await db.papers.upsert(papers[200:400])  # 400 >= 250: committed, log pruned
+        assert await _recorded(path) == 400
+        row = await db.connections.fetchone("SELECT count(*) FROM search_changes")
+        assert row is not None and row[0] == 0
+        db.papers.index = None  # a crash: the index never hears of the last batch
+        await db.papers.upsert(papers[400:])
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        assert the_index(db).seq == 500  # caught up from the log at start
+        page = await db.papers.search(compile_query("causal"), limit=500)
+        assert page.total == (await fts5_ids(db, "causal"))[0]
