@@ -78,8 +78,8 @@ class SqlitePapers:
             existing = await self._by_id(list(batch))
             plan = plan_upsert(batch, existing)
             # New papers are first seen now.
-            inserts = [codec.paper_row(p, now, now) for op, p in plan.staged if op == "i"]
-            updates = [codec.paper_row(p, now, now) for op, p in plan.staged if op == "u"]
+            inserts = codec.paper_rows([p for op, p in plan.staged if op == "i"], now, now)
+            updates = codec.paper_rows([p for op, p in plan.staged if op == "u"], now, now)
             await self._write_staged(_STAGED_INSERT, inserts)
             for chunk in chunks(plan.recategorised):
                 await self._conns.writer.execute(
