@@ -137,6 +137,9 @@ class TantivyIndex:
         self._saved = 0
         self._unsaved = 0
         self._bulk = False
+        # No key above this was ever added (None: ask the index): a key above it needs no
+        # delete first. Tantivy keeps every delete in memory until the commit (~1 KiB each).
+        self._top_pk: int | None = None
 
     # --- state -------------------------------------------------------------------------
 
@@ -316,6 +319,7 @@ class TantivyIndex:
                 else:
                     self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
                 self._bulk = bulk
+                self._top_pk = None
                 # Another process may have written (and pruned the log) before us.
                 self._index.reload()
                 self._saved = max(self._saved, _read_seq(self.directory))
@@ -336,9 +340,15 @@ class TantivyIndex:
     def _replace(
         self, writer: tantivy.IndexWriter, pks: Sequence[int], docs: Sequence[IndexDoc]
     ) -> None:
+        top = self._top_pk
+        if top is None:
+            assert self._index is not None
+            top = _top_pk(self._index.searcher())
         for pk in pks:
-            writer.delete_documents_by_term("pk", pk)
+            if pk <= top:  # an import's new papers are above it: nothing to delete
+                writer.delete_documents_by_term("pk", pk)
         self._add(writer, docs)
+        self._top_pk = max(top, max((d.pk for d in docs), default=0))
 
     def _add(self, writer: tantivy.IndexWriter, docs: Sequence[IndexDoc]) -> None:
         tokens = self._tokens
@@ -516,6 +526,12 @@ def _hits(searcher: tantivy.Searcher, query: tantivy.Query, start: int, stop: in
             strict=True,
         )
     )
+
+
+def _top_pk(searcher: tantivy.Searcher) -> int:
+    """The highest key the index holds (0 when empty)."""
+    hits = searcher.search(tantivy.Query.all_query(), 1, count=False, order_by_field="pk").hits
+    return int(hits[0][0]) if hits else 0
 
 
 def _finish(writer: tantivy.IndexWriter) -> None:

@@ -393,3 +393,24 @@ async def test_an_import_commits_its_index_every_bulk_commit_papers(
         assert the_index(db).seq == 500  # caught up from the log at start
         page = await db.papers.search(compile_query("causal"), limit=500)
         assert page.total == (await fts5_ids(db, "causal"))[0]
+
+
+async def test_a_key_used_again_after_a_delete_replaces_the_old_document(tmp_path: Path) -> None:
+    """New keys skip the delete before their add; a reused one (SQLite reuses the top rowid
+    after a delete) must not, or the index would hold the deleted paper's words too."""
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert([replace(corpus(1)[0], id="2501.00001", title="Zebra stripes")])
+        async with db.transaction():
+            await db.connections.writer.execute("DELETE FROM papers WHERE id = '2501.00001'")
+            await db.papers.upsert([replace(corpus(1)[0], id="2501.00002", title="Lion manes")])
+        row = await db.connections.fetchone("SELECT pk FROM papers WHERE id = '2501.00002'")
+        assert row is not None and row[0] == 1  # the same key
+        assert (await db.papers.search(compile_query("zebra"))).total == 0
+        assert (await db.papers.search(compile_query("lion"))).total == 1
+    async with open_store(path, clock=FakeClock(NOW)) as db:  # a fresh process asks the index
+        async with db.transaction():
+            await db.connections.writer.execute("DELETE FROM papers WHERE id = '2501.00002'")
+            await db.papers.upsert([replace(corpus(1)[0], id="2501.00003", title="Tiger tails")])
+        assert (await db.papers.search(compile_query("lion"))).total == 0
+        assert (await db.papers.search(compile_query("tiger"))).total == 1
