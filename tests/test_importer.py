@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.services.importer import import_lines
-from bot.sources.snapshot import parse_snapshot_line
+from bot.sources.snapshot import SnapshotLineError, parse_snapshot_line
 from bot.store import open_store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "papers.jsonl"
@@ -79,3 +81,16 @@ async def test_progress_is_reported_per_batch(tmp_path: Path) -> None:
             progress=lambda r: seen.append(r.new),
         )
     assert seen == [8, 16, 20]
+
+
+def test_bad_lines_are_worded_by_the_standard_reader_and_its_extras_still_read() -> None:
+    """orjson reads the lines; what it refuses goes to json.loads, so messages and the odd
+    line it would refuse (NaN, a lone surrogate, a huge integer) behave as they always did."""
+    with pytest.raises(SnapshotLineError) as bad:
+        parse_snapshot_line('{"id": "2410.00101", "title": "x",}')
+    assert str(bad.value) == (
+        "not JSON (Expecting property name enclosed in double quotes at column 35)"
+    )
+    for extra in ('"n": NaN', '"s": "a\\ud800b"', '"n": 123456789012345678901234567890'):
+        paper = parse_snapshot_line('{"id": "2410.00101", "title": "x", ' + extra + "}")
+        assert paper.id == "2410.00101"

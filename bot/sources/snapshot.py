@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO, TextIO, cast
 
+import orjson
+
 from bot.errors import PaperIdError
 from bot.models import Paper, parse_paper_id
 from bot.sources.names import SNAPSHOT
@@ -28,12 +30,13 @@ class SnapshotLineError(ValueError):
 def parse_snapshot_line(line: str) -> Paper:
     """One JSON object a line: id, title, abstract, authors(_parsed), categories, versions, ..."""
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise SnapshotLineError(f"not JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(obj, dict):
+        obj = orjson.loads(line)  # ~2x json.loads on the snapshot's lines
+    except orjson.JSONDecodeError:
+        obj = _stdlib_loads(line)  # the standard reader's verdict and words
+    if type(obj) is not dict:
         raise SnapshotLineError("not a JSON object")
-    raw_id = obj.get("id")
+    get = obj.get
+    raw_id = get("id")
     if not isinstance(raw_id, str):
         raise SnapshotLineError("no paper id")
     try:
@@ -43,28 +46,55 @@ def parse_snapshot_line(line: str) -> Paper:
     title = _text(obj, "title")
     if not title:
         raise SnapshotLineError(f"{ref.id}: no title")
-    versions = _versions(obj.get("versions"))
+    versions = _versions(get("versions"))
+    published: datetime | None
+    updated: datetime | None
+    if versions:
+        published, updated = versions[0], versions[-1]
+    else:
+        published = updated = _date(get("update_date"))
     return Paper(
         id=ref.id,
         title=title,
         abstract=_text(obj, "abstract"),
         version=len(versions) or ref.version,
         authors=_authors(obj),
-        categories=tuple(_text(obj, "categories").split()),
-        published=versions[0] if versions else _date(obj.get("update_date")),
-        updated=versions[-1] if versions else _date(obj.get("update_date")),
+        categories=_codes(get("categories")),
+        published=published,
+        updated=updated,
         doi=_text(obj, "doi") or None,
         journal_ref=_text(obj, "journal-ref") or None,
         comments=_text(obj, "comments") or None,
-        sources=frozenset({SNAPSHOT}),
+        sources=_SOURCES,
     )
+
+
+_SOURCES = frozenset({SNAPSHOT})
+
+
+def _stdlib_loads(line: str) -> Any:
+    """What json.loads makes of a line orjson refused: the few it reads (NaN, huge integers,
+    lone surrogates), or the error, worded as it always was."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SnapshotLineError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    """The space-separated category codes; absent is none, another type an error."""
+    if type(value) is str:
+        return tuple(value.split())
+    if value is None:
+        return ()
+    raise SnapshotLineError(f"categories: expected a string, got {type(value).__name__}")
 
 
 def _text(obj: dict[str, Any], key: str) -> str:
     value = obj.get(key)
     if value is None:
         return ""
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise SnapshotLineError(f"{key}: expected a string, got {type(value).__name__}")
     return " ".join(value.split())
 
@@ -72,17 +102,30 @@ def _text(obj: dict[str, Any], key: str) -> str:
 def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
     """Prefer `authors_parsed` ([last, first, suffix] triples); fall back to the display string."""
     parsed = obj.get("authors_parsed")
-    if isinstance(parsed, list) and parsed:
+    if type(parsed) is list and parsed:
         names: list[str] = []
         for item in parsed:
-            if isinstance(item, list) and item and all(isinstance(p, str) for p in item):
+            if type(item) is not list or not item:
+                continue
+            if len(item) == 3 and all(type(p) is str for p in item):
+                last, first, suffix = item  # nearly every entry: no list to pad
+            elif all(isinstance(p, str) for p in item):
                 last, first, suffix = [*item, "", ""][:3]
-                names.append(" ".join(p.strip() for p in (first, last, suffix) if p.strip()))
+            else:
+                continue
+            first, last, suffix = first.strip(), last.strip(), suffix.strip()
+            if first and last and not suffix:
+                names.append(f"{first} {last}")
+            else:
+                names.append(" ".join(p for p in (first, last, suffix) if p))
         if names:
             return tuple(names)
     text = _text(obj, "authors")
-    parts = re.split(r",\s*|\s+and\s+", text)
+    parts = _AUTHOR_SPLIT(text)
     return tuple(p.strip() for p in parts if p.strip())
+
+
+_AUTHOR_SPLIT = re.compile(r",\s*|\s+and\s+").split
 
 
 def _versions(value: Any) -> list[datetime]:

@@ -178,8 +178,10 @@ class SearchIndex(Protocol):
         """One line for /status and logs: the engine, its state and how many papers it holds."""
         ...
 
-    async def catch_up(self) -> int:
-        """Apply the database's changes made since the index last read them; how many."""
+    async def catch_up(self, *, lag: bool = False) -> int:
+        """Apply the database's changes made since the index last read them; how many.
+
+        `lag`: an import's batch; the index may keep it uncommitted for a while."""
         ...
 
     async def search(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import itertools
 import json
 import logging
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
 from bot.errors import IndexBusy
 from bot.query.compile import NEAR_SLACK, CompiledQuery, _title_run
@@ -53,6 +54,7 @@ except ImportError:  # pragma: no cover - a platform without a wheel: FTS5 answe
     AVAILABLE = False
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Bumped whenever the fields or their tokens change: an index of another version is rebuilt.
 SCHEMA_VERSION = 1
@@ -68,6 +70,11 @@ BATCH = 5_000
 # Writer memory: the steady writer takes Tantivy's minimum; a rebuild takes more.
 STEADY_HEAP = 15_000_000
 BUILD_HEAP = 200_000_000
+# An import's batches (`catch_up(lag=True)`) go to one larger writer that commits every
+# BULK_COMMIT papers and at close: with the steady writer's commit per batch, Tantivy made a
+# small segment per batch and merged them again and again (2x the CPU a paper).
+BULK_HEAP = 50_000_000
+BULK_COMMIT = 250_000
 # Papers above which opening builds a missing index in the background (searches use FTS5).
 BUILD_INLINE_MAX = 20_000
 # A bot that found another process rebuilding tries again after this many seconds.
@@ -140,6 +147,14 @@ class TantivyIndex:
         self._read_only_said = False
         self._busy_said = False
         self._folder: tuple[int, int] | None = None  # (device, inode) of the folder opened
+        # The watermark of the last commit (`_seq` runs ahead of it while an import lags), the
+        # papers applied since, and whether the writer is the large one.
+        self._saved = 0
+        self._unsaved = 0
+        self._bulk = False
+        # No key above this was ever added (None: ask the index): a key above it needs no
+        # delete first. Tantivy keeps every delete in memory until the commit (~1 KiB each).
+        self._top_pk: int | None = None
 
     # --- state -------------------------------------------------------------------------
 
@@ -177,7 +192,7 @@ class TantivyIndex:
             index.searcher()
         except (ValueError, OSError) as exc:
             return f"corrupt ({exc})"
-        self._index, self._seq = index, seq
+        self._index, self._seq, self._saved = index, seq, seq
         self._folder = _identity(self.directory)
         return None
 
@@ -241,6 +256,11 @@ class TantivyIndex:
             writer, self._writer = self._writer, None
             if writer is not None:
                 await asyncio.to_thread(_finish, writer)
+                if self._seq > self._saved:  # an import's last papers: now on disk, recorded
+                    _write_state(self.directory, self._seq)
+                    self._saved, self._unsaved = self._seq, 0
+                    with contextlib.suppress(Exception):  # the log is pruned next time instead
+                        await self._feed.forget(self._seq)
             self._index = None
             self._state = "closed"
         self._tokens.close()
@@ -307,12 +327,18 @@ class TantivyIndex:
             shutil.rmtree(old, ignore_errors=True)
             self._index = tantivy.Index.open(str(self.directory))
             self._folder = _identity(self.directory)
-            self._seq = head
+            self._seq = self._saved = head
+            self._unsaved = 0
             self._state = "ready"
         return done
 
-    async def catch_up(self) -> int:
+    async def catch_up(self, *, lag: bool = False) -> int:
         """Apply the change log past the watermark; how many papers changed.
+
+        With `lag` (an import's batches) the changes go to a larger writer that commits only
+        every BULK_COMMIT papers; the recorded watermark and the log stay behind until then, so
+        a crash in between is caught up from the log at the next start. Without it, anything
+        applied and not yet committed is committed now.
 
         A catch-up holds the write lock beside the index shared; a rebuild holds it alone from
         start to swap. So while another process rebuilds, catch-ups here wait for the next
@@ -322,12 +348,12 @@ class TantivyIndex:
         were the old one, and break it)."""
         if self._index is None or self._state != "ready":
             return 0
-        if await self._feed.head() <= self._seq:
+        if await self._feed.head() <= self._seq and (lag or self._seq == self._saved):
             return 0
         try:
             shared = _try_lock(_write_path(self.directory), fcntl.LOCK_SH)
         except OSError:  # a folder this process cannot write to: nothing is rebuilt here either
-            return await self._catch_up_guarded()
+            return await self._catch_up_guarded(lag)
         if shared is None:
             return 0
         try:
@@ -335,50 +361,76 @@ class TantivyIndex:
                 async with self._lock:
                     if _identity(self.directory) != self._folder:
                         self._reopen()
-            return await self._catch_up_guarded()
+            return await self._catch_up_guarded(lag)
         finally:
             os.close(shared)
 
     def _reopen(self) -> None:
-        """The folder another process rebuilt: its index, its watermark, a new writer later."""
+        """The folder another process rebuilt: its index, its watermark, a new writer later.
+        What the old writer applied and did not commit is still in the log: applied again."""
         log.info("search index %s was rebuilt by another process; using the new one", self)
         self._writer = None  # written for the replaced folder: dropped without a commit
         self._index = tantivy.Index.open(str(self.directory))
         self._folder = _identity(self.directory)
-        self._seq = _read_seq(self.directory)
+        self._seq = self._saved = _read_seq(self.directory)
+        self._unsaved, self._top_pk = 0, None
 
-    async def _catch_up_guarded(self) -> int:
+    async def _catch_up_guarded(self, lag: bool) -> int:
         if self._index is None or self._state != "ready":
             return 0
         head = await self._feed.head()
-        if head <= self._seq:
+        if head <= self._seq and (lag or self._seq == self._saved):
             return 0
         async with self._lock:
-            if head <= self._seq or self._index is None:
+            if self._index is None:
                 return 0
-            writer = self._take_writer()
-            if writer is None or head <= self._seq:  # read-only, or another process did it
-                return 0
-            pks = await self._feed.changed(self._seq, head)
-            for start in range(0, len(pks), BATCH):
-                chunk = pks[start : start + BATCH]
-                docs = await self._feed.documents(chunk)
-                await asyncio.to_thread(self._replace, writer, chunk, docs)
-            await asyncio.to_thread(writer.commit)
-            _write_state(self.directory, head)
-            self._seq = head
+            applied = 0
+            if head > self._seq:
+                if lag and not self._bulk and self._writer is not None and self._seq == self._saved:
+                    # All it applied is committed: finish it (its merges may take a while, on a
+                    # thread), so the larger writer can take Tantivy's lock.
+                    small, self._writer = self._writer, None
+                    await _settle(functools.partial(_finish, small))
+                writer = self._take_writer(bulk=lag)
+                if writer is None or head <= self._seq:  # read-only, or another process did it
+                    return 0
+                pks = await self._feed.changed(self._seq, head)
+                for start in range(0, len(pks), BATCH):
+                    chunk = pks[start : start + BATCH]
+                    docs = await self._feed.documents(chunk)
+                    await _settle(functools.partial(self._replace, writer, chunk, docs))
+                applied = len(pks)
+                self._seq = head
+                self._unsaved += applied
+            if self._seq == self._saved or (lag and self._unsaved < BULK_COMMIT):
+                return applied
+            assert self._writer is not None  # what applied the changes
+            await _settle(self._writer.commit)
+            _write_state(self.directory, self._seq)
+            self._saved, self._unsaved = self._seq, 0
             self._index.reload()
-        await self._feed.forget(head)
-        return len(pks)
+            saved = self._saved
+        await self._feed.forget(saved)
+        return applied
 
-    def _take_writer(self) -> tantivy.IndexWriter | None:
-        """The steady writer; None while another process holds it (we then only read)."""
+    def _take_writer(self, *, bulk: bool = False) -> tantivy.IndexWriter | None:
+        """The writer; None while another process holds it (we then only read).
+
+        The steady one is small; an import (`bulk`) gets a larger one (the caller has finished
+        the small one), kept until close.
+        """
         if self._writer is None and self._index is not None:
             try:
-                self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
+                if bulk:
+                    self._writer = self._index.writer(heap_size=BULK_HEAP, num_threads=1)
+                else:
+                    self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
+                self._bulk = bulk
+                self._top_pk = None
                 # Another process may have written (and pruned the log) before us.
                 self._index.reload()
-                self._seq = max(self._seq, _read_seq(self.directory))
+                self._saved = max(self._saved, _read_seq(self.directory))
+                self._seq = max(self._seq, self._saved)
             except ValueError as exc:
                 if not self._read_only_said:
                     log.info("search index %s is written by another process: %s", self, exc)
@@ -387,16 +439,23 @@ class TantivyIndex:
                 # reload, so the searcher holds at least what the watermark says.
                 recorded = _read_seq(self.directory)
                 self._index.reload()
-                self._seq = max(self._seq, recorded)
+                self._saved = max(self._saved, recorded)
+                self._seq = max(self._seq, self._saved)
                 return None
         return self._writer
 
     def _replace(
         self, writer: tantivy.IndexWriter, pks: Sequence[int], docs: Sequence[IndexDoc]
     ) -> None:
+        top = self._top_pk
+        if top is None:
+            assert self._index is not None
+            top = _top_pk(self._index.searcher())
         for pk in pks:
-            writer.delete_documents_by_term("pk", pk)
+            if pk <= top:  # an import's new papers are above it: nothing to delete
+                writer.delete_documents_by_term("pk", pk)
         self._add(writer, docs)
+        self._top_pk = max(top, max((d.pk for d in docs), default=0))
 
     def _add(self, writer: tantivy.IndexWriter, docs: Sequence[IndexDoc]) -> None:
         tokens = self._tokens
@@ -659,6 +718,32 @@ def _identity(directory: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return found.st_dev, found.st_ino
+
+
+async def _settle(call: Callable[[], T]) -> T:
+    """`call` on a thread, run to its end even when the caller is cancelled (re-raised after):
+    the index's lock must not be let go while a thread still uses its writer (Tantivy then
+    refuses the next use: "Already borrowed")."""
+    work = asyncio.ensure_future(asyncio.to_thread(call))
+    cancelled = False
+    while not work.done():
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            cancelled = True
+        except Exception:  # the work's own error: result() below raises it
+            pass
+    if cancelled:
+        if not work.cancelled():
+            work.exception()  # retrieved: its error, if any, is not logged as forgotten
+        raise asyncio.CancelledError
+    return work.result()
+
+
+def _top_pk(searcher: tantivy.Searcher) -> int:
+    """The highest key the index holds (0 when empty)."""
+    hits = searcher.search(tantivy.Query.all_query(), 1, count=False, order_by_field="pk").hits
+    return int(hits[0][0]) if hits else 0
 
 
 def _finish(writer: tantivy.IndexWriter) -> None:

@@ -45,6 +45,10 @@ ReadTime = Callable[[Any], datetime | None]
 ReadStrings = Callable[[Any], tuple[str, ...]]
 
 
+# json.dumps(..., ensure_ascii=False) builds a new encoder at every call: imports make millions.
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def paper_values(
     paper: Paper, first_seen: datetime, changed_at: datetime, stamp: Stamp
 ) -> tuple[Any, ...]:
@@ -54,9 +58,9 @@ def paper_values(
         paper.version,
         paper.title,
         paper.abstract,
-        json.dumps(list(paper.authors), ensure_ascii=False),
+        _json_text(paper.authors),
         ", ".join(paper.authors),
-        json.dumps(list(paper.categories)),
+        json.dumps(paper.categories),
         stamp(paper.published),
         stamp(paper.updated),
         paper.doi,
@@ -68,7 +72,7 @@ def paper_values(
         paper.github_stars,
         paper.project_page,
         paper.ai_summary,
-        json.dumps(list(paper.ai_keywords), ensure_ascii=False),
+        _json_text(paper.ai_keywords) if paper.ai_keywords else "[]",
         paper.thumbnail,
         paper.organization,
         stamp(paper.hf_submitted_at),

@@ -55,6 +55,8 @@ _STAGED_CATEGORIES = (
 )
 _STAGE_CLEAR = "DELETE FROM temp.paper_batch WHERE batch = ?"
 _batch_tags = itertools.count(1)
+# Papers in one upsert from which it is an import's batch (polls store a few hundred).
+BULK_MIN = 5_000
 
 
 class SqlitePapers:
@@ -76,8 +78,8 @@ class SqlitePapers:
             existing = await self._by_id(list(batch))
             plan = plan_upsert(batch, existing)
             # New papers are first seen now.
-            inserts = [codec.paper_row(p, now, now) for op, p in plan.staged if op == "i"]
-            updates = [codec.paper_row(p, now, now) for op, p in plan.staged if op == "u"]
+            inserts = codec.paper_rows([p for op, p in plan.staged if op == "i"], now, now)
+            updates = codec.paper_rows([p for op, p in plan.staged if op == "u"], now, now)
             await self._write_staged(_STAGED_INSERT, inserts)
             for chunk in chunks(plan.recategorised):
                 await self._conns.writer.execute(
@@ -93,7 +95,8 @@ class SqlitePapers:
                     f"DELETE FROM paper_vectors WHERE paper_id IN ({marks(chunk)})", chunk
                 )
         if self.index is not None and not self._conns.owns_transaction():
-            await self.index.catch_up()  # one index commit per batch written
+            # An import-sized batch lets the index commit later (every BULK_COMMIT papers).
+            await self.index.catch_up(lag=len(batch) >= BULK_MIN)
         return plan.result()
 
     async def _write_staged(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:

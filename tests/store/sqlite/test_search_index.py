@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +18,7 @@ from bot.models import Paper
 from bot.query.compile import compile_query
 from bot.store import open_store, tantivy_index
 from bot.store.common.tokens import TOKENIZE
+from bot.store.sqlite import papers as sqlite_papers
 from bot.store.sqlite.database import SqliteDatabase, index_directory
 from bot.store.sqlite.search_sql import RANK_POOL
 from bot.store.tantivy_index import STATE_FILE, TantivyIndex
@@ -335,3 +339,117 @@ async def test_without_tantivy_searches_run_on_fts5_and_say_so_once(
     said = [r for r in caplog.records if "tantivy package is not installed" in r.getMessage()]
     assert len(said) == 1
     assert not index_directory(str(tmp_path / "a.sqlite3")).exists()
+
+
+async def _recorded(path: str) -> int:
+    return int(json.loads((index_directory(path) / STATE_FILE).read_text())["seq"])
+
+
+async def test_an_import_batch_lags_until_close_and_a_search_commits_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "BULK_MIN", 100)  # these batches count as an import's
+    path = str(tmp_path / "p.sqlite3")
+    papers = corpus(600)
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(papers[:300])
+        await db.papers.upsert(papers[300:500])
+        index = the_index(db)
+        assert index.seq == 500 and await _recorded(path) == 0  # applied, not committed
+        row = await db.connections.fetchone("SELECT count(*) FROM search_changes")
+        assert row is not None and row[0] == 500  # the log stays until the commit
+        # A search (no lag) commits what the import applied, then answers from it.
+        for text in QUERIES[:5]:
+            page = await db.papers.search(compile_query(text), limit=500)
+            total, expected = await fts5_ids(db, text)
+            assert page.total == total and {h.paper.id for h in page.hits} == expected
+        assert await _recorded(path) == 500
+        await db.papers.upsert(papers[500:])
+        assert await _recorded(path) == 500
+    assert await _recorded(path) == 600  # close commits and records the rest
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        row = await db.connections.fetchone("SELECT count(*) FROM search_changes")
+        assert row is not None and row[0] == 0
+        for text in QUERIES:
+            page = await db.papers.search(compile_query(text), limit=600)
+            total, expected = await fts5_ids(db, text)
+            assert page.total == total and {h.paper.id for h in page.hits} == expected
+
+
+async def test_an_import_commits_its_index_every_bulk_commit_papers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "BULK_MIN", 100)
+    monkeypatch.setattr(tantivy_index, "BULK_COMMIT", 250)
+    path = str(tmp_path / "p.sqlite3")
+    papers = corpus(500)
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(papers[:200])
+        assert await _recorded(path) == 0
+        await db.papers.upsert(papers[200:400])  # 400 >= 250: committed, log pruned
+        assert await _recorded(path) == 400
+        row = await db.connections.fetchone("SELECT count(*) FROM search_changes")
+        assert row is not None and row[0] == 0
+        db.papers.index = None  # a crash: the index never hears of the last batch
+        await db.papers.upsert(papers[400:])
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        assert the_index(db).seq == 500  # caught up from the log at start
+        page = await db.papers.search(compile_query("causal"), limit=500)
+        assert page.total == (await fts5_ids(db, "causal"))[0]
+
+
+async def test_a_key_used_again_after_a_delete_replaces_the_old_document(tmp_path: Path) -> None:
+    """New keys skip the delete before their add; a reused one (SQLite reuses the top rowid
+    after a delete) must not, or the index would hold the deleted paper's words too."""
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert([replace(corpus(1)[0], id="2501.00001", title="Zebra stripes")])
+        async with db.transaction():
+            await db.connections.writer.execute("DELETE FROM papers WHERE id = '2501.00001'")
+            await db.papers.upsert([replace(corpus(1)[0], id="2501.00002", title="Lion manes")])
+        row = await db.connections.fetchone("SELECT pk FROM papers WHERE id = '2501.00002'")
+        assert row is not None and row[0] == 1  # the same key
+        assert (await db.papers.search(compile_query("zebra"))).total == 0
+        assert (await db.papers.search(compile_query("lion"))).total == 1
+    async with open_store(path, clock=FakeClock(NOW)) as db:  # a fresh process asks the index
+        async with db.transaction():
+            await db.connections.writer.execute("DELETE FROM papers WHERE id = '2501.00002'")
+            await db.papers.upsert([replace(corpus(1)[0], id="2501.00003", title="Tiger tails")])
+        assert (await db.papers.search(compile_query("lion"))).total == 0
+        assert (await db.papers.search(compile_query("tiger"))).total == 1
+
+
+async def test_a_cancelled_catch_up_keeps_the_index_locked_until_its_thread_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search abandoned mid catch-up must not let another use of the writer start while a
+    thread still holds it (Tantivy: "Already borrowed"); the next catch-up applies the rest."""
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        index = the_index(db)
+        await db.papers.upsert(corpus(20))
+        started, release = threading.Event(), threading.Event()
+        replace_docs = TantivyIndex._replace
+
+        def slow_replace(self: TantivyIndex, *args: Any) -> None:
+            started.set()
+            release.wait(30)
+            replace_docs(self, *args)
+
+        monkeypatch.setattr(TantivyIndex, "_replace", slow_replace)
+        db.papers.index = None  # the write commits; the index does not hear of it yet
+        await db.papers.upsert([replace(corpus(20)[3], title="Zebra crossings")])
+        db.papers.index = index
+        task = asyncio.create_task(index.catch_up())
+        assert await asyncio.to_thread(started.wait, 30)
+        task.cancel()
+        await asyncio.sleep(0)  # the cancellation is delivered to the catch-up
+        assert index._lock.locked() and not task.done()  # still waiting for its thread
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not index._lock.locked()
+        monkeypatch.setattr(TantivyIndex, "_replace", replace_docs)
+        await index.catch_up()  # the writer is usable: the change is applied and committed
+        hits = (await db.papers.search(compile_query("zebra"))).hits
+        assert [h.paper.id for h in hits] == [corpus(20)[3].id]
