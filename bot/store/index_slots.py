@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from bot.store.file_locks import try_flock
+
 # Slots looked at before giving up: far more processes than one host runs.
 MAX_SLOTS = 64
 
@@ -57,21 +59,7 @@ def _slot_file(base: Path, number: int) -> Path:
 def _lock(base: Path, number: int, *, create: bool) -> int | None:
     """The slot's lock file, open and locked by us; None when another holds it (or, without
     `create`, when it does not exist)."""
-    path = _slot_file(base, number)
-    flags = os.O_RDWR | (os.O_CREAT if create else 0)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileNotFoundError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return try_flock(_slot_file(base, number), fcntl.LOCK_EX, create=create)
 
 
 def claim_slot(base: Path) -> Slot:

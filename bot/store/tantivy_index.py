@@ -34,6 +34,7 @@ from bot.errors import IndexBusy
 from bot.query.compile import NEAR_SLACK, CompiledQuery, _title_run
 from bot.query.nodes import And, Category, Node, Not, Or, Phrase, Term, _make_and
 from bot.store.common.tokens import Fts5Tokens
+from bot.store.file_locks import try_flock, wait_flock
 from bot.store.search_index import (
     FIRST_POOL,
     Candidate,
@@ -269,7 +270,7 @@ class TantivyIndex:
 
     async def rebuild(self, progress: Progress | None = None) -> int:
         """Build a fresh index from every paper, then swap it in; how many papers it holds."""
-        rebuilding = _try_lock(_lock_path(self.directory), fcntl.LOCK_EX)
+        rebuilding = try_flock(_lock_path(self.directory), fcntl.LOCK_EX)
         if rebuilding is None:
             raise IndexBusy(
                 f"search index {self.directory}: another process is rebuilding it "
@@ -277,7 +278,7 @@ class TantivyIndex:
             )
         try:
             # Catch-ups under way elsewhere finish first; later ones skip until the swap is done.
-            writing = await asyncio.to_thread(_wait_lock, _write_path(self.directory))
+            writing = await asyncio.to_thread(wait_flock, _write_path(self.directory))
             try:
                 done = await self._rebuild_locked(progress)
             finally:
@@ -351,7 +352,7 @@ class TantivyIndex:
         if await self._feed.head() <= self._seq and (lag or self._seq == self._saved):
             return 0
         try:
-            shared = _try_lock(_write_path(self.directory), fcntl.LOCK_SH)
+            shared = try_flock(_write_path(self.directory), fcntl.LOCK_SH)
         except OSError:  # a folder this process cannot write to: nothing is rebuilt here either
             return await self._catch_up_guarded(lag)
         if shared is None:
@@ -678,37 +679,6 @@ def _lock_path(directory: Path) -> Path:
 def _write_path(directory: Path) -> Path:
     """The write lock: catch-ups hold it shared, a rebuild alone (see `catch_up`)."""
     return directory.with_name(directory.name + ".write.lock")
-
-
-def _open_lock(path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-
-
-def _try_lock(path: Path, kind: int) -> int | None:
-    """A descriptor holding the lock file as `kind` (LOCK_EX or LOCK_SH); None when another
-    holder stands in the way. Closing the descriptor releases it."""
-    fd = _open_lock(path)
-    try:
-        fcntl.flock(fd, kind | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _wait_lock(path: Path) -> int:
-    """A descriptor holding the lock file alone, once its shared holders have let go."""
-    fd = _open_lock(path)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def _identity(directory: Path) -> tuple[int, int] | None:
