@@ -540,20 +540,25 @@ class TantivyIndex:
         position, end = 0, offset + limit
         pool = max(first_pool or FIRST_POOL, end)
         head: Head | None = None
-        if exhaustive or (levels and not _few_titles(translation, query)):
+        if exhaustive or (levels and (len(levels) > 1 or not _few_titles(translation, query))):
             # The exact count runs beside the ranking (Tantivy lets go of the GIL): neither
             # needs the other, and at 1M each costs a few ms for a broad word.
             counted = _COUNTING.submit(_count, searcher, main)
         else:
-            # One pass counts every match and ranks the best `pool` of the whole match: the
-            # top tier's best are among them (same scores), so its own pass is mostly skipped.
-            # The top tier's papers are listed meanwhile.
+            # One pass counts every match and ranks the best `pool` of the whole match: each
+            # tier's best are among them (same scores), so the tiers' own passes are mostly
+            # skipped. The title tier's papers are listed meanwhile, to tell the tiers apart.
             listed = _COUNTING.submit(_top_tier, searcher, levels[-1]) if levels else None
             head = _head(searcher, main, pool)
             if listed is not None:
                 members = listed.result()  # None: too many after all, the tier gets its pass
-                top = [hit for hit in head.top if hit[2] in members] if members else []
-                head = Head(head.total, top, head.complete and members is not None)
+                (ranked,) = head.tiers
+                if members is None:
+                    head = Head(head.total, ([],), False)
+                else:  # a phrase has two tiers: in the title or not
+                    top = [hit for hit in ranked if hit[2] in members]
+                    rest = [hit for hit in ranked if hit[2] not in members]
+                    head = Head(head.total, (top, rest), head.complete)
             counted = _done(head.total)
         for n, (tier, tier_query) in enumerate(tiers):
             if position >= end:
@@ -569,7 +574,7 @@ class TantivyIndex:
                 continue
             first, upto = max(offset - position, 0), end - position
 
-            known = head.top if head is not None and n == 0 else None
+            known = head.tiers[n] if head is not None and n < len(head.tiers) else None
 
             def fetch(
                 start: int,
@@ -672,11 +677,12 @@ def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The whole match's count and best `pool` matches, and which of those the top tier holds."""
+    """The whole match's count and best `pool` matches, split by tier."""
 
     total: int
-    top: list[Hit]  # the top tier's matches among the best, in the engine's order
-    complete: bool  # the best were every match, so `top` is the whole top tier
+    # Each tier's matches among the best, from the top tier down, in the engine's order.
+    tiers: tuple[list[Hit], ...]
+    complete: bool  # the best were every match, so `tiers` hold them all
 
 
 def _head(searcher: tantivy.Searcher, main: tantivy.Query, pool: int) -> Head:
@@ -692,7 +698,7 @@ def _head(searcher: tantivy.Searcher, main: tantivy.Query, pool: int) -> Head:
     appeared = cast(list[int], searcher.fast_field_values("appeared", addresses))
     best = list(zip([score for score, _ in hits], appeared, pks, strict=True))
     complete = len(hits) < pool
-    return Head(total, best, complete)
+    return Head(total, (best,), complete)
 
 
 def _few_titles(translation: Translation, query: CompiledQuery) -> bool:
