@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -532,15 +532,34 @@ class TantivyIndex:
         if built is None:
             return IndexPage(0, ())
         main, levels = built
-        # The exact count runs beside the ranking (Tantivy lets go of the GIL): neither needs
-        # the other, and at 1M each costs a few ms for a broad word.
-        counted = _COUNTING.submit(_count, searcher, main)
         if limit <= 0:
-            return IndexPage(counted.result(), ())
+            return IndexPage(_count(searcher, main), ())
         when = now.timestamp()
         tiers = _tiers(main, levels, translation.split(query, since, hf_only))
         hits: list[Ranked] = []
         position, end = 0, offset + limit
+        pool = max(first_pool or FIRST_POOL, end)
+        head: Head | None = None
+        if exhaustive or (levels and (len(levels) > 1 or not _few_titles(translation, query))):
+            # The exact count runs beside the ranking (Tantivy lets go of the GIL): neither
+            # needs the other, and at 1M each costs a few ms for a broad word.
+            counted = _COUNTING.submit(_count, searcher, main)
+        else:
+            # One pass counts every match and ranks the best `pool` of the whole match: each
+            # tier's best are among them (same scores), so the tiers' own passes are mostly
+            # skipped. The title tier's papers are listed meanwhile, to tell the tiers apart.
+            listed = _COUNTING.submit(_top_tier, searcher, levels[-1]) if levels else None
+            head = _head(searcher, main, pool)
+            if listed is not None:
+                members = listed.result()  # None: too many after all, the tier gets its pass
+                (ranked,) = head.tiers
+                if members is None:
+                    head = Head(head.total, ([],), False)
+                else:  # a phrase has two tiers: in the title or not
+                    top = [hit for hit in ranked if hit[2] in members]
+                    rest = [hit for hit in ranked if hit[2] not in members]
+                    head = Head(head.total, (top, rest), head.complete)
+            counted = _done(head.total)
         for n, (tier, tier_query) in enumerate(tiers):
             if position >= end:
                 break
@@ -555,7 +574,16 @@ class TantivyIndex:
                 continue
             first, upto = max(offset - position, 0), end - position
 
-            def fetch(start: int, stop: int, q: tantivy.Query = tier_query) -> list[Hit]:
+            known = head.tiers[n] if head is not None and n < len(head.tiers) else None
+
+            def fetch(
+                start: int,
+                stop: int,
+                q: tantivy.Query = tier_query,
+                known: Sequence[Hit] | None = known,
+            ) -> Sequence[Hit]:
+                if known is not None and (stop <= len(known) or head is None or head.complete):
+                    return known[start:stop]
                 return _hits(searcher, q, start, stop)
 
             def since_fetch(at: int, q: tantivy.Query = tier_query) -> Fetch:
@@ -569,7 +597,6 @@ class TantivyIndex:
                 )
                 best, held = sorted(every, key=lambda c: order_key(when, c))[:upto], len(every)
             else:
-                pool = first_pool or FIRST_POOL
                 best, held = exact_top(
                     fetch, now=when, wanted=upto, first_pool=pool, since=since_fetch
                 )
@@ -630,6 +657,13 @@ def _tiers(
     return out
 
 
+# A top tier of at most this many papers (bounded by the title's word counts) is picked out of
+# one pass that counts and ranks the whole match; a larger one gets its own pass, beside the
+# count. A phrase's titles are bounded by its rarest word's: listed when that is at most
+# PHRASE_BOUND_MAX (at 1M, "mixture of experts": 1,931 titles, 7,411 hold "mixture").
+TOP_TIER_MAX = 2_500
+PHRASE_BOUND_MAX = 10_000
+
 # Where a search's exact count runs while its thread ranks (see `search_now`).
 _COUNTING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-count")
 
@@ -639,6 +673,58 @@ def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
     live document holds one): ~1.6x faster than a scored count for a broad word at 1M."""
     found = searcher.aggregate(query, {"n": {"value_count": {"field": "pk"}}})
     return int(cast(dict[str, dict[str, float]], found)["n"]["value"])
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The whole match's count and best `pool` matches, split by tier."""
+
+    total: int
+    # Each tier's matches among the best, from the top tier down, in the engine's order.
+    tiers: tuple[list[Hit], ...]
+    complete: bool  # the best were every match, so `tiers` hold them all
+
+
+def _head(searcher: tantivy.Searcher, main: tantivy.Query, pool: int) -> Head:
+    """Count and rank `main` in one pass (the count alone costs nearly as much: at 1M the
+    phrase's ~7 ms is reading every match's positions). Those of the best that are in the
+    top tier keep the score the tier's own query gives them (the levels add zero), so they
+    are the tier's best too, in the same order, as far as the pass reached."""
+    found = searcher.search(main, pool, count=True)
+    total = int(found.count or 0)  # type: ignore[attr-defined]  # the stub lacks it
+    hits = found.hits
+    addresses = [address for _, address in hits]
+    pks = cast(list[int], searcher.fast_field_values("pk", addresses))
+    appeared = cast(list[int], searcher.fast_field_values("appeared", addresses))
+    best = list(zip([score for score, _ in hits], appeared, pks, strict=True))
+    complete = len(hits) < pool
+    return Head(total, (best,), complete)
+
+
+def _few_titles(translation: Translation, query: CompiledQuery) -> bool:
+    """Whether the match is one phrase whose rarest word is in at most PHRASE_BOUND_MAX
+    titles: then its title tier is listed (`_top_tier`) rather than ranked by its own pass.
+    A single word's tier is as cheap to rank as to list; a broad one's costs more to list."""
+    bounded = translation.title_bound(query)
+    return bounded is not None and not bounded[1] and bounded[0] <= PHRASE_BOUND_MAX
+
+
+def _top_tier(searcher: tantivy.Searcher, top_level: tantivy.Query) -> set[int] | None:
+    """The keys of every paper meeting the top title level, when at most TOP_TIER_MAX do.
+
+    Listing them costs ~0.7 ms a thousand at 1M; asking the level of the best keys only (a
+    set of key terms) cost more: 1.7 ms for a union of terms, 8 ms for a term set."""
+    level = tantivy.Query.const_score_query(top_level, 0.0)
+    found = searcher.search(level, TOP_TIER_MAX, count=True)
+    if int(found.count or 0) > TOP_TIER_MAX:  # type: ignore[attr-defined]
+        return None
+    return set(cast(list[int], searcher.fast_field_values("pk", [a for _, a in found.hits])))
+
+
+def _done(value: int) -> Future[int]:
+    done: Future[int] = Future()
+    done.set_result(value)
+    return done
 
 
 def _candidates(searcher: tantivy.Searcher, query: tantivy.Query, k: int) -> list[Candidate]:
@@ -800,6 +886,25 @@ class Translation:
                     rest.append((Occur.MustNot, excluded))
         rest.extend(self._filters(query, since, hf_only))
         return Split(tuple(alternatives), tuple(rest))
+
+    def title_bound(self, query: CompiledQuery) -> tuple[int, bool] | None:
+        """At most how many titles meet the top title level, when the match is one plain word or
+        phrase (the fewest titles holding one of its words), and whether that is exact (one
+        word); None otherwise."""
+        root = query.ast
+        if root is None:
+            return None
+        conjuncts = root.children if isinstance(root, And) else (root,)
+        wanted = [n for n in conjuncts if not isinstance(n, Not) and not _has_category(n)]
+        if len(wanted) != 1 or not isinstance(wanted[0], Term | Phrase):
+            return None
+        leaf = wanted[0]
+        if leaf.field not in (None, "title") or (isinstance(leaf, Term) and leaf.prefix):
+            return None
+        words = self._tokens(_leaf_text(leaf))
+        if not words:
+            return None
+        return min(self._searcher.doc_freq("title", word) for word in words), len(words) == 1
 
     def _filters(
         self, query: CompiledQuery, since: datetime | None, hf_only: bool

@@ -453,3 +453,57 @@ async def test_a_cancelled_catch_up_keeps_the_index_locked_until_its_thread_is_d
         await index.catch_up()  # the writer is usable: the change is applied and committed
         hits = (await db.papers.search(compile_query("zebra"))).hits
         assert [h.paper.id for h in hits] == [corpus(20)[3].id]
+
+
+PHRASES = [
+    '"graph network"',
+    '"causal graph" -survey',
+    '"random walk" cat:cs.LG',
+    "author:nakamura",
+]
+
+
+@pytest.mark.parametrize("text", PHRASES)
+@pytest.mark.parametrize("tier_max", [2_500, 3])  # 3: the titles are too many to list
+async def test_a_phrase_ranked_by_the_counting_pass_pages_as_the_floor(
+    store: SqliteDatabase, monkeypatch: pytest.MonkeyPatch, text: str, tier_max: int
+) -> None:
+    """The counting pass's best, kept when in the listed title tier, give the floor's pages
+    with any pool, also when the listing finds too many titles and the tier gets its pass."""
+    monkeypatch.setattr(tantivy_index, "TOP_TIER_MAX", tier_max)
+    index = the_index(store)
+    query = compile_query(text)
+    floor = index.search_now(
+        query, now=NOW, limit=500, offset=0, since=None, hf_only=False, exhaustive=True
+    )
+    assert floor.total >= 3
+    for pool in (1, 2, 5, 50, 500):
+        for offset, limit in [(0, 10), (0, 1), (3, 4), (10, 10), (floor.total - 2, 5)]:
+            page = index.search_now(
+                query, now=NOW, limit=limit, offset=offset, since=None, hf_only=False,
+                first_pool=pool,
+            )  # fmt: skip
+            assert page.total == floor.total
+            assert page.hits == floor.hits[offset : offset + limit], (pool, offset, limit)
+
+
+async def test_a_phrase_with_few_titles_needs_no_pass_of_its_own(
+    store: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counting pass ranked every match (400 papers, a pool of 500): the title tier and
+    the rest are answered from it, without another ranking pass."""
+    index = the_index(store)
+    passes: list[int] = []
+    ranked = tantivy_index._hits
+
+    def counted(*args: Any) -> Any:
+        passes.append(1)
+        return ranked(*args)
+
+    monkeypatch.setattr(tantivy_index, "_hits", counted)
+    query = compile_query('"graph network"')
+    page = index.search_now(query, now=NOW, limit=10, offset=0, since=None, hf_only=False)
+    assert len(page.hits) == 10 and passes == []
+    monkeypatch.setattr(tantivy_index, "PHRASE_BOUND_MAX", 0)  # not listed: the tier's own pass
+    assert index.search_now(query, now=NOW, limit=10, offset=0, since=None, hf_only=False) == page
+    assert passes != []
