@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -213,3 +215,45 @@ async def test_an_import_beside_a_running_bot_breaks_neither_and_the_bot_finds_i
             total, expected = await fts5_ids(bot, text)
             assert page.total == total and {h.paper.id for h in page.hits} == expected
         assert (await bot.papers.count()) == 700 - (0 if bot_wrote_first else 20)
+
+
+@pytest.mark.parametrize("bot_wrote_first", [True, False])
+async def test_paperfeed_import_in_its_own_process_beside_a_bot_that_keeps_searching(
+    tmp_path: Path, bot_wrote_first: bool
+) -> None:
+    """Two real processes: `paperfeed import` of 12,000 papers (import-sized batches) while
+    this one, the bot, searches all along; the bot holds Tantivy's writer (it wrote first) or
+    not (then whichever catches up first takes it, the other reads)."""
+    path = str(tmp_path / "p.sqlite3")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\npath = "{path}"\n', encoding="utf-8")
+    snapshot = tmp_path / "snapshot.jsonl"
+    snapshot.write_text("\n".join(_lines(corpus(12_000, seed=3))) + "\n", encoding="utf-8")
+    cli = [sys.executable, "-m", "bot", "--config", str(config), "import", str(snapshot)]
+    zebra = Paper(id="2502.99999", title="Zebra crossings", sources=frozenset({"arxiv"}))
+    if not bot_wrote_first:
+        async with open_store(path, clock=FakeClock(NOW)) as before:
+            await before.papers.upsert([zebra])
+    async with open_store(path, clock=FakeClock(NOW)) as bot:
+        if bot_wrote_first:
+            await bot.papers.upsert([zebra])
+        importing = asyncio.ensure_future(
+            asyncio.to_thread(subprocess.run, cli, capture_output=True, text=True, timeout=120)
+        )
+        searches = 0
+        while not importing.done():  # the bot answers all along (from a part of the import)
+            page = await bot.papers.search(compile_query("zebra"))
+            assert page.total == 1
+            searches += 1
+            await asyncio.sleep(0.05)
+        done = await importing
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        assert searches > 0
+        for text in ("title:causal cat:quant-ph", "walk -random cat:math.PR", '"graph network"'):
+            page = await bot.papers.search(compile_query(text), limit=2_000)
+            total, expected = await fts5_ids(bot, text)
+            assert 0 < page.total == total < 2_000  # below FTS5's cap: every match compared
+            assert {h.paper.id for h in page.hits} == expected
+        # The searches caught the bot's index up with every imported paper.
+        assert the_index(bot).papers() == await bot.papers.count() == 12_001
