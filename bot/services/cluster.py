@@ -101,6 +101,10 @@ def search_summary(search: Mapping[str, object]) -> str:
         return f"local index{held}{late}"
     if search.get("index") == "building":
         return "PostgreSQL full text while the local index is built"
+    if search.get("index") == "failed":
+        retry = search.get("retry_in")
+        when = f", retrying in {retry} s" if isinstance(retry, int) else ""
+        return f"PostgreSQL full text: the local index build failed{when}"
     return "PostgreSQL full text"
 
 

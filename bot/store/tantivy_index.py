@@ -23,7 +23,8 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +81,13 @@ BULK_COMMIT = 250_000
 BUILD_INLINE_MAX = 20_000
 # A bot that found another process rebuilding tries again after this many seconds.
 BUSY_RETRY = 60.0
+# A background build that failed (a dropped connection mid-scan, a full disk) is tried again
+# after this many seconds, doubled after each failure up to BUILD_RETRY_MAX.
+BUILD_RETRY_FIRST = 1.0
+BUILD_RETRY_MAX = 600.0
+# The background build's clock and pause (tests put fakes here).
+_now: Callable[[], float] = time.monotonic
+_pause: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +164,8 @@ class TantivyIndex:
         # No key above this was ever added (None: ask the index): a key above it needs no
         # delete first. Tantivy keeps every delete in memory until the commit (~1 KiB each).
         self._top_pk: int | None = None
+        # When (monotonic) a failed background build is tried again.
+        self._retry_at: float | None = None
 
     # --- state -------------------------------------------------------------------------
 
@@ -166,7 +176,19 @@ class TantivyIndex:
     def describe(self) -> str:
         if self._state == "ready" and self._index is not None:
             return f"Tantivy index, {self._index.searcher().num_docs:,} papers"
+        retry = self.retry_in()
+        if retry is not None:
+            return (
+                f"Tantivy index build failed, retrying in {retry:.0f} s; "
+                "searches use the database's full text meanwhile"
+            )
         return f"Tantivy index {self._state}; searches use the database's full text meanwhile"
+
+    def retry_in(self) -> float | None:
+        """Seconds until a failed background build is tried again; None when none failed."""
+        if self._retry_at is None or self._state == "ready":
+            return None
+        return max(0.0, self._retry_at - _now())
 
     def papers(self) -> int:
         """How many papers the index holds now (0 while it has none open)."""
@@ -225,13 +247,33 @@ class TantivyIndex:
 
     async def _build_when_free(self) -> int:
         """Rebuild; while another process rebuilds, keep FTS5 and look again later (its index
-        may then be whole and only need catching up)."""
+        may then be whole and only need catching up); after a failure, try again with a
+        growing pause (the full text answers meanwhile, not until a restart)."""
+        pause = BUILD_RETRY_FIRST
         while True:
             try:
-                return await self.rebuild()
+                built = await self.rebuild()
+                self._retry_at = None
+                return built
             except IndexBusy as exc:
                 self._say_busy(exc)
-            await asyncio.sleep(BUSY_RETRY)
+                busy = True
+            except Exception as exc:  # a dropped connection, a full disk: tried again later
+                if self.ready:  # swapped in; only its first catch-up failed: the next one runs
+                    log.warning("search index %s: catching up failed: %s", self.directory, exc)
+                    self._retry_at = None
+                    return 0
+                busy = False
+                self._retry_at = _now() + pause
+                log.error(
+                    "building the search index %s failed (%s); searches use the database's "
+                    "full text, trying again in %.0f s",
+                    self.directory, str(exc) or type(exc).__name__, pause,
+                )  # fmt: skip
+            await _pause(BUSY_RETRY if busy else pause)
+            if not busy:
+                pause = min(pause * 2, BUILD_RETRY_MAX)
+                continue
             if await asyncio.to_thread(self.needs_rebuild) is None:
                 self._state = "ready"
                 await self.catch_up()
@@ -254,7 +296,7 @@ class TantivyIndex:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._build
         async with self._lock:
-            writer, self._writer = self._writer, None
+            writer, self._writer, self._bulk = self._writer, None, False
             if writer is not None:
                 await asyncio.to_thread(_finish, writer)
                 if self._seq > self._saved:  # an import's last papers: now on disk, recorded
@@ -294,7 +336,7 @@ class TantivyIndex:
         """`rebuild` once it holds both locks beside the index (see `catch_up`)."""
         async with self._lock:
             self._state = "building"
-            writer, self._writer = self._writer, None
+            writer, self._writer, self._bulk = self._writer, None, False
             if writer is not None:
                 await asyncio.to_thread(_finish, writer)
             head = await self._feed.head()  # changes after this are applied by catch-up
@@ -349,7 +391,7 @@ class TantivyIndex:
         were the old one, and break it)."""
         if self._index is None or self._state != "ready":
             return 0
-        if await self._feed.head() <= self._seq and (lag or self._seq == self._saved):
+        if self._idle(await self._feed.head(), lag):
             return 0
         try:
             shared = try_flock(_write_path(self.directory), fcntl.LOCK_SH)
@@ -370,7 +412,7 @@ class TantivyIndex:
         """The folder another process rebuilt: its index, its watermark, a new writer later.
         What the old writer applied and did not commit is still in the log: applied again."""
         log.info("search index %s was rebuilt by another process; using the new one", self)
-        self._writer = None  # written for the replaced folder: dropped without a commit
+        self._writer, self._bulk = None, False  # for the replaced folder: dropped uncommitted
         self._index = tantivy.Index.open(str(self.directory))
         self._folder = _identity(self.directory)
         self._seq = self._saved = _read_seq(self.directory)
@@ -380,7 +422,7 @@ class TantivyIndex:
         if self._index is None or self._state != "ready":
             return 0
         head = await self._feed.head()
-        if head <= self._seq and (lag or self._seq == self._saved):
+        if self._idle(head, lag):
             return 0
         async with self._lock:
             if self._index is None:
@@ -403,16 +445,35 @@ class TantivyIndex:
                 applied = len(pks)
                 self._seq = head
                 self._unsaved += applied
-            if self._seq == self._saved or (lag and self._unsaved < BULK_COMMIT):
-                return applied
-            assert self._writer is not None  # what applied the changes
-            await _settle(self._writer.commit)
-            _write_state(self.directory, self._seq)
-            self._saved, self._unsaved = self._seq, 0
-            self._index.reload()
+            committing = self._seq != self._saved and not (lag and self._unsaved < BULK_COMMIT)
+            if committing:
+                assert self._writer is not None  # what applied the changes
+                await _settle(self._writer.commit)
+                _write_state(self.directory, self._seq)
+                self._saved, self._unsaved = self._seq, 0
+                self._index.reload()
+            if not lag and self._bulk and self._seq == self._saved:
+                await self._end_bulk()
             saved = self._saved
-        await self._feed.forget(saved)
+        if committing:
+            await self._feed.forget(saved)
         return applied
+
+    def _idle(self, head: int, lag: bool) -> bool:
+        """Nothing for a catch-up to do: no change to apply, nothing to commit, and no
+        import's writer left to give back."""
+        if head > self._seq:
+            return False
+        return lag or (self._seq == self._saved and not self._bulk)
+
+    async def _end_bulk(self) -> None:
+        """The import is over (a catch-up without `lag` committed its last papers): finish
+        its large writer on a thread and let the next change take the small one, so a
+        long-running bot does not keep BULK_HEAP for nothing. Called under the lock."""
+        bulk, self._writer, self._bulk = self._writer, None, False
+        if bulk is not None:
+            await _settle(functools.partial(_finish, bulk))
+            log.debug("search index %s: the import's writer is finished", self.directory)
 
     def _take_writer(self, *, bulk: bool = False) -> tantivy.IndexWriter | None:
         """The writer; None while another process holds it (we then only read).

@@ -169,6 +169,12 @@ class LocalIndex:
             age = f", caught up {behind:.0f} s ago" if behind is not None else ""
             return f"{self.index.describe()} (slot {self._slot_name()}){age}"
         if self.index is not None:
+            retry = self.index.retry_in()
+            if retry is not None:
+                return (
+                    f"PostgreSQL full text: the local index build failed, retrying in "
+                    f"{retry:.0f} s (slot {self._slot_name()})"
+                )
             return f"PostgreSQL full text while the local index is built (slot {self._slot_name()})"
         return "PostgreSQL full text (no local index)"
 
@@ -178,13 +184,17 @@ class LocalIndex:
         state = "ready" if self.ready else ("building" if index is not None else "none")
         papers = index.papers() if self.ready and index is not None else None
         behind = self.seconds_behind()
-        return {
+        found: dict[str, object] = {
             "engine": "tantivy" if self.ready else "postgresql",
             "index": state,
             "papers": papers,
             "seconds_behind": None if behind is None else round(behind, 1),
             "slot": str(self.slot.directory) if self.slot is not None else None,
         }
+        retry = index.retry_in() if index is not None else None
+        if retry is not None:  # a failed build, tried again in a while
+            found["index"], found["retry_in"] = "failed", round(retry)
+        return found
 
     def _slot_name(self) -> str:
         return self.slot.directory.name if self.slot is not None else "?"

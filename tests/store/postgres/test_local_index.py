@@ -411,3 +411,35 @@ async def test_this_process_s_own_writes_are_searchable_at_once(
             await db.papers.upsert([paper("2612.00002", "Written in a transaction")])
         page = await db.papers.search(compile_query("written"))
         assert sorted(_ids(page)) == ["2612.00001", "2612.00002"]
+
+
+async def test_a_failed_build_is_tried_again_and_status_says_when(
+    postgres_url: str, other: PostgresDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build that fails (a dropped connection mid-scan) leaves PostgreSQL answering only
+    until the next try, not until a restart; /status and the heartbeat say when that is."""
+    from bot.services.cluster import search_summary
+    from bot.store import tantivy_index
+    from bot.store.postgres.search_feed import PostgresChangeFeed
+    from tests.store.sqlite.test_search_index_life import failing_scans, retrying
+
+    await other.papers.upsert([paper(f"2612.{n:05d}", f"Sparse coding {n}") for n in range(1, 6)])
+    failing_scans(monkeypatch, PostgresChangeFeed, 1, ConnectionError("connection was closed"))
+    pauses = retrying(monkeypatch)
+    async with open_postgres(postgres_url, clock=FakeClock()) as db:
+        local = await _serving(db, tmp_path / "search-index", inline_max=0)
+        assert local.index is not None
+        assert await pauses.next() == tantivy_index.BUILD_RETRY_FIRST
+        assert not local.ready
+        assert "build failed, retrying in 1 s" in local.describe()
+        status = local.status()
+        assert status["engine"] == "postgresql" and status["index"] == "failed"
+        assert status["retry_in"] == 1
+        assert search_summary(status).endswith("build failed, retrying in 1 s")
+        page = await db.papers.search(compile_query("sparse"))
+        assert page.total == 5  # PostgreSQL's full text
+        pauses.release()
+        await local.index.wait_built()
+        assert local.ready and "retry_in" not in local.status()
+        assert "5 papers" in local.describe()
+        assert (await db.papers.search(compile_query("sparse"))).total == 5
