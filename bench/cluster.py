@@ -40,7 +40,6 @@ import random
 import statistics
 import sys
 import time
-import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -49,6 +48,7 @@ import httpx
 
 from bench.fanout import fanout_floor
 from bench.loopback import NOW, fake_with_channels, fill_outbox
+from bench.pg_admin import admin_execute, recreate_database
 from bot.app import Services
 from bot.config import Config, DatabaseConfig
 from bot.discord.runner import build_bot, digest_body, paper_body
@@ -65,32 +65,19 @@ from tests.fakes.discord.fixtures import FAST_CLIENT_OPTIONS, BotStarter
 ENV_URL = "PAPERFEED_TEST_POSTGRES_URL"
 
 
-def _url(admin: str, name: str) -> str:
-    return urllib.parse.urlunsplit(urllib.parse.urlsplit(admin)._replace(path="/" + name))
-
-
-async def _admin(admin: str, *statements: str) -> None:
-    conn = await asyncpg.connect(admin)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @contextlib.asynccontextmanager
 async def fresh_database(admin: str, name: str) -> AsyncIterator[str]:
     """A new, migrated database, dropped afterwards."""
-    await _admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    url = await recreate_database(admin, name)
     try:
-        conn = await asyncpg.connect(_url(admin, name))
+        conn = await asyncpg.connect(url)
         try:
             await migrate(conn)
         finally:
             await conn.close()
-        yield _url(admin, name)
+        yield url
     finally:
-        await _admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _paper(n: int) -> Paper:

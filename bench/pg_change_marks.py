@@ -30,7 +30,8 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.pg_search import _lines, _url, corpus_file
+from bench.pg_admin import admin_execute, recreate_database
+from bench.pg_search import _lines, corpus_file
 from bot.services.importer import import_lines
 from bot.store.postgres.database import open_postgres
 
@@ -45,13 +46,7 @@ WITHOUT_MARKS = (
 async def import_once(admin: str, n: int, work: Path, marks: bool) -> float:
     """Seconds `import_lines` takes for the corpus of n papers into a fresh database."""
     name = f"bench_marks_{'on' if marks else 'off'}"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
-    url = _url(admin, name)
+    url = await recreate_database(admin, name)
     try:
         async with open_postgres(url) as pg:
             if not marks:
@@ -63,11 +58,7 @@ async def import_once(admin: str, n: int, work: Path, marks: bool) -> float:
         assert report.new == n, report
         return seconds
     finally:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await conn.close()
+        await admin_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 GENERATED_INSERT = (
@@ -93,14 +84,7 @@ async def run_server(admin: str, n: int, rounds: int) -> dict[str, object]:
     conns = {}
     try:
         for variant, statements in VARIANTS.items():
-            name = f"bench_marks_{variant}"
-            conn = await asyncpg.connect(admin)
-            try:
-                await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                await conn.execute(f"CREATE DATABASE {name}")
-            finally:
-                await conn.close()
-            urls[variant] = _url(admin, name)
+            urls[variant] = await recreate_database(admin, f"bench_marks_{variant}")
             async with open_postgres(urls[variant]) as pg:  # migrated
                 for statement in statements:
                     await pg.sessions.execute(statement)
@@ -128,12 +112,9 @@ async def run_server(admin: str, n: int, rounds: int) -> dict[str, object]:
     finally:
         for conn in conns.values():
             await conn.close()
-        conn = await asyncpg.connect(admin)
-        try:
-            for variant in VARIANTS:
-                await conn.execute(f"DROP DATABASE IF EXISTS bench_marks_{variant} WITH (FORCE)")
-        finally:
-            await conn.close()
+        await admin_execute(
+            admin, *(f"DROP DATABASE IF EXISTS bench_marks_{v} WITH (FORCE)" for v in VARIANTS)
+        )
 
 
 async def run(admin: str, n: int, work: Path, rounds: int) -> dict[str, object]:

@@ -31,7 +31,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.parse
 from collections.abc import Awaitable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ import asyncpg
 
 from bench.corpus import write_corpus
 from bench.matching import make_feed_queries
+from bench.pg_admin import admin_execute, database_url, recreate_database
 from bench.search import SEARCH_QUERIES
 from bot.models import FeedSpec
 from bot.query import compile_query
@@ -54,10 +54,6 @@ from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.tsquery import category_filters, compile_tsquery
 
 SEED = 14
-
-
-def _url(admin: str, name: str) -> str:
-    return urllib.parse.urlunsplit(urllib.parse.urlsplit(admin)._replace(path="/" + name))
 
 
 def db_name(n: int) -> str:
@@ -87,7 +83,7 @@ async def _pg_count(admin: str, n: int) -> int | None:
             return None
     finally:
         await conn.close()
-    conn = await asyncpg.connect(_url(admin, db_name(n)))
+    conn = await asyncpg.connect(database_url(admin, db_name(n)))
     try:
         return int(await conn.fetchval("SELECT count(*) FROM papers"))
     except asyncpg.UndefinedTableError:
@@ -98,15 +94,10 @@ async def _pg_count(admin: str, n: int) -> int | None:
 
 async def prepare_pg(admin: str, n: int, work: Path, fresh: bool = False) -> str:
     """The PostgreSQL database holding the corpus of n papers (imported if not already)."""
-    url = _url(admin, db_name(n))
+    url = database_url(admin, db_name(n))
     if not fresh and await _pg_count(admin, n) == n:
         return url
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {db_name(n)} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {db_name(n)}")
-    finally:
-        await conn.close()
+    await recreate_database(admin, db_name(n))
     path = corpus_file(n, work)
     start = time.perf_counter()
     async with open_postgres(url) as pg:
@@ -248,13 +239,7 @@ async def measure_matching(
 ) -> dict[str, Any]:
     """`queue_matches` for one poll of `papers` new papers against `feeds` feeds on PostgreSQL."""
     name = "bench_pgsearch_matching"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
-    url = _url(admin, name)
+    url = await recreate_database(admin, name)
     now = datetime.now(UTC)
     text = io.StringIO()
     write_corpus(papers, text, seed=seed + 2)
@@ -316,11 +301,7 @@ async def measure_matching(
                 "queue_matches_seconds": round(whole, 3),
             }
     finally:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await conn.close()
+        await admin_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     print(f"  matching: {result}", file=sys.stderr)
     return result
 

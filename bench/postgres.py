@@ -33,7 +33,6 @@ import os
 import sys
 import tempfile
 import time
-import urllib.parse
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from typing import Any
 import asyncpg
 
 from bench.corpus import write_corpus
+from bench.pg_admin import admin_execute, database_url
 from bench.search import SEARCH_QUERIES
 from bot.query import compile_query
 from bot.services.importer import import_lines
@@ -49,19 +49,6 @@ from bot.store.postgres.database import open_postgres
 from bot.store.postgres.lexemes import Lexer
 from bot.store.postgres.migrate import migrate
 from bot.store.postgres.tsquery import category_filters, compile_tsquery
-
-
-def _url(admin: str, name: str) -> str:
-    return urllib.parse.urlunsplit(urllib.parse.urlsplit(admin)._replace(path="/" + name))
-
-
-async def _admin(admin: str, *statements: str) -> None:
-    conn = await asyncpg.connect(admin)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -112,11 +99,11 @@ async def measure(
         write_corpus(n, out, seed=14)
     lines = lines_file.read_text("utf-8").splitlines()
     main_db, floor_db = f"bench_pg_{n}", f"bench_pg_floor_{n}"
-    await _admin(admin, f"DROP DATABASE IF EXISTS {main_db}", f"CREATE DATABASE {main_db}",
+    await admin_execute(admin, f"DROP DATABASE IF EXISTS {main_db}", f"CREATE DATABASE {main_db}",
                  f"DROP DATABASE IF EXISTS {floor_db}", f"CREATE DATABASE {floor_db}")  # fmt: skip
     result: dict[str, Any] = {"papers": n, "load_average_before": os.getloadavg()[0]}
     try:
-        async with open_postgres(_url(admin, main_db)) as pg:
+        async with open_postgres(database_url(admin, main_db)) as pg:
             before, start = _cpu(), time.perf_counter()
             report = await import_lines(pg, lines)
             result["import_pg_s"] = time.perf_counter() - start
@@ -124,8 +111,8 @@ async def measure(
             result["import_cpu_s"] = {k: round(after[k] - before[k], 2) for k in after}
             assert report.new == n, report
         # The floor: the same rows, COPY'd into an empty migrated database.
-        src = await asyncpg.connect(_url(admin, main_db))
-        dst = await asyncpg.connect(_url(admin, floor_db))
+        src = await asyncpg.connect(database_url(admin, main_db))
+        dst = await asyncpg.connect(database_url(admin, floor_db))
         try:
             await migrate(dst)
             papers, categories = io.BytesIO(), io.BytesIO()
@@ -157,7 +144,7 @@ async def measure(
         if search:
             result["search"] = await _search(admin, main_db, lite_path, repeat)
     finally:
-        await _admin(admin, f"DROP DATABASE IF EXISTS {main_db} WITH (FORCE)",
+        await admin_execute(admin, f"DROP DATABASE IF EXISTS {main_db} WITH (FORCE)",
                      f"DROP DATABASE IF EXISTS {floor_db} WITH (FORCE)")  # fmt: skip
     return result
 
@@ -165,9 +152,9 @@ async def measure(
 async def _search(admin: str, db: str, lite_path: Path, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     lexer = Lexer()
-    raw = await asyncpg.connect(_url(admin, db))
+    raw = await asyncpg.connect(database_url(admin, db))
     try:
-        async with open_postgres(_url(admin, db)) as pg, open_store(str(lite_path)) as lite:
+        async with open_postgres(database_url(admin, db)) as pg, open_store(str(lite_path)) as lite:
             for shape in SEARCH_QUERIES:
                 query = compile_query(shape.text)
                 compiled = compile_tsquery(query, lexer)
