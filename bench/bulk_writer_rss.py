@@ -24,15 +24,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.harness import proc_status_kib
+
 
 def rss() -> dict[str, float]:
     """VmRSS and RssAnon of this process, MiB."""
-    out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon"):
-            out[key] = int(value.split()[0]) / 1024
-    return out
+    status = proc_status_kib()
+    return {key: status[key] / 1024 for key in ("VmRSS", "RssAnon") if key in status}
 
 
 async def child(corpus: str, papers: int, keep: bool) -> dict[str, object]:

@@ -179,6 +179,17 @@ class Context:
 
 
 @functools.cache
+def proc_status_kib(pid: int | str = "self") -> dict[str, int]:
+    """The memory lines of /proc/PID/status (VmRSS, VmHWM, RssAnon, ...), in KiB; a process
+    that has exited but not been waited for has none."""
+    out: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if value.endswith(" kB"):
+            out[key] = int(value.split()[0])
+    return out
+
+
 def _generator_fingerprint() -> str:
     """A hash of what the generator writes (a sample), so cached corpora follow its changes."""
     sample = io.StringIO()

@@ -27,18 +27,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ROOT
+from bench.harness import ROOT, proc_status_kib
 from bench.search import SEARCH_QUERIES
 from tests.fakes.discord.server import FakeDiscord
 
 
 def memory(pid: int, index: Path) -> dict[str, float]:
     """The process's resident memory in MiB, from /proc: totals, and what the index maps."""
-    out: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
-            out[key] = round(int(value.split()[0]) / 1024, 1)
+    status = proc_status_kib(pid)
+    out = {
+        key: round(status[key] / 1024, 1)
+        for key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
+        if key in status
+    }
     mapped = 0
     inside = False
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():

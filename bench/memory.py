@@ -16,17 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.fanout import fanout_size
-from bench.harness import ROOT, Benchmark, Context
+from bench.harness import ROOT, Benchmark, Context, proc_status_kib
 from bench.loopback import fake_with_channels, fill_outbox
 
 
 def _rss_kib(pid: int) -> tuple[int, int]:
     """(current, peak) resident memory of a process, from /proc."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+    status = proc_status_kib(pid)
+    return status["VmRSS"], status["VmHWM"]
 
 
 async def run_memory(db: Path, *, deliveries: int = 0, channels: int = 50, settle_s: float = 5.0,
