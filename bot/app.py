@@ -99,6 +99,14 @@ def index_plan(config: Config, *, serving: bool = False) -> IndexPlan:
     return IndexPlan(path, "serve" if config.cluster.has("gateway") else "off")
 
 
+def open_command_store(
+    config: Config, *, create: bool = True
+) -> contextlib.AbstractAsyncContextManager[Database]:
+    """The configured store as a one-shot command opens it: its search index as `index_plan`
+    gives it (a built one borrowed on PostgreSQL, `[search] index_path` honoured on SQLite)."""
+    return open_store(config.database, index=index_plan(config), create=create)
+
+
 @contextlib.asynccontextmanager
 async def open_services(
     config: Config,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.app import index_plan
+from bot.app import open_command_store
 from bot.cli.common import emit, iso
 from bot.cli.semantic import semantic_of
 from bot.clock import utcnow
@@ -23,7 +23,6 @@ from bot.config import Config, feed_spec_to_dict, parse_config_text
 from bot.errors import ConfigError, PaperfeedError, UsageError
 from bot.models import Feed, FeedMode, FeedSpec
 from bot.services.feeds import FeedService, FileManagedFeed
-from bot.store import open_store
 from bot.store.interfaces import Database
 
 _SNOWFLAKE_MAX = 2**63 - 1
@@ -220,7 +219,7 @@ async def find_feed_arg(store: Database, text: str, guild_id: int | None) -> Fee
 
 
 async def cmd_list(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         feeds = await store.feeds.list(guild_id=args.guild)
     if args.json:
         emit({"feeds": [feed_document(f) for f in feeds]})
@@ -252,7 +251,7 @@ async def cmd_add(args: argparse.Namespace, config: Config) -> int:
         digest_size=d.digest_size if args.digest_size is None else args.digest_size,
         backfill=d.backfill if args.backfill is None else args.backfill,
     )
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         feeds = FeedService(store, utcnow, semantic=semantic_of(store, config))
         feed, queued = await feeds.create(spec, guild_id=args.guild)
     if args.json:
@@ -263,7 +262,7 @@ async def cmd_add(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_remove(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         feed = await find_feed_arg(store, args.feed, args.guild)
         try:
             await FeedService(store, utcnow).remove(feed)
@@ -288,7 +287,7 @@ async def cmd_resume(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool) -> int:
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         feed = await find_feed_arg(store, args.feed, args.guild)
         feeds = FeedService(store, utcnow)
         changed = await (feeds.pause(feed, args.reason) if paused else feeds.resume(feed))
@@ -304,7 +303,7 @@ async def _set_paused(args: argparse.Namespace, config: Config, *, paused: bool)
 
 
 async def cmd_export(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         feeds = await store.feeds.list(guild_id=args.guild)
     seen: dict[str, Feed] = {}
     for feed in feeds:
@@ -336,7 +335,7 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PaperfeedError(f"{name}: cannot read: {reason}") from None
     specs = parse_feeds_toml(text, name)
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         result = await FeedService(store, utcnow, semantic=semantic_of(store, config)).import_specs(
             specs, guild_id=args.guild, backfill=not args.no_backfill
         )

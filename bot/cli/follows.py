@@ -10,7 +10,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from bot.app import follow_settings, index_plan
+from bot.app import follow_settings, open_command_store
 from bot.cli.common import emit, iso
 from bot.cli.feeds import snowflake
 from bot.clock import utcnow
@@ -19,7 +19,6 @@ from bot.errors import PaperfeedError
 from bot.models import Follow
 from bot.services.follows import FollowService
 from bot.services.health import follow_counts
-from bot.store import open_store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +60,7 @@ def follow_document(follow: Follow) -> dict[str, Any]:
 
 
 async def cmd_list(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         follows = await store.follows.list(user_id=args.user)
         counts = await follow_counts(store, utcnow() - timedelta(hours=24))
     if args.json:
@@ -92,7 +91,7 @@ async def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_remove(args: argparse.Namespace, config: Config) -> int:
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         follows = FollowService(store, utcnow, follow_settings(config.follows))
         if args.all:
             removed = await follows.forget(args.user)

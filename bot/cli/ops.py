@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot import PROJECT_URL, __version__
-from bot.app import index_plan
+from bot.app import open_command_store
 from bot.cli.common import emit
 from bot.cli.feeds import snowflake
 from bot.config import Config, describe, search_index_path
@@ -175,7 +175,7 @@ async def cmd_db_backup(args: argparse.Namespace, config: Config) -> int:
 
         print(f"paperfeed: {backup_hint(config.database.url)}", file=sys.stderr)
         return 2
-    async with open_store(config.database, index=index_plan(config), create=False) as store:
+    async with open_command_store(config, create=False) as store:
         dest = await store.backup(args.path)
         papers = await store.papers.count()
     if args.json:

@@ -7,7 +7,7 @@ import lzma
 import sys
 from typing import Any, BinaryIO, TextIO
 
-from bot.app import index_plan
+from bot.app import open_command_store
 from bot.cli.common import (
     duration_arg,
     emit,
@@ -23,7 +23,6 @@ from bot.models import SearchHit, SearchPage, parse_paper_id
 from bot.query.compile import compile_query
 from bot.semantic.availability import require_semantic
 from bot.services.library import Library
-from bot.store import open_store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,7 +73,7 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     outside = stored = None
     if compiled.is_semantic:
         require_semantic()  # like: / about: without the extra: one line, exit 2
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         library = Library(store, utcnow, semantic=semantic_of(store, config))
         page = await library.search(compiled, per_page=args.limit, since=since, sort=args.sort)
         if not page.hits and not args.json:
@@ -134,7 +133,7 @@ def print_search(query: str, page: SearchPage) -> None:
 
 async def cmd_show(args: argparse.Namespace, config: Config) -> int:
     ref = parse_paper_id(args.id)
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         paper = await store.papers.get(ref.id)
     if paper is None:
         raise PaperfeedError(
@@ -207,7 +206,7 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         progress.update(done.loaded, position())
 
     try:
-        async with open_store(config.database, index=index_plan(config)) as store:
+        async with open_command_store(config) as store:
             report = await import_lines(store, lines, progress=on_batch)
     except (OSError, EOFError, lzma.LZMAError) as exc:  # a truncated or corrupt .gz/.bz2/.xz
         raise PaperfeedError(f"{args.file}: cannot read: {exc}") from None

@@ -6,14 +6,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from bot.app import index_plan
+from bot.app import open_command_store
 from bot.cli.common import duration_arg, emit, paper_summary, positive_int
 from bot.clock import utcnow
 from bot.config import Config
 from bot.errors import PaperfeedError, UsageError
 from bot.models import parse_paper_id
 from bot.semantic.availability import require_semantic
-from bot.store import open_store
 from bot.store.interfaces import Database
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ async def cmd_embed(args: argparse.Namespace, config: Config) -> int:
     from bot.services.semantic import Semantic
 
     since = utcnow() - args.since if args.since else None
-    async with open_store(config.database, index=index_plan(config)) as store:
+    async with open_command_store(config) as store:
         semantic = Semantic(store)
         model = await semantic.model_id()
         progress: Progress | None = None
@@ -87,7 +86,7 @@ async def cmd_related(args: argparse.Namespace, config: Config) -> int:
     from bot.services.semantic import Semantic
 
     paper_id = parse_paper_id(args.id).id
-    async with open_store(config.database, index=index_plan(config), create=False) as store:
+    async with open_command_store(config, create=False) as store:
         paper = await store.papers.get(paper_id)
         if paper is None:
             raise UsageError(f"{paper_id}: not in the database (fetch it with `paperfeed show`)")
