@@ -350,7 +350,6 @@ async def run_bot(config: Config) -> int:
     async with open_services(config, metrics=metrics, serving=True) as services:
         if cluster.has("gateway") or cluster.has("poller"):
             await _sync_config_feeds(services)
-        await services.follows.drop_if_off()  # [follows] enabled = false: nothing stays owed
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
 
