@@ -123,6 +123,8 @@ class PaperfeedBot(commands.AutoShardedBot):
             if self.dm_publisher is not None:
                 await self.dm_publisher.reconcile()
                 self._dm_task = asyncio.create_task(self._dm_loop(), name="paperfeed DMs")
+            else:  # `[follows] enabled = false`: what waited is dropped, not kept for later
+                await self.services.follows.drop_if_off()
 
     async def connect(self, *, reconnect: bool = True) -> None:
         """Run the gateway; a spent identify budget ends it with its one-line error."""

@@ -7,7 +7,8 @@ for the same day or the same papers. Each send is recorded (`sending`) before it
 carries that nonce; on start, DMs whose outcome was not recorded are looked for among the
 bot's DMs with the member by nonce, and only sent again when not found. A refused DM (the
 member's DMs are closed) pauses all their follows, drops what waited for them and leaves a
-notice for their next command: one request, never a retry.
+notice for their next command: one request, never a retry. A message sent again is the one
+first built: the plan keeps its text and its papers' order beside the nonce.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class _Message:
     nonce: str
     items: tuple[DmItem, ...]
     body: Body | None  # None: rebuild from the papers (a resend after a restart)
+    text: str | None = None  # the planned text, when `kept` (None: a message with none)
+    kept: bool = False  # the plan's text and order were kept (planned since store 0009/0011)
 
 
 class DmPublisher:
@@ -108,7 +111,7 @@ class DmPublisher:
             left = await self._store.dms.planned(self._clock(), in_flight=True)
             if left:
                 log.info("reconciling %d DM item(s) left from a previous run", len(left))
-            await self._send_all(_regroup(left), report)
+            await self._send_all(await self._regroup(left), report)
             return report
 
     async def run_once(self) -> DmReport:
@@ -118,8 +121,8 @@ class DmPublisher:
             if self._stopping:
                 return report
             now = self._clock()
-            await self._send_all(_regroup(await self._store.dms.planned(now, in_flight=False)),
-                                 report)  # fmt: skip
+            planned = await self._store.dms.planned(now, in_flight=False)
+            await self._send_all(await self._regroup(planned), report)
             daily = await self.plan_daily(now)
             instant = await self.plan_instant(now)
             report.members = len({m.user_id for m in daily + instant})
@@ -150,7 +153,7 @@ class DmPublisher:
                 messages.extend(self._split(user_id, f"d{day}", chosen, more, daily_heading(day)))
         seen = max((top for _, top in waiting.values()), default=0)  # later ones stay
         async with self._store.transaction():
-            await self._store.dms.plan([(m.nonce, [i.id for i in m.items]) for m in messages])
+            await self._store.dms.plan(*_plans(messages))
             if full:  # what did not fit is counted in the DM and dropped, never sent later
                 await self._store.dms.drop_unplanned(full, "daily", FULL, seen)
             await self._store.follows.set_last_daily(users, day)
@@ -169,7 +172,7 @@ class DmPublisher:
                 key = f"i{min(item.id for item, _ in ranked)}"
                 messages.extend(self._split(user_id, key, ranked, 0, INSTANT_HEADING))
         async with self._store.transaction():
-            await self._store.dms.plan([(m.nonce, [i.id for i in m.items]) for m in messages])
+            await self._store.dms.plan(*_plans(messages))
         return messages
 
     def _split(
@@ -193,7 +196,7 @@ class DmPublisher:
         if start < len(ranked):  # a builder that left papers out: they still get sent
             rest = ranked[start:]
             out.append(_Message(user_id, dm_nonce(user_id, key, len(bodies)),
-                                tuple(i for i, _ in rest), None))  # fmt: skip
+                                tuple(i for i, _ in rest), None, kept=True))  # fmt: skip
         return out
 
     async def _send_all(self, messages: Sequence[_Message], report: DmReport) -> None:
@@ -214,6 +217,18 @@ class DmPublisher:
         if message.body is not None:
             return message.body
         papers = await self._store.papers.get_many([i.paper_id for i in message.items])
+        if message.kept:  # as first built: its papers in the planned order, its text
+            rank = {item.paper_id: n for n, item in enumerate(message.items)}
+            papers.sort(key=lambda p: rank[p.id])
+            bodies = self._build(papers, 0, "")
+            if len(bodies) != 1:
+                log.warning("a resent DM was rebuilt as %d messages; sending the first",
+                            len(bodies))  # fmt: skip
+            body = {k: v for k, v in bodies[0].items() if k != "content"}
+            if message.text is not None:
+                body["content"] = message.text
+            return body
+        # Planned before the store kept plans: the best guess at the first message.
         papers.sort(key=lambda p: -(p.upvotes or -1))
         mode: FollowMode = message.items[0].mode
         heading = (
@@ -267,6 +282,26 @@ class DmPublisher:
         self._settled("sent", report)
         return True
 
+    async def _regroup(self, items: Sequence[DmItem]) -> list[_Message]:
+        """Planned items back into their messages, by nonce, in the order they were planned,
+        each with the text and paper order its plan kept."""
+        groups: dict[tuple[int, str], list[DmItem]] = defaultdict(list)
+        for item in items:
+            assert item.nonce is not None
+            groups[(item.user_id, item.nonce)].append(item)
+        kept = await self._store.dms.message_plans([n for _, n in groups]) if groups else {}
+        out: list[_Message] = []
+        for (user_id, nonce), group in groups.items():
+            plan = kept.get(nonce)
+            if plan is None:
+                out.append(_Message(user_id, nonce, tuple(group), None))
+                continue
+            text, order = plan
+            rank = {item_id: n for n, item_id in enumerate(order)}
+            group.sort(key=lambda i: (rank.get(i.id, len(rank)), i.id))
+            out.append(_Message(user_id, nonce, tuple(group), None, text, kept=True))
+        return out
+
     def _settled(self, outcome: str, report: DmReport) -> None:
         setattr(report, outcome, getattr(report, outcome) + 1)
         if self._on_outcome is None:
@@ -277,10 +312,10 @@ class DmPublisher:
             log.warning("the DM observer refused outcome %r", outcome, exc_info=True)
 
 
-def _regroup(items: Sequence[DmItem]) -> list[_Message]:
-    """Planned items back into their messages, by nonce, in the order they were planned."""
-    groups: dict[tuple[int, str], list[DmItem]] = defaultdict(list)
-    for item in items:
-        assert item.nonce is not None
-        groups[(item.user_id, item.nonce)].append(item)
-    return [_Message(u, n, tuple(g), None) for (u, n), g in groups.items()]
+def _plans(
+    messages: Sequence[_Message],
+) -> tuple[list[tuple[str, list[int]]], dict[str, str | None]]:
+    """What the store keeps of planned messages: items in order by nonce, and each text."""
+    items = [(m.nonce, [i.id for i in m.items]) for m in messages]
+    texts = {m.nonce: m.body.get("content") if m.body is not None else None for m in messages}
+    return items, texts

@@ -39,6 +39,8 @@ DMS_CLOSED_NOTICE = (
     "allow direct messages from this server's members (Server name → Privacy Settings → "
     "Direct Messages), then resume your follows in /following."
 )
+# Why DM items waiting when the bot starts with `[follows] enabled = false` were dropped.
+FOLLOWS_OFF = "follows were switched off"
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _AUTHOR_ONLY = re.compile(r'^author:"([^"]+)"$')
 
@@ -209,6 +211,16 @@ class FollowService:
         removed = await self._store.follows.forget(user_id)
         log.info("forgot member %d (%d follow(s))", user_id, removed)
         return removed
+
+    async def drop_if_off(self) -> int:
+        """With follows switched off, drop every DM still waiting, so switching them back on
+        (days later, maybe) starts fresh instead of sending a stale queue; 0 when on."""
+        if self.settings.enabled:
+            return 0
+        dropped = await self._store.dms.drop_waiting(FOLLOWS_OFF)
+        if dropped:
+            log.info("follows are switched off: dropped %d DM item(s) still waiting", dropped)
+        return dropped
 
     async def take_notice(self, user_id: int) -> str | None:
         """The pending "DMs closed" notice, once: read and cleared."""

@@ -322,7 +322,10 @@ class FollowRepository(Protocol):
         """Delete a follow and the papers it queued that were not yet planned into a DM."""
         ...
 
-    async def set_paused(self, follow_id: int, paused: bool, reason: str | None = None) -> None: ...
+    async def set_paused(self, follow_id: int, paused: bool, reason: str | None = None) -> None:
+        """Pause or resume a follow; pausing drops (skips, with `reason`) the papers it queued
+        that were not yet planned into a DM, so a resume starts fresh rather than sending them."""
+        ...
 
     async def pause_member(self, user_id: int, reason: str) -> int:
         """Pause every active follow of a member (their DMs are closed); return how many."""
@@ -397,8 +400,24 @@ class DmQueue(Protocol):
         full daily DM left out); items queued after it stay. Returns how many."""
         ...
 
-    async def plan(self, messages: Sequence[tuple[str, Sequence[int]]]) -> None:
-        """Set each message's nonce on its items: from now on they go in that message only."""
+    async def plan(
+        self,
+        messages: Sequence[tuple[str, Sequence[int]]],
+        texts: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Set each message's nonce on its items: from now on they go in that message only.
+        Each message's item order and text (`texts` by nonce; none when absent) are kept
+        until it is settled, so a resend after a crash is the same message."""
+        ...
+
+    async def message_plans(self, nonces: Sequence[str]) -> dict[str, tuple[str | None, list[int]]]:
+        """(text, item ids in order) of planned messages not yet settled, by nonce; messages
+        planned before the store kept them are left out."""
+        ...
+
+    async def drop_waiting(self, reason: str) -> int:
+        """Skip every waiting item, planned or not, of every member (follows were switched
+        off: nothing queued before goes out when they are switched on). Returns how many."""
         ...
 
     async def planned(self, now: datetime, *, in_flight: bool) -> list[DmItem]:

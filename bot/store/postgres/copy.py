@@ -133,6 +133,8 @@ TABLES = (
     ),
     Table("dm_members", ("user_id", "last_daily_on", "notice"), ("bigint", "text", "text"),
           "user_id", lambda r: (r["user_id"], r["last_daily_on"], r["notice"])),
+    Table("dm_messages", ("nonce", "content", "items"), ("text", "text", "jsonb"), "nonce",
+          lambda r: (r["nonce"], r["content"], r["items"])),
     # In write order, so PostgreSQL's new seqs keep it; a paper PostgreSQL already had with a
     # vector keeps that one (paper_id is unique), like every other row it already had.
     Table("paper_vectors", ("paper_id", "model", "vector"), ("text", "text", "bytea"), "seq",

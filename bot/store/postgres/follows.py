@@ -1,4 +1,4 @@
-"""Personal follows and the DM queue in PostgreSQL (migration 0004).
+"""Personal follows and the DM queue in PostgreSQL (migration 0004; planned messages' text, 0011).
 
 The (user_id, paper_id) unique key makes queueing idempotent across processes, as the
 deliveries key is for feeds.
@@ -7,7 +7,8 @@ deliveries key is for feeds.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,11 @@ from bot.store.postgres import codec
 from bot.store.postgres.session import Session, Sessions
 
 _WAITING = "('queued', 'sending')"
+# The plans of the messages these items ($1, bigint[]) were planned into.
+_PLANS_OF_ITEMS = (
+    "DELETE FROM dm_messages WHERE nonce IN (SELECT nonce FROM dm_queue "
+    "WHERE id = ANY($1::bigint[]) AND nonce IS NOT NULL)"
+)
 
 
 def _follow(row: asyncpg.Record) -> Follow:
@@ -94,10 +100,19 @@ class PostgresFollows:
         return await self._s.write(work)
 
     async def set_paused(self, follow_id: int, paused: bool, reason: str | None = None) -> None:
-        await self._s.execute(
-            "UPDATE follows SET paused = $1, pause_reason = $2 WHERE id = $3",
-            paused, reason if paused else None, follow_id,
-        )  # fmt: skip
+        async def work(session: Session) -> None:
+            await session.execute(
+                "UPDATE follows SET paused = $1, pause_reason = $2 WHERE id = $3",
+                paused, reason if paused else None, follow_id,
+            )  # fmt: skip
+            if paused:
+                await session.execute(
+                    "UPDATE dm_queue SET state = 'skipped', error = $2 "
+                    "WHERE follow_id = $1 AND state = 'queued' AND nonce IS NULL",
+                    follow_id, reason or "follow paused",
+                )  # fmt: skip
+
+        await self._s.write(work)
 
     async def pause_member(self, user_id: int, reason: str) -> int:
         status = await self._s.execute(
@@ -109,6 +124,11 @@ class PostgresFollows:
 
     async def forget(self, user_id: int) -> int:
         async def work(session: Session) -> int:
+            await session.execute(
+                "DELETE FROM dm_messages WHERE nonce IN "
+                "(SELECT nonce FROM dm_queue WHERE user_id = $1 AND nonce IS NOT NULL)",
+                user_id,
+            )
             await session.execute("DELETE FROM dm_queue WHERE user_id = $1", user_id)
             await session.execute("DELETE FROM dm_members WHERE user_id = $1", user_id)
             return _count(await session.execute("DELETE FROM follows WHERE user_id = $1", user_id))
@@ -262,15 +282,53 @@ class PostgresDmQueue:
         )  # fmt: skip
         return _count(status)
 
-    async def plan(self, messages: Sequence[tuple[str, Sequence[int]]]) -> None:
+    async def plan(
+        self,
+        messages: Sequence[tuple[str, Sequence[int]]],
+        texts: Mapping[str, str | None] | None = None,
+    ) -> None:
         nonces = [nonce for nonce, ids in messages for _ in ids]
         ids = [i for _, item_ids in messages for i in item_ids]
-        if ids:
-            await self._s.execute(
+        if not ids:
+            return
+        texts = texts or {}
+        planned = [(nonce, list(item_ids)) for nonce, item_ids in messages if item_ids]
+
+        async def work(session: Session) -> None:
+            await session.execute(
                 "UPDATE dm_queue q SET nonce = x.nonce FROM "
                 "unnest($1::bigint[], $2::text[]) AS x(id, nonce) WHERE q.id = x.id",
                 ids, nonces,
             )  # fmt: skip
+            await session.execute(
+                "INSERT INTO dm_messages (nonce, content, items) "
+                "SELECT n, c, i::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS x(n, c, i) "
+                "ON CONFLICT (nonce) DO UPDATE SET content = excluded.content, items = excluded.items",
+                [n for n, _ in planned], [texts.get(n) for n, _ in planned],
+                [json.dumps(i) for _, i in planned],
+            )  # fmt: skip
+
+        await self._s.write(work)
+
+    async def message_plans(self, nonces: Sequence[str]) -> dict[str, tuple[str | None, list[int]]]:
+        rows = await self._s.fetch(
+            "SELECT nonce, content, items::text FROM dm_messages WHERE nonce = ANY($1::text[])",
+            list(dict.fromkeys(nonces)),
+        )
+        return {str(r[0]): (r[1], [int(i) for i in json.loads(r[2])]) for r in rows}
+
+    async def drop_waiting(self, reason: str) -> int:
+        async def work(session: Session) -> int:
+            await session.execute(
+                "DELETE FROM dm_messages WHERE nonce IN (SELECT nonce FROM dm_queue "
+                f"WHERE state IN {_WAITING} AND nonce IS NOT NULL)"
+            )
+            return _count(await session.execute(
+                f"UPDATE dm_queue SET state = 'skipped', error = $1 WHERE state IN {_WAITING}",
+                reason,
+            ))  # fmt: skip
+
+        return await self._s.write(work)
 
     async def planned(self, now: datetime, *, in_flight: bool) -> list[DmItem]:
         if in_flight:
@@ -290,11 +348,15 @@ class PostgresDmQueue:
         )  # fmt: skip
 
     async def mark_sent(self, item_ids: Sequence[int], message_id: int, now: datetime) -> None:
-        await self._s.execute(
-            "UPDATE dm_queue SET state = 'sent', message_id = $2, sent_at = $3, error = NULL "
-            "WHERE id = ANY($1::bigint[])",
-            list(item_ids), message_id, codec.ts(now),
-        )  # fmt: skip
+        async def work(session: Session) -> None:
+            await session.execute(_PLANS_OF_ITEMS, list(item_ids))
+            await session.execute(
+                "UPDATE dm_queue SET state = 'sent', message_id = $2, sent_at = $3, error = NULL "
+                "WHERE id = ANY($1::bigint[])",
+                list(item_ids), message_id, codec.ts(now),
+            )  # fmt: skip
+
+        await self._s.write(work)
 
     async def mark_retry(self, item_ids: Sequence[int], error: str, when: datetime) -> None:
         await self._s.execute(
@@ -310,13 +372,25 @@ class PostgresDmQueue:
         await self._set_state(item_ids, "skipped", reason)
 
     async def _set_state(self, item_ids: Sequence[int], state: str, error: str) -> None:
-        await self._s.execute(
-            "UPDATE dm_queue SET state = $2, error = $3 WHERE id = ANY($1::bigint[])",
-            list(item_ids), state, error,
-        )  # fmt: skip
+        """A settled state: the items' message is done, so its kept plan goes too."""
+
+        async def work(session: Session) -> None:
+            await session.execute(_PLANS_OF_ITEMS, list(item_ids))
+            await session.execute(
+                "UPDATE dm_queue SET state = $2, error = $3 WHERE id = ANY($1::bigint[])",
+                list(item_ids), state, error,
+            )  # fmt: skip
+
+        await self._s.write(work)
 
     async def refuse(self, user_id: int, item_ids: Sequence[int], error: str) -> None:
         async def work(session: Session) -> None:
+            await session.execute(_PLANS_OF_ITEMS, list(item_ids))
+            await session.execute(
+                "DELETE FROM dm_messages WHERE nonce IN (SELECT nonce FROM dm_queue "
+                f"WHERE user_id = $1 AND state IN {_WAITING} AND nonce IS NOT NULL)",
+                user_id,
+            )
             await session.execute(
                 "UPDATE dm_queue SET state = 'refused', error = $2 WHERE id = ANY($1::bigint[])",
                 list(item_ids), error,

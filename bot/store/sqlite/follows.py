@@ -1,11 +1,11 @@
-"""Personal follows and the DM queue in SQLite (migration 0005)."""
+"""Personal follows and the DM queue in SQLite (migration 0005; planned messages' text, 0009)."""
 
 from __future__ import annotations
 
 import builtins
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,11 @@ from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks, where
 
 _WAITING = "('queued', 'sending')"
+# The plans of the messages these items (ids as a JSON array) were planned into.
+_PLANS_OF_ITEMS = (
+    "DELETE FROM dm_messages WHERE nonce IN (SELECT q.nonce FROM dm_queue q "
+    "JOIN json_each(?) j ON q.id = j.value WHERE q.nonce IS NOT NULL)"
+)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -90,10 +95,17 @@ class SqliteFollows:
 
     async def set_paused(self, follow_id: int, paused: bool, reason: str | None = None) -> None:
         async with self._conns.transaction():
-            await self._conns.writer.execute(
+            conn = self._conns.writer
+            await conn.execute(
                 "UPDATE follows SET paused = ?, pause_reason = ? WHERE id = ?",
                 (int(paused), reason if paused else None, follow_id),
             )
+            if paused:
+                await conn.execute(
+                    "UPDATE dm_queue SET state = 'skipped', error = ? "
+                    "WHERE follow_id = ? AND state = 'queued' AND nonce IS NULL",
+                    (reason or "follow paused", follow_id),
+                )
 
     async def pause_member(self, user_id: int, reason: str) -> int:
         async with self._conns.transaction():
@@ -106,6 +118,11 @@ class SqliteFollows:
     async def forget(self, user_id: int) -> int:
         async with self._conns.transaction():
             conn = self._conns.writer
+            await conn.execute(
+                "DELETE FROM dm_messages WHERE nonce IN "
+                "(SELECT nonce FROM dm_queue WHERE user_id = ? AND nonce IS NOT NULL)",
+                (user_id,),
+            )
             await conn.execute("DELETE FROM dm_queue WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM dm_members WHERE user_id = ?", (user_id,))
             cur = await conn.execute("DELETE FROM follows WHERE user_id = ?", (user_id,))
@@ -272,16 +289,51 @@ class SqliteDmQueue:
                 dropped += cur.rowcount or 0
         return dropped
 
-    async def plan(self, messages: Sequence[tuple[str, Sequence[int]]]) -> None:
+    async def plan(
+        self,
+        messages: Sequence[tuple[str, Sequence[int]]],
+        texts: Mapping[str, str | None] | None = None,
+    ) -> None:
         pairs = [[i, nonce] for nonce, ids in messages for i in ids]
         if not pairs:
             return
-        async with self._conns.transaction():  # one statement: a day's plan is 100,000s of rows
+        texts = texts or {}
+        plans = [[nonce, texts.get(nonce), list(ids)] for nonce, ids in messages if ids]
+        async with self._conns.transaction():  # one statement each: a day's plan is 100,000s
             await self._conns.writer.execute(
                 "UPDATE dm_queue SET nonce = json_extract(j.value, '$[1]') FROM json_each(?) j "
                 "WHERE dm_queue.id = json_extract(j.value, '$[0]')",
                 (json.dumps(pairs),),
             )
+            await self._conns.writer.execute(
+                "INSERT OR REPLACE INTO dm_messages (nonce, content, items) "
+                "SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
+                "json_extract(j.value, '$[2]') FROM json_each(?) j",
+                (json.dumps(plans),),
+            )
+
+    async def message_plans(self, nonces: Sequence[str]) -> dict[str, tuple[str | None, list[int]]]:
+        out: dict[str, tuple[str | None, list[int]]] = {}
+        for part in chunks(list(dict.fromkeys(nonces))):
+            rows = await self._conns.fetchall(
+                f"SELECT nonce, content, items FROM dm_messages WHERE nonce IN ({marks(part)})",
+                part,
+            )
+            out.update((str(r[0]), (r[1], [int(i) for i in json.loads(r[2])])) for r in rows)
+        return out
+
+    async def drop_waiting(self, reason: str) -> int:
+        async with self._conns.transaction():
+            conn = self._conns.writer
+            await conn.execute(
+                "DELETE FROM dm_messages WHERE nonce IN (SELECT nonce FROM dm_queue "
+                f"WHERE state IN {_WAITING} AND nonce IS NOT NULL)"
+            )
+            cur = await conn.execute(
+                f"UPDATE dm_queue SET state = 'skipped', error = ? WHERE state IN {_WAITING}",
+                (reason,),
+            )
+            return cur.rowcount or 0
 
     async def planned(self, now: datetime, *, in_flight: bool) -> list[DmItem]:
         if in_flight:
@@ -307,6 +359,7 @@ class SqliteDmQueue:
             "UPDATE dm_queue SET state = 'sent', message_id = ?, sent_at = ?, error = NULL "
             "WHERE id = ?",
             [(message_id, codec.ts(now), i) for i in item_ids],
+            settled=item_ids,
         )
 
     async def mark_retry(self, item_ids: Sequence[int], error: str, when: datetime) -> None:
@@ -319,17 +372,25 @@ class SqliteDmQueue:
         await self._each(
             "UPDATE dm_queue SET state = 'failed', error = ? WHERE id = ?",
             [(error, i) for i in item_ids],
+            settled=item_ids,
         )
 
     async def mark_skipped(self, item_ids: Sequence[int], reason: str) -> None:
         await self._each(
             "UPDATE dm_queue SET state = 'skipped', error = ? WHERE id = ?",
             [(reason, i) for i in item_ids],
+            settled=item_ids,
         )
 
     async def refuse(self, user_id: int, item_ids: Sequence[int], error: str) -> None:
         async with self._conns.transaction():
             conn = self._conns.writer
+            await conn.execute(_PLANS_OF_ITEMS, (json.dumps(list(item_ids)),))
+            await conn.execute(
+                "DELETE FROM dm_messages WHERE nonce IN (SELECT nonce FROM dm_queue "
+                f"WHERE user_id = ? AND state IN {_WAITING} AND nonce IS NOT NULL)",
+                (user_id,),
+            )
             await conn.executemany(
                 "UPDATE dm_queue SET state = 'refused', error = ? WHERE id = ?",
                 [(error, i) for i in item_ids],
@@ -351,6 +412,11 @@ class SqliteDmQueue:
         assert row is not None
         return {"sent": int(row[0]), "refused": int(row[1]), "waiting": int(row[2])}
 
-    async def _each(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    async def _each(
+        self, sql: str, rows: Sequence[tuple[Any, ...]], *, settled: Sequence[int] = ()
+    ) -> None:
+        """`settled`: items whose message is done, so its kept plan goes too."""
         async with self._conns.transaction():
+            if settled:
+                await self._conns.writer.execute(_PLANS_OF_ITEMS, (json.dumps(list(settled)),))
             await self._conns.writer.executemany(sql, rows)

@@ -201,3 +201,94 @@ async def test_removing_a_follow_drops_only_its_unplanned_items(db: Database) ->
     assert await db.follows.remove(f.id)
     left = await db.dms.items()
     assert [(i.id, i.follow_id, i.nonce) for i in left] == [(planned.id, None, "n")]
+
+
+async def test_a_plan_keeps_each_messages_text_and_order_until_it_is_settled(db: Database) -> None:
+    await db.papers.upsert([paper(f"2401.0000{n}") for n in range(1, 6)])
+    f = await db.follows.add(1, "a", "a")
+    g = await db.follows.add(2, "a", "a")
+    await db.dms.queue([(1, f"2401.0000{n}", f.id, "daily", 1) for n in range(1, 5)])
+    await db.dms.queue([(2, "2401.00005", g.id, "daily", 1)])
+    a, b, c, d, e = (i.id for i in await db.dms.items())
+    async with db.transaction():
+        await db.dms.plan(
+            [("n1", [c, a]), ("n2", [d, b]), ("n3", [e])],
+            {"n1": "**Your papers**", "n2": "…and 7 more matched", "n3": None},
+        )
+    await db.dms.plan([("n4", [])])  # an empty message keeps nothing
+    plans = await db.dms.message_plans(["n1", "n2", "n3", "n4", "unknown", "n1"])
+    assert plans == {
+        "n1": ("**Your papers**", [c, a]),
+        "n2": ("…and 7 more matched", [d, b]),
+        "n3": (None, [e]),
+    }
+    await db.dms.mark_sending([c, a], NOW)
+    assert set(await db.dms.message_plans(["n1", "n2"])) == {"n1", "n2"}  # in flight: kept
+    await db.dms.mark_retry([c, a], "Discord 503", NOW)
+    assert set(await db.dms.message_plans(["n1"])) == {"n1"}  # to be retried: kept
+    await db.dms.mark_sent([c, a], 555, NOW)
+    await db.dms.mark_failed([d, b], "rejected")
+    assert set(await db.dms.message_plans(["n1", "n2", "n3"])) == {"n3"}
+    assert await db.follows.forget(2) == 1
+    assert await db.dms.message_plans(["n3"]) == {}
+
+
+async def test_a_refusal_drops_the_members_kept_plans(db: Database) -> None:
+    await db.papers.upsert([paper("2401.00001"), paper("2401.00002"), paper("2401.00003")])
+    f = await db.follows.add(1, "a", "a")
+    g = await db.follows.add(2, "a", "a")
+    await db.dms.queue([(1, "2401.00001", f.id, "daily", 1), (1, "2401.00002", f.id, "daily", 1),
+                        (2, "2401.00003", g.id, "daily", 1)])  # fmt: skip
+    first, second, other = (i.id for i in await db.dms.items())
+    await db.dms.plan([("a1", [first]), ("a2", [second]), ("b1", [other])])
+    await db.dms.refuse(1, [first], "DMs closed")
+    assert set(await db.dms.message_plans(["a1", "a2", "b1"])) == {"b1"}
+
+
+async def test_pausing_a_follow_drops_what_it_queued_and_resuming_starts_fresh(
+    db: Database,
+) -> None:
+    await db.papers.upsert([paper(f"2401.0000{n}") for n in range(1, 6)])
+    f = await db.follows.add(1, "a", "a")
+    g = await db.follows.add(1, "b", "b")
+    other = await db.follows.add(2, "a", "a")
+    await db.dms.queue(
+        [(1, "2401.00001", f.id, "daily", 1), (1, "2401.00002", f.id, "daily", 1),
+         (1, "2401.00003", g.id, "daily", 1), (2, "2401.00001", other.id, "daily", 1)]
+    )  # fmt: skip
+    planned = (await db.dms.items())[0]
+    await db.dms.plan([("n", [planned.id])])  # already in a message: it goes as planned
+    await db.follows.set_paused(f.id, True, "paused by you")
+    states = [(i.user_id, i.paper_id, i.state, i.error) for i in await db.dms.items()]
+    assert states == [
+        (1, "2401.00001", DeliveryState.QUEUED, None),
+        (1, "2401.00002", DeliveryState.SKIPPED, "paused by you"),
+        (1, "2401.00003", DeliveryState.QUEUED, None),
+        (2, "2401.00001", DeliveryState.QUEUED, None),
+    ]
+    await db.follows.set_paused(f.id, False)
+    assert (await db.dms.candidates([1], "daily"))[1][0][0].paper_id == "2401.00003"
+    # Matched again after the resume: the dropped paper stays dropped, new ones are owed.
+    assert await db.dms.queue([(1, "2401.00002", f.id, "daily", 1),
+                               (1, "2401.00004", f.id, "daily", 1)]) == 1  # fmt: skip
+
+
+async def test_drop_waiting_skips_every_waiting_item_and_plan(db: Database) -> None:
+    await db.papers.upsert([paper(f"2401.0000{n}") for n in range(1, 5)])
+    f = await db.follows.add(1, "a", "a", mode="instant")
+    g = await db.follows.add(2, "a", "a")
+    await db.dms.queue([(1, "2401.00001", f.id, "instant", 1), (1, "2401.00002", f.id, "instant", 1),
+                        (2, "2401.00003", g.id, "daily", 1), (2, "2401.00004", g.id, "daily", 1)])  # fmt: skip
+    sent, sending, queued, unplanned = (i.id for i in await db.dms.items())
+    await db.dms.plan([("s", [sent]), ("f", [sending]), ("q", [queued])], {"s": "x"})
+    await db.dms.mark_sending([sent], NOW)
+    await db.dms.mark_sent([sent], 555, NOW)
+    await db.dms.mark_sending([sending], NOW)
+    assert await db.dms.drop_waiting("follows were switched off") == 3
+    states = {i.id: (i.state, i.error) for i in await db.dms.items()}
+    off = (DeliveryState.SKIPPED, "follows were switched off")
+    assert states == {sent: (DeliveryState.SENT, None), sending: off, queued: off, unplanned: off}
+    assert await db.dms.message_plans(["s", "f", "q"]) == {}
+    assert await db.dms.planned(NOW, in_flight=True) == []
+    assert await db.dms.planned(NOW, in_flight=False) == []
+    assert await db.dms.drop_waiting("again") == 0

@@ -59,6 +59,8 @@ async def make_sqlite_store(path: Path) -> None:
         await store.sources.note_warnings("arxiv", ["odd item"], NOW)
         mine = await store.follows.add(9, "causal", "causal", mode="instant")
         await store.dms.queue([(9, "2611.00001", mine.id, "instant", 1)])
+        (owed,) = await store.dms.items()
+        await store.dms.plan([("dm-n", [owed.id])], {"dm-n": "**New papers**"})
         await store.follows.set_notice(9, "DMs closed")
         # Vectors of two models, the later write of 00003 last: its seq order must survive.
         await store.vectors.put(
@@ -100,6 +102,8 @@ async def test_copy_moves_everything_twice_adds_nothing_and_the_copy_posts_nothi
         assert await pg.outbox.deliveries() == await lite.outbox.deliveries()
         assert await pg.follows.list() == await lite.follows.list()
         assert await pg.dms.items() == await lite.dms.items()
+        assert await pg.dms.message_plans(["dm-n"]) == await lite.dms.message_plans(["dm-n"])
+        assert tables["dm_messages"]["postgresql"] == 1
         assert tables["follows"]["postgresql"] == tables["dm_members"]["postgresql"] == 1
         assert await pg.sources.runs("arxiv") == await lite.sources.runs("arxiv")
         assert tables["paper_vectors"]["postgresql"] == 3
