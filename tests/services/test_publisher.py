@@ -8,6 +8,7 @@ send and its record.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from bot.models import DeliveryState, FeedMode, FeedSpec, Paper
 from bot.services.publisher import (
     Posted,
     Publisher,
+    PublishReport,
     RateLimiter,
     delivery_nonce,
     retry_delay,
@@ -482,3 +484,78 @@ async def test_a_digest_cut_short_before_its_send_is_posted_once_by_the_digest_p
     assert await restarted.publish_digests() == 1
     ((sent_nonce, message),) = target.posts[30]
     assert sent_nonce == nonce and message["embeds"][0]["title"] == f"daily {NOW.date()}"
+
+
+async def switch_to_instant(store: Database, feed_id: int) -> None:
+    """What an admin's edit (the config file, `feeds import`) does to a digest feed."""
+    feed = await store.feeds.get(feed_id)
+    assert feed is not None
+    await store.feeds.update(feed_id, replace(feed.spec, mode=FeedMode.INSTANT), feed.guild_id)
+
+
+async def test_a_digest_left_sending_before_its_send_reaches_an_instant_feed_one_by_one(
+    store: Database,
+) -> None:
+    """Known problem: a digest claimed, the crash, then the feed switched to instant. Its
+    papers were re-sent one by one with the digest's nonce, so Discord answered every send
+    after the first with the first message: all but one paper were marked sent, never posted."""
+    feed_id = await daily_feed(store)
+    candidates = [d for d, _ in await store.outbox.digest_candidates(feed_id)][:2]
+    await store.outbox.mark_sending(candidates, delivery_nonce(feed_id, NOW.date().isoformat(), digest=True),
+                                    NOW)  # then the crash  # fmt: skip
+    await switch_to_instant(store, feed_id)
+    target = FakeTarget()
+    restarted = publisher(store, target)
+    await restarted.reconcile()
+    await restarted.publish_due()
+    posted = [m["embeds"][0]["url"].rsplit("/", 1)[-1] for _, m in target.posts[30]]
+    assert sorted(posted) == ["2611.00001", "2611.00002", "2611.00003"]  # each once, alone
+    assert len({nonce for nonce, _ in target.posts[30]}) == 3
+    assert set(await states(store, feed_id)) == {DeliveryState.SENT}
+    assert await restarted.publish_due() == PublishReport() and len(target.posts[30]) == 3
+
+
+async def test_a_digest_left_sending_after_its_send_is_not_posted_again_by_an_instant_feed(
+    store: Database,
+) -> None:
+    feed_id = await daily_feed(store)
+    target = FakeTarget()
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await publisher(store, target).publish_digests()
+    target.crash_after_send = False
+    target.nonce_window_over = True
+    await switch_to_instant(store, feed_id)
+    restarted = publisher(store, target)
+    await restarted.reconcile()
+    await restarted.publish_due()
+    (_, digest_post), (_, left_out) = target.posts[30]
+    assert digest_post["embeds"][0]["title"] == f"daily {NOW.date()}"
+    assert left_out["embeds"][0]["url"].endswith("2611.00001")  # not in the digest: posted now
+    assert set(await states(store, feed_id)) == {DeliveryState.SENT}
+
+
+async def test_a_live_publisher_settles_a_dead_ones_digest_in_a_feed_switched_to_instant(
+    store: Database,
+) -> None:
+    """In a cluster no restart runs `reconcile`: the live publisher takes the dead one's
+    channel over in its claim round and must look for the digest, not for single papers."""
+    feed_id = await daily_feed(store)
+    target = FakeTarget()
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await publisher(store, target).publish_digests()
+    target.crash_after_send = False
+    target.nonce_window_over = True
+    # SIGKILL runs no `finally`: the dead publisher's claim on the channel stays behind
+    assert await store.outbox.claim_channel("dead:1", 30, NOW, NOW + timedelta(seconds=30))
+    await switch_to_instant(store, feed_id)
+    clock = FakeClock()
+    clock.advance(minutes=1)  # the dead publisher's claim has expired
+    survivor = Publisher(store, target, body, clock, build_digest=digest, name="survivor",
+                         limiter=RateLimiter(sleep=no_sleep), rand=lambda: 0.5)  # fmt: skip
+    await survivor.publish_due()
+    assert [m["embeds"][0].get("url", "digest")[-10:] for _, m in target.posts[30]] == [
+        "digest", "2611.00001"
+    ]  # fmt: skip
+    assert set(await states(store, feed_id)) == {DeliveryState.SENT}
