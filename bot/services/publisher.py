@@ -19,9 +19,9 @@ at a time, which keeps each channel's order and pacing and makes the "already in
 check and the send one step. A claim lasts a lease and is renewed while its publisher works; a
 crashed publisher's claims expire and another publisher takes them over, with the attempts left
 in flight, which it reconciles like a restart does (channel look-up, then the same nonce).
-While other publishers are alive (their heartbeats), each holds at most a fair share of the
-channels with work, so work spreads and a crash stalls only that share; alone, it claims up to
-its maximum.
+While other publishers are alive (their heartbeats and presence locks), each holds at most a
+fair share of the channels with work, so work spreads and a crash stalls only that share; alone,
+it claims up to its maximum.
 Discord's global limit is per bot, so with several publishers the rate limiter draws on a
 budget kept in the database (`SharedRateLimiter`).
 """
