@@ -543,14 +543,50 @@ class Publisher:
             for (feed_id, nonce), items in stuck.items():
                 if await self._found_digest(feed_id, nonce, items, report):
                     settled.update(i.delivery.id for i in items)
-        except ChannelUnavailable as exc:
-            await self._pause_channel(channel_id, work[0][0].feed_name, str(exc))
-            report.paused_channels.append(channel_id)
-            return None
-        except DeliveryError as exc:  # unknown still: the next round looks again
-            log.warning("could not look for a digest in channel %d: %s", channel_id, exc)
+        except DeliveryError as exc:
+            await self._could_not_look(channel_id, work[0][0].feed_name, exc, report)
             return None
         return [(item, paper) for item, paper in work if item.delivery.id not in settled]
+
+    async def _posts_left_in_flight(
+        self, feed_id: int, name: str, channel_id: int, candidates: list[tuple[int, Paper]],
+        report: PublishReport,
+    ) -> list[tuple[int, Paper]] | None:  # fmt: skip
+        """The mirror case: a feed switched from instant to digest may hold a single post a
+        crash left in flight; it is looked for in the channel (found, settled by it) so the
+        digest never repeats it. Returns the candidates left; None when the channel cannot
+        tell now."""
+        alone = {
+            i.delivery.id: i
+            for i in await self._store.outbox.in_flight()
+            if i.delivery.feed_id == feed_id and not is_digest_nonce(i.nonce)
+        }
+        found_ids: set[int] = set()
+        try:
+            for delivery_id, paper in candidates:
+                if (item := alone.get(delivery_id)) is None:
+                    continue
+                await self._pace(channel_id)
+                since = (item.attempted_at or item.delivery.queued_at) - timedelta(minutes=5)
+                found = await self._target.find_posted(channel_id, paper.id, paper.title, since)
+                if found is not None:
+                    await self._settle_sent([item.delivery], found, report)
+                    found_ids.add(delivery_id)
+        except DeliveryError as exc:
+            await self._could_not_look(channel_id, name, exc, report)
+            return None
+        return [(d, p) for d, p in candidates if d not in found_ids]
+
+    async def _could_not_look(
+        self, channel_id: int, feed_name: str, exc: DeliveryError, report: PublishReport
+    ) -> None:
+        """A look-up in the channel failed: a refused channel pauses its feeds as a send
+        would; anything else leaves the attempts in flight for the next round."""
+        if isinstance(exc, ChannelUnavailable):
+            await self._pause_channel(channel_id, feed_name, str(exc))
+            report.paused_channels.append(channel_id)
+        else:
+            log.warning("could not look in channel %d for an earlier attempt: %s", channel_id, exc)
 
     async def _post_digest(
         self, feed_id: int, name: str, channel_id: int, size: int, today: str, report: PublishReport
@@ -567,6 +603,10 @@ class Publisher:
                     delivery_id, paper.id, channel_id, elsewhere[paper.id], report
                 )
         candidates = [(d, p) for d, p in candidates if p.id not in elsewhere]
+        unsettled = await self._posts_left_in_flight(feed_id, name, channel_id, candidates, report)
+        if unsettled is None:
+            return 0  # the channel cannot tell now: the next tick looks again
+        candidates = unsettled
         if not candidates:
             await self._store.outbox.set_last_digest(feed_id, today)
             return 0

@@ -559,3 +559,42 @@ async def test_a_live_publisher_settles_a_dead_ones_digest_in_a_feed_switched_to
         "digest", "2611.00001"
     ]  # fmt: skip
     assert set(await states(store, feed_id)) == {DeliveryState.SENT}
+
+
+class FindingTarget(FakeTarget):
+    """Finds single posts again by their paper's url, as the channel look-up does."""
+
+    async def find_posted(
+        self, channel_id: int, paper_id: str, title: str, since: datetime
+    ) -> Posted | None:
+        for nonce, message in self.posts.get(channel_id, []):
+            if message["embeds"][0].get("url", "").endswith(paper_id):
+                return Posted(self.by_nonce[(channel_id, nonce)])
+        return None
+
+
+async def test_an_instant_post_left_sending_in_a_feed_switched_to_digest_is_not_in_its_digest(
+    store: Database,
+) -> None:
+    """The mirror case: a paper posted alone, the crash before the record, the feed switched to
+    digest: the digest must not carry the paper the channel already has."""
+    feed_id = await feed_with(store, "daily", 30, [paper(1, upvotes=5), paper(2, upvotes=9)],
+                              digest_size=5, digest_time="09:00")  # fmt: skip
+    target = FindingTarget()
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await publisher(store, target).publish_due()
+    target.crash_after_send = False
+    target.nonce_window_over = True
+    feed = await store.feeds.get(feed_id)
+    assert feed is not None
+    await store.feeds.update(feed_id, replace(feed.spec, mode=FeedMode.DIGEST), feed.guild_id)
+    restarted = publisher(store, target)
+    await restarted.reconcile()
+    assert await restarted.publish_digests() == 1
+    (_, alone), (_, digest_post) = target.posts[30]
+    assert alone["embeds"][0]["url"].endswith("2611.00001")  # the oldest delivery went first
+    assert digest_post["embeds"][0]["description"] == "2611.00002 +0"
+    by_paper = {d.paper_id: d for d in await store.outbox.deliveries(feed_id=feed_id)}
+    assert by_paper["2611.00001"].message_id == 1001 and by_paper["2611.00002"].message_id == 1002
+    assert {d.state for d in by_paper.values()} == {DeliveryState.SENT}
