@@ -18,11 +18,13 @@ import pytest
 from bot.errors import ChannelUnavailable, DeliveryRetryable, MessageRejected
 from bot.models import DeliveryState, FeedMode, FeedSpec, Paper
 from bot.services.publisher import (
+    CLAIM_LEASE,
     Posted,
     Publisher,
     PublishReport,
     RateLimiter,
     delivery_nonce,
+    publisher_name,
     retry_delay,
 )
 from bot.store.interfaces import Database
@@ -503,6 +505,7 @@ async def test_a_digest_left_sending_before_its_send_reaches_an_instant_feed_one
     candidates = [d for d, _ in await store.outbox.digest_candidates(feed_id)][:2]
     await store.outbox.mark_sending(candidates, delivery_nonce(feed_id, NOW.date().isoformat(), digest=True),
                                     NOW)  # then the crash  # fmt: skip
+    assert await store.outbox.claim_channel(publisher_name(), 30, NOW, NOW + CLAIM_LEASE)  # left
     await switch_to_instant(store, feed_id)
     target = FakeTarget()
     restarted = publisher(store, target)
@@ -525,6 +528,8 @@ async def test_a_digest_left_sending_after_its_send_is_not_posted_again_by_an_in
         await publisher(store, target).publish_digests()
     target.crash_after_send = False
     target.nonce_window_over = True
+    # SIGKILL runs no `finally`: the claim stays (the same host and pid restarted in place)
+    assert await store.outbox.claim_channel(publisher_name(), 30, NOW, NOW + CLAIM_LEASE)
     await switch_to_instant(store, feed_id)
     restarted = publisher(store, target)
     await restarted.reconcile()
