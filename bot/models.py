@@ -445,6 +445,8 @@ class ProcessBeat:
     # What answers the process's searches (its local index, or PostgreSQL's full text while it
     # is built); None for a process that answers none. See bot/store/postgres/local_index.py.
     search: Mapping[str, object] | None = None
+    # Whether the process's presence lock is held (its connection open); None when unknown.
+    present: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@ polls each source (leases).
 
 Every process records a heartbeat (its roles, shards, host, pid and version) every
 `HEARTBEAT_INTERVAL`; `paperfeed status` and `/status` list them and flag one silent for longer
-than `SILENT_AFTER`. Pollers hold one lease per source, renewed well before it runs out; only
+than `SILENT_AFTER`. Where the store offers it, a process also holds a presence lock bound to a
+connection of its own, so a killed publisher stops counting toward the fair shares as soon as
+the database drops its connection, not only once its heartbeat is `SILENT_AFTER` old. Pollers hold one lease per source, renewed well before it runs out; only
 the holder polls, and when it dies another takes the lease once it has run out. A lease is an
 optimisation, never the guarantee: a poll made twice (a paused old leader waking up) stores
 nothing twice, because papers and deliveries have unique keys.
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from bot import __version__
 from bot.errors import PaperfeedError
 from bot.models import ProcessBeat
-from bot.store.interfaces import ClusterStore
+from bot.store.interfaces import ClusterPresence, ClusterStore, Presence
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +121,21 @@ async def cluster_status(
     return found
 
 
+def gone(beat: ProcessBeat) -> bool:
+    """A process of this version (which holds a presence lock while it runs) whose lock is
+    free: its connection dropped, it died. Others are judged by their heartbeat alone."""
+    return beat.present is False and beat.version == __version__
+
+
 async def live_publishers(cluster: ClusterStore, silent_after: timedelta = SILENT_AFTER) -> int:
-    """Processes doing the publisher's work whose heartbeat is recent: the outbox's sharers."""
+    """Processes doing the publisher's work whose heartbeat is recent and whose connection
+    lives: the outbox's sharers."""
     return sum(
         1
         for p in await cluster_status(cluster, silent_after)
-        if not p.silent and ("publisher" in p.beat.roles or "all" in p.beat.roles)
+        if not p.silent
+        and not gone(p.beat)
+        and ("publisher" in p.beat.roles or "all" in p.beat.roles)
     )
 
 
@@ -144,6 +155,19 @@ class Heartbeat:
         self._search = search  # what answers this process's searches, told with each beat
         self._task: asyncio.Task[None] | None = None
         self.beats = 0
+        self._presence: Presence | None = (
+            cluster.presence(me.id) if isinstance(cluster, ClusterPresence) else None
+        )
+
+    async def hold_presence(self) -> None:
+        """Hold the presence lock, again after a lost connection; while started, before each
+        beat. Failing, the beat's age alone tells the others this process lives."""
+        if self._presence is None:
+            return
+        try:
+            await self._presence.hold()
+        except PaperfeedError as exc:
+            log.warning("could not hold this process's presence lock: %s", exc)
 
     async def beat(self) -> None:
         me = self._me
@@ -153,6 +177,7 @@ class Heartbeat:
 
     async def start(self) -> None:
         """The first beat now (so `status` lists the process at once), then in the background."""
+        await self.hold_presence()
         try:
             await self.beat()
             gone = await self._cluster.forget_silent(FORGET_AFTER)
@@ -165,6 +190,7 @@ class Heartbeat:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
+            await self.hold_presence()
             try:
                 await self.beat()
             except PaperfeedError as exc:
@@ -177,6 +203,8 @@ class Heartbeat:
             self._task = None
         with contextlib.suppress(PaperfeedError):
             await self._cluster.forget(self._me.id)
+        if self._presence is not None:
+            await self._presence.release()
 
 
 class Leadership:

@@ -19,9 +19,9 @@ at a time, which keeps each channel's order and pacing and makes the "already in
 check and the send one step. A claim lasts a lease and is renewed while its publisher works; a
 crashed publisher's claims expire and another publisher takes them over, with the attempts left
 in flight, which it reconciles like a restart does (channel look-up, then the same nonce).
-While other publishers are alive (their heartbeats), each holds at most a fair share of the
-channels with work, so work spreads and a crash stalls only that share; alone, it claims up to
-its maximum.
+While other publishers are alive (their heartbeats and presence locks), each holds at most a
+fair share of the channels with work, so work spreads and a crash stalls only that share; alone,
+it claims up to its maximum.
 Discord's global limit is per bot, so with several publishers the rate limiter draws on a
 budget kept in the database (`SharedRateLimiter`).
 """
@@ -118,6 +118,11 @@ def delivery_nonce(feed_id: int, key: str, *, digest: bool = False) -> str:
     answered with the message already made; at most 25 characters, as Discord allows."""
     prefix = DIGEST_NONCE_PREFIX if digest else "pf"  # a day and a paper id never share a nonce
     return prefix + hashlib.sha256(f"{feed_id}:{key}".encode()).hexdigest()[:23]
+
+
+def is_digest_nonce(nonce: str | None) -> bool:
+    """Whether an attempt was a digest (one message for many deliveries), not a single paper."""
+    return nonce is not None and nonce.startswith(DIGEST_NONCE_PREFIX)
 
 
 def digest_title(feed_name: str, day: str) -> str:
@@ -451,7 +456,9 @@ class Publisher:
         report: PublishReport,
     ) -> None:
         """One channel's deliveries in order, until done or the channel is unusable."""
-        for item, paper in work:
+        if (unsettled := await self._digests_left_in_flight(channel_id, work, report)) is None:
+            return
+        for item, paper in unsettled:
             if self._stopping:  # what is left is reconciled or sent by the next start
                 return
             if channel_id in self._lost:  # another publisher owns it now
@@ -481,38 +488,105 @@ class Publisher:
     async def _reconcile_digests(self, report: PublishReport) -> None:
         """A digest cut short by a crash is looked for as the digest it was (by its feed and
         day), never re-posted paper by paper: found, its deliveries are sent and the day is
-        done; not found, they go back to the queue and the digest path posts them again."""
+        done; not found, they go back to the queue and the digest path posts them again (or,
+        in a feed switched to instant since, the instant path, one by one)."""
         stuck: dict[tuple[int, str], list[DueDelivery]] = defaultdict(list)
         for item in await self._store.outbox.in_flight():
-            if item.nonce and item.nonce.startswith(DIGEST_NONCE_PREFIX):
-                stuck[(item.delivery.feed_id, item.nonce)].append(item)
+            if is_digest_nonce(item.nonce):
+                stuck[(item.delivery.feed_id, str(item.nonce))].append(item)
         for (feed_id, nonce), items in stuck.items():
             first = items[0]
-            attempted = first.attempted_at or first.delivery.queued_at
-            day = attempted.date().isoformat()
-            if delivery_nonce(feed_id, day, digest=True) != nonce:
-                day = ""  # not this feed's digest of that day: nothing to look for
-            ids = [i.delivery.id for i in items]
             if not await self._claim_channel(first.channel_id):
                 continue  # a live publisher holds the channel; its own reconcile sees to it
             try:
-                found = None
-                if day:
-                    await self._pace(first.channel_id)
-                    found = await self._target.find_digest(
-                        first.channel_id, first.feed_name, day, attempted - timedelta(minutes=5)
-                    )
-                if found is not None:
-                    await self._settle_sent([i.delivery for i in items], found, report)
-                    await self._store.outbox.set_last_digest(feed_id, day)
-                else:
-                    await self._store.outbox.requeue(ids)
-                log.info("digest of feed %d (%s) left in flight: %s", feed_id, day or "?",
-                         "found in its channel" if found else "back to the queue")  # fmt: skip
+                if not await self._found_digest(feed_id, nonce, items, report):
+                    await self._store.outbox.requeue([i.delivery.id for i in items])
             except DeliveryError as exc:  # unknown still; the next start looks again
                 log.warning("could not look for the digest of feed %d: %s", feed_id, exc)
             finally:
                 await self._store.outbox.release_claims(self.name, [first.channel_id])
+
+    async def _found_digest(
+        self, feed_id: int, nonce: str, items: Sequence[DueDelivery], report: PublishReport
+    ) -> bool:
+        """Look for a digest left in flight in its channel; found, its deliveries are settled
+        as sent and its day is done. Raises DeliveryError when the channel cannot tell."""
+        first = items[0]
+        attempted = first.attempted_at or first.delivery.queued_at
+        day = attempted.date().isoformat()
+        found = None
+        if delivery_nonce(feed_id, day, digest=True) == nonce:  # else nothing to look for
+            await self._pace(first.channel_id)
+            found = await self._target.find_digest(
+                first.channel_id, first.feed_name, day, attempted - timedelta(minutes=5)
+            )
+        if found is not None:
+            await self._settle_sent([i.delivery for i in items], found, report)
+            await self._store.outbox.set_last_digest(feed_id, day)
+        log.info("digest of feed %d (%s) left in flight: %s", feed_id, day, "found in its channel"
+                 if found else "not in its channel, its papers go on")  # fmt: skip
+        return found is not None
+
+    async def _digests_left_in_flight(
+        self, channel_id: int, work: list[tuple[DueDelivery, Paper | None]], report: PublishReport
+    ) -> list[tuple[DueDelivery, Paper | None]] | None:
+        """A feed switched from digest to instant may hold a digest attempt a crash left in
+        flight: it is looked for as that digest before any of its papers is sent alone (found,
+        they are settled; not found, they are sent one by one, each with its own nonce).
+        Returns the work still to send; None when the channel cannot tell now."""
+        stuck: dict[tuple[int, str], list[DueDelivery]] = defaultdict(list)
+        for item, _ in work:
+            if item.delivery.state is DeliveryState.SENDING and is_digest_nonce(item.nonce):
+                stuck[(item.delivery.feed_id, str(item.nonce))].append(item)
+        settled: set[int] = set()
+        try:
+            for (feed_id, nonce), items in stuck.items():
+                if await self._found_digest(feed_id, nonce, items, report):
+                    settled.update(i.delivery.id for i in items)
+        except DeliveryError as exc:
+            await self._could_not_look(channel_id, work[0][0].feed_name, exc, report)
+            return None
+        return [(item, paper) for item, paper in work if item.delivery.id not in settled]
+
+    async def _posts_left_in_flight(
+        self, feed_id: int, name: str, channel_id: int, candidates: list[tuple[int, Paper]],
+        report: PublishReport,
+    ) -> list[tuple[int, Paper]] | None:  # fmt: skip
+        """The mirror case: a feed switched from instant to digest may hold a single post a
+        crash left in flight; it is looked for in the channel (found, settled by it) so the
+        digest never repeats it. Returns the candidates left; None when the channel cannot
+        tell now."""
+        alone = {
+            i.delivery.id: i
+            for i in await self._store.outbox.in_flight()
+            if i.delivery.feed_id == feed_id and not is_digest_nonce(i.nonce)
+        }
+        found_ids: set[int] = set()
+        try:
+            for delivery_id, paper in candidates:
+                if (item := alone.get(delivery_id)) is None:
+                    continue
+                await self._pace(channel_id)
+                since = (item.attempted_at or item.delivery.queued_at) - timedelta(minutes=5)
+                found = await self._target.find_posted(channel_id, paper.id, paper.title, since)
+                if found is not None:
+                    await self._settle_sent([item.delivery], found, report)
+                    found_ids.add(delivery_id)
+        except DeliveryError as exc:
+            await self._could_not_look(channel_id, name, exc, report)
+            return None
+        return [(d, p) for d, p in candidates if d not in found_ids]
+
+    async def _could_not_look(
+        self, channel_id: int, feed_name: str, exc: DeliveryError, report: PublishReport
+    ) -> None:
+        """A look-up in the channel failed: a refused channel pauses its feeds as a send
+        would; anything else leaves the attempts in flight for the next round."""
+        if isinstance(exc, ChannelUnavailable):
+            await self._pause_channel(channel_id, feed_name, str(exc))
+            report.paused_channels.append(channel_id)
+        else:
+            log.warning("could not look in channel %d for an earlier attempt: %s", channel_id, exc)
 
     async def _post_digest(
         self, feed_id: int, name: str, channel_id: int, size: int, today: str, report: PublishReport
@@ -529,6 +603,10 @@ class Publisher:
                     delivery_id, paper.id, channel_id, elsewhere[paper.id], report
                 )
         candidates = [(d, p) for d, p in candidates if p.id not in elsewhere]
+        unsettled = await self._posts_left_in_flight(feed_id, name, channel_id, candidates, report)
+        if unsettled is None:
+            return 0  # the channel cannot tell now: the next tick looks again
+        candidates = unsettled
         if not candidates:
             await self._store.outbox.set_last_digest(feed_id, today)
             return 0
@@ -581,7 +659,10 @@ class Publisher:
             deliveries=[delivery],
             channel_id=item.channel_id,
             feed_name=item.feed_name,
-            nonce=item.nonce or delivery_nonce(delivery.feed_id, delivery.paper_id),
+            # never a digest's nonce: Discord would answer every paper of it with one message
+            nonce=item.nonce
+            if item.nonce and not is_digest_nonce(item.nonce)
+            else delivery_nonce(delivery.feed_id, delivery.paper_id),
             title=paper.title,
             rejected=f"A paper could not be posted to feed **{item.feed_name}** ({paper.id})",
             look_for=look_for,

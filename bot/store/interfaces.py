@@ -289,6 +289,23 @@ class OutboxWatch(Protocol):
         ...
 
 
+class Presence(Protocol):
+    """A lock the database holds for this process while its connection lives."""
+
+    async def hold(self) -> None:
+        """Take it, or take it again after its connection was lost."""
+        ...
+
+    async def release(self) -> None: ...
+
+
+@runtime_checkable
+class ClusterPresence(Protocol):
+    """Connection-bound liveness (PostgreSQL): a killed process is seen gone at once."""
+
+    def presence(self, process_id: str) -> Presence: ...
+
+
 class FollowRepository(Protocol):
     """Members' personal follows and what the bot keeps per member (a notice, the daily DM day).
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.models import DeliveryState, FeedMode
 from bot.services.feeds import create_feed
+from bot.services.publisher import delivery_nonce
 from tests.discord.conftest import Harness, make_paper
 from tests.factories import NOW, make_feed_spec
 from tests.pg.fixtures import backend_params
@@ -121,6 +124,72 @@ async def test_a_kill_between_send_and_record_posts_nothing_twice(harness: Harne
     await h.store.outbox.mark_sending([delivery.id], None, NOW)
     assert (await h.bot.publisher.reconcile()).sent == 1
     assert len(h.fake.messages(world.papers)) == 1
+
+
+async def switched_digest(h: Harness, channel: int) -> int:
+    """A digest feed with four papers queued (two fit its digest), switched to instant later."""
+    feed_id = await add_feed(h, "daily", channel, "graph", mode=FeedMode.DIGEST,
+                             digest_time="11:00", digest_size=2)  # fmt: skip
+    await h.poll_and_deliver([make_paper(50 + i, f"Graph paper {i}", upvotes=i) for i in range(4)])
+    return feed_id
+
+
+async def to_instant(h: Harness, feed_id: int) -> None:
+    feed = await h.store.feeds.get(feed_id)
+    assert feed is not None
+    await h.store.feeds.update(feed_id, replace(feed.spec, mode=FeedMode.INSTANT), feed.guild_id)
+
+
+@ON_BOTH_BACKENDS
+async def test_a_digest_killed_before_its_send_reaches_a_feed_switched_to_instant_once(
+    harness: Harness,
+) -> None:
+    """Known problem: the papers of a digest left `sending` were re-sent alone with the
+    digest's nonce after the switch, and Discord answered them all with the first message."""
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    feed_id = await switched_digest(h, world.papers.id)
+    chosen = [d for d, _ in await h.store.outbox.digest_candidates(feed_id)][:2]
+    nonce = delivery_nonce(feed_id, NOW.date().isoformat(), digest=True)
+    await h.store.outbox.mark_sending(chosen, nonce, NOW)  # then SIGKILL
+    await to_instant(h, feed_id)
+    await h.bot.publisher.reconcile()
+    await h.bot.publisher.publish_due()
+    messages = await h.fake.wait_for_messages(world.papers, 4)
+    assert sorted(m.embeds[0]["title"] for m in messages) == [f"Graph paper {i}" for i in range(4)]
+    await h.bot.publisher.publish_due()
+    assert len(h.fake.messages(world.papers)) == 4
+    sent = await h.store.outbox.deliveries(feed_id=feed_id)
+    assert {d.state for d in sent} == {DeliveryState.SENT}
+    assert len({d.message_id for d in sent}) == 4
+
+
+@ON_BOTH_BACKENDS
+async def test_a_digest_killed_after_its_send_is_not_repeated_by_a_feed_switched_to_instant(
+    harness: Harness,
+) -> None:
+    h = harness
+    world = h.fake.world
+    assert world is not None
+    feed_id = await switched_digest(h, world.papers.id)
+    assert await h.bot.publisher.publish_digests() == 1
+    (digest,) = await h.fake.wait_for_messages(world.papers, 1)
+    # SIGKILL before the record: the digest's two stay `sending`, the other two queued
+    deliveries = await h.store.outbox.deliveries(feed_id=feed_id)
+    await h.store.outbox.mark_sending(
+        [d.id for d in deliveries if d.state is DeliveryState.SENT], None, NOW
+    )
+    await h.store.outbox.requeue([d.id for d in deliveries if d.state is DeliveryState.SKIPPED])
+    await to_instant(h, feed_id)
+    await h.bot.publisher.reconcile()
+    await h.bot.publisher.publish_due()
+    messages = await h.fake.wait_for_messages(world.papers, 3)
+    assert messages[0].id == digest.id
+    assert sorted(m.embeds[0]["title"] for m in messages[1:]) == ["Graph paper 0", "Graph paper 1"]
+    sent = await h.store.outbox.deliveries(feed_id=feed_id)
+    assert {d.state for d in sent} == {DeliveryState.SENT}
+    assert sum(d.message_id == digest.id for d in sent) == 2
 
 
 async def test_slash_feed_add_needs_manage_channels(harness: Harness) -> None:

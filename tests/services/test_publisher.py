@@ -8,6 +8,7 @@ send and its record.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,13 @@ import pytest
 from bot.errors import ChannelUnavailable, DeliveryRetryable, MessageRejected
 from bot.models import DeliveryState, FeedMode, FeedSpec, Paper
 from bot.services.publisher import (
+    CLAIM_LEASE,
     Posted,
     Publisher,
+    PublishReport,
     RateLimiter,
     delivery_nonce,
+    publisher_name,
     retry_delay,
 )
 from bot.store.interfaces import Database
@@ -482,3 +486,120 @@ async def test_a_digest_cut_short_before_its_send_is_posted_once_by_the_digest_p
     assert await restarted.publish_digests() == 1
     ((sent_nonce, message),) = target.posts[30]
     assert sent_nonce == nonce and message["embeds"][0]["title"] == f"daily {NOW.date()}"
+
+
+async def switch_to_instant(store: Database, feed_id: int) -> None:
+    """What an admin's edit (the config file, `feeds import`) does to a digest feed."""
+    feed = await store.feeds.get(feed_id)
+    assert feed is not None
+    await store.feeds.update(feed_id, replace(feed.spec, mode=FeedMode.INSTANT), feed.guild_id)
+
+
+async def test_a_digest_left_sending_before_its_send_reaches_an_instant_feed_one_by_one(
+    store: Database,
+) -> None:
+    """Known problem: a digest claimed, the crash, then the feed switched to instant. Its
+    papers were re-sent one by one with the digest's nonce, so Discord answered every send
+    after the first with the first message: all but one paper were marked sent, never posted."""
+    feed_id = await daily_feed(store)
+    candidates = [d for d, _ in await store.outbox.digest_candidates(feed_id)][:2]
+    await store.outbox.mark_sending(candidates, delivery_nonce(feed_id, NOW.date().isoformat(), digest=True),
+                                    NOW)  # then the crash  # fmt: skip
+    assert await store.outbox.claim_channel(publisher_name(), 30, NOW, NOW + CLAIM_LEASE)  # left
+    await switch_to_instant(store, feed_id)
+    target = FakeTarget()
+    restarted = publisher(store, target)
+    await restarted.reconcile()
+    await restarted.publish_due()
+    posted = [m["embeds"][0]["url"].rsplit("/", 1)[-1] for _, m in target.posts[30]]
+    assert sorted(posted) == ["2611.00001", "2611.00002", "2611.00003"]  # each once, alone
+    assert len({nonce for nonce, _ in target.posts[30]}) == 3
+    assert set(await states(store, feed_id)) == {DeliveryState.SENT}
+    assert await restarted.publish_due() == PublishReport() and len(target.posts[30]) == 3
+
+
+async def test_a_digest_left_sending_after_its_send_is_not_posted_again_by_an_instant_feed(
+    store: Database,
+) -> None:
+    feed_id = await daily_feed(store)
+    target = FakeTarget()
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await publisher(store, target).publish_digests()
+    target.crash_after_send = False
+    target.nonce_window_over = True
+    # SIGKILL runs no `finally`: the claim stays (the same host and pid restarted in place)
+    assert await store.outbox.claim_channel(publisher_name(), 30, NOW, NOW + CLAIM_LEASE)
+    await switch_to_instant(store, feed_id)
+    restarted = publisher(store, target)
+    await restarted.reconcile()
+    await restarted.publish_due()
+    (_, digest_post), (_, left_out) = target.posts[30]
+    assert digest_post["embeds"][0]["title"] == f"daily {NOW.date()}"
+    assert left_out["embeds"][0]["url"].endswith("2611.00001")  # not in the digest: posted now
+    assert set(await states(store, feed_id)) == {DeliveryState.SENT}
+
+
+async def test_a_live_publisher_settles_a_dead_ones_digest_in_a_feed_switched_to_instant(
+    store: Database,
+) -> None:
+    """In a cluster no restart runs `reconcile`: the live publisher takes the dead one's
+    channel over in its claim round and must look for the digest, not for single papers."""
+    feed_id = await daily_feed(store)
+    target = FakeTarget()
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await publisher(store, target).publish_digests()
+    target.crash_after_send = False
+    target.nonce_window_over = True
+    # SIGKILL runs no `finally`: the dead publisher's claim on the channel stays behind
+    assert await store.outbox.claim_channel("dead:1", 30, NOW, NOW + timedelta(seconds=30))
+    await switch_to_instant(store, feed_id)
+    clock = FakeClock()
+    clock.advance(minutes=1)  # the dead publisher's claim has expired
+    survivor = Publisher(store, target, body, clock, build_digest=digest, name="survivor",
+                         limiter=RateLimiter(sleep=no_sleep), rand=lambda: 0.5)  # fmt: skip
+    await survivor.publish_due()
+    assert [m["embeds"][0].get("url", "digest")[-10:] for _, m in target.posts[30]] == [
+        "digest", "2611.00001"
+    ]  # fmt: skip
+    assert set(await states(store, feed_id)) == {DeliveryState.SENT}
+
+
+class FindingTarget(FakeTarget):
+    """Finds single posts again by their paper's url, as the channel look-up does."""
+
+    async def find_posted(
+        self, channel_id: int, paper_id: str, title: str, since: datetime
+    ) -> Posted | None:
+        for nonce, message in self.posts.get(channel_id, []):
+            if message["embeds"][0].get("url", "").endswith(paper_id):
+                return Posted(self.by_nonce[(channel_id, nonce)])
+        return None
+
+
+async def test_an_instant_post_left_sending_in_a_feed_switched_to_digest_is_not_in_its_digest(
+    store: Database,
+) -> None:
+    """The mirror case: a paper posted alone, the crash before the record, the feed switched to
+    digest: the digest must not carry the paper the channel already has."""
+    feed_id = await feed_with(store, "daily", 30, [paper(1, upvotes=5), paper(2, upvotes=9)],
+                              digest_size=5, digest_time="09:00")  # fmt: skip
+    target = FindingTarget()
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await publisher(store, target).publish_due()
+    target.crash_after_send = False
+    target.nonce_window_over = True
+    feed = await store.feeds.get(feed_id)
+    assert feed is not None
+    await store.feeds.update(feed_id, replace(feed.spec, mode=FeedMode.DIGEST), feed.guild_id)
+    restarted = publisher(store, target)
+    await restarted.reconcile()
+    assert await restarted.publish_digests() == 1
+    (_, alone), (_, digest_post) = target.posts[30]
+    assert alone["embeds"][0]["url"].endswith("2611.00001")  # the oldest delivery went first
+    assert digest_post["embeds"][0]["description"] == "2611.00002 +0"
+    by_paper = {d.paper_id: d for d in await store.outbox.deliveries(feed_id=feed_id)}
+    assert by_paper["2611.00001"].message_id == 1001 and by_paper["2611.00002"].message_id == 1002
+    assert {d.state for d in by_paper.values()} == {DeliveryState.SENT}
