@@ -10,6 +10,14 @@ tier per-field BM25 with field boosts (title 10, authors 4, abstract 1, each fie
 by its own length) times the recency factor of today's SQLite ranking, then the newer paper,
 then the higher key. A result's score is ``tier + s / (1 + s)`` with ``s`` = BM25 x recency,
 as the SQLite store reports it.
+
+A phrase whose adjacent words each pair with a common word ("mixture of experts") is asked in
+the abstract through its word pairs (`bot.store.tantivy_index.COMMON`): the same matches, and
+the word phrase's BM25: the pair field has the abstract's length (a filler at every position
+without a pair) and the pair phrase occurs as often as the word phrase, and a per-query boost
+trades the pairs' idf sum for the words' (Tantivy's idf, whose N counts the deleted documents
+segments still hold). Equal to float rounding (Tantivy's f32, ~1e-7 relative); the exhaustive
+floor asks the same query, so it ranks the same.
 """
 
 from __future__ import annotations

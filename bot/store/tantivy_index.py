@@ -21,6 +21,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -59,12 +60,29 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Bumped whenever the fields or their tokens change: an index of another version is rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATE_FILE = "paperfeed.json"
 # Per-field BM25 boosts, the column weights of the SQLite store's bm25().
 BOOSTS = {"title": 10.0, "authors": 4.0, "abstract": 1.0}
 TEXT_FIELDS = {None: ("title", "authors", "abstract"), "title": ("title",)}
 TEXT_FIELDS |= {"author": ("authors",), "abstract": ("abstract",)}
+# Common-word pairs (issue 19, after Lucene's CommonGrams): beside the abstract, a field holding
+# each adjacent word pair that involves one of these tokens (FTS5's porter forms of English
+# function words: the, of, and, a, in, to, for, on, with, by, from, is, are, we, that, this, as,
+# an, be, at, or, which, it/its, not, can, our, into, than, these, has, was, were, such, both,
+# have; a test keeps them equal to the tokenizer's), at its first word's position; every other
+# position holds FILLER, so the positions line up with the abstract's and the field's length is
+# the abstract's. A phrase whose adjacent pairs each involve one of them ("mixture of experts":
+# mixtur|of of|expert) is asked as a phrase of pair terms there, whose postings are short, and
+# no position of "of" (in nearly every paper) is read: the same matches, exactly.
+COMMON = frozenset({
+    "the", "of", "and", "a", "in", "to", "for", "on", "with", "by", "from", "is", "ar", "we",
+    "that", "thi", "as", "an", "be", "at", "or", "which", "it", "not", "can", "our", "into",
+    "than", "these", "ha", "wa", "were", "such", "both", "have",
+})  # fmt: skip
+PAIRS = "abstract_pairs"
+PAIR_JOIN = "|"  # FTS5 never keeps it in a token (unicode61 splits there)
+FILLER = "_"  # nor this: no query asks for it
 # A prefix with more expansions than this matches through one term set (constant score).
 MAX_EXPANSIONS = 256
 # Rows read from the database per step of a rebuild or catch-up.
@@ -132,6 +150,7 @@ def schema() -> tantivy.Schema:
     builder.add_integer_field("pk", indexed=True, fast=True)
     for field in BOOSTS:
         builder.add_text_field(field, tokenizer_name="whitespace", index_option="position")
+    builder.add_text_field(PAIRS, tokenizer_name="whitespace", index_option="position")
     builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("archive", tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("appeared", indexed=True, fast=True)
@@ -532,6 +551,8 @@ class TantivyIndex:
                 words = tokens(text)
                 if words:
                     doc.add_text(field, " ".join(words))
+            if words:  # the abstract's
+                doc.add_text(PAIRS, pair_text(words))
             for category in dict.fromkeys(c.lower() for c in d.categories):
                 doc.add_text("category", category)
             for archive in dict.fromkeys(c.lower().split(".", 1)[0] for c in d.categories):
@@ -816,6 +837,24 @@ def _hits(searcher: tantivy.Searcher, query: tantivy.Query, start: int, stop: in
             strict=True,
         )
     )
+
+
+def pair_text(words: Sequence[str]) -> str:
+    """The abstract's pairs field for its tokens (see COMMON): only the common words' positions
+    are visited in Python, the rest is filled by list and join."""
+    n = len(words)
+    out = [FILLER] * n
+    for i in itertools.compress(range(n), map(COMMON.__contains__, words)):
+        if i:
+            out[i - 1] = words[i - 1] + PAIR_JOIN + words[i]
+        if i + 1 < n:
+            out[i] = words[i] + PAIR_JOIN + words[i + 1]
+    return " ".join(out)
+
+
+def _idf(docs: int, having: int) -> float:
+    """BM25's idf as Tantivy computes it."""
+    return math.log(1.0 + (docs - having + 0.5) / (having + 0.5))
 
 
 def _lock_path(directory: Path) -> Path:
@@ -1121,6 +1160,10 @@ class Translation:
         if not prefix:
             if len(words) == 1:
                 return Q.term_query(self._schema, field, words[0])
+            if field == "abstract":
+                paired = self._pairs(words)
+                if paired is not None:
+                    return paired
             return Q.phrase_query(self._schema, field, list(words))
         if len(words) > 1:
             return Q.phrase_prefix_query(self._schema, field, list(words))
@@ -1134,6 +1177,31 @@ class Translation:
         return Q.boolean_query(
             [(Occur.Should, Q.term_query(self._schema, field, t)) for t in expansions]
         )
+
+    def _pairs(self, words: list[str]) -> tantivy.Query | None:
+        """The abstract phrase as a phrase of pair terms, when each adjacent pair involves a
+        common word (None otherwise): the same matches; boosted so that its BM25 is the word
+        phrase's (same length and phrase count; the boost trades the pairs' idf sum for the
+        words')."""
+        Q = tantivy.Query
+        adjacent = list(itertools.pairwise(words))
+        if not all(a in COMMON or b in COMMON for a, b in adjacent):
+            return None
+        pairs = [a + PAIR_JOIN + b for a, b in adjacent]
+        found = (
+            Q.term_query(self._schema, PAIRS, pairs[0])
+            if len(pairs) == 1
+            else Q.phrase_query(self._schema, PAIRS, list(pairs))
+        )
+        searcher = self._searcher
+        # Tantivy's N counts the deleted documents its segments still hold, as its doc
+        # frequencies do: every document ever added holds `hf`, true or false.
+        docs = searcher.doc_freq("hf", True) + searcher.doc_freq("hf", False)
+        words_idf = sum(_idf(docs, searcher.doc_freq("abstract", w)) for w in words)
+        pairs_idf = sum(_idf(docs, searcher.doc_freq(PAIRS, p)) for p in pairs)
+        if words_idf <= 0.0 or pairs_idf <= 0.0:
+            return found
+        return Q.boost_query(found, words_idf / pairs_idf)
 
 
 def _leaf_text(leaf: Term | Phrase) -> str:

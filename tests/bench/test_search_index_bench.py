@@ -10,6 +10,8 @@ from pathlib import Path
 
 from bench.corpus import write_corpus
 from bench.search_index import run
+from bench.search_index_pairs import PHRASES
+from bench.search_index_pairs import run as run_pairs
 from bot.services.importer import import_lines
 from bot.store.sqlite.database import open_store
 
@@ -27,3 +29,16 @@ async def test_the_bench_runs_and_every_shape_matches_the_floor(tmp_path: Path) 
     for name, shape in result["shapes"].items():
         assert shape["overlap_at_10"] == 1.0 and shape["same_order"], name
         assert shape["index"]["p99_ms"] > 0
+
+
+async def test_the_pairs_bench_runs_and_both_ways_give_the_same_page(tmp_path: Path) -> None:
+    corpus = io.StringIO()
+    write_corpus(1_000, corpus, seed=5)
+    db = tmp_path / "p.sqlite3"
+    async with open_store(str(db)) as store:
+        await import_lines(store, corpus.getvalue().splitlines())
+    result = await run_pairs(db, reps=2)
+    assert result['"mixture of experts"']["total"] > 0
+    for phrase in PHRASES:
+        assert result[phrase]["same_page"], phrase
+        assert result[phrase]["pairs"]["p99_ms"] > 0
