@@ -65,7 +65,7 @@ async def import_lines(
             report.lines = number
             if storing and number % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            if not line.strip():
+            if not line or line.isspace():  # as `not line.strip()`, without copying the line
                 continue
             try:
                 batch.append(parse_snapshot_line(line))
