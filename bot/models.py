@@ -369,7 +369,7 @@ def without_nul(paper: Paper) -> Paper:
     p = paper
     every = (p.title, p.abstract, p.doi, p.journal_ref, p.comments, p.github_repo, p.project_page,
              p.ai_summary, p.thumbnail, p.organization, *p.authors, *p.categories, *p.ai_keywords)  # fmt: skip
-    if "\x00" not in "".join(t for t in every if t):
+    if "\x00" not in "".join(filter(None, every)):  # filter: no Python step a field
         return paper
     changes: dict[str, Any] = {
         f: value.replace("\x00", "")

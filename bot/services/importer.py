@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bot.models import Paper
@@ -57,6 +58,30 @@ async def import_lines(
     that prepares a batch before its transaction (PostgreSQL: lexemes) does so while the one
     before is written; upserts keep their order, and progress is reported after each batch.
     """
+    with _no_cycle_collection():
+        return await _import(store, lines, batch_size, progress)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic GC off for the import, as it was after: an import's objects (parsed JSON,
+    papers, rows) hold no cycles and are freed by their counts, yet with 10^5-10^6 of them alive the
+    collector kept scanning them: ~15 % of the main thread's CPU at 100k papers."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+async def _import(
+    store: Database,
+    lines: Iterable[str],
+    batch_size: int,
+    progress: ProgressCallback | None,
+) -> ImportReport:
     report = ImportReport()
     batch: list[Paper] = []
     storing: deque[asyncio.Task[None]] = deque()
@@ -65,7 +90,7 @@ async def import_lines(
             report.lines = number
             if storing and number % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            if not line.strip():
+            if not line or line.isspace():  # as `not line.strip()`, without copying the line
                 continue
             try:
                 batch.append(parse_snapshot_line(line))

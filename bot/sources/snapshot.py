@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, TextIO, cast
 import orjson
 
 from bot.errors import PaperIdError
-from bot.models import Paper, parse_paper_id
+from bot.models import _NEW_ID, Paper, PaperRef, parse_paper_id
 from bot.sources.names import SNAPSHOT
 
 _MONTHS = {m: n for n, m in enumerate(
@@ -39,11 +39,19 @@ def parse_snapshot_line(line: str) -> Paper:
     raw_id = get("id")
     if not isinstance(raw_id, str):
         raise SnapshotLineError("no paper id")
-    try:
-        ref = parse_paper_id(raw_id)
-    except PaperIdError as exc:
-        raise SnapshotLineError(str(exc)) from None
-    title = _text(obj, "title")
+    # Nearly every id is a bare new-style one, which parse_paper_id would match as it is.
+    bare = _BARE_NEW_ID(raw_id)
+    if bare is not None:
+        version = bare.group("v")
+        ref = PaperRef(bare.group("id"), int(version) if version else None)
+    else:
+        try:
+            ref = parse_paper_id(raw_id)
+        except PaperIdError as exc:
+            raise SnapshotLineError(str(exc)) from None
+    # The common case of each field (a string, or absent) is read here, without a call.
+    title = get("title")
+    title = " ".join(title.split()) if type(title) is str else _text(obj, "title")
     if not title:
         raise SnapshotLineError(f"{ref.id}: no title")
     versions = _versions(get("versions"))
@@ -53,23 +61,29 @@ def parse_snapshot_line(line: str) -> Paper:
         published, updated = versions[0], versions[-1]
     else:
         published = updated = _date(get("update_date"))
+    abstract = get("abstract")
+    doi = get("doi")
+    journal_ref = get("journal-ref")
+    comments = get("comments")
+    categories = get("categories")
     return Paper(
         id=ref.id,
         title=title,
-        abstract=_text(obj, "abstract"),
+        abstract=" ".join(abstract.split()) if type(abstract) is str else _text(obj, "abstract"),
         version=len(versions) or ref.version,
         authors=_authors(obj),
-        categories=_codes(get("categories")),
+        categories=tuple(categories.split()) if type(categories) is str else _codes(categories),
         published=published,
         updated=updated,
-        doi=_text(obj, "doi") or None,
-        journal_ref=_text(obj, "journal-ref") or None,
-        comments=_text(obj, "comments") or None,
+        doi=None if doi is None else _text(obj, "doi") or None,
+        journal_ref=None if journal_ref is None else _text(obj, "journal-ref") or None,
+        comments=None if comments is None else _text(obj, "comments") or None,
         sources=_SOURCES,
     )
 
 
 _SOURCES = frozenset({SNAPSHOT})
+_BARE_NEW_ID = _NEW_ID.fullmatch
 
 
 def _stdlib_loads(line: str) -> Any:
@@ -104,20 +118,25 @@ def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
     parsed = obj.get("authors_parsed")
     if type(parsed) is list and parsed:
         names: list[str] = []
+        add = names.append
         for item in parsed:
-            if type(item) is not list or not item:
+            if type(item) is list and len(item) == 3:
+                last, first, suffix = item  # nearly every entry: three strings, no suffix
+                if type(last) is str and type(first) is str and suffix == "":
+                    first, last = first.strip(), last.strip()
+                    add(f"{first} {last}" if first and last else first or last)
+                    continue
+            elif type(item) is not list or not item:
                 continue
-            if len(item) == 3 and all(type(p) is str for p in item):
-                last, first, suffix = item  # nearly every entry: no list to pad
-            elif all(isinstance(p, str) for p in item):
+            if all(isinstance(p, str) for p in item):
                 last, first, suffix = [*item, "", ""][:3]
             else:
                 continue
             first, last, suffix = first.strip(), last.strip(), suffix.strip()
             if first and last and not suffix:
-                names.append(f"{first} {last}")
+                add(f"{first} {last}")
             else:
-                names.append(" ".join(p for p in (first, last, suffix) if p))
+                add(" ".join(p for p in (first, last, suffix) if p))
         if names:
             return tuple(names)
     text = _text(obj, "authors")
@@ -149,9 +168,9 @@ def _snapshot_date(text: str) -> datetime:
     parts = text.split()
     if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS:
         try:
-            hours, minutes, seconds = (int(x) for x in parts[4].split(":"))
-            return datetime(int(parts[3]), _MONTHS[parts[2]], int(parts[1]), hours, minutes,
-                            seconds, tzinfo=UTC)  # fmt: skip
+            hours, minutes, seconds = parts[4].split(":")
+            return datetime(int(parts[3]), _MONTHS[parts[2]], int(parts[1]), int(hours),
+                            int(minutes), int(seconds), tzinfo=UTC)  # fmt: skip
         except ValueError:
             pass
     return parsedate_to_datetime(text).astimezone(UTC)

@@ -45,8 +45,15 @@ ReadTime = Callable[[Any], datetime | None]
 ReadStrings = Callable[[Any], tuple[str, ...]]
 
 
-# json.dumps(..., ensure_ascii=False) builds a new encoder at every call: imports make millions.
-_json_text = json.JSONEncoder(ensure_ascii=False).encode
+# A list of strings as json.dumps writes it (", " between items), with its C string quoting
+# but without the encoder's Python layers around it: imports write millions of these.
+_quote = json.encoder.encode_basestring
+_quote_ascii = json.encoder.encode_basestring_ascii
+
+
+def json_strings(items: Iterable[str], *, ensure_ascii: bool = True) -> str:
+    """The same text as `json.dumps(list(items), ensure_ascii=ensure_ascii)`, faster."""
+    return "[" + ", ".join(map(_quote_ascii if ensure_ascii else _quote, items)) + "]"
 
 
 def paper_values(
@@ -58,9 +65,9 @@ def paper_values(
         paper.version,
         paper.title,
         paper.abstract,
-        _json_text(paper.authors),
+        json_strings(paper.authors, ensure_ascii=False),
         ", ".join(paper.authors),
-        json.dumps(paper.categories),
+        json_strings(paper.categories),
         stamp(paper.published),
         stamp(paper.updated),
         paper.doi,
@@ -72,7 +79,7 @@ def paper_values(
         paper.github_stars,
         paper.project_page,
         paper.ai_summary,
-        _json_text(paper.ai_keywords) if paper.ai_keywords else "[]",
+        json_strings(paper.ai_keywords, ensure_ascii=False),
         paper.thumbnail,
         paper.organization,
         stamp(paper.hf_submitted_at),
