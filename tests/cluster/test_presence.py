@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import sys
-import textwrap
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,28 +15,11 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from bench.presence_kill import CHILD
 from bot import __version__
 from bot.services.cluster import Heartbeat, Identity, cluster_status, live_publishers
 from bot.store.postgres.cluster import PostgresPresence
 from bot.store.postgres.database import PostgresDatabase, open_postgres
-
-# A publisher process that beats (holding its presence lock) until it is killed.
-CHILD = textwrap.dedent(
-    """
-    import asyncio, sys
-    from bot.services.cluster import Heartbeat, Identity
-    from bot.store.postgres.database import open_postgres
-
-    async def main() -> None:
-        async with open_postgres(sys.argv[1]) as db:
-            beat = Heartbeat(db.cluster, Identity("child:1:x", "child", 1, ("publisher",), ""))
-            await beat.start()
-            print("beating", flush=True)
-            await asyncio.Event().wait()
-
-    asyncio.run(main())
-    """
-)
 
 
 @pytest.fixture
