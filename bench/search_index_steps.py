@@ -29,7 +29,7 @@ from bot.store.sqlite.database import open_store
 from bot.store.tantivy_index import TantivyIndex
 
 
-async def run(db: Path, text: str, reps: int) -> None:
+async def run(db: Path, text: str, reps: int) -> list[tuple[str, dict[str, float]]]:
     now = datetime.now(UTC).replace(microsecond=0)
     async with open_store(str(db), create=False, clock=lambda: now) as store:
         index = store.papers.index
@@ -77,39 +77,59 @@ async def run(db: Path, text: str, reps: int) -> None:
 
         passes: list[float] = []
         patched.append((tantivy_index, "_hits", hits))
+        saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patched]
         for owner, name, value in patched:
             setattr(owner, name, value)
+        try:
+            return await _rounds(store, index, query, reps, seen, passes)
+        finally:  # the module's functions back as they were (a test runs this in its process)
+            for owner, name, value in saved:
+                setattr(owner, name, value)
 
-        async def fts5() -> None:
-            store.papers.index = None
-            try:
-                await store.papers.search(query, limit=10)
-            finally:
-                store.papers.index = index
 
-        for mode in ("alone", "after FTS5") * 2:
-            rounds: list[dict[str, float]] = []
-            for rep in range(reps + 1):
-                if mode != "alone":
-                    await fts5()
-                seen.clear()
-                passes.clear()
-                t0 = time.perf_counter()
-                await store.papers.search(query, limit=10)
-                whole = time.perf_counter() - t0
-                if rep:  # the first round warms up
-                    row = {name: sum(values) for name, values in seen.items()}
-                    row["papers.search"] = whole
-                    for n, spent in enumerate(passes):
-                        row[f"pass {n + 1}"] = spent
-                    rounds.append(row)
-            names = ["papers.search", "catch-up", "search_now", "search_now CPU", "count"]
-            names += ["count CPU", *sorted(k for k in rounds[0] if k.startswith("pass ")), "rows"]
-            p50 = {
-                name: sorted(r.get(name, 0.0) for r in rounds)[len(rounds) // 2] * 1000
-                for name in names
-            }
-            print(f"{mode:<11} " + "  ".join(f"{k} {v:.2f}" for k, v in p50.items()), flush=True)
+async def _rounds(
+    store: Any,
+    index: TantivyIndex,
+    query: Any,
+    reps: int,
+    seen: dict[str, list[float]],
+    passes: list[float],
+) -> list[tuple[str, dict[str, float]]]:
+    """Each mode's p50s, ms, in the order run (also printed)."""
+    out: list[tuple[str, dict[str, float]]] = []
+
+    async def fts5() -> None:
+        store.papers.index = None
+        try:
+            await store.papers.search(query, limit=10)
+        finally:
+            store.papers.index = index
+
+    for mode in ("alone", "after FTS5") * 2:
+        rounds: list[dict[str, float]] = []
+        for rep in range(reps + 1):
+            if mode != "alone":
+                await fts5()
+            seen.clear()
+            passes.clear()
+            t0 = time.perf_counter()
+            await store.papers.search(query, limit=10)
+            whole = time.perf_counter() - t0
+            if rep:  # the first round warms up
+                row = {name: sum(values) for name, values in seen.items()}
+                row["papers.search"] = whole
+                for n, spent in enumerate(passes):
+                    row[f"pass {n + 1}"] = spent
+                rounds.append(row)
+        names = ["papers.search", "catch-up", "search_now", "search_now CPU", "count"]
+        names += ["count CPU", *sorted(k for k in rounds[0] if k.startswith("pass ")), "rows"]
+        p50 = {
+            name: sorted(r.get(name, 0.0) for r in rounds)[len(rounds) // 2] * 1000
+            for name in names
+        }
+        print(f"{mode:<11} " + "  ".join(f"{k} {v:.2f}" for k, v in p50.items()), flush=True)
+        out.append((mode, p50))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
