@@ -8,6 +8,7 @@ send and its record.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -141,14 +142,19 @@ async def test_sends_oldest_first_and_records_message_ids(store: Database) -> No
     assert (await publisher(store, target).publish_due()).sent == 0
 
 
+async def killed_after_send(target: FakeTarget, send: Callable[[], Awaitable[object]]) -> None:
+    """The process killed right after Discord accepted a send, before it was recorded."""
+    target.crash_after_send = True
+    with pytest.raises(ProcessKilled):
+        await send()
+    target.crash_after_send = False
+
+
 async def test_a_crash_between_send_and_record_does_not_post_twice(store: Database) -> None:
     target = FakeTarget()
     feed_id = await feed_with(store, "a", 10, [paper(1)])
-    target.crash_after_send = True
-    with pytest.raises(ProcessKilled):
-        await publisher(store, target).publish_due()
+    await killed_after_send(target, publisher(store, target).publish_due)
     assert await states(store, feed_id) == [DeliveryState.SENDING]
-    target.crash_after_send = False
     restarted = publisher(store, target)
     assert (await restarted.reconcile()).sent == 1
     assert len(target.posts[10]) == 1  # Discord answered the repeated nonce with the same message
@@ -453,10 +459,7 @@ async def test_a_digest_cut_short_after_its_send_is_found_not_posted_paper_by_pa
 ) -> None:
     feed_id = await daily_feed(store)
     target = FakeTarget()
-    target.crash_after_send = True
-    with pytest.raises(ProcessKilled):
-        await publisher(store, target).publish_digests()
-    target.crash_after_send = False
+    await killed_after_send(target, publisher(store, target).publish_digests)
     ((_, digest_post),) = target.posts[30]
     # after Discord's nonce window: only the channel can tell the digest was made
     target.nonce_window_over = True
@@ -488,11 +491,11 @@ async def test_a_digest_cut_short_before_its_send_is_posted_once_by_the_digest_p
     assert sent_nonce == nonce and message["embeds"][0]["title"] == f"daily {NOW.date()}"
 
 
-async def switch_to_instant(store: Database, feed_id: int) -> None:
-    """What an admin's edit (the config file, `feeds import`) does to a digest feed."""
+async def switch_mode(store: Database, feed_id: int, mode: FeedMode) -> None:
+    """What an admin's edit (the config file, `feeds import`) does to a feed's mode."""
     feed = await store.feeds.get(feed_id)
     assert feed is not None
-    await store.feeds.update(feed_id, replace(feed.spec, mode=FeedMode.INSTANT), feed.guild_id)
+    await store.feeds.update(feed_id, replace(feed.spec, mode=mode), feed.guild_id)
 
 
 async def test_a_digest_left_sending_before_its_send_reaches_an_instant_feed_one_by_one(
@@ -506,7 +509,7 @@ async def test_a_digest_left_sending_before_its_send_reaches_an_instant_feed_one
     await store.outbox.mark_sending(candidates, delivery_nonce(feed_id, NOW.date().isoformat(), digest=True),
                                     NOW)  # then the crash  # fmt: skip
     assert await store.outbox.claim_channel(publisher_name(), 30, NOW, NOW + CLAIM_LEASE)  # left
-    await switch_to_instant(store, feed_id)
+    await switch_mode(store, feed_id, FeedMode.INSTANT)
     target = FakeTarget()
     restarted = publisher(store, target)
     await restarted.reconcile()
@@ -523,14 +526,11 @@ async def test_a_digest_left_sending_after_its_send_is_not_posted_again_by_an_in
 ) -> None:
     feed_id = await daily_feed(store)
     target = FakeTarget()
-    target.crash_after_send = True
-    with pytest.raises(ProcessKilled):
-        await publisher(store, target).publish_digests()
-    target.crash_after_send = False
+    await killed_after_send(target, publisher(store, target).publish_digests)
     target.nonce_window_over = True
     # SIGKILL runs no `finally`: the claim stays (the same host and pid restarted in place)
     assert await store.outbox.claim_channel(publisher_name(), 30, NOW, NOW + CLAIM_LEASE)
-    await switch_to_instant(store, feed_id)
+    await switch_mode(store, feed_id, FeedMode.INSTANT)
     restarted = publisher(store, target)
     await restarted.reconcile()
     await restarted.publish_due()
@@ -547,14 +547,11 @@ async def test_a_live_publisher_settles_a_dead_ones_digest_in_a_feed_switched_to
     channel over in its claim round and must look for the digest, not for single papers."""
     feed_id = await daily_feed(store)
     target = FakeTarget()
-    target.crash_after_send = True
-    with pytest.raises(ProcessKilled):
-        await publisher(store, target).publish_digests()
-    target.crash_after_send = False
+    await killed_after_send(target, publisher(store, target).publish_digests)
     target.nonce_window_over = True
     # SIGKILL runs no `finally`: the dead publisher's claim on the channel stays behind
     assert await store.outbox.claim_channel("dead:1", 30, NOW, NOW + timedelta(seconds=30))
-    await switch_to_instant(store, feed_id)
+    await switch_mode(store, feed_id, FeedMode.INSTANT)
     clock = FakeClock()
     clock.advance(minutes=1)  # the dead publisher's claim has expired
     survivor = Publisher(store, target, body, clock, build_digest=digest, name="survivor",
@@ -586,14 +583,9 @@ async def test_an_instant_post_left_sending_in_a_feed_switched_to_digest_is_not_
     feed_id = await feed_with(store, "daily", 30, [paper(1, upvotes=5), paper(2, upvotes=9)],
                               digest_size=5, digest_time="09:00")  # fmt: skip
     target = FindingTarget()
-    target.crash_after_send = True
-    with pytest.raises(ProcessKilled):
-        await publisher(store, target).publish_due()
-    target.crash_after_send = False
+    await killed_after_send(target, publisher(store, target).publish_due)
     target.nonce_window_over = True
-    feed = await store.feeds.get(feed_id)
-    assert feed is not None
-    await store.feeds.update(feed_id, replace(feed.spec, mode=FeedMode.DIGEST), feed.guild_id)
+    await switch_mode(store, feed_id, FeedMode.DIGEST)
     restarted = publisher(store, target)
     await restarted.reconcile()
     assert await restarted.publish_digests() == 1
