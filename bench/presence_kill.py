@@ -46,15 +46,21 @@ CHILD = textwrap.dedent(
 DATABASE = "bench_presence_kill"
 
 
+async def start_beating(url: str, *, timeout: float) -> asyncio.subprocess.Process:
+    """A publisher child process, returned once it beats (and holds its presence lock)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, url, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )  # fmt: skip
+    assert child.stdout is not None
+    assert await asyncio.wait_for(child.stdout.readline(), timeout) == b"beating\n"
+    return child
+
+
 async def one_run(url: str, heartbeat_too: bool) -> tuple[float, float | None]:
     """Seconds from the kill until the presence rule, and the heartbeat rule, drop it."""
     async with open_postgres(url) as db:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CHILD, url, stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.getcwd()},
-        )  # fmt: skip
-        assert child.stdout is not None
-        assert await asyncio.wait_for(child.stdout.readline(), 60) == b"beating\n"
+        child = await start_beating(url, timeout=60)
         assert await live_publishers(db.cluster) == 1
         child.send_signal(signal.SIGKILL)
         killed = time.monotonic()

@@ -5,9 +5,7 @@ a process whose connection cannot tell (another version, a partition) is judged 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,7 +13,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from bench.presence_kill import CHILD
+from bench.presence_kill import start_beating
 from bot import __version__
 from bot.services.cluster import Heartbeat, Identity, cluster_status, live_publishers
 from bot.store.postgres.cluster import PostgresPresence
@@ -81,13 +79,8 @@ async def test_a_process_of_another_version_or_without_a_lock_is_judged_by_its_b
 async def test_a_sigkilled_publisher_gives_its_share_back_within_a_second(
     db: PostgresDatabase, postgres_url: str
 ) -> None:
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, postgres_url, stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )  # fmt: skip
+    child = await start_beating(postgres_url, timeout=30)
     try:
-        assert child.stdout is not None
-        assert await asyncio.wait_for(child.stdout.readline(), 30) == b"beating\n"
         assert await live_publishers(db.cluster) == 1
         child.send_signal(signal.SIGKILL)
         killed = time.monotonic()
