@@ -120,23 +120,18 @@ def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
         names: list[str] = []
         add = names.append
         for item in parsed:
-            if type(item) is list and len(item) == 3:
+            if type(item) is not list or not item:
+                continue
+            if len(item) == 3:
                 last, first, suffix = item  # nearly every entry: three strings, no suffix
                 if type(last) is str and type(first) is str and suffix == "":
                     first, last = first.strip(), last.strip()
                     add(f"{first} {last}" if first and last else first or last)
                     continue
-            elif type(item) is not list or not item:
+            if not all(isinstance(p, str) for p in item):
                 continue
-            if all(isinstance(p, str) for p in item):
-                last, first, suffix = [*item, "", ""][:3]
-            else:
-                continue
-            first, last, suffix = first.strip(), last.strip(), suffix.strip()
-            if first and last and not suffix:
-                add(f"{first} {last}")
-            else:
-                add(" ".join(p for p in (first, last, suffix) if p))
+            last, first, suffix = (p.strip() for p in [*item, "", ""][:3])
+            add(" ".join(p for p in (first, last, suffix) if p))
         if names:
             return tuple(names)
     text = _text(obj, "authors")
