@@ -5,10 +5,11 @@ Every process records a heartbeat (its roles, shards, host, pid and version) eve
 `HEARTBEAT_INTERVAL`; `paperfeed status` and `/status` list them and flag one silent for longer
 than `SILENT_AFTER`. Where the store offers it, a process also holds a presence lock bound to a
 connection of its own, so a killed publisher stops counting toward the fair shares as soon as
-the database drops its connection, not only once its heartbeat is `SILENT_AFTER` old. Pollers hold one lease per source, renewed well before it runs out; only
-the holder polls, and when it dies another takes the lease once it has run out. A lease is an
-optimisation, never the guarantee: a poll made twice (a paused old leader waking up) stores
-nothing twice, because papers and deliveries have unique keys.
+the database drops its connection, not only once its heartbeat is `SILENT_AFTER` old. Pollers
+hold one lease per source, renewed well before it runs out; only the holder polls, and when
+it dies another takes the lease once it has run out. A lease is an optimisation, never the
+guarantee: a poll made twice (a paused old leader waking up) stores nothing twice, because
+papers and deliveries have unique keys.
 """
 
 from __future__ import annotations
