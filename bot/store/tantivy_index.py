@@ -1142,23 +1142,18 @@ class Translation:
         self, leaf: Term | Phrase, fields: Sequence[str], boosted: bool
     ) -> tantivy.Query | None:
         """One word or phrase in these fields (each boosted by its weight); None: matches nothing."""
-        per_field = self._leaf_parts(leaf, fields, boosted)
+        per_field = [q for _, q in self._leaf_fields(leaf, fields, boosted)]
         if not per_field:
             return None
         if len(per_field) == 1:
             return per_field[0]
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
 
-    def _leaf_parts(
-        self, leaf: Term | Phrase, fields: Sequence[str], boosted: bool
-    ) -> list[tantivy.Query]:
-        """The leaf in each field where it can match, boosted by the field's weight."""
-        return [q for _, q in self._leaf_fields(leaf, fields, boosted)]
-
     def _leaf_fields(
         self, leaf: Term | Phrase, fields: Sequence[str], boosted: bool
     ) -> list[tuple[str, tantivy.Query]]:
-        """`_leaf_parts` with the field each part is asked in."""
+        """The leaf in each field where it can match (boosted by the field's weight), with the
+        field it is asked in."""
         words = self._tokens(_leaf_text(leaf))
         if not words:
             return []
