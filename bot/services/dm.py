@@ -220,26 +220,24 @@ class DmPublisher:
         if message.kept:  # as first built: its papers in the planned order, its text
             rank = {item.paper_id: n for n, item in enumerate(message.items)}
             papers.sort(key=lambda p: rank[p.id])
-            bodies = self._build(papers, 0, "")
-            if len(bodies) != 1:
-                log.warning("a resent DM was rebuilt as %d messages; sending the first",
-                            len(bodies))  # fmt: skip
-            body = {k: v for k, v in bodies[0].items() if k != "content"}
-            if message.text is not None:
-                body["content"] = message.text
-            return body
-        # Planned before the store kept plans: the best guess at the first message.
-        papers.sort(key=lambda p: -(p.upvotes or -1))
-        mode: FollowMode = message.items[0].mode
-        heading = (
-            INSTANT_HEADING
-            if mode == "instant"
-            else daily_heading(message.items[0].queued_at.date().isoformat())
-        )
+            heading = ""
+        else:  # planned before the store kept plans: the best guess at the first message
+            papers.sort(key=lambda p: -(p.upvotes or -1))
+            mode: FollowMode = message.items[0].mode
+            heading = (
+                INSTANT_HEADING
+                if mode == "instant"
+                else daily_heading(message.items[0].queued_at.date().isoformat())
+            )
         bodies = self._build(papers, 0, heading)
         if len(bodies) != 1:
             log.warning("a resent DM was rebuilt as %d messages; sending the first", len(bodies))
-        return bodies[0]
+        if not message.kept:
+            return bodies[0]
+        body = {k: v for k, v in bodies[0].items() if k != "content"}
+        if message.text is not None:
+            body["content"] = message.text
+        return body
 
     async def _send(self, message: _Message, report: DmReport) -> bool:
         """Record, send, settle one message; False when the member must not be tried again."""
