@@ -1,4 +1,4 @@
-"""Row ⇄ model conversion for follows and DM items, shared by both backends."""
+"""Row ⇄ model conversion for follows and DM items, and SQL both backends spell alike."""
 
 from __future__ import annotations
 
@@ -41,4 +41,13 @@ def dm_item_from_values(row: Row, *, time: ReadTime) -> DmItem:
         attempted_at=time(row["attempted_at"]),
         message_id=int(message_id) if message_id is not None else None,
         error=row["error"],
+    )
+
+
+def drop_plans(items: str) -> str:
+    """The statement that drops the kept plans (dm_messages) of the messages the dm_queue items
+    meeting `items` (a condition, in the backend's placeholders) were planned into."""
+    return (
+        "DELETE FROM dm_messages WHERE nonce IN "
+        f"(SELECT nonce FROM dm_queue WHERE {items} AND nonce IS NOT NULL)"
     )

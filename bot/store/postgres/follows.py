@@ -21,19 +21,8 @@ from bot.store.postgres import codec
 from bot.store.postgres.session import Session, Sessions
 
 _WAITING = "('queued', 'sending')"
-
-
-def _drop_plans(items: str) -> str:
-    """The statement that drops the kept plans of the messages the dm_queue items meeting
-    `items` (a condition) were planned into."""
-    return (
-        "DELETE FROM dm_messages WHERE nonce IN "
-        f"(SELECT nonce FROM dm_queue WHERE {items} AND nonce IS NOT NULL)"
-    )
-
-
 # The plans of the messages these items ($1, bigint[]) were planned into.
-_PLANS_OF_ITEMS = _drop_plans("id = ANY($1::bigint[])")
+_PLANS_OF_ITEMS = common.drop_plans("id = ANY($1::bigint[])")
 
 
 def _follow(row: asyncpg.Record) -> Follow:
@@ -132,7 +121,7 @@ class PostgresFollows:
 
     async def forget(self, user_id: int) -> int:
         async def work(session: Session) -> int:
-            await session.execute(_drop_plans("user_id = $1"), user_id)
+            await session.execute(common.drop_plans("user_id = $1"), user_id)
             await session.execute("DELETE FROM dm_queue WHERE user_id = $1", user_id)
             await session.execute("DELETE FROM dm_members WHERE user_id = $1", user_id)
             return _count(await session.execute("DELETE FROM follows WHERE user_id = $1", user_id))
@@ -323,7 +312,7 @@ class PostgresDmQueue:
 
     async def drop_waiting(self, reason: str) -> int:
         async def work(session: Session) -> int:
-            await session.execute(_drop_plans(f"state IN {_WAITING}"))
+            await session.execute(common.drop_plans(f"state IN {_WAITING}"))
             return _count(await session.execute(
                 f"UPDATE dm_queue SET state = 'skipped', error = $1 WHERE state IN {_WAITING}",
                 reason,
@@ -387,7 +376,9 @@ class PostgresDmQueue:
     async def refuse(self, user_id: int, item_ids: Sequence[int], error: str) -> None:
         async def work(session: Session) -> None:
             await session.execute(_PLANS_OF_ITEMS, list(item_ids))
-            await session.execute(_drop_plans(f"user_id = $1 AND state IN {_WAITING}"), user_id)
+            await session.execute(
+                common.drop_plans(f"user_id = $1 AND state IN {_WAITING}"), user_id
+            )
             await session.execute(
                 "UPDATE dm_queue SET state = 'refused', error = $2 WHERE id = ANY($1::bigint[])",
                 list(item_ids), error,

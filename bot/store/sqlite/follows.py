@@ -16,19 +16,8 @@ from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks, where
 
 _WAITING = "('queued', 'sending')"
-
-
-def _drop_plans(items: str) -> str:
-    """The statement that drops the kept plans of the messages the dm_queue items meeting
-    `items` (a condition) were planned into."""
-    return (
-        "DELETE FROM dm_messages WHERE nonce IN "
-        f"(SELECT nonce FROM dm_queue WHERE {items} AND nonce IS NOT NULL)"
-    )
-
-
 # The plans of the messages these items (ids as a JSON array) were planned into.
-_PLANS_OF_ITEMS = _drop_plans("id IN (SELECT value FROM json_each(?))")
+_PLANS_OF_ITEMS = common.drop_plans("id IN (SELECT value FROM json_each(?))")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -126,7 +115,7 @@ class SqliteFollows:
     async def forget(self, user_id: int) -> int:
         async with self._conns.transaction():
             conn = self._conns.writer
-            await conn.execute(_drop_plans("user_id = ?"), (user_id,))
+            await conn.execute(common.drop_plans("user_id = ?"), (user_id,))
             await conn.execute("DELETE FROM dm_queue WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM dm_members WHERE user_id = ?", (user_id,))
             cur = await conn.execute("DELETE FROM follows WHERE user_id = ?", (user_id,))
@@ -329,7 +318,7 @@ class SqliteDmQueue:
     async def drop_waiting(self, reason: str) -> int:
         async with self._conns.transaction():
             conn = self._conns.writer
-            await conn.execute(_drop_plans(f"state IN {_WAITING}"))
+            await conn.execute(common.drop_plans(f"state IN {_WAITING}"))
             cur = await conn.execute(
                 f"UPDATE dm_queue SET state = 'skipped', error = ? WHERE state IN {_WAITING}",
                 (reason,),
@@ -387,7 +376,9 @@ class SqliteDmQueue:
         async with self._conns.transaction():
             conn = self._conns.writer
             await conn.execute(_PLANS_OF_ITEMS, (json.dumps(list(item_ids)),))
-            await conn.execute(_drop_plans(f"user_id = ? AND state IN {_WAITING}"), (user_id,))
+            await conn.execute(
+                common.drop_plans(f"user_id = ? AND state IN {_WAITING}"), (user_id,)
+            )
             await conn.executemany(
                 "UPDATE dm_queue SET state = 'refused', error = ? WHERE id = ?",
                 [(error, i) for i in item_ids],
