@@ -6,7 +6,7 @@ import asyncio
 import json
 import random
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from bot.models import Paper
-from bot.query.compile import compile_query
+from bot.query.compile import CompiledQuery, compile_query
 from bot.store import open_store, tantivy_index
 from bot.store.common.tokens import TOKENIZE
+from bot.store.search_index import IndexPage
 from bot.store.sqlite import papers as sqlite_papers
 from bot.store.sqlite.database import SqliteDatabase, index_directory
 from bot.store.sqlite.search_sql import RANK_POOL
@@ -477,8 +478,20 @@ async def test_a_phrase_ranked_by_the_counting_pass_pages_as_the_floor(
         query, now=NOW, limit=500, offset=0, since=None, hf_only=False, exhaustive=True
     )
     assert floor.total >= 3
-    for pool in (1, 2, 5, 50, 500):
-        for offset, limit in [(0, 10), (0, 1), (3, 4), (10, 10), (floor.total - 2, 5)]:
+    windows = [(0, 10), (0, 1), (3, 4), (10, 10), (floor.total - 2, 5)]
+    assert_windows_of_the_floor(index, query, floor, (1, 2, 5, 50, 500), windows)
+
+
+def assert_windows_of_the_floor(
+    index: TantivyIndex,
+    query: CompiledQuery,
+    floor: IndexPage,
+    pools: Sequence[int],
+    windows: Sequence[tuple[int, int]],
+) -> None:
+    """Each (offset, limit) window, with each first pool, is the floor's slice, total exact."""
+    for pool in pools:
+        for offset, limit in windows:
             page = index.search_now(
                 query, now=NOW, limit=limit, offset=offset, since=None, hf_only=False,
                 first_pool=pool,

@@ -26,7 +26,7 @@ from bot.store.tantivy_index import (
     pair_text,
 )
 from tests.store.contract.support import NOW, FakeClock
-from tests.store.sqlite.test_search_index import fts5_ids
+from tests.store.sqlite.test_search_index import assert_windows_of_the_floor, fts5_ids
 
 # The English words COMMON stands for (its comment lists them).
 ENGLISH = (
@@ -176,11 +176,5 @@ async def test_pages_of_a_pair_phrase_are_the_floors_and_fts5s(
     assert floor.total == total == len(floor.hits) >= 3
     page = await store.papers.search(query, limit=1_000)
     assert {h.paper.id for h in page.hits} == expected
-    for pool in (1, 5, 500):
-        for offset, limit in [(0, 10), (3, 4), (floor.total - 2, 5)]:
-            page_ = index.search_now(
-                query, now=NOW, limit=limit, offset=offset, since=None, hf_only=False,
-                first_pool=pool,
-            )  # fmt: skip
-            assert page_.total == floor.total
-            assert page_.hits == floor.hits[offset : offset + limit], (pool, offset, limit)
+    windows = [(0, 10), (3, 4), (floor.total - 2, 5)]
+    assert_windows_of_the_floor(index, query, floor, (1, 5, 500), windows)
