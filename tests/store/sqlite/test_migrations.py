@@ -87,3 +87,13 @@ async def test_0004_treats_an_upgraded_install_s_sources_as_seen(tmp_path: Path)
         assert await store.sources.seen_listings("huggingface", ["huggingface"]) == {"huggingface"}
         assert await store.sources.seen_listings("arxiv", ["arxiv/cs.LG"]) == set()
         assert await store.feeds.backfill_left() == {}
+
+
+async def test_fts5_keeps_a_batch_of_new_terms_in_memory(tmp_path: Path) -> None:
+    # Migration 0010: FTS5 writes an import batch as one segment, not a dozen (then merged).
+    path = str(tmp_path / "h.sqlite3")
+    async with open_store(path):
+        pass
+    with sqlite3.connect(path) as raw:
+        found = raw.execute("SELECT v FROM papers_fts_config WHERE k = 'hashsize'").fetchone()
+    assert found == (33554432,)
