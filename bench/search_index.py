@@ -11,6 +11,12 @@ path as it answers without the index (the newest 2,000 matches ranked, totals ca
 exhaustive floor (every match scored by the index's own formula, then sorted). It reports
 p50/p95/p99, overlap@10 of the index's page with the floor's (must be 1.0), and, with
 `--rebuild`, the time and size of building the index from the stored rows.
+
+Then, alone (`index_alone`), the index's searches once more, `--alone-reps` rounds that each ask
+every shape once in turn, with no FTS5 or floor search between them: what a bot that answers
+relevance searches from the index (FTS5 only while it is built) sees. In the interleaved pass,
+each index search follows an FTS5 one and, in the first `--floor-reps` rounds, a floor that
+reads every match (seconds at 1M), which leaves the caches cold for the next search.
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-async def run(db: Path, reps: int, floor_reps: int, rebuild: bool) -> dict[str, Any]:
+async def run(
+    db: Path, reps: int, floor_reps: int, rebuild: bool, alone_reps: int = 0
+) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     out: dict[str, Any] = {"database": str(db), "reps": reps, "floor_reps": floor_reps}
     started = time.perf_counter()
@@ -125,6 +133,7 @@ async def run(db: Path, reps: int, floor_reps: int, rebuild: bool) -> dict[str, 
                 file=sys.stderr,
             )
         out["shapes"] = shapes
+        await _alone(store, shapes, alone_reps)
         out["rss_after_searches_mib"] = round(_rss_mib(), 1)
         out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         if rebuild:
@@ -144,16 +153,44 @@ async def run(db: Path, reps: int, floor_reps: int, rebuild: bool) -> dict[str, 
     return out
 
 
+async def _alone(store: Any, shapes: dict[str, Any], rounds: int) -> None:
+    """The index's searches with no other search between them, the shapes taking turns."""
+    if rounds <= 0:
+        return
+    queries = [(shape.name, compile_query(shape.text)) for shape in SEARCH_QUERIES]
+    times: dict[str, list[float]] = {name: [] for name, _ in queries}
+    for _ in range(rounds):
+        for name, query in queries:
+            t0 = time.perf_counter()
+            await store.papers.search(query, limit=10)
+            times[name].append(time.perf_counter() - t0)
+    for name, taken in times.items():
+        found = {k: round(v, 3) for k, v in percentiles(taken).items()}
+        shapes[name]["index_alone"] = found
+        print(
+            f"{name:<14} alone p50/p95/p99="
+            f"{found['p50_ms']:.2f}/{found['p95_ms']:.2f}/{found['p99_ms']:.2f} ms",
+            file=sys.stderr,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database", type=Path)
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--floor-reps", type=int, default=20)
+    parser.add_argument("--alone-reps", type=int, help="rounds of the alone pass (default: --reps)")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     result = asyncio.run(
-        run(args.database, args.reps, min(args.floor_reps, args.reps), args.rebuild)
+        run(
+            args.database,
+            args.reps,
+            min(args.floor_reps, args.reps),
+            args.rebuild,
+            args.reps if args.alone_reps is None else args.alone_reps,
+        )
     )
     text = json.dumps(result, indent=2)
     if args.json:
