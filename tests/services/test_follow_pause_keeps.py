@@ -3,7 +3,7 @@ same member also matches stays owed (once, with that follow's mode); one only it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -168,3 +168,49 @@ async def test_pausing_a_follow_hands_over_only_to_active_follows(
     await follows.set_paused(ALICE, "graph", True)
     (item,) = await store.dms.items(user_id=ALICE)
     assert (item.state, item.error) == (DeliveryState.SKIPPED, "paused by you")
+
+
+async def test_the_handover_ranks_as_the_fan_out_does_without_the_stopped_follow(
+    store: Database, clock: FakeClock
+) -> None:
+    """Matched by "graph" (which queued it), the daily "neural" and the instant "networks": with
+    "graph" paused the paper is the instant follow's (instant wins), relevance 2, not 3."""
+    follows = FollowService(store, clock, SETTINGS)
+    graph = (await follows.follow(ALICE, "graph", time="08:00")).follow
+    await follows.follow(ALICE, "neural", time="08:00")
+    await keep_papers(store, [BOTH], clock())
+    networks = (await follows.follow(ALICE, "networks", mode="instant")).follow
+    (item,) = await store.dms.items(user_id=ALICE)
+    assert (item.follow_id, item.relevance) == (graph.id, 2)
+    await follows.set_paused(ALICE, "graph", True)
+    (item,) = await store.dms.items(user_id=ALICE)
+    assert (item.follow_id, item.mode, item.relevance) == (networks.id, "instant", 2)
+
+
+class PassingOnly:
+    """Stands for the semantic service: like: / about: pass exactly these papers."""
+
+    def __init__(self, *paper_ids: str) -> None:
+        self.paper_ids = set(paper_ids)
+        self.asked: list[list[str]] = []
+
+    async def passing(
+        self, query: object, paper_ids: Sequence[str], fresh: object = None
+    ) -> set[str]:
+        self.asked.append(list(paper_ids))
+        return self.paper_ids & set(paper_ids)
+
+
+async def test_an_about_follow_keeps_what_reaches_its_threshold(
+    store: Database, clock: FakeClock
+) -> None:
+    """The semantic pass decides for like: / about: follows, as in the fan-out."""
+    semantic = PassingOnly(BOTH.id)
+    follows = FollowService(store, clock, SETTINGS, semantic)  # type: ignore[arg-type]
+    await follows.follow(ALICE, "graph", time="08:00")
+    about = await store.follows.add(ALICE, "about", 'about:"learning on graphs"')
+    await keep_papers(store, [BOTH, GRAPH_ONLY], clock())  # no semantic here: "graph" has both
+    await follows.unfollow(ALICE, "graph")
+    assert sorted(semantic.asked[0]) == sorted([BOTH.id, GRAPH_ONLY.id])
+    (item,) = await store.dms.items(user_id=ALICE)
+    assert (item.paper_id, item.follow_id) == (BOTH.id, about.id)
