@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.discord.dm_messages import dm_messages
 from bot.models import DeliveryState
+from bot.services import follows as follows_module
 from bot.services.dm import DmPublisher
 from bot.services.follows import FollowService, FollowSettings
 from bot.services.library import keep_papers
@@ -214,3 +216,33 @@ async def test_an_about_follow_keeps_what_reaches_its_threshold(
     assert sorted(semantic.asked[0]) == sorted([BOTH.id, GRAPH_ONLY.id])
     (item,) = await store.dms.items(user_id=ALICE)
     assert (item.paper_id, item.follow_id) == (BOTH.id, about.id)
+
+
+async def test_a_dm_planned_while_the_pause_matches_goes_as_planned(
+    store: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 08:00 DM plans the paper between the pause reading the queue and writing it: the
+    planned item is left as it is (not handed over, not dropped) and is sent once."""
+    follows = FollowService(store, clock, SETTINGS)
+    await follows.follow(ALICE, "graph", time="08:00")
+    await follows.follow(ALICE, "neural", time="08:00")
+    await keep_papers(store, [BOTH], clock())
+    messenger = FakeMessenger()
+    dms = dm_publisher(store, messenger, clock)
+    matched = follows_module.match_waiting
+
+    async def planned_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        found = await matched(*args, **kwargs)
+        clock.now = clock.now.replace(hour=8)
+        assert len(await dms.plan_daily(clock())) == 1
+        return found
+
+    monkeypatch.setattr(follows_module, "match_waiting", planned_meanwhile)
+    graph = await follows.set_paused(ALICE, "graph", True)
+    (item,) = await store.dms.items(user_id=ALICE)
+    assert (item.follow_id, item.state) == (graph.id, DeliveryState.QUEUED)
+    assert item.nonce is not None
+    await dms.run_once()
+    clock.advance(days=1)
+    await dms.run_once()
+    assert messenger.papers_of(ALICE) == [BOTH.id]
