@@ -13,6 +13,7 @@ from typing import Any
 from bot.app import follow_settings, open_command_store
 from bot.cli.common import emit, iso
 from bot.cli.feeds import snowflake
+from bot.cli.semantic import semantic_of
 from bot.clock import utcnow
 from bot.config import Config
 from bot.errors import PaperfeedError
@@ -92,7 +93,9 @@ async def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
 async def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     async with open_command_store(config) as store:
-        follows = FollowService(store, utcnow, follow_settings(config.follows))
+        # like: / about: follows decide, as in the bot, which of the removed one's papers stay.
+        semantic = semantic_of(store, config)
+        follows = FollowService(store, utcnow, follow_settings(config.follows), semantic)
         if args.all:
             removed = await follows.forget(args.user)
         else:

@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.clock import Clock
 from bot.errors import FollowError, QueryError
-from bot.models import Follow, FollowMode, Paper
+from bot.models import DeliveryState, Follow, FollowMode, Paper
 from bot.query.compile import compile_query
 from bot.semantic.availability import INSTALL_HINT, semantic_available
 from bot.services.matching import (
     RECENT_WINDOW,
     check_like_papers,
     keep_passing,
+    match_waiting,
     recent_matches,
 )
 from bot.services.publisher import Body, Posted
-from bot.store.interfaces import Database
+from bot.store.interfaces import Database, KeptItem
 
 if TYPE_CHECKING:
     from bot.services.semantic import Semantic
@@ -192,9 +193,12 @@ class FollowService:
         return follow
 
     async def set_paused(self, user_id: int, name: str, paused: bool) -> Follow:
-        """Pause or resume one of the member's follows (resuming clears "DMs closed")."""
+        """Pause or resume one of the member's follows (resuming clears "DMs closed"); what it
+        queued goes unless another of the member's active follows matches it too."""
         follow = await self._own(user_id, name)
-        await self._store.follows.set_paused(follow.id, paused, "paused by you" if paused else None)
+        keep = await self._still_wanted(follow) if paused else []
+        reason = "paused by you" if paused else None
+        await self._store.follows.set_paused(follow.id, paused, reason, keep=keep)
         updated = await self._store.follows.get(follow.id)
         assert updated is not None
         return updated
@@ -204,7 +208,33 @@ class FollowService:
         follow = await self._store.follows.find(user_id, name)
         if follow is None:
             return False
-        return await self._store.follows.remove(follow.id)
+        return await self._store.follows.remove(follow.id, keep=await self._still_wanted(follow))
+
+    async def _still_wanted(self, follow: Follow) -> list[KeptItem]:
+        """The follow's unplanned DM items that the member's other active follows match, each
+        with the follow, mode and relevance the fan-out would have given it without this one."""
+        others = [
+            f
+            for f in await self._store.follows.list(user_id=follow.user_id, active_only=True)
+            if f.id != follow.id
+        ]
+        if not others:
+            return []
+        queued = await self._store.dms.items(user_id=follow.user_id, states=[DeliveryState.QUEUED])
+        waiting = [i for i in queued if i.follow_id == follow.id and i.nonce is None]
+        if not waiting:
+            return []
+        papers = await self._store.papers.get_many([i.paper_id for i in waiting])
+        owed = {m[1]: m for m in await match_waiting(others, papers, self.semantic)}
+        kept: list[KeptItem] = []
+        for item in waiting:
+            match = owed.get(item.paper_id)
+            if match is not None:
+                _, _, follow_id, mode, relevance = match
+                kept.append((item.id, follow_id, mode, relevance))
+        if kept:
+            log.info("%d DM item(s) of follow %d stay owed by other follows", len(kept), follow.id)
+        return kept
 
     async def forget(self, user_id: int) -> int:
         """/unfollow all: the member's follows, pending DMs and notices; returns the follows."""

@@ -204,6 +204,26 @@ def match_follows(
     return out
 
 
+async def match_waiting(
+    follows: Sequence[Follow], papers: Sequence[Paper], semantic: Semantic | None = None
+) -> list[DmMatch]:
+    """What the follow fan-out queues for these papers from these follows (one member's), by the
+    same pass (match_follows), but with no recency cut: the papers already wait in the DM queue,
+    so they were news when they matched."""
+    if not follows or not papers:
+        return []
+    passing = await _semantic_pass(semantic, (), follows, papers, None)
+    return await asyncio.to_thread(_match_waiting, follows, papers, passing)
+
+
+def _match_waiting(
+    follows: Sequence[Follow], papers: Sequence[Paper], passing: Passing
+) -> list[DmMatch]:
+    upvotes = [p.upvotes or 0 for p in papers]
+    with BatchMatcher(papers) as matcher:
+        return match_follows(compile_follows(follows), matcher, upvotes, passing)
+
+
 def compile_feeds(
     feeds: Sequence[Feed], cache: dict[str, CompiledQuery] | None = None
 ) -> list[tuple[Feed, CompiledQuery]]:

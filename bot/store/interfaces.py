@@ -306,6 +306,13 @@ class ClusterPresence(Protocol):
     def presence(self, process_id: str) -> Presence: ...
 
 
+# (item id, follow id, mode, relevance): a waiting DM item of a follow being paused or removed
+# that another active follow of the same member also matches, handed over to that follow with
+# its mode and relevance. Only an item still queued and unplanned, still the paused or removed
+# follow's, and whose new follow is still active is handed over; every other is dropped.
+KeptItem = tuple[int, int, FollowMode, int]
+
+
 class FollowRepository(Protocol):
     """Members' personal follows and what the bot keeps per member (a notice, the daily DM day).
 
@@ -335,13 +342,22 @@ class FollowRepository(Protocol):
         """Follows in creation order, of one member or all, paused ones unless `active_only`."""
         ...
 
-    async def remove(self, follow_id: int) -> bool:
-        """Delete a follow and the papers it queued that were not yet planned into a DM."""
+    async def remove(self, follow_id: int, *, keep: Sequence[KeptItem] = ()) -> bool:
+        """Delete a follow and the papers it queued that were not yet planned into a DM, but for
+        the `keep` items, handed to another active follow of the member (see KeptItem)."""
         ...
 
-    async def set_paused(self, follow_id: int, paused: bool, reason: str | None = None) -> None:
+    async def set_paused(
+        self,
+        follow_id: int,
+        paused: bool,
+        reason: str | None = None,
+        *,
+        keep: Sequence[KeptItem] = (),
+    ) -> None:
         """Pause or resume a follow; pausing drops (skips, with `reason`) the papers it queued
-        that were not yet planned into a DM, so a resume starts fresh rather than sending them."""
+        that were not yet planned into a DM, so a resume starts fresh rather than sending them,
+        but for the `keep` items, handed to another active follow of the member (KeptItem)."""
         ...
 
     async def pause_member(self, user_id: int, reason: str) -> int:

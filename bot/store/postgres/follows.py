@@ -17,6 +17,7 @@ import asyncpg
 from bot.clock import Clock
 from bot.models import DeliveryState, DmItem, Follow, FollowMode, Paper
 from bot.store.common import follows as common
+from bot.store.interfaces import KeptItem
 from bot.store.postgres import codec
 from bot.store.postgres.session import Session, Sessions
 
@@ -35,6 +36,27 @@ def _item(row: asyncpg.Record) -> DmItem:
 
 def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def _keep(session: Session, follow_id: int, keep: Sequence[KeptItem]) -> None:
+    """Hand the follow's still-unplanned items that another active follow of the member matches
+    over to that follow. The new follows are locked first (FOR SHARE), so a pause of one of them
+    committing meanwhile is either seen here or waits and then drops what was handed to it."""
+    if not keep:
+        return
+    await session.execute(
+        "SELECT 1 FROM follows WHERE id = ANY($1::bigint[]) ORDER BY id FOR SHARE",
+        sorted({f for _, f, _, _ in keep}),
+    )
+    await session.execute(
+        "UPDATE dm_queue q SET follow_id = k.f, mode = k.m, relevance = k.r "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[]) AS k(i, f, m, r) "
+        "JOIN follows f ON f.id = k.f AND NOT f.paused "
+        "WHERE q.id = k.i AND q.follow_id = $5 AND q.user_id = f.user_id "
+        "AND q.state = 'queued' AND q.nonce IS NULL",
+        [k[0] for k in keep], [k[1] for k in keep], [k[2] for k in keep], [k[3] for k in keep],
+        follow_id,
+    )  # fmt: skip
 
 
 class PostgresFollows:
@@ -86,8 +108,9 @@ class PostgresFollows:
         rows = await self._s.fetch(f"SELECT * FROM follows{where} ORDER BY id", *params)
         return [_follow(r) for r in rows]
 
-    async def remove(self, follow_id: int) -> bool:
+    async def remove(self, follow_id: int, *, keep: Sequence[KeptItem] = ()) -> bool:
         async def work(session: Session) -> bool:
+            await _keep(session, follow_id, keep)
             await session.execute(
                 "DELETE FROM dm_queue WHERE follow_id = $1 AND state = 'queued' AND nonce IS NULL",
                 follow_id,
@@ -96,13 +119,21 @@ class PostgresFollows:
 
         return await self._s.write(work)
 
-    async def set_paused(self, follow_id: int, paused: bool, reason: str | None = None) -> None:
+    async def set_paused(
+        self,
+        follow_id: int,
+        paused: bool,
+        reason: str | None = None,
+        *,
+        keep: Sequence[KeptItem] = (),
+    ) -> None:
         async def work(session: Session) -> None:
             await session.execute(
                 "UPDATE follows SET paused = $1, pause_reason = $2 WHERE id = $3",
                 paused, reason if paused else None, follow_id,
             )  # fmt: skip
             if paused:
+                await _keep(session, follow_id, keep)
                 await session.execute(
                     "UPDATE dm_queue SET state = 'skipped', error = $2 "
                     "WHERE follow_id = $1 AND state = 'queued' AND nonce IS NULL",

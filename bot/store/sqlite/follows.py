@@ -12,6 +12,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.models import DeliveryState, DmItem, Follow, FollowMode, Paper
 from bot.store.common import follows as common
+from bot.store.interfaces import KeptItem
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks, where
 
@@ -19,6 +20,12 @@ _WAITING = "('queued', 'sending')"
 # The plans of the messages these items (ids as a JSON array) were planned into.
 _PLANS_OF_ITEMS = common.drop_plans("id IN (SELECT value FROM json_each(?))")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# An item handed from a follow being paused or removed to another active follow of its member.
+_KEEP = (
+    "UPDATE dm_queue SET follow_id = ?, mode = ?, relevance = ? "
+    "WHERE id = ? AND follow_id = ? AND state = 'queued' AND nonce IS NULL AND EXISTS "
+    "(SELECT 1 FROM follows f WHERE f.id = ? AND f.user_id = dm_queue.user_id AND f.paused = 0)"
+)
 
 
 def _follow(row: sqlite3.Row) -> Follow:
@@ -80,9 +87,10 @@ class SqliteFollows:
         rows = await self._conns.fetchall(f"SELECT * FROM follows{where} ORDER BY id", params)
         return [_follow(r) for r in rows]
 
-    async def remove(self, follow_id: int) -> bool:
+    async def remove(self, follow_id: int, *, keep: Sequence[KeptItem] = ()) -> bool:
         async with self._conns.transaction():
             conn = self._conns.writer
+            await self._keep(follow_id, keep)
             await conn.execute(
                 "DELETE FROM dm_queue WHERE follow_id = ? AND state = 'queued' AND nonce IS NULL",
                 (follow_id,),
@@ -90,7 +98,14 @@ class SqliteFollows:
             cur = await conn.execute("DELETE FROM follows WHERE id = ?", (follow_id,))
             return (cur.rowcount or 0) > 0
 
-    async def set_paused(self, follow_id: int, paused: bool, reason: str | None = None) -> None:
+    async def set_paused(
+        self,
+        follow_id: int,
+        paused: bool,
+        reason: str | None = None,
+        *,
+        keep: Sequence[KeptItem] = (),
+    ) -> None:
         async with self._conns.transaction():
             conn = self._conns.writer
             await conn.execute(
@@ -98,11 +113,19 @@ class SqliteFollows:
                 (int(paused), reason if paused else None, follow_id),
             )
             if paused:
+                await self._keep(follow_id, keep)
                 await conn.execute(
                     "UPDATE dm_queue SET state = 'skipped', error = ? "
                     "WHERE follow_id = ? AND state = 'queued' AND nonce IS NULL",
                     (reason or "follow paused", follow_id),
                 )
+
+    async def _keep(self, follow_id: int, keep: Sequence[KeptItem]) -> None:
+        """Hand the follow's still-unplanned items that another active follow of the member
+        matches over to that follow (the transaction's writer lock keeps both still so)."""
+        if keep:
+            await self._conns.writer.executemany(_KEEP, [(f, m, r, i, follow_id, f)
+                                                         for i, f, m, r in keep])  # fmt: skip
 
     async def pause_member(self, user_id: int, reason: str) -> int:
         async with self._conns.transaction():

@@ -292,3 +292,46 @@ async def test_drop_waiting_skips_every_waiting_item_and_plan(db: Database) -> N
     assert await db.dms.planned(NOW, in_flight=True) == []
     assert await db.dms.planned(NOW, in_flight=False) == []
     assert await db.dms.drop_waiting("again") == 0
+
+
+@pytest.mark.parametrize("how", ["paused", "removed"])
+async def test_a_stopped_follows_kept_items_go_to_the_named_active_follow_only(
+    db: Database, how: str
+) -> None:
+    """Pausing or removing a follow hands over the `keep` items that are still its own, queued
+    and unplanned, to an active follow of the same member; every other item of it is dropped."""
+    await db.papers.upsert([paper(f"2401.0000{n}") for n in range(1, 7)])
+    f = await db.follows.add(1, "a", "a")
+    g = await db.follows.add(1, "b", "b", mode="instant")
+    h = await db.follows.add(1, "c", "c")
+    other = await db.follows.add(2, "a", "a")
+    await db.follows.set_paused(h.id, True, "paused by you")
+    await db.dms.queue([(1, f"2401.0000{n}", f.id, "daily", 2) for n in range(1, 6)])
+    await db.dms.queue([(2, "2401.00006", other.id, "daily", 1)])
+    kept, unwanted, to_paused, planned, to_other, others = (i.id for i in await db.dms.items())
+    await db.dms.plan([("n", [planned])])
+    keep = [
+        (kept, g.id, "instant", 1),  # handed over, with g's mode and the new relevance
+        (to_paused, h.id, "daily", 1),  # h is paused: dropped
+        (planned, g.id, "instant", 1),  # already in a message: goes as planned
+        (to_other, other.id, "daily", 1),  # another member's follow: dropped
+        (others, g.id, "instant", 1),  # not f's item: untouched
+    ]
+    if how == "paused":
+        await db.follows.set_paused(f.id, True, "paused by you", keep=keep)
+    else:
+        assert await db.follows.remove(f.id, keep=keep)
+    items = {i.id: i for i in await db.dms.items()}
+    gone = DeliveryState.SKIPPED if how == "paused" else None
+    got = {i: (x.state, x.follow_id, x.mode, x.relevance, x.nonce) for i, x in items.items()}
+    f_id = f.id if how == "paused" else None  # a removed follow's planned item loses its link
+    expected = {
+        kept: (DeliveryState.QUEUED, g.id, "instant", 1, None),
+        planned: (DeliveryState.QUEUED, f_id, "daily", 2, "n"),
+        others: (DeliveryState.QUEUED, other.id, "daily", 1, None),
+    }
+    if gone is not None:
+        for i in (unwanted, to_paused, to_other):
+            expected[i] = (gone, f.id, "daily", 2, None)
+    assert got == expected
+    assert [i.id for i, _ in (await db.dms.candidates([1], "instant"))[1]] == [kept]
