@@ -9,7 +9,10 @@ Search: each query shape of bench/search.py, timed interleaved: `papers.search(l
 PostgreSQL (`pg`), the raw statement on the same database (`raw`: `search @@ q ORDER BY
 ts_rank LIMIT 10`, newest ten for categories only, no count) and `papers.search` on SQLite;
 p50 and p99 in ms. `--index` adds `index`: `papers.search` on PostgreSQL through a process's
-local Tantivy index (issue 19; built once into `--work`/pg-index-<n>.0, its build time said). Matching: what `queue_matches` runs for one poll, phase by phase, for
+local Tantivy index (issue 19; built once into `--work`/pg-index-<n>.0, its build time said);
+`--busy` times each of its searches as a bot's search meets it on a server with other writers:
+another transaction takes an id just before, and the search's catch-up check runs (as for any
+search over a second after the last catch-up). Matching: what `queue_matches` runs for one poll, phase by phase, for
 10,000 feeds x 1,000 new papers on an otherwise empty PostgreSQL database: every active feed
 listed from the store, the new papers read, `compile_feeds` + `match_batch` (the figure
 bench/matching.py gives on SQLite: `matching_seconds`), the pairs queued in the outbox.
@@ -168,9 +171,11 @@ async def measure_search(
     raw_repeat: int,
     index: Path | None = None,
     about: dict[str, Any] | None = None,
+    busy: bool = False,
 ) -> dict[str, Any]:
     """Each query shape: pg, raw and sqlite interleaved (and index, with one); p50 and p99 (ms),
-    matches, total said. `about` gets how long the index took to open (or build)."""
+    matches, total said. `about` gets how long the index took to open (or build); `busy`: see
+    the module docstring."""
     out: dict[str, Any] = {}
     lexer = Lexer()
     raw = await asyncpg.connect(url)
@@ -185,6 +190,8 @@ async def measure_search(
             if plan is not None and about is not None:
                 about["index_open_seconds"] = round(time.perf_counter() - start, 1)
                 print(f"  index: {about['index_open_seconds']} s to open or build", file=sys.stderr)
+            if busy and pgi.papers.index is not None:
+                pgi.papers.index._fresh_for = 0.0  # every search checks the watermark first
             for shape in SEARCH_QUERIES:
                 query = compile_query(shape.text)
                 sql, args, count_sql = raw_statement(shape.text, lexer)
@@ -202,6 +209,8 @@ async def measure_search(
                         times["raw"].append(await _timed(raw.fetch(sql, *args)))
                     times["sqlite"].append(await _timed(lite.papers.search(query, limit=10)))
                     if plan is not None:
+                        if busy:  # a write elsewhere on the server moves the watermark
+                            await raw.fetchval("SELECT pg_current_xact_id()")
                         times["index"].append(await _timed(pgi.papers.search(query, limit=10)))
                 page = await pg.papers.search(query, limit=10)
                 lite_page = await lite.papers.search(query, limit=10)
@@ -315,8 +324,11 @@ async def run(admin: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         raw_repeat = args.repeat if n <= 100_000 else min(args.repeat, args.raw_repeat)
         index = args.work / f"pg-index-{n}" if getattr(args, "index", False) else None
         about: dict[str, Any] = {}
-        search = await measure_search(url, lite, args.repeat, raw_repeat, index, about)
-        results.append({"papers": n, "raw_repeat": raw_repeat, **about, "search": search})
+        busy = getattr(args, "busy", False)
+        search = await measure_search(url, lite, args.repeat, raw_repeat, index, about, busy)
+        results.append(
+            {"papers": n, "raw_repeat": raw_repeat, "busy": busy, **about, "search": search}
+        )
     if args.feeds:
         matching = await measure_matching(admin, args.feeds, args.poll_papers, args.match_reps)
         results.append({"matching": matching})
@@ -336,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--match-reps", type=int, default=3)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--index", action="store_true", help="add the local Tantivy index")
+    parser.add_argument("--busy", action="store_true", help="index: writes elsewhere, each checks")
     args = parser.parse_args(argv)
     admin = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
     if not admin:

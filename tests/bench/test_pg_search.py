@@ -23,7 +23,7 @@ async def test_search_and_matching_run_and_the_databases_are_reused(
 ) -> None:
     args = argparse.Namespace(
         papers=[N], work=tmp_path, fresh=False, repeat=2, raw_repeat=1,
-        feeds=40, poll_papers=60, match_reps=1, index=True,
+        feeds=40, poll_papers=60, match_reps=1, index=True, busy=True,
     )  # fmt: skip
     try:
         url = await pg_search.prepare_pg(postgres_admin_url, N, tmp_path)

@@ -443,3 +443,41 @@ async def test_a_failed_build_is_tried_again_and_status_says_when(
         assert local.ready and "retry_in" not in local.status()
         assert "5 papers" in local.describe()
         assert (await db.papers.search(compile_query("sparse"))).total == 5
+
+
+async def test_a_watermark_moved_by_other_writes_alone_commits_nothing(
+    postgres_url: str, other: PostgresDatabase, raw: asyncpg.Connection[Any], tmp_path: Path
+) -> None:
+    """Any write on the server moves the watermark (heartbeats, the outbox, other databases).
+    With no paper changed, a catch-up moves it in memory only: an empty commit, its recorded
+    watermark and a reopened reader made the next search several times slower (issue 19);
+    what it recorded stays valid, so a restart still finds what changed after."""
+    base = tmp_path / "search-index"
+    async with open_postgres(postgres_url, clock=FakeClock()) as db:
+        local = await _serving(db, base)
+        assert local.index is not None and local.slot is not None
+        await other.papers.upsert([paper("2612.00001", "Kernel methods")])
+        assert await local.catch_up() == 1  # a real change: committed, the writer kept
+        folder = local.slot.directory
+        files = {name: (folder / name).read_bytes() for name in ("meta.json", "paperfeed.json")}
+        state = (folder / "paperfeed.json").stat().st_ino
+        before = local.index.seq
+        for _ in range(3):
+            await raw.fetchval("SELECT pg_current_xact_id()")  # another write, no paper
+            assert await local.catch_up() == 0
+        assert local.index.seq > before  # moved on: the next search does not look again
+        assert {name: (folder / name).read_bytes() for name in files} == files
+        assert (folder / "paperfeed.json").stat().st_ino == state  # not even rewritten
+        await other.papers.upsert([paper("2612.00002", "Kernel tricks")])
+        assert await local.catch_up() == 1
+        assert sorted(_ids(await db.papers.search(compile_query("kernel")))) == [
+            "2612.00001",
+            "2612.00002",
+        ]
+        await raw.fetchval("SELECT pg_current_xact_id()")
+        assert await local.catch_up() == 0
+    await other.papers.upsert([paper("2612.00003", "Kernel sums while it was down")])
+    async with open_postgres(postgres_url, clock=FakeClock()) as db:
+        await _serving(db, base)
+        page = await db.papers.search(compile_query("kernel"))
+        assert sorted(_ids(page)) == ["2612.00001", "2612.00002", "2612.00003"]
