@@ -60,26 +60,23 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Bumped whenever the fields or their tokens change: an index of another version is rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATE_FILE = "paperfeed.json"
 # Per-field BM25 boosts, the column weights of the SQLite store's bm25().
 BOOSTS = {"title": 10.0, "authors": 4.0, "abstract": 1.0}
 TEXT_FIELDS = {None: ("title", "authors", "abstract"), "title": ("title",)}
 TEXT_FIELDS |= {"author": ("authors",), "abstract": ("abstract",)}
 # Common-word pairs (issue 19, after Lucene's CommonGrams): beside the abstract, a field holding
-# each adjacent word pair that involves one of these tokens (FTS5's porter forms of English
-# function words: the, of, and, a, in, to, for, on, with, by, from, is, are, we, that, this, as,
-# an, be, at, or, which, it/its, not, can, our, into, than, these, has, was, were, such, both,
-# have; a test keeps them equal to the tokenizer's), at its first word's position; every other
-# position holds FILLER, so the positions line up with the abstract's and the field's length is
-# the abstract's. A phrase whose adjacent pairs each involve one of them ("mixture of experts":
-# mixtur|of of|expert) is asked as a phrase of pair terms there, whose postings are short, and
-# no position of "of" (in nearly every paper) is read: the same matches, exactly.
-COMMON = frozenset({
-    "the", "of", "and", "a", "in", "to", "for", "on", "with", "by", "from", "is", "ar", "we",
-    "that", "thi", "as", "an", "be", "at", "or", "which", "it", "not", "can", "our", "into",
-    "than", "these", "ha", "wa", "were", "such", "both", "have",
-})  # fmt: skip
+# each adjacent word pair that involves one of these tokens (FTS5's porter forms of the six most
+# frequent English words: the, of, and, a, in, to; a test keeps them equal to the tokenizer's),
+# at its first word's position; every other position holds FILLER, so the positions line up
+# with the abstract's and the field's length is the abstract's. A phrase whose adjacent pairs
+# each involve one of them ("mixture of experts": mixtur|of of|expert) is asked as a phrase of
+# pair terms there, whose postings are short, and no position of "of" (in nearly every paper)
+# is read: the same matches, exactly. Only the six: their positions are the ones too many to
+# read (the 35 function words before cost a 1M import ~30 % more CPU for phrases of rarer
+# words, whose positions are cheap to read anyway; docs/benchmarks.md).
+COMMON = frozenset({"the", "of", "and", "a", "in", "to"})
 PAIRS = "abstract_pairs"
 PAIR_JOIN = "|"  # FTS5 never keeps it in a token (unicode61 splits there)
 FILLER = "_"  # nor this: no query asks for it
