@@ -13,7 +13,8 @@ Discord error handler can turn it into one clear line instead of a traceback::
     ├── SemanticUnavailable  a semantic feature without the extra installed (exit 2)
     ├── StoreError           the database cannot be opened, migrated or written (exit 1)
     │   ├── DuplicateFeedName    a feed of that name already exists in the guild
-    │   └── IndexBusy            another process is rebuilding the search index
+    │   ├── IndexBusy            another process is rebuilding the search index
+    │   └── SearchIndexBuilding  a word search while the index is built, with no full text kept
     ├── SourceError          an upstream (arXiv, Hugging Face) failed (exit 1)
     │   ├── SourceUnavailable    transient: timeouts, 429, 5xx (retried with backoff)
     │   └── SourceResponseError  the upstream answered something we cannot use
@@ -77,6 +78,11 @@ class DuplicateFeedName(StoreError):
 
 class IndexBusy(StoreError):
     """Another process holds the search index's rebuild lock: try again when it is done."""
+
+
+class SearchIndexBuilding(StoreError):
+    """A word search arrived while the search index is being built and FTS5 is not kept (the
+    index serves every word search once built): try again when it is done."""
 
 
 class SourceError(PaperfeedError):

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock
-from bot.errors import StoreError
+from bot.errors import SearchIndexBuilding, StoreError
 from bot.models import (
     Paper,
     SearchHit,
@@ -27,6 +27,7 @@ from bot.store.common.upsert import merge_batch, plan_upsert
 from bot.store.search_index import IndexPage, SearchIndex
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks
+from bot.store.sqlite.fulltext import fulltext_kept, keep_fulltext
 from bot.store.sqlite.search_sql import build_search, count_cap, prefer_category_listing
 
 log = logging.getLogger(__name__)
@@ -166,16 +167,31 @@ class SqlitePapers:
     ) -> SearchPage:
         """Rank papers for a compiled query: title evidence first, then bm25 x a gentle recency.
 
-        Relevance searches with words go to the search index when it is ready (exact ranking
-        and totals, bot/store/search_index.py); the rest, and all of them while it is built,
-        run on FTS5.
+        Searches with words go to the search index when it is ready (exact ranking and totals,
+        bot/store/search_index.py), whatever the order; while it is built, to FTS5 if FTS5 is
+        still kept (bot/store/sqlite/fulltext.py), else they are refused until it is done.
+        Searches without words (categories only) run on the tables.
         """
         index = self.index
-        if query.fts is not None and sort == "relevance" and index is not None and index.ready:
-            found = await index.search(
-                query, now=self._clock(), limit=limit, offset=offset, since=since, hf_only=hf_only
-            )
-            return await self._indexed_page(found)
+        if query.fts is not None and index is not None:
+            if index.ready:
+                now = self._clock()
+                if sort == "relevance":
+                    found = await index.search(
+                        query, now=now, limit=limit, offset=offset, since=since, hf_only=hf_only
+                    )
+                    return await self._indexed_page(found)
+                return await self._indexed_sorted(
+                    index, query, sort, now=now, limit=limit, offset=offset, since=since,
+                    hf_only=hf_only,
+                )  # fmt: skip
+            if not await fulltext_kept(self._conns):
+                raise SearchIndexBuilding(
+                    "the search index is being built (a minute or two a million papers); "
+                    "searches with words work again when it is done"
+                )
+        elif query.fts is not None and not await fulltext_kept(self._conns):
+            await keep_fulltext(self._conns)  # opened without its index (tools, tests)
         plan = build_search(
             query,
             now=self._clock(),
@@ -229,6 +245,22 @@ class SqlitePapers:
             if hit.pk in by_pk  # a paper deleted since the index read the log is never shown
         )
         return SearchPage(total=found.total, hits=hits)
+
+    async def _indexed_sorted(
+        self,
+        index: SearchIndex,
+        query: CompiledQuery,
+        sort: SortOrder,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+    ) -> SearchPage:
+        """A search with words in another order than relevance ("recent", "upvotes"), from the
+        search index and the papers table."""
+        raise NotImplementedError  # being written (issue 19)
 
     async def _count(self, sql: str, params: dict[str, Any]) -> int:
         row = await self._conns.fetchone(sql, params)
