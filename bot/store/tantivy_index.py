@@ -182,6 +182,9 @@ class TantivyIndex:
         self._top_pk: int | None = None
         # When (monotonic) a failed background build is tried again.
         self._retry_at: float | None = None
+        # What answers searches until the index is ready (`describe`; the SQLite store says
+        # so when it no longer keeps FTS5, bot/store/sqlite/fulltext.py).
+        self.meanwhile = "searches use the database's full text meanwhile"
 
     # --- state -------------------------------------------------------------------------
 
@@ -194,11 +197,13 @@ class TantivyIndex:
             return f"Tantivy index, {self._index.searcher().num_docs:,} papers"
         retry = self.retry_in()
         if retry is not None:
-            return (
-                f"Tantivy index build failed, retrying in {retry:.0f} s; "
-                "searches use the database's full text meanwhile"
-            )
-        return f"Tantivy index {self._state}; searches use the database's full text meanwhile"
+            return f"Tantivy index build failed, retrying in {retry:.0f} s; {self.meanwhile}"
+        return f"Tantivy index {self._state}; {self.meanwhile}"
+
+    @property
+    def building(self) -> bool:
+        """A build runs in the background (started by `open`): `wait_built` waits for it."""
+        return self._build is not None and not self._build.done()
 
     def retry_in(self) -> float | None:
         """Seconds until a failed background build is tried again; None when none failed."""
@@ -282,9 +287,8 @@ class TantivyIndex:
                 busy = False
                 self._retry_at = _now() + pause
                 log.error(
-                    "building the search index %s failed (%s); searches use the database's "
-                    "full text, trying again in %.0f s",
-                    self.directory, str(exc) or type(exc).__name__, pause,
+                    "building the search index %s failed (%s); %s; trying again in %.0f s",
+                    self.directory, str(exc) or type(exc).__name__, self.meanwhile, pause,
                 )  # fmt: skip
             await _pause(BUSY_RETRY if busy else pause)
             if not busy:
@@ -298,7 +302,7 @@ class TantivyIndex:
 
     def _say_busy(self, exc: IndexBusy) -> None:
         if not self._busy_said:
-            log.info("%s; searches use FTS5 until then, looking again every %d s", exc, BUSY_RETRY)
+            log.info("%s; %s; looking again every %d s", exc, self.meanwhile, BUSY_RETRY)
             self._busy_said = True
 
     async def wait_built(self) -> None:

@@ -15,6 +15,7 @@ from bot.errors import StoreError
 from bot.store.sqlite.connection import MEMORY, Connections, create_private_file, open_connections
 from bot.store.sqlite.feeds import SqliteFeeds
 from bot.store.sqlite.follows import SqliteDmQueue, SqliteFollows
+from bot.store.sqlite.fulltext import drop_fulltext, fulltext_kept, keep_fulltext
 from bot.store.sqlite.identify import LocalIdentifies
 from bot.store.sqlite.outbox import SqliteOutbox
 from bot.store.sqlite.papers import SqlitePapers
@@ -138,13 +139,40 @@ async def open_store(
     try:
         database = SqliteDatabase(conns, clock)
         index = await _open_index(database, index_dir) if search_index else None
+        dropping = _drop_fulltext_when_built(database, index) if index is not None else None
         try:
             yield database
         finally:
+            if dropping is not None and not dropping.done():
+                dropping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dropping
             if index is not None:
                 await index.close()
     finally:
         await conns.close()
+
+
+def _drop_fulltext_when_built(
+    database: SqliteDatabase, index: TantivyIndex
+) -> asyncio.Task[None] | None:
+    """FTS5 answers word searches while the index is built; once it is, FTS5 is not kept."""
+    if not index.building:
+        return None
+
+    async def drop() -> None:
+        await index.wait_built()
+        if index.ready:
+            await _drop_fulltext(database)
+
+    return asyncio.create_task(drop(), name="fulltext-drop")
+
+
+async def _drop_fulltext(database: SqliteDatabase) -> None:
+    try:
+        await drop_fulltext(database.connections)
+    except sqlite3.Error as exc:  # a read-only file: FTS5 stays as it was, nothing is lost
+        log.warning("SQLite's FTS5 is kept: it could not be dropped (%s)", exc)
 
 
 _said_no_engine = False
@@ -166,6 +194,7 @@ async def _open_index(database: SqliteDatabase, folder: Path | None) -> TantivyI
         if not _said_no_engine:
             log.warning("the tantivy package is not installed: searches use SQLite's FTS5")
             _said_no_engine = True
+        await keep_fulltext(database.connections)
         return None
     directory = folder if folder is not None else index_directory(database.path)
     index = TantivyIndex(directory, SqliteChangeFeed(database.connections))
@@ -174,6 +203,11 @@ async def _open_index(database: SqliteDatabase, folder: Path | None) -> TantivyI
     except (ValueError, OSError) as exc:  # Tantivy's errors are ValueErrors
         log.error("the search index cannot be used (searches use FTS5): %s", exc)
         await index.close()
+        await keep_fulltext(database.connections)
         return None
+    if index.ready:
+        await _drop_fulltext(database)
+    elif not await fulltext_kept(database.connections):
+        index.meanwhile = "searches with words wait for it"
     database.papers.index = index
     return index

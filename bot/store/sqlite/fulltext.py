@@ -12,7 +12,9 @@ state, and each change is one transaction: a kill leaves one state or the other,
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+from bot.errors import StoreError
 from bot.store.sqlite.connection import Connections
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,15 @@ async def drop_fulltext(conns: Connections) -> bool:
 
 async def keep_fulltext(conns: Connections) -> bool:
     """Rebuild FTS5 from the papers and keep it in step again; whether it had to be rebuilt."""
+    try:
+        return await _keep(conns)
+    except sqlite3.Error as exc:  # a read-only file: searches with words cannot be answered
+        raise StoreError(
+            f"{conns.path}: SQLite's FTS5 full text cannot be rebuilt: {exc}"
+        ) from None
+
+
+async def _keep(conns: Connections) -> bool:
     async with conns.transaction():
         writer = conns.writer
         row = await (await writer.execute(_KEPT)).fetchone()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.errors import SearchIndexBuilding
 from bot.models import Paper
 from bot.query.compile import CompiledQuery, compile_query
 from bot.store import open_store, tantivy_index
@@ -21,6 +23,8 @@ from bot.store.common.tokens import TOKENIZE
 from bot.store.search_index import IndexPage
 from bot.store.sqlite import papers as sqlite_papers
 from bot.store.sqlite.database import SqliteDatabase, index_directory
+from bot.store.sqlite.database import open_store as open_sqlite
+from bot.store.sqlite.fulltext import fulltext_kept
 from bot.store.sqlite.search_sql import RANK_POOL
 from bot.store.tantivy_index import STATE_FILE, TantivyIndex
 from tests.store.contract.support import NOW, FakeClock
@@ -227,27 +231,56 @@ async def test_a_missing_corrupt_or_foreign_index_is_rebuilt(tmp_path: Path, dam
             assert page.total == (await fts5_ids(db, text))[0]
 
 
-async def test_a_large_database_searches_on_fts5_while_its_index_is_built(
+async def test_a_large_database_searches_on_fts5_while_its_first_index_is_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A file that never had an index (FTS5 kept) answers on FTS5 while the index is built in
+    the background; once it is in use, FTS5 is no longer kept."""
     path = str(tmp_path / "p.sqlite3")
-    async with open_store(path, clock=FakeClock(NOW)) as db:
+    async with open_sqlite(path, clock=FakeClock(NOW), search_index=False) as db:
         await db.papers.upsert(corpus(40))
-    directory = index_directory(path)
-    for child in directory.iterdir():
-        child.unlink()
-    directory.rmdir()
     monkeypatch.setattr(tantivy_index, "BUILD_INLINE_MAX", 10)
     async with open_store(path, clock=FakeClock(NOW)) as db:
         index = the_index(db)
         assert not index.ready and "building" in index.describe()
+        assert "full text meanwhile" in index.describe()
         text = "causal graph"
         while_building = await db.papers.search(compile_query(text), limit=100)
-        assert index._build is not None
-        assert await index._build == 40
+        assert while_building.total > 0
+        assert await fulltext_kept(db.connections)
+        await index.wait_built()
         assert index.ready
         built = await db.papers.search(compile_query(text), limit=100)
         assert {h.paper.id for h in built.hits} == {h.paper.id for h in while_building.hits}
+        for _ in range(100):  # the drop runs as soon as the build task has ended
+            if not await fulltext_kept(db.connections):
+                break
+            await asyncio.sleep(0)
+        assert not await fulltext_kept(db.connections)
+
+
+async def test_a_lost_index_refuses_word_searches_until_it_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With FTS5 no longer kept, a missing index is rebuilt in the background and searches with
+    words say so until it is done; searches by category alone still answer."""
+    path = str(tmp_path / "p.sqlite3")
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        await db.papers.upsert(corpus(40))
+        assert not await fulltext_kept(db.connections)
+    shutil.rmtree(index_directory(path))
+    monkeypatch.setattr(tantivy_index, "BUILD_INLINE_MAX", 10)
+    async with open_store(path, clock=FakeClock(NOW)) as db:
+        index = the_index(db)
+        assert not index.ready and "wait for it" in index.describe()
+        with pytest.raises(SearchIndexBuilding, match="being built"):
+            await db.papers.search(compile_query("causal graph"), limit=100)
+        by_category = await db.papers.search(compile_query("cat:cs.LG"), limit=100)
+        assert by_category.total > 0
+        await index.wait_built()
+        found = await db.papers.search(compile_query("causal graph"), limit=100)
+        assert found.total > 0
+        assert not await fulltext_kept(db.connections)
 
 
 async def test_a_batch_stored_in_a_transaction_is_indexed_when_it_commits(

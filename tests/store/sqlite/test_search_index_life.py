@@ -19,6 +19,7 @@ from bot.services.importer import import_lines
 from bot.store import open_store, tantivy_index
 from bot.store.sqlite import papers as sqlite_papers
 from bot.store.sqlite.database import index_directory
+from bot.store.sqlite.database import open_store as open_sqlite
 from bot.store.sqlite.search_feed import SqliteChangeFeed
 from bot.store.tantivy_index import IndexDoc
 from tests.store.contract.support import NOW, FakeClock
@@ -74,12 +75,10 @@ def retrying(monkeypatch: pytest.MonkeyPatch) -> Pauses:
 
 
 async def _without_index(path: str, papers: Sequence[Paper]) -> None:
-    async with open_store(path, clock=FakeClock(NOW)) as db:
+    """A file that never had an index: FTS5 kept, as before the index existed."""
+    async with open_sqlite(path, clock=FakeClock(NOW), search_index=False) as db:
         await db.papers.upsert(papers)
-    directory = index_directory(path)
-    for child in directory.iterdir():
-        child.unlink()
-    directory.rmdir()
+    assert not index_directory(path).exists()
 
 
 async def test_a_failed_background_build_is_tried_again_with_a_growing_pause(

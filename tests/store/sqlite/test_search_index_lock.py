@@ -111,11 +111,10 @@ async def test_a_bot_finding_a_rebuild_under_way_keeps_fts5_and_uses_the_index_a
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(tantivy_index, "BUSY_RETRY", 0.01)
-    path = await _made(tmp_path, 30)
-    directory = index_directory(path)
-    for child in directory.iterdir():  # the other rebuilder has not swapped its index in yet
-        child.unlink()
-    directory.rmdir()
+    path = str(tmp_path / "p.sqlite3")
+    async with open_sqlite(path, clock=FakeClock(NOW), search_index=False) as made:
+        await made.papers.upsert(corpus(30))  # no index yet: FTS5 kept
+    directory = index_directory(path)  # the other rebuilder has not swapped its index in yet
     other = Rebuilder(directory)
     try:
         with caplog.at_level(logging.INFO, logger="bot.store.tantivy_index"):
