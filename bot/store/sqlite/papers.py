@@ -24,6 +24,7 @@ from bot.models import (
 )
 from bot.query.compile import CompiledQuery
 from bot.store.common.upsert import merge_batch, plan_upsert
+from bot.store.matcher import BatchMatcher
 from bot.store.search_index import IndexPage, SearchIndex
 from bot.store.sqlite import codec
 from bot.store.sqlite.connection import Connections, chunks, marks
@@ -68,6 +69,9 @@ _STAGE_CLEAR = "DELETE FROM temp.paper_batch WHERE batch = ?"
 _batch_tags = itertools.count(1)
 # Papers in one upsert from which it is an import's batch (polls store a few hundred).
 BULK_MIN = 5_000
+# While the search index is built (and FTS5 is not kept), a search of the papers since a time,
+# newest first, is answered by the in-memory matcher when the window holds at most this many.
+WINDOW_MAX = 50_000
 
 
 class SqlitePapers:
@@ -186,6 +190,11 @@ class SqlitePapers:
                     hf_only=hf_only,
                 )  # fmt: skip
             if not await fulltext_kept(self._conns):
+                if sort == "recent" and since is not None:  # a new feed's backfill, a preview
+                    window = await self._window_matches(query, since, hf_only)
+                    if window is not None:
+                        hits = tuple(SearchHit(p, 0.0) for p in window[offset : offset + limit])
+                        return SearchPage(total=len(window), hits=hits)
                 raise SearchIndexBuilding(
                     "the search index is being built (a minute or two a million papers); "
                     "searches with words work again when it is done"
@@ -246,6 +255,20 @@ class SqlitePapers:
         )
         return SearchPage(total=found.total, hits=hits)
 
+    async def _window_matches(
+        self, query: CompiledQuery, since: datetime, hf_only: bool
+    ) -> list[Paper] | None:
+        """Newest first, the papers since a time that the query matches, found by the feeds'
+        in-memory matcher: what answers a recent window while the index is built (None when
+        the window holds too many papers for that)."""
+        papers = await self.recent(since, WINDOW_MAX + 1)
+        if len(papers) > WINDOW_MAX:
+            return None
+        if hf_only:
+            papers = [p for p in papers if p.upvotes is not None]
+        matched = set(await asyncio.to_thread(_matched_ids, papers, query))
+        return [p for p in papers if p.id in matched]
+
     async def _indexed_sorted(
         self,
         index: SearchIndex,
@@ -284,6 +307,11 @@ class SqlitePapers:
             (codec.ts(since), limit),
         )
         return [codec.paper_from_row(r) for r in rows]
+
+
+def _matched_ids(papers: Sequence[Paper], query: CompiledQuery) -> tuple[str, ...]:
+    with BatchMatcher(papers) as matcher:
+        return matcher.match(query)
 
 
 def _page(total: int, rows: Sequence[sqlite3.Row]) -> SearchPage:
