@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.cli import main
+from bot.cli import papers as cli_papers
+from bot.store import tantivy_index
+from bot.store.sqlite.search_feed import SqliteChangeFeed
 
 FIXTURE = Path(__file__).parent / "fixtures" / "papers.jsonl"
 
@@ -268,3 +274,35 @@ def test_search_index_rebuild_replaces_a_damaged_index(
     assert report["papers"] >= 19  # every paper of the corpus, 19 of them in cs
     assert report["directory"] == str(directories[0]) and report["bytes"] > 0
     assert run_json(capsys, "search", "causal discovery") == before
+
+
+def test_search_waits_for_a_lost_index_to_be_rebuilt(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index answers every word search and FTS5 is no longer kept: with the index gone, a
+    search waits for the rebuild (in the background, as a large database's) and says so."""
+    before = run_json(capsys, "search", "causal discovery")
+    shutil.rmtree(env / "papers.sqlite3.index")
+    monkeypatch.setattr(tantivy_index, "BUILD_INLINE_MAX", 0)
+    # The build reads its first papers only once the search was refused (else it may be done
+    # before the search starts: 20 papers).
+    refused = asyncio.Event()  # bound to the command's loop when first awaited
+    wait, scan = cli_papers._index_built, SqliteChangeFeed.scan
+
+    async def waiting(store: Any) -> bool:
+        refused.set()
+        return await wait(store)
+
+    async def gated_scan(self: SqliteChangeFeed, after_pk: int, limit: int) -> Any:
+        await refused.wait()
+        return await scan(self, after_pk, limit)
+
+    monkeypatch.setattr(cli_papers, "_index_built", waiting)
+    monkeypatch.setattr(SqliteChangeFeed, "scan", gated_scan)
+    capsys.readouterr()
+    assert main(["search", "causal discovery", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == before
+    said = [line for line in err.splitlines() if line.startswith("paperfeed: ")]
+    assert len(said) == 1 and "search index is being built" in said[0]
+    assert (env / "papers.sqlite3.index" / "meta.json").exists()

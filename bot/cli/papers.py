@@ -18,11 +18,12 @@ from bot.cli.common import (
 from bot.cli.semantic import semantic_of
 from bot.clock import utcnow
 from bot.config import Config, format_duration
-from bot.errors import PaperfeedError, UsageError
+from bot.errors import PaperfeedError, SearchIndexBuilding, UsageError
 from bot.models import SearchHit, SearchPage, parse_paper_id
 from bot.query.compile import compile_query
 from bot.semantic.availability import require_semantic
 from bot.services.library import Library
+from bot.store.interfaces import Database
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,7 +76,12 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
         require_semantic()  # like: / about: without the extra: one line, exit 2
     async with open_command_store(config) as store:
         library = Library(store, utcnow, semantic=semantic_of(store, config))
-        page = await library.search(compiled, per_page=args.limit, since=since, sort=args.sort)
+        try:
+            page = await library.search(compiled, per_page=args.limit, since=since, sort=args.sort)
+        except SearchIndexBuilding:
+            if not await _index_built(store):
+                raise
+            page = await library.search(compiled, per_page=args.limit, since=since, sort=args.sort)
         if not page.hits and not args.json:
             # Say why nothing matched: an empty database, or a window that is too narrow.
             stored = await store.papers.count()
@@ -106,6 +112,22 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
         return 0
     print_search(query, page)
     return 0
+
+
+async def _index_built(store: Database) -> bool:
+    """Wait for the search index's build (a command has nothing else to do); whether it is
+    ready now."""
+    index = getattr(store.papers, "index", None)
+    if index is None or not hasattr(index, "wait_built"):
+        return False
+    print(
+        "paperfeed: the search index is being built from the database (a minute or two a "
+        "million papers); the search runs when it is done",
+        file=sys.stderr,
+        flush=True,
+    )
+    await index.wait_built()
+    return bool(index.ready)
 
 
 def _hit_summary(hit: SearchHit) -> dict[str, Any]:
