@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m bench.search_index DB.sqlite3 [--reps N] [--floor-reps N] [--rebuild] [--json OUT]
+    python -m bench.search_index DB.sqlite3 [--reps N] [--floor-reps N] [--sorted-reps N]
+        [--rebuild] [--json OUT]
 
 DB is a store made by `paperfeed import` of a `bench/corpus.py` corpus (its index beside it).
 For every query shape of `bench/search.py`, interleaved, it times `papers.search(limit=10)`
@@ -14,9 +15,14 @@ p50/p95/p99, overlap@10 of the index's page with the floor's (must be 1.0), and,
 
 Then, alone (`index_alone`), the index's searches once more, `--alone-reps` rounds that each ask
 every shape once in turn, with no FTS5 or floor search between them: what a bot that answers
-relevance searches from the index (FTS5 only while it is built) sees. In the interleaved pass,
+relevance searches from the index sees. In the interleaved pass,
 each index search follows an FTS5 one and, in the first `--floor-reps` rounds, a floor that
 reads every match (seconds at 1M), which leaves the caches cold for the next search.
+
+With `--sorted-reps N`, the shapes with words newest first and by upvotes (`sort="recent"`,
+`"upvotes"`), N rounds, the index's path against FTS5's, interleaved. The store no longer keeps
+FTS5 beside a ready index: the first FTS5 search rebuilds it (about a minute at 1M; the next open
+with the index drops it again).
 """
 
 from __future__ import annotations
@@ -52,7 +58,12 @@ def _rss_mib() -> float:
 
 
 async def run(
-    db: Path, reps: int, floor_reps: int, rebuild: bool, alone_reps: int = 0
+    db: Path,
+    reps: int,
+    floor_reps: int,
+    rebuild: bool,
+    alone_reps: int = 0,
+    sorted_reps: int = 0,
 ) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     out: dict[str, Any] = {"database": str(db), "reps": reps, "floor_reps": floor_reps}
@@ -134,6 +145,7 @@ async def run(
             )
         out["shapes"] = shapes
         await _alone(store, shapes, alone_reps)
+        out["sorted"] = await _sorted(store, index, sorted_reps)
         out["rss_after_searches_mib"] = round(_rss_mib(), 1)
         out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         if rebuild:
@@ -174,12 +186,63 @@ async def _alone(store: Any, shapes: dict[str, Any], rounds: int) -> None:
         )
 
 
+async def _sorted(store: Any, index: Any, rounds: int) -> dict[str, Any]:
+    """Searches with words newest first and by upvotes: the index (with the papers table for
+    upvotes) against FTS5's path, interleaved; the same total and first page's ids each time."""
+    found: dict[str, Any] = {}
+    if rounds <= 0:
+        return found
+    for shape in SEARCH_QUERIES:
+        query = compile_query(shape.text)
+        if query.fts is None:
+            continue  # no words: neither path changed
+        for sort in ("recent", "upvotes"):
+
+            async def indexed(q: Any = query, s: Any = sort) -> Any:
+                return await store.papers.search(q, limit=10, sort=s)
+
+            async def fts5(q: Any = query, s: Any = sort) -> Any:
+                store.papers.index = None  # FTS5 is rebuilt the first time (a minute at 1M)
+                try:
+                    return await store.papers.search(q, limit=10, sort=s)
+                finally:
+                    store.papers.index = index
+
+            times: dict[str, list[float]] = {"index": [], "fts5": []}
+            last = {"index": await indexed(), "fts5": await fts5()}
+            for _ in range(rounds):
+                for name, way in (("index", indexed), ("fts5", fts5)):
+                    t0 = time.perf_counter()
+                    last[name] = await way()
+                    times[name].append(time.perf_counter() - t0)
+            key = f"{shape.name}/{sort}"
+            found[key] = {
+                "total": last["index"].total,
+                "fts5_total": last["fts5"].total,
+                "fts5_total_exact": last["fts5"].total_exact,
+                **{
+                    n: {k: round(v, 3) for k, v in percentiles(t).items()} for n, t in times.items()
+                },
+                "same_page": [h.paper.id for h in last["index"].hits]
+                == [h.paper.id for h in last["fts5"].hits],
+            }
+            f = found[key]
+            print(
+                f"{key:<22} total={f['total']:<7} index p50/p99={f['index']['p50_ms']:.2f}/"
+                f"{f['index']['p99_ms']:.2f} ms  fts5 p50/p99={f['fts5']['p50_ms']:.1f}/"
+                f"{f['fts5']['p99_ms']:.1f} ms  same_page={f['same_page']}",
+                file=sys.stderr,
+            )
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database", type=Path)
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--floor-reps", type=int, default=20)
     parser.add_argument("--alone-reps", type=int, help="rounds of the alone pass (default: --reps)")
+    parser.add_argument("--sorted-reps", type=int, default=0, help="rounds of the sorted pass")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -190,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             min(args.floor_reps, args.reps),
             args.rebuild,
             args.reps if args.alone_reps is None else args.alone_reps,
+            args.sorted_reps,
         )
     )
     text = json.dumps(result, indent=2)
