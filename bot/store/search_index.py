@@ -205,4 +205,44 @@ class SearchIndex(Protocol):
         """A relevance page for a query with words (see the module docstring for the order)."""
         ...
 
+    async def search_recent(
+        self,
+        query: CompiledQuery,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
+    ) -> IndexPage:
+        """A page newest first: by appearance, then by relevance (the score `search` reports,
+        which is the hit's score), then the higher key; exact total. `hf`: only the matches
+        Hugging Face knows (True) or only the others (False)."""
+        ...
+
+    async def matching_keys(
+        self,
+        query: CompiledQuery,
+        *,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
+    ) -> list[int]:
+        """Every match's key, in no promised order (`hf` as in `search_recent`): for orders
+        the index cannot give (upvotes), which the database then sorts."""
+        ...
+
+    async def relevance(
+        self,
+        query: CompiledQuery,
+        pks: Sequence[int],
+        *,
+        now: datetime,
+        since: datetime | None,
+        hf_only: bool,
+    ) -> dict[int, float]:
+        """The relevance score `search` would report for each of these keys that matches."""
+        ...
+
     async def close(self) -> None: ...
