@@ -1,8 +1,9 @@
 """The search index behind the store: what it holds, how it ranks, and the exact top-k cut.
 
-Pure: no engine here. A `SearchIndex` answers relevance searches (words, maybe with filters)
-for a store, which then reads the page's papers from its own tables (the database stays the
-truth). The Tantivy implementation is `bot.store.tantivy_index`.
+Pure: no engine here. A `SearchIndex` answers searches with words (maybe with filters) for a
+store, by relevance or newest first, and lists the matches for orders it cannot give (upvotes);
+the store then reads the page's papers from its own tables (the database stays the truth).
+The Tantivy implementation is `bot.store.tantivy_index`.
 
 The ranking, in order: the title tier (how many of the query's title-evidence levels the title
 meets: all its words, close together, as the phrase; see `bot.query.compile`), then within a

@@ -743,6 +743,9 @@ class TantivyIndex:
         sharing one. Those are ranked by relevance within their appearance (each appearance is
         a term: a short posting list): the page's first and last appearances may have papers
         before or after the page; every one between lies wholly in it, so it is ranked whole.
+        Those of the first appearance before the page are ranked too: a page deep inside
+        thousands of papers of one second costs about its depth, as a deep relevance page does
+        (at 1M, 10 ms for a broad word's first page; 140 ms at offset 30,000 of one second).
         """
         assert self._index is not None
         searcher = self._index.searcher()
