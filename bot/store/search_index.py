@@ -1,8 +1,9 @@
 """The search index behind the store: what it holds, how it ranks, and the exact top-k cut.
 
-Pure: no engine here. A `SearchIndex` answers relevance searches (words, maybe with filters)
-for a store, which then reads the page's papers from its own tables (the database stays the
-truth). The Tantivy implementation is `bot.store.tantivy_index`.
+Pure: no engine here. A `SearchIndex` answers searches with words (maybe with filters) for a
+store, by relevance or newest first, and lists the matches for orders it cannot give (upvotes);
+the store then reads the page's papers from its own tables (the database stays the truth).
+The Tantivy implementation is `bot.store.tantivy_index`.
 
 The ranking, in order: the title tier (how many of the query's title-evidence levels the title
 meets: all its words, close together, as the phrase; see `bot.query.compile`), then within a
@@ -203,6 +204,46 @@ class SearchIndex(Protocol):
         hf_only: bool,
     ) -> IndexPage:
         """A relevance page for a query with words (see the module docstring for the order)."""
+        ...
+
+    async def search_recent(
+        self,
+        query: CompiledQuery,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
+    ) -> IndexPage:
+        """A page newest first: by appearance, then by relevance (the score `search` reports,
+        which is the hit's score), then the higher key; exact total. `hf`: only the matches
+        Hugging Face knows (True) or only the others (False)."""
+        ...
+
+    async def matching_keys(
+        self,
+        query: CompiledQuery,
+        *,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
+    ) -> list[int]:
+        """Every match's key, in no promised order (`hf` as in `search_recent`): for orders
+        the index cannot give (upvotes), which the database then sorts."""
+        ...
+
+    async def relevance(
+        self,
+        query: CompiledQuery,
+        pks: Sequence[int],
+        *,
+        now: datetime,
+        since: datetime | None,
+        hf_only: bool,
+    ) -> dict[int, float]:
+        """The relevance score `search` would report for each of these keys that matches."""
         ...
 
     async def close(self) -> None: ...

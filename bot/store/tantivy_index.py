@@ -708,6 +708,177 @@ class TantivyIndex:
             position += held if held is not None else len(best)
         return IndexPage(counted.result(), tuple(hits))
 
+    # --- other orders than relevance ---------------------------------------------------
+
+    async def search_recent(
+        self,
+        query: CompiledQuery,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
+    ) -> IndexPage:
+        await self.catch_up()
+        return await asyncio.to_thread(
+            self.search_recent_now, query, now=now, limit=limit, offset=offset, since=since,
+            hf_only=hf_only, hf=hf,
+        )  # fmt: skip
+
+    def search_recent_now(
+        self,
+        query: CompiledQuery,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
+        first_pool: int = FIRST_POOL,
+    ) -> IndexPage:
+        """The page newest first, without catching up first (see `SearchIndex.search_recent`;
+        `first_pool` as `exact_top`'s, for tests).
+
+        One pass orders the matches by the `appeared` fast field (no scoring) and counts them:
+        it fixes which appearance each place of the page holds, but not which of the papers
+        sharing one. Those are ranked by relevance within their appearance (each appearance is
+        a term: a short posting list): the page's first and last appearances may have papers
+        before or after the page; every one between lies wholly in it, so it is ranked whole.
+        Those of the first appearance before the page are ranked too: a page deep inside
+        thousands of papers of one second costs about its depth, as a deep relevance page does
+        (at 1M, 10 ms for a broad word's first page; 140 ms at offset 30,000 of one second).
+        """
+        assert self._index is not None
+        searcher = self._index.searcher()
+        translation = Translation(self._schema, searcher, self._tokens)
+        built = translation.build(query, since, hf_only)
+        if built is None:
+            return IndexPage(0, ())
+        main, levels = built
+        if hf is not None:
+            main = _narrowed(main, tantivy.Query.term_query(self._schema, "hf", hf))
+        if limit <= 0:
+            return IndexPage(_count(searcher, main), ())
+        # From one place before the page: whether the page's first appearance began before it.
+        start = max(offset - 1, 0)
+        found = searcher.search(
+            main, offset + limit - start, count=True, order_by_field="appeared", offset=start
+        )
+        total = int(found.count or 0)  # type: ignore[attr-defined]  # the stub lacks it
+        values = [int(value) for value, _ in found.hits]
+        placed = values[offset - start :]
+        if not placed:
+            return IndexPage(total, ())
+        runs = [(value, len(list(same))) for value, same in itertools.groupby(placed)]
+        tiers = _tiers(main, levels)
+        when = now.timestamp()
+        first, taken = runs[0]
+        if offset == 0 or values[0] != first:
+            skip = 0  # the page starts its first appearance
+        elif len(runs) > 1:  # it ends inside the page: the page holds its last `taken`
+            skip = _count(searcher, _narrowed(main, self._appeared_at(first))) - taken
+        else:  # the page lies inside it: what precedes it is the newer matches
+            newer = tantivy.Query.range_query(
+                self._schema, "appeared", tantivy.FieldType.Integer, first + 1, None
+            )
+            skip = offset - _count(searcher, _narrowed(main, newer))
+        at_first = self._appeared_at(first)
+        hits = _ranked_slice(searcher, tiers, at_first, skip, skip + taken, when, first_pool)
+        if len(runs) > 2:
+            inner = [value for value, _ in runs[1:-1]]
+            between = tantivy.Query.term_set_query(self._schema, "appeared", inner)
+            hits += _ranked_all(searcher, tiers, between, sum(n for _, n in runs[1:-1]), when)
+        if len(runs) > 1:
+            last, taken = runs[-1]
+            at_last = self._appeared_at(last)
+            hits += _ranked_slice(searcher, tiers, at_last, 0, taken, when, first_pool)
+        return IndexPage(total, tuple(hits))
+
+    async def matching_keys(
+        self,
+        query: CompiledQuery,
+        *,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
+    ) -> list[int]:
+        await self.catch_up()
+        return await asyncio.to_thread(
+            self.matching_keys_now, query, since=since, hf_only=hf_only, hf=hf
+        )
+
+    def matching_keys_now(
+        self,
+        query: CompiledQuery,
+        *,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
+    ) -> list[int]:
+        """Every match's key, highest first, without catching up first (keys only: none is
+        scored, the `pk` fast field orders them)."""
+        assert self._index is not None
+        searcher = self._index.searcher()
+        built = Translation(self._schema, searcher, self._tokens).build(query, since, hf_only)
+        if built is None:
+            return []
+        main = built[0]
+        if hf is not None:
+            main = _narrowed(main, tantivy.Query.term_query(self._schema, "hf", hf))
+        found = searcher.search(main, KEYS_STEP, count=True, order_by_field="pk")
+        keys = [int(pk) for pk, _ in found.hits]
+        total = int(found.count or 0)  # type: ignore[attr-defined]
+        if total > len(keys):  # a second pass for the rest, not one per step
+            rest = searcher.search(
+                main, total - len(keys), count=False, order_by_field="pk", offset=len(keys)
+            )
+            keys += [int(pk) for pk, _ in rest.hits]
+        return keys
+
+    async def relevance(
+        self,
+        query: CompiledQuery,
+        pks: Sequence[int],
+        *,
+        now: datetime,
+        since: datetime | None,
+        hf_only: bool,
+    ) -> dict[int, float]:
+        await self.catch_up()
+        return await asyncio.to_thread(
+            self.relevance_now, query, pks, now=now, since=since, hf_only=hf_only
+        )
+
+    def relevance_now(
+        self,
+        query: CompiledQuery,
+        pks: Sequence[int],
+        *,
+        now: datetime,
+        since: datetime | None,
+        hf_only: bool,
+    ) -> dict[int, float]:
+        """The score `search_now` gives each of these keys that matches, without catching up
+        first (a key that does not match is left out)."""
+        assert self._index is not None
+        if not pks:
+            return {}
+        searcher = self._index.searcher()
+        built = Translation(self._schema, searcher, self._tokens).build(query, since, hf_only)
+        if built is None:
+            return {}
+        main, levels = built
+        keys = tantivy.Query.term_set_query(self._schema, "pk", list(pks))
+        ranked = _ranked_all(searcher, _tiers(main, levels), keys, len(pks), now.timestamp())
+        return {hit.pk: hit.score for hit in ranked}
+
+    def _appeared_at(self, at: int) -> tantivy.Query:
+        """The papers that appeared at `at` (Unix seconds): one term of the `appeared` field."""
+        return tantivy.Query.term_query(self._schema, "appeared", at)
+
     def __repr__(self) -> str:
         return f"TantivyIndex({str(self.directory)!r})"
 
@@ -866,6 +1037,73 @@ def _hits(searcher: tantivy.Searcher, query: tantivy.Query, start: int, stop: in
             strict=True,
         )
     )
+
+
+# Keys of matches read by the first pass of `matching_keys_now`; more take one more pass.
+KEYS_STEP = 10_000
+
+
+def _narrowed(query: tantivy.Query, only: tantivy.Query) -> tantivy.Query:
+    """`query`'s matches that `only` matches too, scored as by `query` alone."""
+    Q, Occur = tantivy.Query, tantivy.Occur
+    return Q.boolean_query([(Occur.Must, query), (Occur.Must, Q.const_score_query(only, 0.0))])
+
+
+def _ranked_slice(
+    searcher: tantivy.Searcher,
+    tiers: Sequence[tuple[int, tantivy.Query]],
+    only: tantivy.Query,
+    first: int,
+    upto: int,
+    now: float,
+    first_pool: int = FIRST_POOL,
+) -> list[Ranked]:
+    """The matches `only` keeps, ranked `first` to `upto` by relevance (as `search_now`
+    ranks: the tier, then BM25 x recency, then the newer, then the higher key); a tier is
+    counted only when the slice may start past it."""
+    hits: list[Ranked] = []
+    position = 0
+    for tier, tier_query in tiers:
+        if position >= upto:
+            break
+        narrowed = _narrowed(tier_query, only)
+        if first > position:
+            size = _count(searcher, narrowed)
+            if position + size <= first:
+                position += size
+                continue
+
+        def fetch(start: int, stop: int, q: tantivy.Query = narrowed) -> Sequence[Hit]:
+            return _hits(searcher, q, start, stop)
+
+        best, _ = exact_top(fetch, now=now, wanted=upto - position, first_pool=first_pool)
+        hits += [Ranked(c.pk, squash(tier, c, now)) for c in best[max(first - position, 0) :]]
+        if len(best) >= upto - position:
+            break
+        position += len(best)  # fewer than wanted: the tier's every match
+    return hits
+
+
+def _ranked_all(
+    searcher: tantivy.Searcher,
+    tiers: Sequence[tuple[int, tantivy.Query]],
+    only: tantivy.Query,
+    size: int,
+    now: float,
+) -> list[Ranked]:
+    """Every match `only` keeps (at most `size` of them), newest first, then by relevance as
+    `_ranked_slice` ranks."""
+    keyed: list[tuple[tuple[int, int, float, int, int], Ranked]] = []
+    for tier, tier_query in tiers:
+        if len(keyed) >= size:
+            break
+        for bm25, at, pk in _hits(searcher, _narrowed(tier_query, only), 0, size - len(keyed)):
+            found = Candidate(pk, bm25, at)
+            keyed.append(
+                ((-at, -tier, *order_key(now, found)), Ranked(pk, squash(tier, found, now)))
+            )
+    keyed.sort(key=lambda pair: pair[0])
+    return [hit for _, hit in keyed]
 
 
 def pair_text(words: Sequence[str]) -> str:

@@ -282,8 +282,65 @@ class SqlitePapers:
         hf_only: bool,
     ) -> SearchPage:
         """A search with words in another order than relevance ("recent", "upvotes"), from the
-        search index and the papers table."""
-        raise NotImplementedError  # being written (issue 19)
+        search index and the papers table.
+
+        "recent": the index's own page (newest first, then relevance, then the higher key).
+        "upvotes": the upvotes live only here, so the matches Hugging Face knows (the index's
+        `hf`: upvotes is not null) are listed by the index and sorted here (most upvoted, then
+        newest, then the higher key), then the other matches follow, newest first, from the
+        index. Every hit's score is its relevance as the index reports it (cheap: a page's keys
+        scored once). Upvotes are counts, never below zero: the papers Hugging Face knows all
+        come before the others, as coalesce(upvotes, -1) orders them."""
+        if sort == "recent":
+            found = await index.search_recent(
+                query, now=now, limit=limit, offset=offset, since=since, hf_only=hf_only
+            )
+            return await self._indexed_page(found)
+        keys = await index.matching_keys(query, since=since, hf_only=hf_only, hf=True)
+        known = len(keys)
+        hits: tuple[SearchHit, ...] = ()
+        if offset < known and limit > 0:
+            hits = await self._most_upvoted(
+                index, query, keys, now=now, limit=min(limit, known - offset), offset=offset,
+                since=since, hf_only=hf_only,
+            )  # fmt: skip
+        # The page's places past the known ones are the others' first places, newest first.
+        taken = max(min(known, offset + limit) - offset, 0)
+        if hf_only:  # no other match
+            return SearchPage(total=known, hits=hits)
+        rest = await index.search_recent(
+            query, now=now, limit=limit - taken, offset=max(offset - known, 0), since=since,
+            hf_only=hf_only, hf=False,
+        )  # fmt: skip
+        others = await self._indexed_page(rest)
+        return SearchPage(total=known + rest.total, hits=hits + others.hits)
+
+    async def _most_upvoted(
+        self,
+        index: SearchIndex,
+        query: CompiledQuery,
+        keys: Sequence[int],
+        *,
+        now: datetime,
+        limit: int,
+        offset: int,
+        since: datetime | None,
+        hf_only: bool,
+    ) -> tuple[SearchHit, ...]:
+        """A page of these papers, most upvoted first, then newest, then the higher key, each
+        scored by its relevance (a paper deleted since the index read it is left out)."""
+        rows = await self._conns.fetchall(
+            "SELECT * FROM papers WHERE pk IN (SELECT value FROM json_each(?)) "
+            "ORDER BY upvotes DESC, coalesce(published, first_seen) DESC, pk DESC "
+            "LIMIT ? OFFSET ?",
+            (json.dumps(list(keys)), limit, offset),
+        )
+        scores = await index.relevance(
+            query, [int(row["pk"]) for row in rows], now=now, since=since, hf_only=hf_only
+        )
+        return tuple(
+            SearchHit(codec.paper_from_row(row), scores.get(int(row["pk"]), 0.0)) for row in rows
+        )
 
     async def _count(self, sql: str, params: dict[str, Any]) -> int:
         row = await self._conns.fetchone(sql, params)
