@@ -54,10 +54,12 @@ async def drop_fulltext(conns: Connections) -> bool:
         row = await (await conns.writer.execute(_KEPT)).fetchone()
         if not (row and row[0]):
             return False
+        some = await (await conns.writer.execute("SELECT 1 FROM papers LIMIT 1")).fetchone()
         for name in TRIGGERS:
             await conns.writer.execute(f"DROP TRIGGER IF EXISTS {name}")
         await conns.writer.execute("INSERT INTO papers_fts (papers_fts) VALUES ('delete-all')")
-    log.info("the search index answers every word search: SQLite's FTS5 is no longer kept")
+    if some:  # a new database has nothing to say
+        log.info("the search index answers every word search: SQLite's FTS5 is no longer kept")
     return True
 
 
