@@ -6,12 +6,16 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from bot.store.sqlite import codec
+import orjson
+
 from bot.store.sqlite.connection import Connections
 from bot.store.tantivy_index import IndexDoc
 
+# `appeared` as Unix seconds, converted by SQLite on the reader's thread (second precision, UTC:
+# codec.ts), not by Python on the event loop's: an import reads back every paper it stores.
 _COLUMNS = (
-    "pk, title, author_text, abstract, categories, coalesce(published, first_seen) AS appeared, "
+    "pk, title, author_text, abstract, categories, "
+    "coalesce(CAST(strftime('%s', coalesce(published, first_seen)) AS INTEGER), 0) AS appeared, "
     "upvotes IS NOT NULL AS hf"
 )
 
@@ -62,13 +66,12 @@ class SqliteChangeFeed:
 
 
 def _doc(r: sqlite3.Row) -> IndexDoc:
-    appeared = codec.parse_ts(r["appeared"])
     return IndexDoc(
-        pk=int(r["pk"]),
+        pk=r["pk"],
         title=r["title"] or "",
         authors=r["author_text"] or "",
         abstract=r["abstract"] or "",
-        categories=tuple(json.loads(r["categories"] or "[]")),
-        appeared=int(appeared.timestamp()) if appeared is not None else 0,
+        categories=tuple(orjson.loads(r["categories"] or "[]")),
+        appeared=r["appeared"],
         hf=bool(r["hf"]),
     )
