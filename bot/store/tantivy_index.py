@@ -1109,13 +1109,13 @@ def _ranked_all(
 def pair_text(words: Sequence[str]) -> str:
     """The abstract's pairs field for its tokens (see COMMON): only the common words' positions
     are visited in Python, the rest is filled by list and join."""
-    n = len(words)
+    n, join = len(words), PAIR_JOIN
     out = [FILLER] * n
     for i in itertools.compress(range(n), map(COMMON.__contains__, words)):
-        if i:  # f-strings: ~15 % less than `+` twice, for ~40 pairs an abstract
-            out[i - 1] = f"{words[i - 1]}{PAIR_JOIN}{words[i]}"
+        if i:  # f-strings and a local: ~15 % less than `+` twice, ~40 pairs an abstract
+            out[i - 1] = f"{words[i - 1]}{join}{words[i]}"
         if i + 1 < n:
-            out[i] = f"{words[i]}{PAIR_JOIN}{words[i + 1]}"
+            out[i] = f"{words[i]}{join}{words[i + 1]}"
     return " ".join(out)
 
 
