@@ -754,12 +754,10 @@ class TantivyIndex:
         assert self._index is not None
         searcher = self._index.searcher()
         translation = Translation(self._schema, searcher, self._tokens)
-        built = translation.build(query, since, hf_only)
+        built = translation.build(query, since, hf_only, hf)
         if built is None:
             return IndexPage(0, ())
         main, levels = built
-        if hf is not None:
-            main = _narrowed(main, tantivy.Query.term_query(self._schema, "hf", hf))
         if limit <= 0:
             return IndexPage(_count(searcher, main), ())
         # From one place before the page: whether the page's first appearance began before it.
@@ -822,12 +820,11 @@ class TantivyIndex:
         scored, the `pk` fast field orders them)."""
         assert self._index is not None
         searcher = self._index.searcher()
-        built = Translation(self._schema, searcher, self._tokens).build(query, since, hf_only)
+        translation = Translation(self._schema, searcher, self._tokens)
+        built = translation.build(query, since, hf_only, hf)
         if built is None:
             return []
         main = built[0]
-        if hf is not None:
-            main = _narrowed(main, tantivy.Query.term_query(self._schema, "hf", hf))
         found = searcher.search(main, KEYS_STEP, count=True, order_by_field="pk")
         keys = [int(pk) for pk, _ in found.hits]
         total = int(found.count or 0)  # type: ignore[attr-defined]
@@ -1213,9 +1210,14 @@ class Translation:
         self._tokens = tokens
 
     def build(
-        self, query: CompiledQuery, since: datetime | None, hf_only: bool
+        self,
+        query: CompiledQuery,
+        since: datetime | None,
+        hf_only: bool,
+        hf: bool | None = None,
     ) -> tuple[tantivy.Query, list[tantivy.Query]] | None:
-        """(match query, cumulative title levels); None when the words can match nothing."""
+        """(match query, cumulative title levels); None when the words can match nothing.
+        `hf`: only the matches Hugging Face knows (True) or only the others (False)."""
         Q, Occur = tantivy.Query, tantivy.Occur
         root = query.ast
         if root is None:
@@ -1226,7 +1228,7 @@ class Translation:
         if text is None:
             return None
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [(Occur.Must, text)]
-        clauses.extend(self._filters(query, since, hf_only))
+        clauses.extend(self._filters(query, since, hf_only, hf))
         main = text if len(clauses) == 1 else Q.boolean_query(clauses)
         return main, self._levels(words)
 
@@ -1276,9 +1278,10 @@ class Translation:
         return min(self._searcher.doc_freq("title", word) for word in words), len(words) == 1
 
     def _filters(
-        self, query: CompiledQuery, since: datetime | None, hf_only: bool
+        self, query: CompiledQuery, since: datetime | None, hf_only: bool, hf: bool | None = None
     ) -> list[tuple[tantivy.Occur, tantivy.Query]]:
-        """The clauses that narrow a match without scoring: categories, `since`, `hf_only`."""
+        """The clauses that narrow a match without scoring: categories, `since`, `hf_only`
+        and `hf` (whether Hugging Face knows the paper; both given and differing: nothing)."""
         Q, Occur = tantivy.Query, tantivy.Occur
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for group in query.include_categories:
@@ -1296,18 +1299,20 @@ class Translation:
                 self._schema, "appeared", tantivy.FieldType.Integer, int(since.timestamp()), None
             )
             clauses.append((Occur.Must, Q.const_score_query(at_least, 0.0)))
+        wanted = {hf} if hf is not None else set()
         if hf_only:
-            known = Q.term_query(self._schema, "hf", True)
+            wanted.add(True)
+        for flag in sorted(wanted):
+            known = Q.term_query(self._schema, "hf", flag)
             clauses.append((Occur.Must, Q.const_score_query(known, 0.0)))
         return clauses
 
     def appeared_since(self, query: tantivy.Query, at: int) -> tantivy.Query:
         """`query`'s matches that appeared at `at` (Unix seconds) or later, scored as by `query`."""
-        Q, Occur = tantivy.Query, tantivy.Occur
-        recent = Q.range_query(self._schema, "appeared", tantivy.FieldType.Integer, at, None)
-        return Q.boolean_query(
-            [(Occur.Must, query), (Occur.Must, Q.const_score_query(recent, 0.0))]
+        recent = tantivy.Query.range_query(
+            self._schema, "appeared", tantivy.FieldType.Integer, at, None
         )
+        return _narrowed(query, recent)
 
     def _category(self, value: str) -> tantivy.Query:
         lower = value.lower()
