@@ -12,13 +12,13 @@ import pytest
 
 from bot.models import Paper
 from bot.query.compile import compile_query
-from bot.store.common.tokens import TOKENIZE
 from bot.store.sqlite import database as sqlite_database
 from bot.store.sqlite.database import open_store
 from bot.store.sqlite.fulltext import TRIGGERS, drop_fulltext, fulltext_kept, keep_fulltext
 from bot.store.sqlite.migrate import available_migrations
 from bot.store.tantivy_index import TantivyIndex
 from tests.store.contract.support import NOW, FakeClock
+from tests.store.sqlite.fts5_reference import reference_ids
 
 WORDS = ["causal", "graph", "kernel", "sparse", "robot", "quantum", "mixture", "experts"]
 
@@ -50,27 +50,6 @@ def fts_ids(path: str, text: str) -> set[str]:
     finally:
         conn.close()
     return {r[0] for r in rows}
-
-
-def reference_ids(path: str, text: str) -> set[str]:
-    """What FTS5 would match among the stored papers, from an FTS5 table made apart."""
-    ref = sqlite3.connect(":memory:")
-    ref.execute(
-        "CREATE VIRTUAL TABLE ref USING fts5 (id UNINDEXED, title, author_text, abstract, "
-        f"tokenize = '{TOKENIZE}')"
-    )
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute("SELECT id, title, author_text, abstract FROM papers").fetchall()
-    finally:
-        conn.close()
-    ref.executemany("INSERT INTO ref VALUES (?, ?, ?, ?)", rows)
-    found = {
-        r[0]
-        for r in ref.execute("SELECT id FROM ref WHERE ref MATCH ?", (compile_query(text).fts,))
-    }
-    ref.close()
-    return found
 
 
 def test_the_triggers_are_migration_0001s() -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from bench.corpus import write_corpus
 from bot.query.compile import compile_query
-from bot.store.common.tokens import TOKENIZE
 from bot.store.sqlite.database import open_store
+from tests.store.sqlite.fts5_reference import fts5_of_stored
 
 N = 40_000  # four import batches of 10,000
 QUERIES = ["framework", '"mixture of experts"', "framework -survey", "transform*", "holonomy"]
@@ -29,23 +29,6 @@ def _stored(db: Path) -> int:
             conn.close()
     except sqlite3.OperationalError:
         return 0  # not created or migrated yet
-
-
-def _fts5_of_stored(db: Path) -> sqlite3.Connection:
-    """What FTS5 matches among the stored papers: an in-memory FTS5 table of their text, made
-    apart from the store (which keeps no FTS5 beside its index)."""
-    reference = sqlite3.connect(":memory:")
-    reference.execute(
-        f"CREATE VIRTUAL TABLE ref USING fts5 (id UNINDEXED, title, author_text, abstract, "
-        f"tokenize = '{TOKENIZE}')"
-    )
-    stored = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        rows = stored.execute("SELECT id, title, author_text, abstract FROM papers").fetchall()
-    finally:
-        stored.close()
-    reference.executemany("INSERT INTO ref VALUES (?, ?, ?, ?)", rows)
-    return reference
 
 
 @pytest.mark.slow
@@ -73,7 +56,7 @@ async def test_a_killed_import_loses_nothing_and_shows_nothing_twice(
         time.sleep(0.02)
     proc.kill()
     proc.wait()
-    reference = _fts5_of_stored(db)
+    reference = fts5_of_stored(db)
     async with open_store(str(db), create=False) as store:
         stored = await store.papers.count()
         assert 0 < stored < N  # killed mid-import (it takes several seconds)
