@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -100,11 +100,13 @@ def index_plan(config: Config, *, serving: bool = False) -> IndexPlan:
 
 
 def open_command_store(
-    config: Config, *, create: bool = True
+    config: Config, *, create: bool = True, bulk: bool = False
 ) -> contextlib.AbstractAsyncContextManager[Database]:
     """The configured store as a one-shot command opens it: its search index as `index_plan`
-    gives it (a built one borrowed on PostgreSQL, `[search] index_path` honoured on SQLite)."""
-    return open_store(config.database, index=index_plan(config), create=create)
+    gives it (a built one borrowed on PostgreSQL, `[search] index_path` honoured on SQLite);
+    `bulk` (an import): a SQLite index is written by a helper process meanwhile."""
+    plan = replace(index_plan(config), helper=bulk)
+    return open_store(config.database, index=plan, create=create)
 
 
 @contextlib.asynccontextmanager

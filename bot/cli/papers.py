@@ -228,7 +228,7 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
         progress.update(done.loaded, position())
 
     try:
-        async with open_command_store(config) as store:
+        async with open_command_store(config, bulk=True) as store:
             report = await import_lines(store, lines, progress=on_batch)
     except (OSError, EOFError, lzma.LZMAError) as exc:  # a truncated or corrupt .gz/.bz2/.xz
         raise PaperfeedError(f"{args.file}: cannot read: {exc}") from None

@@ -68,11 +68,16 @@ def open_store(
     (none without it); a SQLite file keeps its index beside it unless told otherwise.
     """
     folder = index.path if index is not None else None
+    helper = index is not None and index.helper
     if isinstance(target, str | os.PathLike):
-        return open_sqlite(os.fspath(target), clock=clock, create=create, index_dir=folder)
+        return open_sqlite(
+            os.fspath(target), clock=clock, create=create, index_dir=folder, index_helper=helper
+        )
     if target.url is not None:
         return _open_postgres(target.url, clock, index)
-    return open_sqlite(target.path, clock=clock, create=create, index_dir=folder)
+    return open_sqlite(
+        target.path, clock=clock, create=create, index_dir=folder, index_helper=helper
+    )
 
 
 @contextlib.asynccontextmanager

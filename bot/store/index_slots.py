@@ -31,6 +31,8 @@ class IndexPlan:
     path: Path  # SQLite: the index folder; PostgreSQL: slots are `<path>.0`, `<path>.1`, ...
     mode: Literal["serve", "oneshot", "off"] = "serve"
     inline_max: int | None = None  # papers up to which a missing index is built before serving
+    # SQLite: an import's batches are indexed by a helper process (bot/store/sqlite/index_helper.py).
+    helper: bool = False
 
 
 @dataclass

@@ -142,6 +142,28 @@ class ChangeFeed(Protocol):
 Progress = Callable[[int, int], None]
 
 
+class CatchUpHelper(Protocol):
+    """Another process that catches the index up from the log while an import stores its
+    batches here: the import's Python (parsing here, tokenizing there) runs under two
+    interpreters' locks instead of one (bot/store/sqlite/index_helper.py)."""
+
+    async def start(self) -> bool:
+        """Start it; True once it holds the index's writer (False: it could not, and ended)."""
+        ...
+
+    def nudge(self) -> None:
+        """More changes are committed: catch up to them."""
+        ...
+
+    def running(self) -> bool:
+        """It has not ended (an ended one is taken back, and its work done here)."""
+        ...
+
+    async def finish(self) -> None:
+        """Catch up to the log's end, commit, and end; its failures are logged, not raised."""
+        ...
+
+
 def schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("pk", indexed=True, fast=True)
@@ -158,9 +180,20 @@ def schema() -> tantivy.Schema:
 class TantivyIndex:
     """The `SearchIndex` on Tantivy (see the module docstring)."""
 
-    def __init__(self, directory: str | os.PathLike[str], feed: ChangeFeed) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        feed: ChangeFeed,
+        *,
+        helper: Callable[[], CatchUpHelper] | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self._feed = feed
+        # What makes a helper process for an import's batches (`catch_up(lag=True)`), the one
+        # running, and whether starting one failed (the import then goes on here).
+        self._new_helper = helper
+        self._helper: CatchUpHelper | None = None
+        self._helper_failed = False
         self._schema = schema()
         self._tokens = Fts5Tokens()
         self._index: tantivy.Index | None = None
@@ -266,6 +299,15 @@ class TantivyIndex:
         self._build = asyncio.create_task(self._build_when_free(), name="search-index-build")
         self._build.add_done_callback(_log_failure)
 
+    async def open_to_catch_up(self) -> bool:
+        """Open the directory's index only to write into it (a helper process): True when it
+        is whole and this process now holds its writer (the large one, as an import's)."""
+        if await asyncio.to_thread(self.needs_rebuild) is not None:
+            return False
+        self._state = "ready"
+        async with self._lock:
+            return self._take_writer(bulk=True) is not None
+
     async def _build_when_free(self) -> int:
         """Rebuild; while another process rebuilds, keep FTS5 and look again later (its index
         may then be whole and only need catching up); after a failure, try again with a
@@ -311,6 +353,7 @@ class TantivyIndex:
             await asyncio.wait([self._build])
 
     async def close(self) -> None:
+        await self._take_back()
         if self._build is not None and not self._build.done():
             self._build.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -411,6 +454,9 @@ class TantivyIndex:
         were the old one, and break it)."""
         if self._index is None or self._state != "ready":
             return 0
+        if lag and await self._handed_over():
+            return 0
+        await self._take_back()  # the import is over (or a search wants what it stored)
         head = await self._feed.head()
         if self._idle(head, lag):
             return 0
@@ -428,6 +474,53 @@ class TantivyIndex:
             return await self._catch_up_guarded(lag, head)
         finally:
             os.close(shared)
+
+    async def _handed_over(self) -> bool:
+        """An import's batch goes to the helper process (started at the first one); False
+        when there is none to use (none asked for, or it could not start)."""
+        if self._helper is not None and not self._helper.running():
+            self._helper_failed = True
+            await self._take_back()
+            return False
+        if self._helper is None:
+            if self._new_helper is None or self._helper_failed:
+                return False
+            await self._release_writer()
+            helper = self._new_helper()
+            if not await helper.start():
+                self._helper_failed = True
+                return False
+            self._helper = helper
+            log.debug("search index %s: an import's batches are indexed by a helper", self)
+        self._helper.nudge()
+        return True
+
+    async def _release_writer(self) -> None:
+        """Commit what was applied and finish the writer, so another process can take it."""
+        async with self._lock:
+            writer, self._writer, self._bulk = self._writer, None, False
+            if writer is None:
+                return
+            if self._seq != self._saved:
+                await _settle(writer.commit)
+                _write_state(self.directory, self._seq)
+                self._saved, self._unsaved = self._seq, 0
+            await _settle(functools.partial(_finish, writer))
+
+    async def _take_back(self) -> None:
+        """The helper commits up to the log's end and stops; the index is read again as it
+        left it (what it did not commit, if it failed, is still in the log: applied here)."""
+        helper, self._helper = self._helper, None
+        if helper is None:
+            return
+        await helper.finish()
+        async with self._lock:
+            if self._index is None:
+                return
+            recorded = await asyncio.to_thread(_read_seq, self.directory)
+            self._index.reload()
+            self._seq = self._saved = max(self._saved, recorded)
+            self._unsaved, self._top_pk = 0, None
 
     def _reopen(self) -> None:
         """The folder another process rebuilt: its index, its watermark, a new writer later.

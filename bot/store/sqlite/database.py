@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -17,6 +18,7 @@ from bot.store.sqlite.feeds import SqliteFeeds
 from bot.store.sqlite.follows import SqliteDmQueue, SqliteFollows
 from bot.store.sqlite.fulltext import drop_fulltext, fulltext_kept, keep_fulltext
 from bot.store.sqlite.identify import LocalIdentifies
+from bot.store.sqlite.index_helper import SqliteIndexHelper
 from bot.store.sqlite.outbox import SqliteOutbox
 from bot.store.sqlite.papers import SqlitePapers
 from bot.store.sqlite.search_feed import SqliteChangeFeed
@@ -129,16 +131,18 @@ async def open_store(
     create: bool = True,
     search_index: bool = True,
     index_dir: Path | None = None,
+    index_helper: bool = False,
 ) -> AsyncIterator[SqliteDatabase]:
     """Open (creating and migrating if needed) the database; always closes its connections.
 
     With `search_index`, its search index (in `index_dir`, by default beside the file) is
-    opened and caught up (or built) too.
+    opened and caught up (or built) too; with `index_helper` (an import), a helper process
+    indexes the import's batches (bot/store/sqlite/index_helper.py).
     """
     conns = await open_connections(path, create=create)
     try:
         database = SqliteDatabase(conns, clock)
-        index = await _open_index(database, index_dir) if search_index else None
+        index = await _open_index(database, index_dir, index_helper) if search_index else None
         dropping = _drop_fulltext_when_built(database, index) if index is not None else None
         try:
             yield database
@@ -184,7 +188,9 @@ def index_directory(path: str) -> Path:
     return found.with_name(found.name + ".index")
 
 
-async def _open_index(database: SqliteDatabase, folder: Path | None) -> TantivyIndex | None:
+async def _open_index(
+    database: SqliteDatabase, folder: Path | None, with_helper: bool = False
+) -> TantivyIndex | None:
     """The file's search index, opened and caught up (or being built); None in memory, or
     where Tantivy cannot be installed (FTS5 then answers every search, as before)."""
     global _said_no_engine
@@ -197,7 +203,8 @@ async def _open_index(database: SqliteDatabase, folder: Path | None) -> TantivyI
         await keep_fulltext(database.connections)
         return None
     directory = folder if folder is not None else index_directory(database.path)
-    index = TantivyIndex(directory, SqliteChangeFeed(database.connections))
+    helper = functools.partial(SqliteIndexHelper, database.path, directory) if with_helper else None
+    index = TantivyIndex(directory, SqliteChangeFeed(database.connections), helper=helper)
     try:
         await index.open()
     except (ValueError, OSError) as exc:  # Tantivy's errors are ValueErrors

@@ -1,0 +1,187 @@
+"""An import's search-index work in a second process, beside the one that stores the papers.
+
+An import is bound by Python: parsing and encoding papers on one side, tokenizing them for the
+index on the other, and one interpreter runs one thread of Python at a time. So while
+`paperfeed import` stores its batches, a helper (`main` below, in a new interpreter)
+opens the same file and index, takes the index's writer, and catches up from the change log
+whenever the importer says a batch is committed; at the end it commits and exits, and the
+importer's index reads what it wrote. The database stays the truth: whatever the helper has
+not committed is still in the log, applied by the importer (if the helper fails) or by the
+next start (if both die). The helper dies with its parent (Linux) and on end of input.
+
+Talk, one line each: importer -> helper `go` (a batch is committed) and `finish`;
+helper -> importer `ready` (it holds the writer), `busy` (it could not: the importer keeps
+the work), then `done`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# The helper's command line: `-c`, not `-m`: the package imports this module before `-m` would
+# run it as __main__ (a second copy of it).
+_RUN = f"import sys; from {__name__} import main; sys.exit(main())"
+# How long the importer waits for the helper to open the index and take its writer.
+START_TIMEOUT = 60.0
+
+
+class SqliteIndexHelper:
+    """The importer's side: starts the helper, tells it of committed batches, waits for it."""
+
+    def __init__(self, database: str, directory: Path) -> None:
+        self._database = database
+        self._directory = directory
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> bool:
+        from bot.logs import JsonFormatter  # here: bot.logs needs bot.config, which needs this
+
+        root = logging.getLogger()
+        json_logs = any(isinstance(h.formatter, JsonFormatter) for h in root.handlers)
+        text = "json" if json_logs else "text"
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _RUN, self._database, str(self._directory),
+                "--parent", str(os.getpid()), "--log-level", logging.getLevelName(root.level),
+                "--log-format", text,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+        except OSError as exc:
+            log.warning("search index: no helper process (%s); the import indexes here", exc)
+            return False
+        self._process = process
+        assert process.stdout is not None
+        try:
+            answer = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
+        except TimeoutError:
+            answer = b""
+        if answer.strip() == b"ready":
+            return True
+        if answer.strip() != b"busy":
+            log.warning("search index: the helper process did not start; the import indexes here")
+        await self._end()
+        return False
+
+    def nudge(self) -> None:
+        self._say(b"go\n")
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    async def finish(self) -> None:
+        self._say(b"finish\n")
+        await self._end()
+
+    def _say(self, line: bytes) -> None:
+        process = self._process
+        if process is None or process.stdin is None or process.stdin.is_closing():
+            return
+        with contextlib.suppress(OSError):  # it has died: finish says so
+            process.stdin.write(line)
+
+    async def _end(self) -> None:
+        """Close its input (it then commits and exits) and wait for it."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            assert process.stdout is not None
+            await process.stdout.read()  # until it exits (it says `done` just before)
+            code = await process.wait()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.shield(process.wait())
+            raise
+        if code != 0:
+            log.warning(
+                "search index: the helper process ended with status %d; what it did not "
+                "commit is caught up here",
+                code,
+            )
+
+
+# -- the helper's side --------------------------------------------------------------------
+
+
+async def _serve(database: str, directory: Path) -> int:
+    from bot.store.sqlite.connection import open_connections
+    from bot.store.sqlite.search_feed import SqliteChangeFeed
+    from bot.store.tantivy_index import TantivyIndex
+
+    conns = await open_connections(database, create=False)
+    try:
+        index = TantivyIndex(directory, SqliteChangeFeed(conns))
+        try:
+            if not await index.open_to_catch_up():
+                _say("busy")
+                return 0
+            _say("ready")
+            requests = await _lines()
+            while True:
+                line = await requests.readline()
+                await index.catch_up(lag=True)
+                if line.strip() != b"go":  # `finish`, or the importer closed its end
+                    break
+            await index.catch_up()  # the rest, committed
+        finally:
+            await index.close()
+    finally:
+        await conns.close()
+    _say("done")
+    return 0
+
+
+async def _lines() -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
+def _say(word: str) -> None:
+    sys.stdout.write(word + "\n")
+    sys.stdout.flush()
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when the importer dies, however it dies (Linux), so no orphan keeps the
+    index's writer from the next start; elsewhere, end of input ends it."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before that took hold
+        sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paperfeed-index-helper")
+    parser.add_argument("database")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--log-format", default="text")
+    args = parser.parse_args(argv)
+    _die_with(args.parent)
+    from bot.config import LoggingConfig
+    from bot.logs import setup_logging
+
+    setup_logging(LoggingConfig(level=args.log_level, format=args.log_format))
+    try:
+        return asyncio.run(_serve(args.database, args.directory))
+    except Exception:
+        log.exception("search index helper for %s failed", args.directory)
+        return 1
