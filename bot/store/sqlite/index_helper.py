@@ -78,6 +78,11 @@ class SqliteIndexHelper:
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
 
+    @property
+    def pid(self) -> int | None:
+        """The helper's process id while it runs (for tools and tests)."""
+        return self._process.pid if self.running() and self._process is not None else None
+
     async def finish(self) -> None:
         self._say(b"finish\n")
         await self._end()

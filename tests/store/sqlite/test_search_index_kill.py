@@ -31,6 +31,19 @@ def _stored(db: Path) -> int:
         return 0  # not created or migrated yet
 
 
+def _helpers(db: Path) -> list[int]:
+    """The index helpers (bot/store/sqlite/index_helper.py) alive for this database."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            line = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(db).encode() in line and any(b"index_helper" in part for part in line):
+            found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stored_first", [1, 10_001, 20_001])
 async def test_a_killed_import_loses_nothing_and_shows_nothing_twice(
@@ -56,6 +69,10 @@ async def test_a_killed_import_loses_nothing_and_shows_nothing_twice(
         time.sleep(0.02)
     proc.kill()
     proc.wait()
+    # Its index helper (started at its first batch) dies with it: none keeps the writer.
+    while _helpers(db):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     reference = fts5_of_stored(db)
     async with open_store(str(db), create=False) as store:
         stored = await store.papers.count()
