@@ -55,6 +55,9 @@ class SqliteIndexHelper:
                 "--parent", str(os.getpid()), "--log-level", logging.getLevelName(root.level),
                 "--log-format", text,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                # Out of the terminal's process group: Ctrl-C is the importer's to handle (its
+                # store's close then tells this one to commit and end).
+                start_new_session=True,
             )  # fmt: skip
         except OSError as exc:
             log.warning("search index: no helper process (%s); the import indexes here", exc)

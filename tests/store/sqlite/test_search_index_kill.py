@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -87,3 +89,41 @@ async def test_a_killed_import_loses_nothing_and_shows_nothing_twice(
             assert len(ids) == len(set(ids)), text  # nothing twice
             assert page.total == len(expected), (text, stored)
             assert set(ids) == {r[0] for r in expected}, (text, stored)
+
+
+@pytest.mark.slow
+async def test_ctrl_c_stops_an_import_and_its_helper_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C reaches the import's process group, not its index helper (a session of its
+    own): the import exits 130 without a traceback, its close tells the helper to commit and
+    end, and the index holds what was stored."""
+    corpus = io.StringIO()
+    write_corpus(N, corpus, seed=6)
+    source = tmp_path / "corpus.jsonl"
+    source.write_text(corpus.getvalue(), encoding="utf-8")
+    config = tmp_path / "config.toml"
+    db = tmp_path / "p.sqlite3"
+    config.write_text(f'[database]\npath = "{db}"\n', encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "import", str(source)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's job
+    )
+    deadline = time.monotonic() + 60
+    while not (_stored(db) > 10_000 and _helpers(db)):  # the helper indexes by now
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "helper" not in err, err
+    assert not _helpers(db)
+    reference = fts5_of_stored(db)
+    async with open_store(str(db), create=False) as store:
+        stored = await store.papers.count()
+        assert 10_000 < stored < N
+        query = compile_query("framework")
+        page = await store.papers.search(query, limit=N)
+        expected = reference.execute("SELECT id FROM ref WHERE ref MATCH ?", (query.fts,))
+        assert sorted(h.paper.id for h in page.hits) == sorted(r[0] for r in expected)
