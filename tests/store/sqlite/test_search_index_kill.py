@@ -46,13 +46,12 @@ def _helpers(db: Path) -> list[int]:
     return found
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("stored_first", [1, 10_001, 20_001])
-async def test_a_killed_import_loses_nothing_and_shows_nothing_twice(
-    tmp_path: Path, stored_first: int
-) -> None:
+def _start_import(
+    tmp_path: Path, *, seed: int, stderr: int, start_new_session: bool = False
+) -> tuple[subprocess.Popen[str], Path]:
+    """`paperfeed import` of N generated papers into a new file, running; and that file."""
     corpus = io.StringIO()
-    write_corpus(N, corpus, seed=5)
+    write_corpus(N, corpus, seed=seed)
     source = tmp_path / "corpus.jsonl"
     source.write_text(corpus.getvalue(), encoding="utf-8")
     config = tmp_path / "config.toml"
@@ -61,8 +60,19 @@ async def test_a_killed_import_loses_nothing_and_shows_nothing_twice(
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "--config", str(config), "import", str(source)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        start_new_session=start_new_session,
     )
+    return proc, db
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stored_first", [1, 10_001, 20_001])
+async def test_a_killed_import_loses_nothing_and_shows_nothing_twice(
+    tmp_path: Path, stored_first: int
+) -> None:
+    proc, db = _start_import(tmp_path, seed=5, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     # Killed once the first one, two or three batches are in (not after a time: the import's
     # speed varies), while the next batch is being stored or the index catches up.
@@ -96,20 +106,8 @@ async def test_ctrl_c_stops_an_import_and_its_helper_cleanly(tmp_path: Path) -> 
     """Ctrl-C reaches the import's process group, not its index helper (a session of its
     own): the import exits 130 without a traceback, its close tells the helper to commit and
     end, and the index holds what was stored."""
-    corpus = io.StringIO()
-    write_corpus(N, corpus, seed=6)
-    source = tmp_path / "corpus.jsonl"
-    source.write_text(corpus.getvalue(), encoding="utf-8")
-    config = tmp_path / "config.toml"
-    db = tmp_path / "p.sqlite3"
-    config.write_text(f'[database]\npath = "{db}"\n', encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(config), "import", str(source)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's job
-    )
+    # Its own process group, as a terminal's job.
+    proc, db = _start_import(tmp_path, seed=6, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 60
     while not (_stored(db) > 10_000 and _helpers(db)):  # the helper indexes by now
         assert proc.poll() is None and time.monotonic() < deadline
