@@ -11,7 +11,7 @@ next start (if both die). The helper dies with its parent (Linux) and on end of 
 
 Talk, one line each: importer -> helper `go` (a batch is committed) and `finish`;
 helper -> importer `ready` (it holds the writer), `busy` (it could not: the importer keeps
-the work), then `done`.
+the work), `log {...}` (a log record, logged by the importer as its own), then `done`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -42,18 +44,15 @@ class SqliteIndexHelper:
         self._database = database
         self._directory = directory
         self._process: asyncio.subprocess.Process | None = None
+        self._listening: asyncio.Task[None] | None = None
+        self._answer: asyncio.Future[bytes] | None = None
 
     async def start(self) -> bool:
-        from bot.logs import JsonFormatter  # here: bot.logs needs bot.config, which needs this
-
-        root = logging.getLogger()
-        json_logs = any(isinstance(h.formatter, JsonFormatter) for h in root.handlers)
-        text = "json" if json_logs else "text"
+        level = logging.getLogger().getEffectiveLevel()
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", _RUN, self._database, str(self._directory),
-                "--parent", str(os.getpid()), "--log-level", logging.getLevelName(root.level),
-                "--log-format", text,
+                "--parent", str(os.getpid()), "--log-level", str(level),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 # Out of the terminal's process group: Ctrl-C is the importer's to handle (its
                 # store's close then tells this one to commit and end).
@@ -63,17 +62,30 @@ class SqliteIndexHelper:
             log.warning("search index: no helper process (%s); the import indexes here", exc)
             return False
         self._process = process
-        assert process.stdout is not None
+        self._answer = asyncio.get_running_loop().create_future()
+        self._listening = asyncio.create_task(self._listen(process), name="index-helper-output")
         try:
-            answer = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
+            answer = await asyncio.wait_for(asyncio.shield(self._answer), START_TIMEOUT)
         except TimeoutError:
             answer = b""
-        if answer.strip() == b"ready":
+        if answer == b"ready":
             return True
-        if answer.strip() != b"busy":
+        if answer != b"busy":
             log.warning("search index: the helper process did not start; the import indexes here")
         await self._end()
         return False
+
+    async def _listen(self, process: asyncio.subprocess.Process) -> None:
+        """Its output until it exits: its first answer, and its log records, logged here as
+        this process logs (text or JSON, the same levels)."""
+        assert process.stdout is not None
+        async for line in process.stdout:
+            if line.startswith(b"log "):
+                _relog(line[4:])
+            elif self._answer is not None and not self._answer.done():
+                self._answer.set_result(line.strip())
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result(b"")
 
     def nudge(self) -> None:
         self._say(b"go\n")
@@ -100,13 +112,14 @@ class SqliteIndexHelper:
     async def _end(self) -> None:
         """Close its input (it then commits and exits) and wait for it."""
         process, self._process = self._process, None
+        listening, self._listening = self._listening, None
         if process is None:
             return
         if process.stdin is not None:
             process.stdin.close()
         try:
-            assert process.stdout is not None
-            await process.stdout.read()  # until it exits (it says `done` just before)
+            if listening is not None:
+                await listening  # until it exits (it says `done` just before)
             code = await process.wait()
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
@@ -121,7 +134,47 @@ class SqliteIndexHelper:
             )
 
 
+def _relog(data: bytes) -> None:
+    """A record the helper logged, handed to this process's loggers."""
+    try:
+        fields = json.loads(data)
+        record = logging.makeLogRecord(
+            {
+                "name": str(fields["name"]),
+                "levelno": int(fields["levelno"]),
+                "levelname": logging.getLevelName(int(fields["levelno"])),
+                "msg": "%s",
+                "args": (f"(index helper) {fields['message']}",),
+                "exc_text": fields.get("exc") or None,
+            }
+        )
+    except (ValueError, KeyError, TypeError):
+        return
+    logger = logging.getLogger(record.name)
+    if logger.isEnabledFor(record.levelno):
+        logger.handle(record)
+
+
 # -- the helper's side --------------------------------------------------------------------
+
+
+class _ToImporter(logging.Handler):
+    """The helper's log records, one JSON line each on its output, for the importer to log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            exc = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+            line = json.dumps(
+                {
+                    "name": record.name,
+                    "levelno": record.levelno,
+                    "message": record.getMessage(),
+                    "exc": exc,
+                }
+            )
+            _say("log " + line)
+        except Exception:
+            self.handleError(record)
 
 
 async def _serve(database: str, directory: Path) -> int:
@@ -159,9 +212,13 @@ async def _lines() -> asyncio.StreamReader:
     return reader
 
 
-def _say(word: str) -> None:
-    sys.stdout.write(word + "\n")
-    sys.stdout.flush()
+_said = threading.Lock()
+
+
+def _say(line: str) -> None:
+    with _said:  # log records may come from other threads
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def _die_with(parent: int) -> None:
@@ -180,14 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("database")
     parser.add_argument("directory", type=Path)
     parser.add_argument("--parent", type=int, required=True)
-    parser.add_argument("--log-level", default="WARNING")
-    parser.add_argument("--log-format", default="text")
+    parser.add_argument("--log-level", type=int, default=logging.WARNING)
     args = parser.parse_args(argv)
     _die_with(args.parent)
-    from bot.config import LoggingConfig
-    from bot.logs import setup_logging
-
-    setup_logging(LoggingConfig(level=args.log_level, format=args.log_format))
+    root = logging.getLogger()
+    root.addHandler(_ToImporter())
+    root.setLevel(args.log_level)
     try:
         return asyncio.run(_serve(args.database, args.directory))
     except Exception:

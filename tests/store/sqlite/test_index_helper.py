@@ -101,7 +101,7 @@ async def test_a_helper_killed_mid_import_leaves_its_work_to_this_process(
 
 
 async def test_a_helper_that_cannot_take_the_writer_leaves_the_work_here(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Another process (here: a writer of this one's) holds the index: the helper says so and
     ends; the import goes on here, and its papers are indexed once the writer is free."""
@@ -110,8 +110,12 @@ async def test_a_helper_that_cannot_take_the_writer_leaves_the_work_here(
     async with open_store(path, clock=FakeClock(NOW)) as bot:
         await bot.papers.upsert(papers[:10])  # the bot's poll: it holds the writer
         async with open_store(path, clock=FakeClock(NOW), index_helper=True) as db:
-            await db.papers.upsert(papers[10:200])
+            with caplog.at_level(logging.INFO):
+                await db.papers.upsert(papers[10:200])
             assert _helper(db) is None and the_index(db)._helper_failed
+            # What the helper logged, logged here (as this process logs, at its level).
+            said = [r.getMessage() for r in caplog.records if "(index helper)" in r.getMessage()]
+            assert any("written by another process" in m for m in said), caplog.text
             await db.papers.upsert(papers[200:])
         await _matches_fts5(bot, 400)  # the bot's searches caught up with the import
 
