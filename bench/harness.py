@@ -234,15 +234,20 @@ def _import_figures(result: dict[str, Any], n: int) -> dict[str, Any]:
     }
 
 
-def timed_subprocess(cmd: Sequence[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run a command; wall time, CPU (wait4 rusage), peak RSS and RSS over time (/proc)."""
+def timed_subprocess(
+    cmd: Sequence[str], env: dict[str, str], cwd: Path | None = None
+) -> dict[str, Any]:
+    """Run a command; wall time, CPU (wait4 rusage: its waited-for children's too), peak RSS
+    and RSS over time (/proc)."""
     with (
         open(os.devnull, "rb") as devnull,
         _temp_capture() as (out_file, out_path),
         _temp_capture() as (err_file, err_path),
     ):
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=devnull, stdout=out_file, stderr=err_file, env=env)
+        proc = subprocess.Popen(
+            cmd, stdin=devnull, stdout=out_file, stderr=err_file, env=env, cwd=cwd
+        )
         samples: list[tuple[float, int]] = []
         high_water = [0]
         done = threading.Event()

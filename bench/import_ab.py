@@ -46,7 +46,9 @@ def run(tree: Path, corpus: Path, workdir: Path, *, index: bool) -> dict[str, An
     start = ["-m", "bot"] if index else ["-c", _NO_INDEX]
     cmd = [sys.executable, *start, "import", str(corpus), "--json"]
     load = os.getloadavg()[0]
-    result = timed_subprocess(cmd, env=env)
+    # Run from the work folder: `-m bot` from a checkout's root would import that checkout
+    # (the current folder comes before PYTHONPATH), whichever tree was asked for.
+    result = timed_subprocess(cmd, env=env, cwd=workdir)
     try:
         if result["returncode"] != 0:
             raise RuntimeError(f"import failed: {result['stderr'][-2000:]}")
