@@ -194,6 +194,7 @@ class TantivyIndex:
         self._new_helper = helper
         self._helper: CatchUpHelper | None = None
         self._helper_failed = False
+        self._helper_lock = asyncio.Lock()  # one start or end of a helper at a time
         self._schema = schema()
         self._tokens = Fts5Tokens()
         self._index: tantivy.Index | None = None
@@ -478,22 +479,23 @@ class TantivyIndex:
     async def _handed_over(self) -> bool:
         """An import's batch goes to the helper process (started at the first one); False
         when there is none to use (none asked for, or it could not start)."""
-        if self._helper is not None and not self._helper.running():
-            self._helper_failed = True
-            await self._take_back()
-            return False
-        if self._helper is None:
-            if self._new_helper is None or self._helper_failed:
-                return False
-            await self._release_writer()
-            helper = self._new_helper()
-            if not await helper.start():
+        async with self._helper_lock:
+            if self._helper is not None and not self._helper.running():
                 self._helper_failed = True
+                await self._take_back_locked()
                 return False
-            self._helper = helper
-            log.debug("search index %s: an import's batches are indexed by a helper", self)
-        self._helper.nudge()
-        return True
+            if self._helper is None:
+                if self._new_helper is None or self._helper_failed:
+                    return False
+                await self._release_writer()
+                helper = self._new_helper()
+                if not await helper.start():
+                    self._helper_failed = True
+                    return False
+                self._helper = helper
+                log.debug("search index %s: an import's batches are indexed by a helper", self)
+            self._helper.nudge()
+            return True
 
     async def _release_writer(self) -> None:
         """Commit what was applied and finish the writer, so another process can take it."""
@@ -510,6 +512,12 @@ class TantivyIndex:
     async def _take_back(self) -> None:
         """The helper commits up to the log's end and stops; the index is read again as it
         left it (what it did not commit, if it failed, is still in the log: applied here)."""
+        if self._helper is None:  # nearly every catch-up: no lock to take
+            return
+        async with self._helper_lock:
+            await self._take_back_locked()
+
+    async def _take_back_locked(self) -> None:
         helper, self._helper = self._helper, None
         if helper is None:
             return

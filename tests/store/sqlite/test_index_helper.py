@@ -154,3 +154,25 @@ async def test_without_a_ready_index_an_import_starts_no_helper(
         release.set()
         await index.wait_built()
         await _matches_fts5(db, 400)
+
+
+async def test_two_batches_stored_at_once_start_one_helper(tmp_path: Path) -> None:
+    """An import keeps two batches in flight: their catch-ups meet at the first helper's start."""
+    path = str(tmp_path / "p.sqlite3")
+    papers = corpus(400)
+    async with open_store(path, clock=FakeClock(NOW), index_helper=True) as db:
+        index = the_index(db)
+        made: list[SqliteIndexHelper] = []
+        new_helper = index._new_helper
+        assert new_helper is not None
+
+        def counted() -> SqliteIndexHelper:
+            helper = new_helper()
+            assert isinstance(helper, SqliteIndexHelper)
+            made.append(helper)
+            return helper
+
+        index._new_helper = counted
+        await asyncio.gather(db.papers.upsert(papers[:200]), db.papers.upsert(papers[200:]))
+        assert len(made) == 1 and _helper(db) is made[0] and not index._helper_failed
+        await _matches_fts5(db, 400)
