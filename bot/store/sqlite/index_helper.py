@@ -48,6 +48,8 @@ class SqliteIndexHelper:
         self._answer: asyncio.Future[bytes] | None = None
 
     async def start(self) -> bool:
+        if not sys.executable:  # an embedded interpreter: nothing to start
+            return False
         level = logging.getLogger().getEffectiveLevel()
         try:
             process = await asyncio.create_subprocess_exec(
