@@ -117,17 +117,13 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
 async def _index_built(store: Database) -> bool:
     """Wait for the search index's build (a command has nothing else to do); whether it is
     ready now."""
-    index = getattr(store.papers, "index", None)
-    if index is None or not hasattr(index, "wait_built"):
-        return False
     print(
         "paperfeed: the search index is being built from the database (a minute or two a "
         "million papers); the search runs when it is done",
         file=sys.stderr,
         flush=True,
     )
-    await index.wait_built()
-    return bool(index.ready)
+    return await store.papers.search_index_built()
 
 
 def _hit_summary(hit: SearchHit) -> dict[str, Any]:

@@ -90,6 +90,11 @@ class PaperRepository(Protocol):
         """The most upvoted Hugging Face papers that appeared since a time."""
         ...
 
+    async def search_index_built(self) -> bool:
+        """Wait for a search index build under way (after `SearchIndexBuilding`); whether
+        searches with words run now."""
+        ...
+
 
 class FeedRepository(Protocol):
     """Feeds: made in Discord or the CLI, or managed by the configuration file."""

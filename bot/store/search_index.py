@@ -187,6 +187,10 @@ class SearchIndex(Protocol):
         """One line for /status and logs: the engine, its state and how many papers it holds."""
         ...
 
+    async def wait_built(self) -> None:
+        """Until a build under way has ended, however it ended (at once when none runs)."""
+        ...
+
     async def catch_up(self, *, lag: bool = False) -> int:
         """Apply the database's changes made since the index last read them; how many.
 

@@ -372,6 +372,9 @@ class PostgresPapers:
     async def count(self) -> int:
         return int(await self._s.fetchval("SELECT count(*) FROM papers"))
 
+    async def search_index_built(self) -> bool:
+        return True  # PostgreSQL's full text answers while a local index is built
+
     async def search(
         self,
         query: CompiledQuery,

@@ -239,6 +239,13 @@ class SqlitePapers:
                 "the search could not be run; this is a bug, please report it"
             ) from exc
 
+    async def search_index_built(self) -> bool:
+        index = self.index
+        if index is None:  # FTS5 answers
+            return True
+        await index.wait_built()
+        return index.ready
+
     async def _indexed_page(self, found: IndexPage) -> SearchPage:
         """The index's page as papers, read from the database in the index's order."""
         if not found.hits:

@@ -126,3 +126,12 @@ async def test_words_count_exactly_up_to_the_cap_then_say_more(
     # Categories alone are always counted exactly.
     listing = await db.papers.search(compile_query("cat:cs.LG"), limit=3, sort=sort)  # type: ignore[arg-type]
     assert (listing.total, listing.total_exact) == (11, True)
+
+
+async def test_with_no_index_build_under_way_searches_with_words_run_at_once(
+    db: Database,
+) -> None:
+    await db.papers.upsert([paper("2501.00001", "Causal graphs")])
+    assert await db.papers.search_index_built()
+    page = await db.papers.search(compile_query("causal"))
+    assert [h.paper.id for h in page.hits] == ["2501.00001"]
