@@ -41,6 +41,14 @@ if not os.environ.get("PAPERFEED_CONTAINER_DOCKER"):
 COMPOSE = compose_command()
 
 
+def published(resolved: str) -> set[tuple[str, str, str]]:
+    """(host address, host port, container port) of each port mapping `compose config` shows,
+    in the short form (docker-compose 1) or the long one (Compose 2)."""
+    short = re.findall(r"- ([\d.]+):(\d+):(\d+)(?:/tcp)?\n", resolved)
+    long = re.findall(r"host_ip: ([\d.]+)\n\s+target: (\d+)\n\s+published: \"?(\d+)\"?", resolved)
+    return {*short, *((ip, host, target) for ip, target, host in long)}
+
+
 def secret_variant(text: str) -> str:
     text = text.replace("\n    env_file: .env\n", "\n    # env_file: .env\n")
     return SECRET_LINES.sub(r"\1\2", text)
@@ -69,6 +77,7 @@ def test_compose_file_validates(tmp_path: Path, variant: str) -> None:
     resolved = result.stdout
     assert "/data" in resolved and "paperfeed-data" in resolved
     assert re.search(r"stop_grace_period: 30s", resolved)
+    assert published(resolved) == {("127.0.0.1", "8080", "8080")}
     if variant == "secret":
         assert "PAPERFEED_CONFIG: /etc/paperfeed/config-secret.toml" in resolved
         assert re.search(
@@ -136,3 +145,21 @@ def test_cluster_compose_file_validates_with_every_role(tmp_path: Path) -> None:
     assert resolved.count("condition: service_healthy") == 6
     assert resolved.count("--shard-count") == 2
     assert "postgresql://paperfeed:pw-for-the-test@postgres:5432/paperfeed" in resolved
+
+
+def test_the_host_port_of_health_is_chosen_in_the_environment(tmp_path: Path) -> None:
+    """8080 taken on the host: PAPERFEED_HOST_PORT moves /healthz there, the container's stays."""
+    assert COMPOSE is not None, "no `docker compose` and no `docker-compose`"
+    text = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
+    (tmp_path / "docker-compose.yml").write_text(text, encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        "DISCORD_TOKEN=not-a-real-token\nPAPERFEED_HOST_PORT=18080\n", encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PAPERFEED_"))}
+    result = subprocess.run(
+        [*COMPOSE, "--project-directory", str(tmp_path), "-f", str(tmp_path / "docker-compose.yml"),
+         "config"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert published(result.stdout) == {("127.0.0.1", "18080", "8080")}, result.stdout
