@@ -41,6 +41,24 @@ if not os.environ.get("PAPERFEED_CONTAINER_DOCKER"):
 COMPOSE = compose_command()
 
 
+def resolved_config(folder: Path) -> str:
+    """`compose config` of the folder's docker-compose.yml (and .env), as Compose resolves it;
+    none of this shell's COMPOSE_ or PAPERFEED_HOST_PORT settings reach it."""
+    assert COMPOSE is not None, "no `docker compose` and no `docker-compose`"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("COMPOSE_") and k != "PAPERFEED_HOST_PORT"
+    }
+    result = subprocess.run(
+        [*COMPOSE, "--project-directory", str(folder), "-f", str(folder / "docker-compose.yml"),
+         "config"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=folder, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def published(resolved: str) -> set[tuple[str, str, str]]:
     """(host address, host port, container port) of each port mapping `compose config` shows,
     in the short form (docker-compose 1) or the long one (Compose 2)."""
@@ -67,14 +85,7 @@ def test_compose_file_validates(tmp_path: Path, variant: str) -> None:
     (tmp_path / ".env").write_text("DISCORD_TOKEN=not-a-real-token\n", encoding="utf-8")
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "discord_token").write_text("not-a-real-token\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    result = subprocess.run(
-        [*COMPOSE, "--project-directory", str(tmp_path), "-f", str(tmp_path / "docker-compose.yml"),
-         "config"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    resolved = result.stdout
+    resolved = resolved_config(tmp_path)
     assert "/data" in resolved and "paperfeed-data" in resolved
     assert re.search(r"stop_grace_period: 30s", resolved)
     assert published(resolved) == {("127.0.0.1", "8080", "8080")}
@@ -155,11 +166,5 @@ def test_the_host_port_of_health_is_chosen_in_the_environment(tmp_path: Path) ->
     (tmp_path / ".env").write_text(
         "DISCORD_TOKEN=not-a-real-token\nPAPERFEED_HOST_PORT=18080\n", encoding="utf-8"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PAPERFEED_"))}
-    result = subprocess.run(
-        [*COMPOSE, "--project-directory", str(tmp_path), "-f", str(tmp_path / "docker-compose.yml"),
-         "config"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert published(result.stdout) == {("127.0.0.1", "18080", "8080")}, result.stdout
+    resolved = resolved_config(tmp_path)
+    assert published(resolved) == {("127.0.0.1", "18080", "8080")}, resolved
