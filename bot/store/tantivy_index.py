@@ -500,14 +500,18 @@ class TantivyIndex:
     async def _release_writer(self) -> None:
         """Commit what was applied and finish the writer, so another process can take it."""
         async with self._lock:
-            writer, self._writer, self._bulk = self._writer, None, False
-            if writer is None:
-                return
-            if self._seq != self._saved:
-                await _settle(writer.commit)
-                _write_state(self.directory, self._seq)
-                self._saved, self._unsaved = self._seq, 0
-            await _settle(functools.partial(_finish, writer))
+            await self._finish_writer()
+
+    async def _finish_writer(self) -> None:
+        """Finish the writer on a thread (its last commit, its merges) and record how far it
+        read. Called under the lock."""
+        writer, self._writer, self._bulk = self._writer, None, False
+        if writer is None:
+            return
+        await _settle(functools.partial(_finish, writer))
+        if self._seq != self._saved:
+            _write_state(self.directory, self._seq)
+            self._saved, self._unsaved = self._seq, 0
 
     async def _take_back(self) -> None:
         """The helper commits up to the log's end and stops; the index is read again as it
@@ -525,9 +529,7 @@ class TantivyIndex:
         async with self._lock:
             if self._index is None:
                 return
-            recorded = await asyncio.to_thread(_read_seq, self.directory)
-            self._index.reload()
-            self._seq = self._saved = max(self._saved, recorded)
+            self._read_recorded()
             self._unsaved, self._top_pk = 0, None
 
     def _reopen(self) -> None:
@@ -610,9 +612,8 @@ class TantivyIndex:
         """The import is over (a catch-up without `lag` committed its last papers): finish
         its large writer on a thread and let the next change take the small one, so a
         long-running bot does not keep BULK_HEAP for nothing. Called under the lock."""
-        bulk, self._writer, self._bulk = self._writer, None, False
-        if bulk is not None:
-            await _settle(functools.partial(_finish, bulk))
+        if self._writer is not None:
+            await self._finish_writer()  # everything is committed: nothing to record
             log.debug("search index %s: the import's writer is finished", self.directory)
 
     def _take_writer(self, *, bulk: bool = False) -> tantivy.IndexWriter | None:
@@ -629,22 +630,24 @@ class TantivyIndex:
                     self._writer = self._index.writer(heap_size=STEADY_HEAP, num_threads=1)
                 self._bulk = bulk
                 self._top_pk = None
-                # Another process may have written (and pruned the log) before us.
-                self._index.reload()
-                self._saved = max(self._saved, _read_seq(self.directory))
-                self._seq = max(self._seq, self._saved)
+                self._read_recorded()  # another process may have written (and pruned the log)
             except ValueError as exc:
                 if not self._read_only_said:
                     log.info("search index %s is written by another process: %s", self, exc)
                     self._read_only_said = True
-                # The writer commits, then records its watermark: read that first, then
-                # reload, so the searcher holds at least what the watermark says.
-                recorded = _read_seq(self.directory)
-                self._index.reload()
-                self._saved = max(self._saved, recorded)
-                self._seq = max(self._seq, self._saved)
+                self._read_recorded()
                 return None
         return self._writer
+
+    def _read_recorded(self) -> None:
+        """What another process (or an import's helper) committed: its watermark and its
+        documents. A writer commits, then records its watermark: that is read first, then the
+        index reloaded, so the searcher holds at least what the watermark says."""
+        assert self._index is not None
+        recorded = _read_seq(self.directory)
+        self._index.reload()
+        self._saved = max(self._saved, recorded)
+        self._seq = max(self._seq, self._saved)
 
     def _replace(
         self, writer: tantivy.IndexWriter, pks: Sequence[int], docs: Sequence[IndexDoc]
