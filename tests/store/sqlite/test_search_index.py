@@ -57,22 +57,34 @@ WORDS = [
 CATEGORIES = ("cs.LG", "cs.CV", "cs.CL", "stat.ML", "math.PR", "quant-ph", "cs.SE")
 
 
-def corpus(n: int, seed: int = 7) -> list[Paper]:
-    """Short texts from a small vocabulary: many matches, many equal scores, many dates."""
+def corpus(
+    n: int,
+    seed: int = 7,
+    *,
+    month: str = "2501",
+    title_words: int = 7,
+    abstract_words: int = 30,
+    days: int = 900,
+    undated: float = 0.0,
+    upvotes: Sequence[int | None] = (None, None, 3, 40),
+) -> list[Paper]:
+    """Short texts from a small vocabulary: many matches, many equal scores, many dates (over
+    `days`; a share `undated` with none: first seen at the clock's now)."""
     rng = random.Random(seed)
     papers = []
     for i in range(n):
-        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 7)))
-        abstract = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 30)))
+        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, title_words)))
+        abstract = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, abstract_words)))
+        dated = rng.random() >= undated if undated else True
         papers.append(
             Paper(
-                id=f"2501.{i:05d}",
+                id=f"{month}.{i:05d}",
                 title=title.capitalize(),
                 abstract=abstract,
                 authors=(rng.choice(["Ada Smith", "Bo Nakamura", "Cy Müller", "Di Walker"]),),
                 categories=tuple(rng.sample(CATEGORIES, rng.randint(1, 3))),
-                published=NOW - timedelta(days=rng.randint(0, 900)),
-                upvotes=rng.choice([None, None, 3, 40]),
+                published=NOW - timedelta(days=rng.randint(0, days)) if dated else None,
+                upvotes=rng.choice(upvotes),
                 sources=frozenset({"arxiv"}),
             )
         )

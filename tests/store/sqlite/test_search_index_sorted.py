@@ -8,7 +8,6 @@ order (the index breaks ties by its own relevance, then the key), so those are c
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from bot.store import open_store
 from bot.store.sqlite.database import SqliteDatabase
 from bot.store.tantivy_index import TantivyIndex
 from tests.store.contract.support import NOW, FakeClock
-from tests.store.sqlite.test_search_index import CATEGORIES, QUERIES, WORDS
+from tests.store.sqlite.test_search_index import QUERIES, corpus
 
 MORE_QUERIES = [
     '"causal graph"',
@@ -40,25 +39,10 @@ def tied_corpus(n: int, seed: int = 19) -> list[Paper]:
     """A small vocabulary, and few dates: long runs of papers that appeared at the same second
     (a tenth have no date at all: first seen at the clock's now, as the papers of today are),
     and upvotes with ties, or none."""
-    rng = random.Random(seed)
-    papers = []
-    for i in range(n):
-        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6)))
-        abstract = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 25)))
-        dated = rng.random() >= 0.1
-        papers.append(
-            Paper(
-                id=f"2502.{i:05d}",
-                title=title.capitalize(),
-                abstract=abstract,
-                authors=(rng.choice(["Ada Smith", "Bo Nakamura", "Cy Müller", "Di Walker"]),),
-                categories=tuple(rng.sample(CATEGORIES, rng.randint(1, 3))),
-                published=NOW - timedelta(days=rng.randint(0, 30)) if dated else None,
-                upvotes=rng.choice([None, None, None, 0, 3, 3, 40]),
-                sources=frozenset({"arxiv"}),
-            )
-        )
-    return papers
+    return corpus(
+        n, seed, month="2502", title_words=6, abstract_words=25, days=30, undated=0.1,
+        upvotes=(None, None, None, 0, 3, 3, 40),
+    )  # fmt: skip
 
 
 @pytest.fixture
